@@ -1,0 +1,1 @@
+// Filled by the foundation work: generates the precompiled (standalone) ajv validator.

@@ -1,0 +1,59 @@
+import type { ResolvedStep } from '../model/runbook.js';
+import type { Phase } from '../steps/contract.js';
+
+export interface StepFailure {
+  message: string;
+  command?: string;
+  exitCode?: number | null;
+  outputTail?: string;
+  timedOut?: boolean;
+}
+
+export type RunOutcome = 'applied' | 'rolled-back' | 'stopped' | 'rollback-failed' | 'interrupted' | 'dry-run' | 'preflight-failed';
+
+interface StepRef {
+  phase: Phase;
+  /** Absent for preflight/checkpoint steps. */
+  changeId?: string;
+  /** Index of the step within its list (apply/verify/rollback/preflight). */
+  index: number;
+  label: string;
+}
+
+/**
+ * Everything the executor reports. Renderers (listr2, lines, NDJSON) and the journal are
+ * listeners of this one stream. Events marked (journal) are appended and fsynced before the
+ * work they announce proceeds.
+ */
+export type EngineEvent =
+  | {
+      type: 'run.started';
+      runId: string;
+      runbook: string;
+      file: string;
+      changes: { id: string; title: string; risk: number; checksum: string }[];
+      host: string;
+      pid: number;
+      user: string;
+      dryRun: boolean;
+    } // (journal)
+  | { type: 'preflight.finished'; ok: boolean; failures: string[] } // (journal)
+  | { type: 'checkpoint.taken'; dir: string; commit: string; createdCommit: boolean } // (journal)
+  | { type: 'change.started'; changeId: string; number: number; title: string; checksum: string; rollback: ResolvedStep[] | null } // (journal)
+  | ({ type: 'step.started'; attempt: number; inverse?: ResolvedStep[] } & StepRef) // (journal for apply/rollback)
+  | ({ type: 'step.output'; chunk: string } & StepRef)
+  | ({ type: 'step.finished'; ok: boolean; durationMs: number; attempt: number; detail?: string; data?: Record<string, unknown>; failure?: StepFailure } & StepRef) // (journal)
+  | { type: 'change.applied'; changeId: string; durationMs: number } // (journal)
+  | { type: 'change.verified'; changeId: string; durationMs: number } // (journal)
+  | { type: 'change.failed'; changeId: string; phase: Phase; failure: StepFailure } // (journal)
+  | { type: 'watch.started'; durationMs: number } // (journal)
+  | { type: 'watch.finished'; ok: boolean } // (journal)
+  | { type: 'rollback.started'; changeIds: string[]; reason: string; pid: number } // (journal)
+  | { type: 'change.rollingBack'; changeId: string; steps: number } // (journal)
+  | { type: 'change.rolledBack'; changeId: string; ok: boolean; failure?: StepFailure; durationMs: number } // (journal)
+  | { type: 'run.finished'; outcome: RunOutcome; exitCode: number; remaining: string[]; durationMs: number }; // (journal)
+
+/** An event as stored: with its time and sequence number. */
+export type JournalEvent = EngineEvent & { seq: number; at: string };
+
+export type EventListener = (event: EngineEvent) => void | Promise<void>;

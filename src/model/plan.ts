@@ -1,0 +1,37 @@
+import type { Change, ResolvedStep, Runbook } from './runbook.js';
+
+export type RiskBand = 'green' | 'yellow' | 'orange' | 'red';
+
+export interface PlannedChange {
+  /** 1-based position (the plan's №). */
+  number: number;
+  change: Change;
+  band: RiskBand;
+  /** sha256 of the change's normalised definition; the journal keeps it to spot edits after apply. */
+  checksum: string;
+  apply: ResolvedStep[];
+  verify: ResolvedStep[];
+  /** Explicit rollback steps resolved now; null when the change relies on inverses of its apply steps. */
+  rollback: ResolvedStep[] | null;
+  /** Above policy.maxRisk: apply needs --accept-risk. */
+  needsAcceptRisk: boolean;
+  /** At or above policy.confirmFrom: apply asks (TTY) or needs --yes. */
+  needsConfirm: boolean;
+}
+
+/**
+ * The pure result of load → resolve → plan: everything `plan` prints, `--dry-run` shows and
+ * `apply` executes. Building it runs nothing.
+ */
+export interface Plan {
+  runbook: Runbook;
+  /** Effective variables (file defaults < vars files < --var). Secret values included: redact before printing. */
+  vars: Record<string, unknown>;
+  /** Values of the runbook's secrets known now (from vars or the environment), for redaction. */
+  secretValues: string[];
+  preflight: ResolvedStep[];
+  checkpoint?: { dir: string; message: string };
+  changes: PlannedChange[];
+  risk: { sum: number; max: number; percent: number; band: RiskBand };
+  verdict: { ok: boolean; text: string };
+}

@@ -1,0 +1,70 @@
+import type { EngineEvent, JournalEvent } from '../engine/events.js';
+
+/** Who holds a lock: shown to the operator who is refused. */
+export interface LockHolder {
+  pid: number;
+  host: string;
+  user: string;
+  command: string;
+  since: string;
+  runId?: string;
+}
+
+export class LockedError extends Error {
+  readonly holder: LockHolder;
+  /** True when the holder's pid is dead on this host (the lock is stale). */
+  readonly stale: boolean;
+  constructor(holder: LockHolder, stale: boolean, message: string) {
+    super(message);
+    this.name = 'LockedError';
+    this.holder = holder;
+    this.stale = stale;
+  }
+}
+
+export interface LockHandle {
+  release(): Promise<void>;
+}
+
+export interface RunSummary {
+  runId: string;
+  startedAt: string;
+  /** Last event's type, e.g. `run.finished`, to spot unfinished runs. */
+  lastEvent: string;
+  finished: boolean;
+}
+
+export interface RunRead {
+  events: JournalEvent[];
+  /** A torn (partially written) last line was found and ignored. */
+  torn: boolean;
+}
+
+/** One run's append-only event log. */
+export interface RunJournal {
+  readonly runId: string;
+  /** Resolves once the event is durable (fsynced / committed). */
+  append(event: EngineEvent): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Where runs, their events and the lock live. The file backend (`src/state/file.ts`) is the
+ * default; the PostgreSQL backend implements the same contract. The executor only knows this.
+ */
+export interface StateStore {
+  /** Human description, e.g. the state dir path or a redacted URL. */
+  readonly location: string;
+  /** Takes the lock or throws LockedError naming the holder. */
+  lock(holder: Omit<LockHolder, 'since'>): Promise<LockHandle>;
+  /** Current holder, if any (for `status` and `unlock`). */
+  lockHolder(): Promise<{ holder: LockHolder; stale: boolean } | null>;
+  /** Clears the lock; refuses a live one unless `force`. */
+  unlock(force: boolean): Promise<LockHolder | null>;
+  createRun(runId: string): Promise<RunJournal>;
+  /** Reopens an existing run to append (rollback continues the run it undoes). */
+  openRun(runId: string): Promise<RunJournal>;
+  listRuns(): Promise<RunSummary[]>;
+  readRun(runId: string): Promise<RunRead>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,88 @@
+import type { ResolvedStep } from '../model/runbook.js';
+
+/** Where in a run a step executes. */
+export type Phase = 'preflight' | 'checkpoint' | 'apply' | 'verify' | 'rollback' | 'watch';
+
+export interface StepContext {
+  phase: Phase;
+  /** Absolute working directory: the step's `cwd` resolved against the runbook's directory. */
+  cwd: string;
+  /** Directory of the runbook file. */
+  runbookDir: string;
+  /** process.env merged with the step's `env`. */
+  env: NodeJS.ProcessEnv;
+  /** Aborted on timeout or interrupt: the step must stop (kill its process group) and reject. */
+  signal: AbortSignal;
+  /** Step timeout in ms (already applied through `signal`; given for steps that pass it on, e.g. connect timeouts). */
+  timeoutMs: number;
+  /** Live output for renderers; the executor keeps a redacted tail. */
+  output(chunk: string): void;
+  /** Journal lookups a step may need, e.g. the run's recorded git checkpoint. */
+  recorded: { checkpointCommit?: string; checkpointDir?: string };
+}
+
+/** What a successful step reports (shown in verbose output and recorded in the journal). */
+export interface StepOutcome {
+  detail?: string;
+  /** JSON-serialisable facts, e.g. `{ commit: 'abc123' }` for a checkpoint. */
+  data?: Record<string, unknown>;
+}
+
+/**
+ * A step failed. Carries what an operator needs to act: the command, its exit code and the
+ * tail of its output. Every step type reports failure by throwing this.
+ */
+export class StepFailedError extends Error {
+  readonly command?: string;
+  readonly exitCode?: number | null;
+  readonly outputTail?: string;
+  readonly timedOut: boolean;
+
+  constructor(message: string, info: { command?: string; exitCode?: number | null; outputTail?: string; timedOut?: boolean } = {}) {
+    super(message);
+    this.name = 'StepFailedError';
+    this.command = info.command;
+    this.exitCode = info.exitCode;
+    this.outputTail = info.outputTail;
+    this.timedOut = info.timedOut ?? false;
+  }
+}
+
+/** How `--dry-run` announces a step. */
+export type Preview = { verdict: 'will run' | 'will check' | 'cannot predict'; detail: string };
+
+/**
+ * One step type: one module in `src/steps/`, registered in `src/steps/registry.ts`.
+ * `P` is the shape of its parameters after the loader validated them against `schema` and
+ * templates were filled.
+ */
+export interface StepType<P = unknown> {
+  /** The YAML key that selects this type, e.g. `run`, `http`, `file`. */
+  type: string;
+  /** One-line summary for docs. */
+  summary: string;
+  /** JSON Schema of the value under the type key. */
+  schema: Record<string, unknown>;
+  /** JSON-pointer-like paths (e.g. `run`, `command`) of string params that a shell executes: templates there are shell-quoted. Use '' for the value itself. */
+  shellFields?: string[];
+  /** `check` steps only read the system (safe in preflight and dry-run); `action` steps change it. */
+  kind: 'check' | 'action' | ((params: P) => 'check' | 'action');
+  /** Normalise validated params once (durations to ms, sizes to bytes). Pure. */
+  normalize?(params: unknown): P;
+  /** One line for plans and progress: what this step does, e.g. `GET http://127.0.0.1:9191/health → 200`. */
+  describe(params: P): string;
+  /** Runs the step; throws StepFailedError on failure. */
+  run(params: P, ctx: StepContext): Promise<StepOutcome>;
+  /** True when `inverse` can undo these params (lets a change omit `rollback`). */
+  invertible?(params: P): boolean;
+  /**
+   * Reads the state this step is about to change and returns the steps that restore it
+   * exactly. Called before `run`; the result is journaled (fsynced) before `run` starts.
+   * Inverse steps must be idempotent: rollback may run them after a crash at any point.
+   */
+  inverse?(params: P, ctx: StepContext): Promise<ResolvedStep[]>;
+  /** For `--dry-run`: what would happen, without changing anything. */
+  preview?(params: P, ctx: StepContext): Promise<Preview>;
+  /** Default timeout in ms for this type (the executor's default otherwise). */
+  defaultTimeoutMs?: number;
+}
