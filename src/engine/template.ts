@@ -148,7 +148,7 @@ export function shellContextAt(command: string, offset: number): ShellContext {
   return state;
 }
 
-const SHELL_SAFE = /^[A-Za-z0-9_\/.:=@%+,-]+$/;
+const SHELL_SAFE = /^[A-Za-z0-9_/.:=@%+,-]+$/;
 
 export function quoteForShell(value: string, context: ShellContext): string {
   switch (context) {

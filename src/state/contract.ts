@@ -43,8 +43,12 @@ export interface RunRead {
 /** One run's append-only event log. */
 export interface RunJournal {
   readonly runId: string;
-  /** Resolves once the event is durable (fsynced / committed). */
-  append(event: EngineEvent): Promise<void>;
+  /**
+   * Records an event. With `durable` (the default) it resolves once the event is on disk
+   * (fsynced / committed) together with everything appended before it; without, the event
+   * is written but its durability rides on the next durable append.
+   */
+  append(event: EngineEvent, durable?: boolean): Promise<void>;
   close(): Promise<void>;
 }
 

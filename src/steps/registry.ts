@@ -1,14 +1,23 @@
 import type { StepType } from './contract.js';
+import { diskStep } from './disk.js';
+import { envStep } from './env.js';
+import { fileStep } from './file.js';
+import { httpStep } from './http.js';
+import { runStep } from './run.js';
+import { waitStep } from './wait.js';
+import { whichStep } from './which.js';
 
 /**
  * Every step type, in one list. Adding a step type is adding a module in `src/steps/` and a
  * line here. Modules must not import heavy dependencies (pg, simple-git, execa, listr2) at
  * the top level: load them inside `run`, so `plan` and `validate` stay fast.
  */
-export const stepTypes: readonly StepType<never>[] = [];
+export const stepTypes = [runStep, httpStep, fileStep, envStep, diskStep, whichStep, waitStep] as unknown as readonly StepType<unknown>[];
 
 const byType = new Map(stepTypes.map((t) => [t.type, t]));
 
 export function stepType(type: string): StepType<unknown> | undefined {
-  return byType.get(type) as StepType<unknown> | undefined;
+  return byType.get(type);
 }
+
+export const stepTypeNames: readonly string[] = stepTypes.map((t) => t.type);

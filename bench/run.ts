@@ -1,0 +1,152 @@
+/**
+ * `npm run bench`: the engine's figures side by side with their baselines, in one run.
+ * Prints a markdown table and writes the same figures to bench/results/latest.json.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ansiblePlaybook, bashScript, changesRunbook, failingRunbook, stepsRunbook } from './generate.js';
+import { compare, median, timeAndRss } from './measure.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(root, 'bin', 'runbook.js');
+const work = mkdtempSync(join(tmpdir(), 'runbook-bench-'));
+const runs = Number(process.env.BENCH_RUNS ?? 10);
+const rows: { figure: string; engine: string; baseline: string; ratio: string; target: string }[] = [];
+const json: Record<string, unknown> = { machine: machine(), date: new Date().toISOString(), runs };
+
+function machine(): string {
+  return `${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, node ${process.version}`;
+}
+function fmt(ms: number): string {
+  return ms >= 100 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`;
+}
+function write(name: string, text: string): string {
+  const path = join(work, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+// 1. Cold start: plan vs node -e 0
+{
+  const phase1 = join(root, 'runbooks', 'phase1.yaml');
+  const [plan, node] = compare(
+    [
+      { name: 'runbook plan phase1', command: `node ${cli} plan ${phase1}` },
+      { name: 'node -e 0', command: 'node -e 0' },
+    ],
+    runs,
+  );
+  const ratio = plan!.medianMs / node!.medianMs;
+  rows.push({ figure: 'Cold start: `plan runbooks/phase1.yaml`', engine: fmt(plan!.medianMs), baseline: `node -e 0: ${fmt(node!.medianMs)}`, ratio: `${ratio.toFixed(2)}x`, target: '≤ 3x' });
+  json.coldStart = { planMs: plan!.medianMs, nodeMs: node!.medianMs, ratio };
+}
+
+// 2. Per-step overhead: 200 steps, and 50 changes × (3 apply + 1 verify), vs bash
+const stateDir = join(work, 'state');
+function applyCommand(file: string): string {
+  return `node ${cli} apply ${file} --yes --state-dir ${stateDir}`;
+}
+{
+  const steps = write('steps200.yaml', stepsRunbook(200));
+  const bash200 = write('steps200.sh', bashScript(200));
+  const [engine, bash] = compare(
+    [
+      { name: 'runbook apply 200 steps', command: applyCommand(steps), prepare: `rm -rf ${stateDir}` },
+      { name: 'bash 200 × bash -c true', command: `bash ${bash200}` },
+    ],
+    Math.max(3, Math.round(runs / 2)),
+  );
+  const perStep = (engine!.medianMs - bash!.medianMs) / 200;
+  const ratio = engine!.medianMs / bash!.medianMs;
+  rows.push({ figure: '200 `run: "true"` steps', engine: fmt(engine!.medianMs), baseline: `bash: ${fmt(bash!.medianMs)}`, ratio: `${ratio.toFixed(2)}x (+${perStep.toFixed(2)} ms/step)`, target: '≤ 3x' });
+  json.steps200 = { engineMs: engine!.medianMs, bashMs: bash!.medianMs, ratio, overheadMsPerStep: perStep };
+
+  const changes = write('changes50.yaml', changesRunbook(50));
+  const bash250 = write('steps250.sh', bashScript(250));
+  const [engine50, bash50] = compare(
+    [
+      { name: 'runbook apply 50 changes', command: applyCommand(changes), prepare: `rm -rf ${stateDir}` },
+      { name: 'bash 250 × bash -c true', command: `bash ${bash250}` },
+    ],
+    Math.max(3, Math.round(runs / 2)),
+  );
+  const ratio50 = engine50!.medianMs / bash50!.medianMs;
+  rows.push({ figure: '50 changes × (3 apply + 1 verify)', engine: fmt(engine50!.medianMs), baseline: `bash: ${fmt(bash50!.medianMs)}`, ratio: `${ratio50.toFixed(2)}x`, target: '—' });
+  json.changes50 = { engineMs: engine50!.medianMs, bashMs: bash50!.medianMs, ratio: ratio50 };
+
+  // 3. Ansible, the same 50-task job
+  if (spawnSync('ansible-playbook', ['--version']).status === 0) {
+    const playbook = write('play50.yaml', ansiblePlaybook(50));
+    const steps50 = write('steps50.yaml', stepsRunbook(50));
+    const [engineA, ansible] = compare(
+      [
+        { name: 'runbook apply 50 steps', command: applyCommand(steps50), prepare: `rm -rf ${stateDir}` },
+        { name: 'ansible-playbook 50 tasks', command: `ANSIBLE_NOCOLOR=1 ansible-playbook -i localhost, ${playbook}` },
+      ],
+      3,
+    );
+    const speedup = ansible!.medianMs / engineA!.medianMs;
+    rows.push({ figure: '50 tasks vs Ansible (connection: local)', engine: fmt(engineA!.medianMs), baseline: `ansible: ${fmt(ansible!.medianMs)}`, ratio: `${speedup.toFixed(1)}x faster`, target: '≥ 20x faster' });
+    json.ansible50 = { engineMs: engineA!.medianMs, ansibleMs: ansible!.medianMs, speedup };
+  } else {
+    process.stderr.write('note: ansible-playbook is not installed (apt-get install ansible-core); the Ansible comparison is skipped.\n');
+    rows.push({ figure: '50 tasks vs Ansible', engine: '—', baseline: 'ansible-playbook not installed', ratio: 'skipped', target: '≥ 20x faster' });
+    json.ansible50 = { skipped: 'ansible-playbook not installed' };
+  }
+}
+
+// 4. Scale: validate + plan of 100, 1,000, 10,000 changes
+{
+  const scale: Record<string, unknown>[] = [];
+  for (const n of [100, 1000, 10000]) {
+    const file = write(`scale${n}.yaml`, changesRunbook(n, 1));
+    const validate = [0, 1, 2].map(() => timeAndRss(['node', cli, 'validate', file]));
+    const plan = [0, 1, 2].map(() => timeAndRss(['node', cli, 'plan', file, '--format', 'json']));
+    const v = median(validate.map((r) => r.ms));
+    const p = median(plan.map((r) => r.ms));
+    const rss = Math.max(...plan.map((r) => r.rssMb), ...validate.map((r) => r.rssMb));
+    if (plan.some((r) => r.exitCode !== 0)) process.stderr.write(`warning: plan of ${n} changes exited non-zero\n`);
+    scale.push({ changes: n, validateMs: v, planMs: p, peakRssMb: rss });
+    rows.push({ figure: `Scale: ${n.toLocaleString('en')} changes`, engine: `validate ${fmt(v)}, plan ${fmt(p)}`, baseline: `peak RSS ${rss.toFixed(0)} MB`, ratio: '—', target: n === 10000 ? '≤ 2 s, ≤ 300 MB' : '—' });
+  }
+  json.scale = scale;
+}
+
+// 5. Failure latency: failing verify's end → first rollback step's start (journal timestamps)
+{
+  const file = write('failing.yaml', failingRunbook());
+  const latencies: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    rmSync(stateDir, { recursive: true, force: true });
+    spawnSync('node', [cli, 'apply', file, '--yes', '--state-dir', stateDir], { stdio: 'ignore' });
+    const runsDir = join(stateDir, 'runs');
+    for (const name of readdirSync(runsDir)) {
+      const events = readFileSync(join(runsDir, name), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { type: string; phase?: string; ok?: boolean; at: string });
+      const failed = events.find((e) => e.type === 'step.finished' && e.phase === 'verify' && e.ok === false);
+      const rollback = events.find((e) => e.type === 'step.started' && e.phase === 'rollback');
+      if (failed && rollback) latencies.push(Date.parse(rollback.at) - Date.parse(failed.at));
+    }
+  }
+  const m = latencies.length ? median(latencies) : NaN;
+  rows.push({ figure: 'Failure → first rollback step', engine: Number.isNaN(m) ? 'not measured' : `${m.toFixed(0)} ms`, baseline: '(journal timestamps, ms resolution)', ratio: '—', target: '≤ 50 ms' });
+  json.failureLatency = { medianMs: m, samples: latencies };
+}
+
+const table = [
+  `Machine: ${json.machine as string}; ${runs} runs per figure (median).`,
+  '',
+  '| Figure | runbook | Baseline | Ratio | Target |',
+  '|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.figure} | ${r.engine} | ${r.baseline} | ${r.ratio} | ${r.target} |`),
+].join('\n');
+process.stdout.write(table + '\n');
+mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+writeFileSync(join(root, 'bench', 'results', 'latest.json'), JSON.stringify({ ...json, table: rows }, null, 2) + '\n');
+writeFileSync(join(root, 'bench', 'results', 'latest.md'), table + '\n');
+rmSync(work, { recursive: true, force: true });

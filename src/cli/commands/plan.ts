@@ -1,0 +1,29 @@
+import { loadPlan } from '../../engine/load-plan.js';
+import { createRedactor } from '../../engine/redact.js';
+import type { PlanOptions } from '../options.js';
+import { reportError } from '../report-error.js';
+
+export async function run(file: string | undefined, options: PlanOptions): Promise<number> {
+  try {
+    const plan = await loadPlan(file!, { vars: options.var, varsFiles: options.varsFile });
+    const redact = createRedactor(plan.secretValues);
+    if (options.format === 'json') {
+      const { planJson } = await import('../../render/plan-json.js');
+      process.stdout.write(planJson(plan, redact));
+    } else if (options.format === 'markdown') {
+      const { renderPlanMarkdown } = await import('../../render/plan-markdown.js');
+      process.stdout.write(renderPlanMarkdown(plan, redact));
+    } else {
+      const { renderPlanTable } = await import('../../render/plan-table.js');
+      process.stdout.write(renderPlanTable(plan, redact));
+    }
+    if (!options.check) return 0;
+    const { runPreflightOnly } = await import('../../engine/preflight.js');
+    const { lineRenderer } = await import('../../render/lines.js');
+    process.stdout.write('\nPreflight against the live system:\n');
+    const ok = await runPreflightOnly(plan, [lineRenderer(process.stdout, { verbose: options.verbose, total: plan.changes.length })]);
+    return ok ? 0 : 1;
+  } catch (error) {
+    return reportError(error, options.verbose);
+  }
+}

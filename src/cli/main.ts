@@ -1,0 +1,92 @@
+import { Command, CommanderError, Option } from 'commander';
+import type { ApplyOptions, CommonOptions, PlanOptions, RollbackOptions, UnlockOptions } from './options.js';
+import { reportError } from './report-error.js';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function withCommon(cmd: Command): Command {
+  return cmd
+    .option('--var <key=value>', 'set a variable (repeatable; overrides vars files and defaults)', collect, [])
+    .option('--vars-file <file>', 'load variables from a YAML file (repeatable)', collect, [])
+    .option('--state-dir <dir>', 'where runs and the lock are kept (default: .runbook beside the runbook)')
+    .addOption(new Option('--state <url>', 'state backend URL, e.g. postgres://… (default: the state dir)').env('RUNBOOK_STATE'))
+    .option('--json', 'print NDJSON events / JSON instead of human output', false)
+    .option('--no-color', 'plain output without colors')
+    .option('--verbose', 'show step output and details', false);
+}
+
+type Loaded<O> = { run: (file: string | undefined, options: O) => Promise<number> };
+
+/** Each command's implementation is loaded only when that command runs (fast start-up). */
+function action<O>(load: () => Promise<Loaded<O>>, setCode: (code: number) => void) {
+  return async (file: string | undefined, options: O) => {
+    const mod = await load();
+    setCode(await mod.run(file, options));
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const setCode = (c: number) => {
+    code = c;
+  };
+  const program = new Command('runbook')
+    .description('Review, apply, verify and roll back production changes written as YAML runbooks.')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+
+  withCommon(program.command('validate').argument('<file>', 'runbook YAML').description('check a runbook; print every problem as file:line:col'))
+    .action(action<CommonOptions>(() => import('./commands/validate.js'), setCode));
+
+  program
+    .command('schema')
+    .description('print the runbook JSON Schema')
+    .action(action<CommonOptions>(() => import('./commands/schema.js'), setCode));
+
+  withCommon(program.command('plan').argument('<file>', 'runbook YAML').description('review the changes: risk table, total risk, policy verdict, preflight'))
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'markdown', 'json']).default('table'))
+    .option('--check', 'also run the read-only preflight checks against the live system', false)
+    .action(action<PlanOptions>(() => import('./commands/plan.js'), setCode));
+
+  withCommon(program.command('apply').argument('<file>', 'runbook YAML').description('preflight, checkpoint, then each change: apply → verify; roll back on failure'))
+    .option('--yes', 'confirm changes at or above policy.confirmFrom without asking', false)
+    .option('--accept-risk', 'allow changes above policy.maxRisk', false)
+    .option('--dry-run', 'run preflight and print exactly what would run, changing nothing', false)
+    .option('--only <change>', 'apply only this change')
+    .option('--from <change>', 'start at this change')
+    .option('--resume', 'continue an unfinished run instead of refusing', false)
+    .action(action<ApplyOptions>(() => import('./commands/apply.js'), setCode));
+
+  withCommon(program.command('rollback').argument('<file>', 'runbook YAML').description('undo what a run applied, in reverse order'))
+    .option('--run <id>', 'the run to undo (default: the last run that left changes applied)')
+    .option('--to <change>', 'roll back down to and including this change only')
+    .option('--checkpoint', "also reset the git checkout to the run's checkpoint commit", false)
+    .option('--force', 'reset even when the tree has changes that are not the run’s own', false)
+    .option('--yes', 'do not ask for confirmation', false)
+    .action(action<RollbackOptions>(() => import('./commands/rollback.js'), setCode));
+
+  withCommon(program.command('status').argument('<file>', 'runbook YAML').description('what is applied now, the lock, unfinished runs'))
+    .action(action<CommonOptions>(() => import('./commands/status.js'), setCode));
+
+  withCommon(program.command('history').argument('<file>', 'runbook YAML').description('past runs and their outcomes'))
+    .action(action<CommonOptions>(() => import('./commands/history.js'), setCode));
+
+  withCommon(program.command('unlock').argument('<file>', 'runbook YAML').description('clear a stale lock (a live one only with --force)'))
+    .option('--force', 'clear even a lock whose process is alive', false)
+    .action(action<UnlockOptions>(() => import('./commands/unlock.js'), setCode));
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here with exit code 0; usage errors were already printed.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    return reportError(error, argv.includes('--verbose'));
+  }
+}

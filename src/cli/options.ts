@@ -1,0 +1,40 @@
+/** Options shared by the commands, as commander hands them over (already parsed). */
+export interface CommonOptions {
+  var: string[];
+  varsFile: string[];
+  stateDir?: string;
+  /** `--state postgres://…` or RUNBOOK_STATE: the state backend URL. */
+  state?: string;
+  json: boolean;
+  color: boolean;
+  verbose: boolean;
+}
+
+export interface PlanOptions extends CommonOptions {
+  format: 'table' | 'markdown' | 'json';
+  check: boolean;
+}
+
+export interface ApplyOptions extends CommonOptions {
+  yes: boolean;
+  dryRun: boolean;
+  acceptRisk: boolean;
+  only?: string;
+  from?: string;
+  resume: boolean;
+}
+
+export interface RollbackOptions extends CommonOptions {
+  run?: string;
+  to?: string;
+  checkpoint: boolean;
+  force: boolean;
+  yes: boolean;
+}
+
+export interface UnlockOptions extends CommonOptions {
+  force: boolean;
+}
+
+/** What a command module exports: it returns the process exit code (DESIGN.md §5). */
+export type CommandRun<O> = (file: string | undefined, options: O) => Promise<number>;

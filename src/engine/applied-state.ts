@@ -1,0 +1,107 @@
+import type { ResolvedStep } from '../model/runbook.js';
+import type { JournalEvent, RunOutcome, StepFailure } from './events.js';
+
+export type ChangeStatus = 'applying' | 'applied' | 'verified' | 'failed' | 'rolling-back' | 'rolled-back' | 'rollback-failed';
+
+export interface ChangeState {
+  id: string;
+  number: number;
+  title: string;
+  checksum: string;
+  status: ChangeStatus;
+  /** Explicit rollback steps as resolved at apply time, or null (use inverses). */
+  rollback: ResolvedStep[] | null;
+  /** Inverses of the apply steps that started, in apply order. */
+  inverses: ResolvedStep[][];
+  /** Files the change's steps touched (from file-step inverses), for git guards. */
+  paths: string[];
+  failure?: StepFailure;
+}
+
+export interface RunState {
+  runId: string;
+  startedAt?: string;
+  runbook?: string;
+  file?: string;
+  pid?: number;
+  host?: string;
+  changes: ChangeState[];
+  checkpoint?: { dir: string; commit: string };
+  finished: boolean;
+  outcome?: RunOutcome;
+}
+
+/** Changes whose effects may be on the system: started and not (successfully) rolled back. */
+export function remaining(state: RunState): ChangeState[] {
+  return state.changes.filter((c) => c.status !== 'rolled-back');
+}
+
+/** The steps that undo a change, in the order to run them. */
+export function undoSteps(change: ChangeState): ResolvedStep[] {
+  if (change.rollback) return change.rollback;
+  return [...change.inverses].reverse().flat();
+}
+
+/** Folds a run's journal into what is applied now. Pure. */
+export function foldRun(runId: string, events: JournalEvent[]): RunState {
+  const state: RunState = { runId, changes: [], finished: false };
+  const byId = new Map<string, ChangeState>();
+  for (const e of events) {
+    switch (e.type) {
+      case 'run.started':
+        Object.assign(state, { startedAt: e.at, runbook: e.runbook, file: e.file, pid: e.pid, host: e.host });
+        break;
+      case 'checkpoint.taken':
+        state.checkpoint = { dir: e.dir, commit: e.commit };
+        break;
+      case 'change.started': {
+        const c: ChangeState = { id: e.changeId, number: e.number, title: e.title, checksum: e.checksum, status: 'applying', rollback: e.rollback, inverses: [], paths: [] };
+        byId.set(e.changeId, c);
+        state.changes.push(c);
+        break;
+      }
+      case 'step.started': {
+        const c = e.changeId ? byId.get(e.changeId) : undefined;
+        if (c && e.phase === 'apply' && e.inverse) {
+          c.inverses.push(e.inverse);
+          for (const s of e.inverse) {
+            const path = (s.params as { path?: unknown } | null)?.path;
+            if (s.type === 'file' && typeof path === 'string' && !c.paths.includes(path)) c.paths.push(path);
+          }
+        }
+        break;
+      }
+      case 'change.applied':
+        setStatus(byId, e.changeId, 'applied');
+        break;
+      case 'change.verified':
+        setStatus(byId, e.changeId, 'verified');
+        break;
+      case 'change.failed': {
+        const c = byId.get(e.changeId);
+        if (c) Object.assign(c, { status: 'failed', failure: e.failure });
+        break;
+      }
+      case 'change.rollingBack':
+        setStatus(byId, e.changeId, 'rolling-back');
+        break;
+      case 'change.rolledBack': {
+        const c = byId.get(e.changeId);
+        if (c) Object.assign(c, { status: e.ok ? 'rolled-back' : 'rollback-failed', failure: e.ok ? c.failure : e.failure });
+        break;
+      }
+      case 'run.finished':
+        state.finished = true;
+        state.outcome = e.outcome;
+        break;
+      default:
+        break;
+    }
+  }
+  return state;
+}
+
+function setStatus(byId: Map<string, ChangeState>, id: string, status: ChangeStatus): void {
+  const c = byId.get(id);
+  if (c) c.status = status;
+}

@@ -1,0 +1,214 @@
+import { hostname, userInfo } from 'node:os';
+import { dirname } from 'node:path';
+import type { Plan, PlannedChange } from '../model/plan.js';
+import type { ResolvedStep } from '../model/runbook.js';
+import type { Phase, StepContext } from '../steps/contract.js';
+import { stepType } from '../steps/registry.js';
+import type { RunJournal } from '../state/contract.js';
+import { foldRun, type ChangeState, type RunState } from './applied-state.js';
+import { Emitter } from './emitter.js';
+import type { EventListener, RunOutcome, StepFailure } from './events.js';
+import { runPreflight } from './preflight.js';
+import { createRedactor } from './redact.js';
+import { rollbackChanges } from './rollback.js';
+import { protectSecrets, secretValues, type SecretValues } from './secrets.js';
+import { failureOf, runWithRetries, stepContext, type StepEnvironment } from './step-runner.js';
+
+export interface ExecuteOptions {
+  runId: string;
+  journal: RunJournal;
+  listeners: EventListener[];
+  /** Aborted on the first SIGINT/SIGTERM: the running step is killed, then rollback per policy. */
+  signal: AbortSignal;
+  /** Aborted on a second interrupt: rollback stops and reports what is left. */
+  rollbackSignal: AbortSignal;
+  env: NodeJS.ProcessEnv;
+  only?: string;
+  from?: string;
+  command: string;
+}
+
+export interface ExecuteResult {
+  exitCode: number;
+  outcome: RunOutcome;
+  state: RunState;
+  failure?: { changeId?: string; phase: Phase; step?: string; failure: StepFailure };
+  rollbackFailure?: { changeId: string; failure: StepFailure };
+}
+
+class ChangeFailed extends Error {
+  constructor(
+    readonly phase: Phase,
+    readonly step: string,
+    readonly failure: StepFailure,
+  ) {
+    super(failure.message);
+  }
+}
+
+export function selectChanges(plan: Plan, only?: string, from?: string): PlannedChange[] {
+  if (only) return plan.changes.filter((c) => c.change.id === only);
+  if (from) return plan.changes.slice(plan.changes.findIndex((c) => c.change.id === from));
+  return plan.changes;
+}
+
+/**
+ * Applies a plan: preflight → checkpoint → for each change apply → verify → (watch) and,
+ * on failure, rollback per policy. Everything it does is announced as events; the journal
+ * gets each one before the work it announces starts.
+ */
+export async function execute(plan: Plan, options: ExecuteOptions): Promise<ExecuteResult> {
+  const started = performance.now();
+  const secrets: SecretValues = secretValues(plan.runbook.secrets, plan.vars, options.env);
+  const emitter = new Emitter(options.journal, options.listeners, createRedactor([...plan.secretValues, ...secrets.values()]));
+  const recorded: StepContext['recorded'] = {};
+  let current: { phase: Phase; changeId?: string; index: number; label: string } = { phase: 'preflight', index: 0, label: '' };
+  const base: StepEnvironment = {
+    runbookDir: dirname(plan.runbook.file),
+    env: options.env,
+    recorded,
+    output: (chunk) => void emitter.emit({ type: 'step.output', ...current, chunk }),
+  };
+  const selected = selectChanges(plan, options.only, options.from);
+
+  await emitter.emit(
+    {
+      type: 'run.started',
+      runId: options.runId,
+      runbook: plan.runbook.name,
+      file: plan.runbook.file,
+      changes: selected.map((c) => ({ id: c.change.id, title: c.change.title, risk: c.change.risk, checksum: c.checksum })),
+      host: hostname(),
+      pid: process.pid,
+      user: userInfo().username,
+      dryRun: false,
+    },
+    true,
+  );
+
+  const finish = async (outcome: RunOutcome, exitCode: number, extra: Partial<ExecuteResult> = {}): Promise<ExecuteResult> => {
+    const interim = foldRun(options.runId, emitter.events);
+    const remaining = interim.changes.filter((c) => c.status !== 'rolled-back').map((c) => c.id);
+    await emitter.emit({ type: 'run.finished', outcome, exitCode, remaining, durationMs: performance.now() - started }, true);
+    return { exitCode, outcome, state: foldRun(options.runId, emitter.events), ...extra };
+  };
+
+  const runSteps = async (steps: ResolvedStep[], phase: Phase, changeId: string | undefined, journalInverse: boolean) => {
+    for (const [index, step] of steps.entries()) {
+      current = { phase, changeId, index, label: step.label };
+      const ref = current;
+      let inverse: ResolvedStep[] | undefined;
+      const def = stepType(step.type);
+      if (journalInverse && def?.inverse) {
+        try {
+          inverse = protectSecrets(await def.inverse(step.params as never, stepContext(step, phase, base, options.signal)), secrets);
+        } catch (error) {
+          throw new ChangeFailed(phase, step.label, { message: `cannot snapshot before changing: ${failureOf(error).message}` });
+        }
+      }
+      try {
+        await runWithRetries(step, phase, base, options.signal, {
+          started: (attempt) => emitter.emit({ type: 'step.started', ...ref, attempt, inverse: attempt === 1 ? inverse : undefined }, attempt === 1 && inverse !== undefined),
+          finished: (attempt, r) =>
+            emitter.emit(
+              r.ok
+                ? { type: 'step.finished', ...ref, attempt, ok: true, durationMs: r.ms, detail: r.outcome.detail, data: r.outcome.data }
+                : { type: 'step.finished', ...ref, attempt, ok: false, durationMs: r.ms, failure: r.failure },
+            ),
+        });
+      } catch (error) {
+        throw new ChangeFailed(phase, step.label, failureOf(error));
+      }
+    }
+  };
+
+  const preflightFailures = await runPreflight(plan, emitter, base, options.signal);
+  if (options.signal.aborted) return finish('interrupted', 130);
+  if (preflightFailures.length > 0) return finish('preflight-failed', 1, { failure: { phase: 'preflight', failure: { message: preflightFailures.join('; ') } } });
+
+  if (plan.checkpoint) {
+    try {
+      const { takeCheckpoint } = await import('../steps/git.js');
+      const cp = await takeCheckpoint(plan.checkpoint.dir, plan.checkpoint.message);
+      recorded.checkpointCommit = cp.commit;
+      recorded.checkpointDir = plan.checkpoint.dir;
+      await emitter.emit({ type: 'checkpoint.taken', dir: plan.checkpoint.dir, commit: cp.commit, createdCommit: cp.createdCommit }, true);
+    } catch (error) {
+      return finish('preflight-failed', 1, { failure: { phase: 'checkpoint', failure: failureOf(error) } });
+    }
+  }
+
+  const applied: string[] = [];
+  let failed: { change: PlannedChange; error: ChangeFailed } | undefined;
+  for (const planned of selected) {
+    const id = planned.change.id;
+    const changeStart = performance.now();
+    await emitter.emit(
+      { type: 'change.started', changeId: id, number: planned.number, title: planned.change.title, checksum: planned.checksum, rollback: planned.rollback ? protectSecrets(planned.rollback, secrets) : null },
+      true,
+    );
+    applied.push(id);
+    try {
+      await runSteps(planned.apply, 'apply', id, planned.rollback === null);
+      await emitter.emit({ type: 'change.applied', changeId: id, durationMs: performance.now() - changeStart });
+      await runSteps(planned.verify, 'verify', id, false);
+      await emitter.emit({ type: 'change.verified', changeId: id, durationMs: performance.now() - changeStart }, true);
+    } catch (error) {
+      if (!(error instanceof ChangeFailed)) throw error;
+      await emitter.emit({ type: 'change.failed', changeId: id, phase: error.phase, failure: error.failure }, true);
+      failed = { change: planned, error };
+      break;
+    }
+  }
+
+  if (!failed && plan.runbook.watch && !options.signal.aborted) {
+    failed = await watchWindow(plan, selected, emitter, plan.runbook.watch, async (steps, id) => runSteps(steps, 'watch', id, false));
+  }
+
+  if (!failed) return finish('applied', 0);
+
+  const interrupted = options.signal.aborted;
+  const policy = plan.runbook.policy.onFailure;
+  const state = foldRun(options.runId, emitter.events);
+  const byId = new Map(state.changes.map((c) => [c.id, c]));
+  const failedId = failed.change.change.id;
+  let toUndo: ChangeState[] = [];
+  if (policy === 'rollback-all') toUndo = [...applied].reverse().map((id) => byId.get(id)!);
+  else if (policy === 'rollback-change') toUndo = [byId.get(failedId)!];
+  const failure = { changeId: failedId, phase: failed.error.phase, step: failed.error.step, failure: failed.error.failure };
+  if (toUndo.length === 0) return finish(interrupted ? 'interrupted' : 'stopped', interrupted ? 130 : 1, { failure });
+
+  const reason = interrupted ? 'interrupted' : `change ${failedId} failed in ${failed.error.phase}`;
+  const rb = await rollbackChanges(toUndo, reason, emitter, { ...base, output: base.output }, secrets, options.rollbackSignal);
+  if (!rb.ok) return finish('rollback-failed', 3, { failure, rollbackFailure: rb.failed });
+  return finish(interrupted ? 'interrupted' : 'rolled-back', interrupted ? 130 : 1, { failure });
+}
+
+/** After the last change: re-run every applied change's verify steps until the window ends. */
+async function watchWindow(
+  plan: Plan,
+  selected: PlannedChange[],
+  emitter: Emitter,
+  watch: { duration: number; interval: number },
+  run: (steps: ResolvedStep[], changeId: string) => Promise<void>,
+): Promise<{ change: PlannedChange; error: ChangeFailed } | undefined> {
+  await emitter.emit({ type: 'watch.started', durationMs: watch.duration }, true);
+  const end = performance.now() + watch.duration;
+  while (performance.now() < end) {
+    for (const planned of selected) {
+      try {
+        await run(planned.verify, planned.change.id);
+      } catch (error) {
+        if (!(error instanceof ChangeFailed)) throw error;
+        await emitter.emit({ type: 'change.failed', changeId: planned.change.id, phase: 'watch', failure: error.failure }, true);
+        await emitter.emit({ type: 'watch.finished', ok: false }, true);
+        return { change: planned, error };
+      }
+    }
+    const left = end - performance.now();
+    if (left > 0) await new Promise((r) => setTimeout(r, Math.min(watch.interval, left)));
+  }
+  await emitter.emit({ type: 'watch.finished', ok: true }, true);
+  void plan;
+  return undefined;
+}

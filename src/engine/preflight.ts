@@ -1,0 +1,34 @@
+import { dirname } from 'node:path';
+import type { Plan } from '../model/plan.js';
+import { Emitter } from './emitter.js';
+import type { EventListener } from './events.js';
+import { createRedactor } from './redact.js';
+import { failureOf, runWithRetries, type StepEnvironment } from './step-runner.js';
+
+/** Runs every preflight check (read-only; all of them, even after a failure). Returns the failures. */
+export async function runPreflight(plan: Plan, emitter: Emitter, base: Omit<StepEnvironment, 'output'>, signal: AbortSignal): Promise<string[]> {
+  const failures: string[] = [];
+  for (const [index, step] of plan.preflight.entries()) {
+    if (signal.aborted) break;
+    const ref = { phase: 'preflight' as const, index, label: step.label };
+    const env: StepEnvironment = { ...base, output: (chunk) => void emitter.emit({ type: 'step.output', ...ref, chunk }) };
+    try {
+      await runWithRetries(step, 'preflight', env, signal, {
+        started: (attempt) => emitter.emit({ type: 'step.started', ...ref, attempt }),
+        finished: (attempt, r) =>
+          emitter.emit(r.ok ? { type: 'step.finished', ...ref, attempt, ok: true, durationMs: r.ms, detail: r.outcome.detail } : { type: 'step.finished', ...ref, attempt, ok: false, durationMs: r.ms, failure: r.failure }),
+      });
+    } catch (error) {
+      failures.push(`${step.label}: ${failureOf(error).message}`);
+    }
+  }
+  await emitter.emit({ type: 'preflight.finished', ok: failures.length === 0, failures }, true);
+  return failures;
+}
+
+/** `plan --check` and `apply --dry-run`: the preflight alone, no journal. */
+export async function runPreflightOnly(plan: Plan, listeners: EventListener[], signal = new AbortController().signal): Promise<boolean> {
+  const emitter = new Emitter(undefined, listeners, createRedactor(plan.secretValues));
+  const failures = await runPreflight(plan, emitter, { runbookDir: dirname(plan.runbook.file), env: process.env, recorded: {} }, signal);
+  return failures.length === 0;
+}

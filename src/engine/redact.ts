@@ -1,0 +1,38 @@
+import { redactUrl } from '../steps/redact-url.js';
+import { quoteForShell } from './template.js';
+
+export type Redactor = (text: string) => string;
+
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]+@/gi;
+
+/**
+ * Replaces every secret value (also as it appears shell-quoted or URL-encoded) with `***`,
+ * and masks the password of any URL.
+ */
+export function createRedactor(secretValues: string[]): Redactor {
+  const forms = new Set<string>();
+  for (const value of secretValues) {
+    if (value.length < 3) continue;
+    forms.add(value);
+    forms.add(quoteForShell(value, 'bare'));
+    forms.add(quoteForShell(value, 'double'));
+    forms.add(quoteForShell(value, 'single'));
+    forms.add(encodeURIComponent(value));
+  }
+  const ordered = [...forms].sort((a, b) => b.length - a.length);
+  return (text: string) => {
+    let out = text;
+    for (const form of ordered) if (out.includes(form)) out = out.split(form).join('***');
+    return out.includes('://') ? out.replace(URL_PASSWORD, '$1***@') : out;
+  };
+}
+
+/** Redacts every string inside a JSON-like value. */
+export function redactDeep<T>(value: T, redact: Redactor): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v, redact)) as T;
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v, redact)])) as T;
+  return value;
+}
+
+export { redactUrl };

@@ -1,0 +1,70 @@
+import type { Phase } from '../steps/contract.js';
+import { undoSteps, type ChangeState } from './applied-state.js';
+import type { Emitter } from './emitter.js';
+import type { StepFailure } from './events.js';
+import { fillSecrets, type SecretValues } from './secrets.js';
+import { failureOf, runWithRetries, type StepEnvironment } from './step-runner.js';
+
+export interface RollbackResult {
+  ok: boolean;
+  undone: string[];
+  failed?: { changeId: string; failure: StepFailure };
+  /** Stopped by a second interrupt before finishing. */
+  interrupted: boolean;
+}
+
+/**
+ * Undoes changes in the given order (callers pass reverse apply order): each change's
+ * recorded rollback steps, or the inverses of its apply steps in reverse. Stops at the first
+ * rollback step that fails — undoing earlier changes under a broken later one could make
+ * things worse — and says which changes remain.
+ */
+export async function rollbackChanges(
+  changes: ChangeState[],
+  reason: string,
+  emitter: Emitter,
+  base: StepEnvironment,
+  secrets: SecretValues,
+  signal: AbortSignal,
+): Promise<RollbackResult> {
+  const result: RollbackResult = { ok: true, undone: [], interrupted: false };
+  if (changes.length === 0) return result;
+  await emitter.emit({ type: 'rollback.started', changeIds: changes.map((c) => c.id), reason, pid: process.pid }, true);
+  const phase: Phase = 'rollback';
+  for (const change of changes) {
+    const steps = undoSteps(change);
+    await emitter.emit({ type: 'change.rollingBack', changeId: change.id, steps: steps.length }, true);
+    const started = performance.now();
+    for (const [index, journaled] of steps.entries()) {
+      const { step, missing } = fillSecrets(journaled, secrets);
+      const ref = { phase, changeId: change.id, index, label: step.label };
+      let failure: StepFailure | undefined;
+      if (missing.length > 0) {
+        failure = { message: `cannot restore: the secret(s) ${missing.join(', ')} are needed; set them in the environment (or pass --var) and run runbook rollback again` };
+      } else if (signal.aborted) {
+        failure = { message: 'rollback interrupted' };
+      } else {
+        try {
+          await runWithRetries(step, phase, { ...base, output: base.output }, signal, {
+            started: (attempt) => emitter.emit({ type: 'step.started', ...ref, attempt }),
+            finished: (attempt, r) =>
+              emitter.emit(
+                r.ok
+                  ? { type: 'step.finished', ...ref, attempt, ok: true, durationMs: r.ms, detail: r.outcome.detail }
+                  : { type: 'step.finished', ...ref, attempt, ok: false, durationMs: r.ms, failure: r.failure },
+              ),
+          });
+        } catch (error) {
+          failure = failureOf(error);
+        }
+      }
+      if (failure) {
+        await emitter.emit({ type: 'change.rolledBack', changeId: change.id, ok: false, failure, durationMs: performance.now() - started }, true);
+        return { ok: false, undone: result.undone, failed: { changeId: change.id, failure }, interrupted: signal.aborted };
+      }
+    }
+    await emitter.emit({ type: 'change.rolledBack', changeId: change.id, ok: true, durationMs: performance.now() - started }, true);
+    result.undone.push(change.id);
+  }
+  return result;
+}

@@ -1,0 +1,35 @@
+import type { StateStore } from '../state/contract.js';
+import { foldRun, remaining, type RunState } from './applied-state.js';
+
+export interface RunView {
+  state: RunState;
+  torn: boolean;
+}
+
+export async function readRunState(store: StateStore, runId: string): Promise<RunView> {
+  const { events, torn } = await store.readRun(runId);
+  return { state: foldRun(runId, events), torn };
+}
+
+/** All runs, oldest first, folded. */
+export async function allRuns(store: StateStore): Promise<RunView[]> {
+  const runs = await store.listRuns();
+  return Promise.all(runs.map((r) => readRunState(store, r.runId)));
+}
+
+/**
+ * A run that leaves the system in a state nobody chose: it never finished (crash, kill -9),
+ * a rollback of it failed or was cut short, or it stopped on a failure with changes applied.
+ */
+export function isUnsettled(state: RunState): boolean {
+  const left = remaining(state);
+  if (left.length === 0) return false;
+  if (!state.finished) return true;
+  if (left.some((c) => ['applying', 'failed', 'rolling-back', 'rollback-failed'].includes(c.status))) return true;
+  return state.outcome === 'stopped' || state.outcome === 'rollback-failed' || state.outcome === 'interrupted';
+}
+
+/** The run `rollback` undoes by default: the newest that still has changes applied. */
+export function lastRunWithChanges(runs: RunView[]): RunView | undefined {
+  return [...runs].reverse().find((r) => remaining(r.state).length > 0);
+}

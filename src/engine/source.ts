@@ -1,0 +1,106 @@
+import { readFile } from 'node:fs/promises';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import type { Diagnostic, SourcePos } from '../model/diagnostic.js';
+
+export const MAX_RUNBOOK_BYTES = 10 * 1024 * 1024;
+const MAX_ALIASES = 100;
+
+/** A parsed YAML file with what is needed to point at its nodes. */
+export interface YamlSource {
+  file: string;
+  text: string;
+  doc: Document.Parsed;
+  lines: LineCounter;
+}
+
+export function posAt(src: { file: string; lines: LineCounter }, offset: number): SourcePos {
+  const { line, col } = src.lines.linePos(offset);
+  return { file: src.file, line, col };
+}
+
+/** Reads and parses a YAML file; problems come back as diagnostics, never as a thrown error. */
+export async function readYaml(file: string, what = 'runbook'): Promise<{ source?: YamlSource; diagnostics: Diagnostic[]; text?: string }> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    return { diagnostics: [{ code: 'read', message: `cannot read ${what} ${file}: ${reason}` }] };
+  }
+  const at = (line: number, col: number): SourcePos => ({ file, line, col });
+  if (bytes.length > MAX_RUNBOOK_BYTES) {
+    return { diagnostics: [{ code: 'too-large', message: `${what} is ${(bytes.length / 1e6).toFixed(1)} MB; the limit is ${MAX_RUNBOOK_BYTES / 1024 / 1024} MB`, pos: at(1, 1) }] };
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const bad = firstInvalidUtf8(bytes);
+    const before = bytes.subarray(0, bad).toString('utf8');
+    const line = before.split('\n').length;
+    const col = before.length - before.lastIndexOf('\n');
+    return { diagnostics: [{ code: 'encoding', message: `${what} is not valid UTF-8 (byte 0x${bytes[bad]?.toString(16)} at offset ${bad})`, pos: at(line, col) }] };
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true });
+  const src: YamlSource = { file, text, doc, lines };
+  const diagnostics: Diagnostic[] = [];
+  for (const error of doc.errors) {
+    diagnostics.push({ code: 'yaml-syntax', message: yamlMessage(error.code, error.message), pos: posAt(src, error.pos[0]) });
+  }
+  if (diagnostics.length === 0) {
+    try {
+      doc.toJS({ maxAliasCount: MAX_ALIASES });
+    } catch (error) {
+      const message = /alias/i.test((error as Error).message) ? `too many YAML aliases (more than ${MAX_ALIASES} expansions): refusing to expand` : (error as Error).message;
+      diagnostics.push({ code: 'yaml-syntax', message, pos: at(1, 1) });
+    }
+  }
+  return { source: diagnostics.length === 0 ? src : undefined, diagnostics, text };
+}
+
+function firstInvalidUtf8(bytes: Buffer): number {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b < 0x80) continue;
+    const need = b >= 0xf0 && b <= 0xf4 ? 3 : b >= 0xe0 ? 2 : b >= 0xc2 && b < 0xe0 ? 1 : -1;
+    if (need < 0) return i;
+    for (let k = 1; k <= need; k++) if (((bytes[i + k] ?? 0) & 0xc0) !== 0x80) return i;
+    i += need;
+  }
+  return 0;
+}
+
+function yamlMessage(code: string, message: string): string {
+  const first = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  if (code === 'DUPLICATE_KEY') return `duplicate key: ${first.replace(/^Map keys must be unique;?\s*/i, '') || 'a key appears twice in the same map'}`.replace(/: $/, '');
+  if (code === 'TAB_AS_INDENT') return 'tabs are not allowed for indentation in YAML; use spaces';
+  return `YAML syntax error: ${first}`;
+}
+
+/** The node at a JSON path in the document, and the pair holding it (for key positions). */
+export function nodeAt(doc: Document.Parsed, path: (string | number)[]): { node?: Node; pair?: Pair } {
+  let current: unknown = doc.contents;
+  let pair: Pair | undefined;
+  for (const segment of path) {
+    if (isMap(current)) {
+      pair = current.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
+      current = pair?.value;
+    } else if (isSeq(current)) {
+      current = current.items[Number(segment)];
+      pair = undefined;
+    } else {
+      return {};
+    }
+    if (current === undefined) return {};
+  }
+  return { node: current as Node, pair };
+}
+
+export function nodeOffset(node: Node | Pair | undefined): number | undefined {
+  if (node === undefined) return undefined;
+  if (isPair(node)) return nodeOffset(node.key as Node);
+  return node.range?.[0];
+}

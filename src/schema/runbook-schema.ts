@@ -1,0 +1,142 @@
+import { unitDefs } from '../model/units.js';
+import { stepTypes } from '../steps/registry.js';
+
+export const SCHEMA_ID = 'https://runbook.dev/schema/runbook-v1.json';
+
+const strings = { type: 'array', items: { type: 'string' } } as const;
+
+/** Keys every step may carry beside its one type key. */
+export const commonStepProperties = {
+  name: { type: 'string', minLength: 1, description: 'Label shown in plans and progress (default: a description of the step).' },
+  timeout: { $ref: '#/$defs/duration', description: 'Kill the step (its whole process group) after this long; it counts as failed.' },
+  retries: { type: 'integer', minimum: 0, maximum: 1000, description: 'Extra attempts after a failure (verify steps: polling).' },
+  interval: { $ref: '#/$defs/duration', description: 'Pause between attempts (default 1s).' },
+  passes: { type: 'integer', minimum: 1, maximum: 1000, description: 'Verify: consecutive successes required (default 1).' },
+  settle: { $ref: '#/$defs/duration', description: 'Verify: wait this long before the first attempt.' },
+  cwd: { type: 'string', minLength: 1, description: 'Working directory, relative to the runbook’s directory.' },
+  env: { type: 'object', additionalProperties: { type: 'string' }, description: 'Extra environment variables for the step.' },
+} as const;
+
+/** The full v1 runbook JSON Schema, assembled from the step types' fragments. */
+export function buildRunbookSchema(): Record<string, unknown> {
+  const typeProperties = Object.fromEntries(stepTypes.map((t) => [t.type, { ...t.schema, description: (t.schema.description as string | undefined) ?? t.summary }]));
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: SCHEMA_ID,
+    title: 'runbook v1',
+    description: 'A reviewable, executable, reversible change plan: changes with risk, apply, verify and rollback steps.',
+    type: 'object',
+    additionalProperties: false,
+    required: ['runbook', 'name', 'changes'],
+    properties: {
+      runbook: { const: 1, description: 'Format version; always 1.' },
+      name: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]*$', description: 'Identifier of the runbook (names its state and lock).' },
+      title: { type: 'string', description: 'Human title.' },
+      description: { type: 'string', description: 'What this runbook is for.' },
+      vars: { type: 'object', propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_-]*$' }, description: 'Variable defaults; --vars-file and --var override them.' },
+      secrets: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_-]*$' }, uniqueItems: true, description: 'Names of variables (vars or environment) whose values are never shown or stored.' },
+      policy: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'Risk policy.',
+        properties: {
+          maxRisk: { type: 'integer', minimum: 0, maximum: 10, description: 'Changes above this risk need --accept-risk (default 5).' },
+          confirmFrom: { type: 'integer', minimum: 0, maximum: 11, description: 'Changes at or above this risk ask for confirmation, or need --yes without a terminal (default 3).' },
+          onFailure: { enum: ['rollback-all', 'rollback-change', 'stop'], description: 'What a failed apply or verify does (default rollback-all).' },
+        },
+      },
+      checkpoint: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'Taken before the first change.',
+        properties: {
+          git: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['dir'],
+            description: 'Commit everything in a git checkout (a clean tree just records HEAD).',
+            properties: {
+              dir: { type: 'string', minLength: 1, description: 'The checkout.' },
+              message: { type: 'string', minLength: 1, description: 'Commit message (default "checkpoint: before <name>").' },
+            },
+          },
+        },
+      },
+      preflight: { type: 'array', items: { $ref: '#/$defs/step' }, description: 'Read-only checks run before anything changes; any failure stops the apply.' },
+      watch: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['duration'],
+        description: 'After the last change, keep running every applied change’s verify steps for this window; a failure rolls back.',
+        properties: { duration: { $ref: '#/$defs/duration', description: 'Length of the window.' }, interval: { $ref: '#/$defs/duration', description: 'Pause between rounds (default 5s).' } },
+      },
+      changes: { type: 'array', minItems: 1, items: { $ref: '#/$defs/change' }, description: 'Applied one at a time, in order.' },
+      state: { ...strings, description: 'Report: the system’s state when the plan was written.' },
+      troubleshooting: {
+        type: 'array',
+        description: 'Report: problems that may appear and their fixes.',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['title'],
+          properties: { title: { type: 'string', description: 'The problem.' }, symptom: { type: 'string', description: 'How it shows.' }, fix: { type: 'string', description: 'What to do.' } },
+        },
+      },
+      expected: {
+        type: 'array',
+        description: 'Report: expected results.',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['metric'],
+          properties: {
+            metric: { type: 'string', description: 'What is measured.' },
+            before: { type: 'string', description: 'Value before.' },
+            after: { type: 'string', description: 'Value after.' },
+            gain: { type: 'string', description: 'Improvement.' },
+          },
+        },
+      },
+      verdict: { type: 'string', description: 'Report: the author’s verdict.' },
+    },
+    $defs: {
+      ...unitDefs,
+      change: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'title', 'risk', 'apply'],
+        properties: {
+          id: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]*$', description: 'Stable identifier (lowercase, digits, . _ -).' },
+          title: { type: 'string', minLength: 1, description: 'Human title.' },
+          risk: { type: 'integer', minimum: 0, maximum: 10, description: 'Risk score 0..10.' },
+          impact: { type: 'string', description: 'Impact on production if it goes wrong.' },
+          rollbackTime: { type: 'string', description: 'How long undoing it takes, e.g. 5m.' },
+          verifiedBy: { type: 'string', description: 'Short words for the plan’s verification column.' },
+          does: { ...strings, description: 'What the change does.' },
+          breaks: {
+            type: 'array',
+            description: 'What can break.',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['what'],
+              properties: { what: { type: 'string', description: 'What breaks.' }, probability: { type: 'string', description: 'How likely, e.g. <5%.' }, fix: { type: 'string', description: 'What to do then.' } },
+            },
+          },
+          protections: { ...strings, description: 'What guards against failure.' },
+          benefits: { ...strings, description: 'Why it is worth it.' },
+          apply: { type: 'array', minItems: 1, items: { $ref: '#/$defs/step' }, description: 'Steps that make the change.' },
+          verify: { type: 'array', items: { $ref: '#/$defs/step' }, description: 'Checks run after apply (retries, passes, settle).' },
+          rollback: { type: 'array', items: { $ref: '#/$defs/step' }, description: 'Steps that undo it; when omitted, every apply step must be invertible.' },
+        },
+      },
+      step: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'Exactly one step type key plus common keys.',
+        properties: { ...typeProperties, ...commonStepProperties },
+        oneOf: stepTypes.map((t) => ({ required: [t.type] })),
+      },
+    },
+  };
+}

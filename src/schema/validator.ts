@@ -1,0 +1,32 @@
+import { ajvOptions } from './ajv-options.js';
+import { buildRunbookSchema } from './runbook-schema.js';
+
+export interface SchemaError {
+  instancePath: string;
+  schemaPath: string;
+  keyword: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
+
+export type Validate = ((data: unknown) => boolean) & { errors?: SchemaError[] | null };
+
+let cached: Validate | undefined;
+
+/**
+ * The runbook validator: the standalone one precompiled by `npm run build` when present
+ * (fast start-up), otherwise compiled now (tests run from source).
+ */
+export async function runbookValidator(): Promise<Validate> {
+  if (cached) return cached;
+  try {
+    const generated = '../generated/validate-runbook.js';
+    const mod = (await import(generated)) as { default: Validate };
+    cached = mod.default;
+  } catch {
+    const { default: Ajv } = await import('ajv');
+    const ajv = new Ajv.default(ajvOptions);
+    cached = ajv.compile(buildRunbookSchema()) as Validate;
+  }
+  return cached;
+}

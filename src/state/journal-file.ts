@@ -1,0 +1,66 @@
+import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import type { EngineEvent, JournalEvent } from '../engine/events.js';
+import type { RunJournal, RunRead } from './contract.js';
+
+/**
+ * One run's events as JSON lines, appended with synchronous writes (microseconds) and made
+ * durable with fdatasync only where the caller needs it before proceeding.
+ */
+export class FileRunJournal implements RunJournal {
+  private fd: number;
+  private seq: number;
+  private dirty = false;
+
+  constructor(
+    readonly runId: string,
+    readonly path: string,
+    nextSeq: number,
+    create: boolean,
+  ) {
+    this.fd = openSync(path, create ? 'wx' : 'a', 0o600);
+    this.seq = nextSeq;
+  }
+
+  async append(event: EngineEvent, durable = true): Promise<void> {
+    this.appendSync(event, durable);
+  }
+
+  appendSync(event: EngineEvent, durable = true): void {
+    const record: JournalEvent = { ...event, seq: this.seq++, at: new Date().toISOString() };
+    writeSync(this.fd, JSON.stringify(record) + '\n');
+    this.dirty = true;
+    if (durable) this.flush();
+  }
+
+  flush(): void {
+    if (!this.dirty) return;
+    fdatasyncSync(this.fd);
+    this.dirty = false;
+  }
+
+  async close(): Promise<void> {
+    if (this.fd < 0) return;
+    this.flush();
+    closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+/** Reads a journal; a torn (partly written) last line is ignored and reported. */
+export function readJournalFile(path: string): RunRead {
+  const text = readFileSync(path, 'utf8');
+  const lines = text.split('\n');
+  const events: JournalEvent[] = [];
+  let torn = false;
+  lines.forEach((line, i) => {
+    if (line === '') return;
+    try {
+      events.push(JSON.parse(line) as JournalEvent);
+    } catch {
+      // Only the last line can be torn by a crash; anything else is corruption worth saying.
+      if (i >= lines.length - 2) torn = true;
+      else throw new Error(`journal ${path} is corrupt at line ${i + 1}`);
+    }
+  });
+  return { events, torn };
+}

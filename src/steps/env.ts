@@ -1,0 +1,55 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { StepType } from './contract.js';
+import { StepFailedError } from './contract.js';
+import { parseDotenv } from './dotenv.js';
+
+export interface EnvParams {
+  require: string[];
+  file?: string;
+}
+
+export const envStep: StepType<EnvParams> = {
+  type: 'env',
+  summary: 'Check that required variables are set (non-empty), in the environment or in a .env file. Values are never shown.',
+  schema: {
+    description: 'A list of names, or a map with `require` and an optional `.env` `file`.',
+    oneOf: [
+      { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' } },
+      {
+        type: 'object',
+        additionalProperties: false,
+        required: ['require'],
+        properties: {
+          require: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }, description: 'Variables that must be set and non-empty.' },
+          file: { type: 'string', description: 'Read them from this .env file instead of the environment.' },
+        },
+      },
+    ],
+  },
+  kind: 'check',
+  normalize(raw) {
+    return Array.isArray(raw) ? { require: raw as string[] } : (raw as EnvParams);
+  },
+  describe(p) {
+    return `${p.require.join(', ')} set${p.file ? ` in ${p.file}` : ''}`;
+  },
+  async run(p, ctx) {
+    let source: (name: string) => string | undefined = (name) => ctx.env[name];
+    if (p.file !== undefined) {
+      let text: string;
+      try {
+        text = await readFile(resolve(ctx.cwd, p.file), 'utf8');
+      } catch (error) {
+        throw new StepFailedError(`cannot read ${p.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      }
+      const vars = parseDotenv(text);
+      source = (name) => vars.get(name);
+    }
+    const missing = p.require.filter((name) => (source(name) ?? '') === '');
+    if (missing.length > 0) {
+      throw new StepFailedError(`missing or empty: ${missing.join(', ')}${p.file ? ` (in ${p.file})` : ''}`);
+    }
+    return { detail: `${p.require.length} present` };
+  },
+};

@@ -1,0 +1,107 @@
+import { spawn } from 'node:child_process';
+import { OutputTail } from './output-tail.js';
+import { StepFailedError } from './contract.js';
+
+export interface ProcessRequest {
+  /** A shell string (run by bash with pipefail) … */
+  command?: string;
+  /** … or an argv array run directly. */
+  argv?: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  onOutput?: (chunk: string) => void;
+  input?: string;
+  /** Keep full stdout/stderr (for expectations); otherwise only the tail. */
+  capture?: boolean;
+}
+
+export interface ProcessResult {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  tail: string;
+}
+
+const KILL_GRACE_MS = 2000;
+const CAPTURE_LIMIT = 1 << 20;
+
+/** How a command is shown in messages. */
+export function commandText(req: Pick<ProcessRequest, 'command' | 'argv'>): string {
+  return req.command ?? (req.argv ?? []).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
+}
+
+/**
+ * Runs one command in its own process group (so a timeout or an interrupt kills everything
+ * it started). node:child_process rather than execa: this is the per-step hot path.
+ */
+export function runProcess(req: ProcessRequest): Promise<ProcessResult> {
+  const [file, args] = req.command !== undefined ? ['/bin/bash', ['-o', 'pipefail', '-c', req.command]] : [req.argv![0]!, req.argv!.slice(1)];
+  const shown = commandText(req);
+  return new Promise((resolve, reject) => {
+    if (req.signal.aborted) {
+      reject(abortError(req.signal, shown, ''));
+      return;
+    }
+    const tail = new OutputTail();
+    let stdout = '';
+    let stderr = '';
+    const child = spawn(file, args, {
+      cwd: req.cwd,
+      env: req.env,
+      detached: true,
+      stdio: [req.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    let killTimer: NodeJS.Timeout | undefined;
+    const killGroup = (sig: NodeJS.Signals) => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, sig);
+      } catch {
+        // the group is already gone
+      }
+    };
+    const onAbort = () => {
+      killGroup('SIGTERM');
+      killTimer = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
+      killTimer.unref();
+    };
+    req.signal.addEventListener('abort', onAbort, { once: true });
+    const take = (which: 'out' | 'err') => (data: Buffer) => {
+      const chunk = data.toString('utf8');
+      tail.push(chunk);
+      if (req.capture) {
+        if (which === 'out' && stdout.length < CAPTURE_LIMIT) stdout += chunk;
+        if (which === 'err' && stderr.length < CAPTURE_LIMIT) stderr += chunk;
+      }
+      req.onOutput?.(chunk);
+    };
+    child.stdout!.on('data', take('out'));
+    child.stderr!.on('data', take('err'));
+    if (req.input !== undefined) {
+      child.stdin!.on('error', () => {});
+      child.stdin!.end(req.input);
+    }
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      req.signal.removeEventListener('abort', onAbort);
+      const reason = error.code === 'ENOENT' ? `command not found: ${file}` : error.message;
+      reject(new StepFailedError(reason, { command: shown, exitCode: null, outputTail: tail.toString() }));
+    });
+    child.on('close', (exitCode, signal) => {
+      req.signal.removeEventListener('abort', onAbort);
+      if (req.signal.aborted) {
+        // The leader exited; make sure nothing of its group lingers.
+        killGroup('SIGKILL');
+        if (killTimer) clearTimeout(killTimer);
+        reject(abortError(req.signal, shown, tail.toString()));
+        return;
+      }
+      resolve({ exitCode, signal, stdout, stderr, tail: tail.toString() });
+    });
+  });
+}
+
+function abortError(signal: AbortSignal, command: string, outputTail: string): StepFailedError {
+  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted');
+  return new StepFailedError(reason, { command, exitCode: null, outputTail, timedOut: /timed out/.test(reason) });
+}

@@ -1,0 +1,84 @@
+import type { StepType } from './contract.js';
+import { StepFailedError } from './contract.js';
+import { checkText, describeText, textExpectationSchema, type TextExpectation } from './match.js';
+import { commandText, runProcess } from './process.js';
+
+export interface RunParams {
+  command?: string;
+  argv?: string[];
+  expectExit: number[];
+  stdout?: TextExpectation;
+  stderr?: TextExpectation;
+  stdin?: string;
+}
+
+export const runStep: StepType<RunParams> = {
+  type: 'run',
+  summary: 'Run a shell command (bash, pipefail) or an argv command; check its exit code and output.',
+  schema: {
+    description: 'A shell string, an argv array, or a map with `command`/`argv` and expectations.',
+    oneOf: [
+      { type: 'string', minLength: 1 },
+      { type: 'array', minItems: 1, items: { type: 'string' } },
+      {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          command: { type: 'string', minLength: 1, description: 'Shell command run by bash with pipefail.' },
+          argv: { type: 'array', minItems: 1, items: { type: 'string' }, description: 'Program and arguments, run without a shell.' },
+          expectExit: {
+            description: 'Exit code(s) that count as success (default 0).',
+            oneOf: [{ type: 'integer' }, { type: 'array', items: { type: 'integer' }, minItems: 1 }],
+          },
+          stdout: { ...textExpectationSchema, description: 'Expectation on standard output.' },
+          stderr: { ...textExpectationSchema, description: 'Expectation on standard error.' },
+          stdin: { type: 'string', description: 'Text written to the command’s standard input.' },
+        },
+        oneOf: [{ required: ['command'] }, { required: ['argv'] }],
+      },
+    ],
+  },
+  shellFields: ['', 'command'],
+  kind: 'action',
+  normalize(raw) {
+    if (typeof raw === 'string') return { command: raw, expectExit: [0] };
+    if (Array.isArray(raw)) return { argv: raw as string[], expectExit: [0] };
+    const r = raw as Omit<RunParams, 'expectExit'> & { expectExit?: number | number[] };
+    const expectExit = r.expectExit === undefined ? [0] : Array.isArray(r.expectExit) ? r.expectExit : [r.expectExit];
+    return { ...r, expectExit };
+  },
+  describe(p) {
+    return commandText(p);
+  },
+  invertible: () => false,
+  async run(p, ctx) {
+    const result = await runProcess({
+      command: p.command,
+      argv: p.argv,
+      cwd: ctx.cwd,
+      env: ctx.env,
+      signal: ctx.signal,
+      onOutput: ctx.output,
+      input: p.stdin,
+      capture: p.stdout !== undefined || p.stderr !== undefined,
+    });
+    const shown = commandText(p);
+    if (result.exitCode === null || !p.expectExit.includes(result.exitCode)) {
+      const how = result.exitCode === null ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
+      const expected = p.expectExit.length === 1 && p.expectExit[0] === 0 ? '' : ` (expected ${p.expectExit.join(' or ')})`;
+      throw new StepFailedError(`command ${how}${expected}`, { command: shown, exitCode: result.exitCode, outputTail: result.tail });
+    }
+    for (const [stream, expect] of [
+      ['stdout', p.stdout],
+      ['stderr', p.stderr],
+    ] as const) {
+      if (!expect) continue;
+      const problem = checkText(stream === 'stdout' ? result.stdout : result.stderr, expect);
+      if (problem) throw new StepFailedError(`${stream} ${problem}`, { command: shown, exitCode: result.exitCode, outputTail: result.tail });
+    }
+    return { detail: p.stdout ? `exit ${result.exitCode}, stdout ${describeText(p.stdout)}` : `exit ${result.exitCode}` };
+  },
+  async preview(p) {
+    return { verdict: 'will run', detail: commandText(p) };
+  },
+};
