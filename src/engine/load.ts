@@ -2,7 +2,6 @@ import { resolve as resolvePath } from 'node:path';
 import { RunbookInvalidError, type Diagnostic } from '../model/diagnostic.js';
 import type { Change, Runbook, StepSpec } from '../model/runbook.js';
 import { parseDuration } from '../model/units.js';
-import { buildRunbookSchema } from '../schema/runbook-schema.js';
 import { runbookValidator } from '../schema/validator.js';
 import { stepType, stepTypeNames } from '../steps/registry.js';
 import { nodeAt, nodeOffset, posAt, readYaml, type YamlSource } from './source.js';
@@ -151,7 +150,7 @@ export async function loadRunbook(file: string, options: LoadOptions = {}): Prom
   }
   const validate = await runbookValidator();
   const diagnostics: Diagnostic[] = [];
-  if (!validate(data)) diagnostics.push(...schemaDiagnostics(validate.errors ?? [], src, data, buildRunbookSchema()));
+  if (!validate(data)) diagnostics.push(...schemaDiagnostics(validate.errors ?? [], src, data));
   const raw = data as Raw;
   const varNames = new Set<string>([...Object.keys((raw.vars as Raw | undefined) ?? {}), ...(options.externalVars ?? [])]);
   diagnostics.push(...semanticDiagnostics(src, raw), ...templateDiagnostics(src, varNames));

@@ -13,16 +13,6 @@ function where(path: string[]): string {
   return path.reduce((acc, s) => (/^\d+$/.test(s) ? `${acc}[${s}]` : acc ? `${acc}.${s}` : s), '');
 }
 
-function lookupSchema(root: Record<string, unknown>, schemaPath: string): Record<string, unknown> | undefined {
-  let current: unknown = root;
-  for (const part of schemaPath.replace(/^#\/?/, '').split('/')) {
-    if (part === '') continue;
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<string, unknown>)[part.replaceAll('~1', '/').replaceAll('~0', '~')];
-  }
-  return current as Record<string, unknown> | undefined;
-}
-
 function isStepPath(path: string[]): boolean {
   const n = path.length;
   return n >= 2 && /^\d+$/.test(path[n - 1]!) && ['apply', 'verify', 'rollback', 'preflight'].includes(path[n - 2]!);
@@ -64,7 +54,7 @@ const TYPE_WORDS: Record<string, string> = { string: 'text', integer: 'a whole n
  * Turns ajv's errors into one clear message per problem: the alternatives of a `oneOf` whose
  * value matched none are collapsed, and errors are placed on the offending key or value.
  */
-export function schemaDiagnostics(errors: SchemaError[], src: YamlSource, data: unknown, schema: Record<string, unknown>): Diagnostic[] {
+export function schemaDiagnostics(errors: SchemaError[], src: YamlSource, data: unknown): Diagnostic[] {
   const out = new Map<string, Diagnostic>();
   const add = (path: string[], message: string, onKey: string | undefined = undefined) => {
     const { node, pair } = nodeAt(src.doc, onKey !== undefined ? [...path, onKey] : path);
@@ -87,30 +77,29 @@ export function schemaDiagnostics(errors: SchemaError[], src: YamlSource, data: 
         const key = String(e.params.additionalProperty);
         if (isStepPath(path)) {
           const hasType = stepTypeNames.some((t) => valueAt(data, [...path, t]) !== undefined);
-          add(path, hasType ? `unknown step key "${key}"${suggest(key, Object.keys(lookupSchema(schema, e.schemaPath.replace(/\/additionalProperties$/, ''))?.properties ?? {}))}` : `unknown step type "${key}"${suggest(key, [...stepTypeNames])}; expected one of: ${stepTypeNames.join(', ')}`, key);
+          add(path, hasType ? `unknown step key "${key}"${suggest(key, Object.keys((e.parentSchema?.properties as Record<string, unknown> | undefined) ?? {}))}` : `unknown step type "${key}"${suggest(key, [...stepTypeNames])}; expected one of: ${stepTypeNames.join(', ')}`, key);
         } else {
-          const parent = lookupSchema(schema, e.schemaPath.replace(/\/additionalProperties$/, ''));
-          const allowed = Object.keys((parent?.properties as Record<string, unknown>) ?? {});
+          const allowed = Object.keys((e.parentSchema?.properties as Record<string, unknown> | undefined) ?? {});
           add(path, `unknown key "${key}" in ${label}${suggest(key, allowed)}; allowed: ${allowed.join(', ')}`, key);
         }
         return;
       }
       case 'oneOf': {
-        if (isStepPath(path) && e.schemaPath.endsWith('$defs/step/oneOf')) {
+        const branches = (Array.isArray(e.schema) ? e.schema : []) as { required?: string[] }[];
+        const isStepTypeChoice = isStepPath(path) && branches.length > 0 && branches.every((b) => b.required?.length === 1 && stepTypeNames.includes(b.required[0]!));
+        if (isStepTypeChoice) {
           const present = stepTypeNames.filter((t) => valueAt(data, [...path, t]) !== undefined);
           if (present.length > 1) add(path, `step has ${present.length} type keys: ${present.join(' and ')} — a step has exactly one`, present[1]);
-          else if (present.length === 0) add(path, `step has no type key; expected one of: ${stepTypeNames.join(', ')}`);
+          else if (present.length === 0 && !errors.some((o, j) => j !== i && o.keyword === 'additionalProperties' && paths[j]!.join('/') === path.join('/'))) add(path, `step has no type key; expected one of: ${stepTypeNames.join(', ')}`);
           return;
         }
         const passing = e.params.passingSchemas;
         if (Array.isArray(passing)) {
-          const branches = (lookupSchema(schema, e.schemaPath) as unknown as { required?: string[] }[] | undefined) ?? [];
           const keys = passing.flatMap((i: number) => branches[i]?.required ?? []);
           add(path, keys.length > 1 ? `${label} has both ${keys.map((k) => `"${k}"`).join(' and ')}; use only one` : `${label} matches more than one form`);
           return;
         }
         if (!deeper(path) && !errors.some((o, j) => j !== i && paths[j]!.join('/') === path.join('/') && o.keyword !== 'oneOf' && o.keyword !== 'type')) {
-          const branches = (lookupSchema(schema, e.schemaPath) as unknown as { required?: string[] }[] | undefined) ?? [];
           const keys = branches.flatMap((b) => b.required ?? []);
           if (keys.length === branches.length && keys.length > 0) add(path, `${label} needs one of: ${keys.join(', ')}`);
         }
@@ -134,11 +123,12 @@ export function schemaDiagnostics(errors: SchemaError[], src: YamlSource, data: 
         return;
       }
       case 'required':
+        if (/\/(oneOf|anyOf)\/\d+\/required$/.test(e.schemaPath)) return;
         add(path, `${label === 'the runbook' ? 'the runbook' : label} is missing required key "${String(e.params.missingProperty)}"`);
         return;
       case 'minimum':
       case 'maximum': {
-        const parent = lookupSchema(schema, e.schemaPath.replace(/\/(minimum|maximum)$/, ''));
+        const parent = e.parentSchema;
         const value = valueAt(data, path);
         if (typeof parent?.minimum === 'number' && typeof parent?.maximum === 'number') add(path, `${label} must be between ${parent.minimum} and ${parent.maximum}, got ${show(value)}`);
         else add(path, `${label} must be ${e.keyword === 'minimum' ? '≥' : '≤'} ${String(e.params.limit)}, got ${show(value)}`);

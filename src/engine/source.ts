@@ -47,7 +47,12 @@ export async function readYaml(file: string, what = 'runbook'): Promise<{ source
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true });
   const src: YamlSource = { file, text, doc, lines };
   const diagnostics: Diagnostic[] = [];
+  const seenLines = new Set<number>();
   for (const error of doc.errors) {
+    const pos = posAt(src, error.pos[0]);
+    // One message per line: the parser's follow-on errors for the same spot add only noise.
+    if (seenLines.has(pos.line)) continue;
+    seenLines.add(pos.line);
     diagnostics.push({ code: 'yaml-syntax', message: yamlMessage(error.code, error.message), pos: posAt(src, error.pos[0]) });
   }
   if (diagnostics.length === 0) {

@@ -7,6 +7,9 @@ export interface SchemaError {
   keyword: string;
   params: Record<string, unknown>;
   message?: string;
+  /** With ajv's `verbose`: the keyword's value and the schema object holding it. */
+  schema?: unknown;
+  parentSchema?: Record<string, unknown>;
 }
 
 export type Validate = ((data: unknown) => boolean) & { errors?: SchemaError[] | null };

@@ -1,8 +1,12 @@
 import type { StepType } from './contract.js';
+import { composeStep } from './compose.js';
+import { cronStep } from './cron.js';
 import { diskStep } from './disk.js';
 import { envStep } from './env.js';
 import { fileStep } from './file.js';
+import { gitStep } from './git.js';
 import { httpStep } from './http.js';
+import { postgresStep } from './postgres.js';
 import { runStep } from './run.js';
 import { waitStep } from './wait.js';
 import { whichStep } from './which.js';
@@ -12,7 +16,7 @@ import { whichStep } from './which.js';
  * line here. Modules must not import heavy dependencies (pg, simple-git, execa, listr2) at
  * the top level: load them inside `run`, so `plan` and `validate` stay fast.
  */
-export const stepTypes = [runStep, httpStep, fileStep, envStep, diskStep, whichStep, waitStep] as unknown as readonly StepType<unknown>[];
+export const stepTypes = [runStep, httpStep, fileStep, envStep, diskStep, whichStep, waitStep, postgresStep, gitStep, cronStep, composeStep] as unknown as readonly StepType<unknown>[];
 
 const byType = new Map(stepTypes.map((t) => [t.type, t]));
 

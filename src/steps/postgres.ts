@@ -1,0 +1,115 @@
+import { parseDuration } from '../model/units.js';
+import type { StepType } from './contract.js';
+import { StepFailedError } from './contract.js';
+import { compare, describeComparison, parseComparison } from './compare.js';
+import { describePgError, parsePgUrl } from './pg-errors.js';
+import { redactUrl } from './redact-url.js';
+
+export interface PostgresParams {
+  url: string;
+  /** A query whose first row's first column (or row count) is checked. */
+  query?: string;
+  params?: unknown[];
+  /** Expected first value: a plain value, or a comparison such as "< 0.5". */
+  expect?: unknown;
+  /** Expected number of rows: a count or a comparison. */
+  rows?: number | string;
+  /** The first value must be truthy (true, non-zero, non-empty). */
+  truthy?: boolean;
+  /** SQL statements run in one transaction; any failure rolls them all back. */
+  exec?: string;
+  /** Only check that the server accepts connections (portable pg_isready). */
+  ready?: boolean;
+  connectTimeout?: number;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
+
+function what(p: PostgresParams): string {
+  if (p.ready) return 'ready';
+  if (p.exec !== undefined) return `exec ${p.exec.replace(/\s+/g, ' ').slice(0, 60)}`;
+  const checks = [p.expect !== undefined ? `→ ${describeComparison(parseComparison(p.expect))}` : '', p.rows !== undefined ? `rows ${describeComparison(parseComparison(p.rows))}` : '', p.truthy ? '→ truthy' : ''].filter(Boolean).join(', ');
+  return `${(p.query ?? '').replace(/\s+/g, ' ').slice(0, 60)}${checks ? ` ${checks}` : ''}`;
+}
+
+export const postgresStep: StepType<PostgresParams> = {
+  type: 'postgres',
+  summary: 'Query PostgreSQL and check the result, run SQL in a transaction, or check the server is ready.',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['url'],
+    properties: {
+      url: { type: 'string', minLength: 1, description: 'Connection URL, postgres://user:password@host:port/db (the password is never shown).' },
+      query: { type: 'string', minLength: 1, description: 'A read query to check.' },
+      params: { type: 'array', description: 'Query parameters ($1, $2, …): values are never spliced into SQL.' },
+      expect: { description: 'Expected first column of the first row: a value, or a comparison such as "< 0.5", ">= 1".' },
+      rows: { description: 'Expected row count: a number or a comparison such as "> 0".', oneOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^\\s*(<=|>=|==|!=|<|>)\\s*\\d+\\s*$' }] },
+      truthy: { const: true, description: 'The first value must be truthy.' },
+      exec: { type: 'string', minLength: 1, description: 'SQL run in one transaction (BEGIN … COMMIT; rolled back if any statement fails).' },
+      ready: { const: true, description: 'Only check that the server accepts connections and answers SELECT 1.' },
+      connectTimeout: { $ref: '#/$defs/duration', description: 'Connection timeout (default 3s, never longer than the step timeout).' },
+    },
+    oneOf: [{ required: ['query'] }, { required: ['exec'] }, { required: ['ready'] }],
+  },
+  kind: (p) => (p.exec !== undefined ? 'action' : 'check'),
+  normalize(raw) {
+    const r = raw as PostgresParams & { connectTimeout?: string };
+    return { ...r, connectTimeout: typeof r.connectTimeout === 'string' ? parseDuration(r.connectTimeout) : undefined };
+  },
+  describe(p) {
+    const target = parsePgUrl(p.url);
+    return `postgres ${target.host ?? '?'}:${target.port ?? '?'}/${target.database ?? '?'}: ${what(p)}`;
+  },
+  invertible: () => false,
+  defaultTimeoutMs: 30_000,
+  async run(p, ctx) {
+    const target = parsePgUrl(p.url);
+    const shown = `postgres ${redactUrl(p.url)}: ${what(p)}`;
+    if (!target.valid) throw new StepFailedError(`invalid PostgreSQL URL ${JSON.stringify(redactUrl(p.url))}: expected postgres://user:password@host:port/database`, { command: shown });
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: p.url, connectionTimeoutMillis: Math.min(p.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS, ctx.timeoutMs), application_name: 'runbook' });
+    client.on('error', () => {});
+    const onAbort = () => void client.end().catch(() => {});
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      try {
+        await client.connect();
+      } catch (error) {
+        throw new StepFailedError(describePgError(error, target), { command: shown });
+      }
+      if (p.ready) {
+        await client.query('SELECT 1');
+        return { detail: 'accepting connections' };
+      }
+      if (p.exec !== undefined) {
+        try {
+          await client.query('BEGIN');
+          await client.query(p.exec);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw new StepFailedError(`SQL failed, transaction rolled back: ${describePgError(error, target).replace(/^PostgreSQL at [^:]+:\d+\/\S+: /, '')}`, { command: shown });
+        }
+        return { detail: 'committed' };
+      }
+      let result;
+      try {
+        result = await client.query({ text: p.query!, values: p.params ?? [], rowMode: 'array' });
+      } catch (error) {
+        throw new StepFailedError(`query failed: ${describePgError(error, target).replace(/^PostgreSQL at [^:]+:\d+\/\S+: /, '')}`, { command: shown });
+      }
+      const first = (result.rows[0] as unknown[] | undefined)?.[0];
+      const count = result.rows.length;
+      if (p.rows !== undefined && !compare(count, parseComparison(p.rows))) throw new StepFailedError(`query returned ${count} row(s), expected ${describeComparison(parseComparison(p.rows))}`, { command: shown });
+      if (p.expect !== undefined && !compare(first, parseComparison(p.expect))) throw new StepFailedError(`query returned ${JSON.stringify(first)}, expected ${describeComparison(parseComparison(p.expect))}`, { command: shown });
+      if (p.truthy && !(first === true || (typeof first === 'number' && first !== 0) || (typeof first === 'string' && first !== '' && first !== '0' && first !== 'f' && first !== 'false'))) {
+        throw new StepFailedError(`query returned ${JSON.stringify(first)}, expected a truthy value`, { command: shown });
+      }
+      return { detail: `${count} row(s), first value ${JSON.stringify(first)}` };
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+      await client.end().catch(() => {});
+    }
+  },
+};
