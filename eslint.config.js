@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'examples/**/node_modules/**', 'coverage/**', '**/.runbook/**', 'src/generated/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'examples/**/node_modules/**', 'coverage/**', '**/.runbook/**', 'src/generated/**', 'examples/creationhub/template/**', 'examples/creationhub/.sandbox/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

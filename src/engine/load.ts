@@ -21,8 +21,13 @@ function durationMs(value: unknown): number | undefined {
   return typeof value === 'string' ? parseDuration(value) : undefined;
 }
 
+/** A step's type key; `env` counts only when no other type key is present (it doubles as a common key). */
+export function stepTypeOf(raw: Raw): string | undefined {
+  return stepTypeNames.find((t) => t !== 'env' && t in raw) ?? ('env' in raw ? 'env' : undefined);
+}
+
 function toStep(src: YamlSource, raw: Raw, path: (string | number)[]): StepSpec {
-  const type = stepTypeNames.find((t) => t in raw)!;
+  const type = stepTypeOf(raw)!;
   const offset = nodeOffset(nodeAt(src.doc, path).node) ?? 0;
   return {
     type,
@@ -34,7 +39,7 @@ function toStep(src: YamlSource, raw: Raw, path: (string | number)[]): StepSpec 
     passes: raw.passes as number | undefined,
     settle: durationMs(raw.settle),
     cwd: raw.cwd as string | undefined,
-    env: raw.env as Record<string, string> | undefined,
+    env: type === 'env' ? undefined : (raw.env as Record<string, string> | undefined),
     pos: posAt(src, offset),
   };
 }
@@ -109,7 +114,7 @@ function semanticDiagnostics(src: YamlSource, data: Raw): Diagnostic[] {
     if (change.rollback !== undefined || !Array.isArray(change.apply)) return;
     (change.apply as unknown[]).forEach((s, k) => {
       if (s === null || typeof s !== 'object') return;
-      const type = stepTypeNames.find((t) => t in (s as Raw));
+      const type = stepTypeOf(s as Raw);
       const def = type ? stepType(type) : undefined;
       if (!def) return;
       let invertible = false;

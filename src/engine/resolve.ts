@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { dirname } from 'node:path';
+import { dirname, resolve as resolvePath } from 'node:path';
 import type { Diagnostic } from '../model/diagnostic.js';
 import type { Plan, PlannedChange, RiskBand } from '../model/plan.js';
 import type { Change, ResolvedStep, Runbook, StepSpec } from '../model/runbook.js';
@@ -109,7 +109,7 @@ export function resolvePlan(runbook: Runbook, options: ResolveOptions): { plan?:
   let checkpoint: Plan['checkpoint'];
   if (runbook.checkpoint?.git) {
     try {
-      checkpoint = { dir: fill(runbook.checkpoint.git.dir, 'text'), message: fill(runbook.checkpoint.git.message, 'text') };
+      checkpoint = { dir: resolvePath(dirname(runbook.file), fill(runbook.checkpoint.git.dir, 'text')), message: fill(runbook.checkpoint.git.message, 'text') };
     } catch (error) {
       diagnostics.push({ code: 'unknown-var', message: `in checkpoint: ${(error as Error).message}`, pos: runbook.pos });
     }
@@ -119,8 +119,7 @@ export function resolvePlan(runbook: Runbook, options: ResolveOptions): { plan?:
   const sum = runbook.changes.reduce((s, c) => s + c.risk, 0);
   const max = 10 * runbook.changes.length;
   const percent = max === 0 ? 0 : Math.round((sum / max) * 1000) / 10;
-  const highest = Math.max(0, ...runbook.changes.map((c) => c.risk));
-  const over = changes.filter((c) => c.needsAcceptRisk);
+    const over = changes.filter((c) => c.needsAcceptRisk);
   const confirm = changes.filter((c) => c.needsConfirm);
   const verdictParts = [
     over.length ? `${over.length} change(s) above maxRisk ${runbook.policy.maxRisk} (${over.map((c) => c.change.id).join(', ')}): apply needs --accept-risk` : `every change within maxRisk ${runbook.policy.maxRisk}`,
@@ -139,7 +138,7 @@ export function resolvePlan(runbook: Runbook, options: ResolveOptions): { plan?:
       preflight,
       checkpoint,
       changes,
-      risk: { sum, max, percent, band: riskBand(Math.max(highest, Math.round(percent / 10))) },
+      risk: { sum, max, percent, band: riskBand(Math.round(percent / 10)) },
       verdict: { ok: over.length === 0, text: verdictParts.join('; ') },
     },
   };

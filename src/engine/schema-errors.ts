@@ -87,8 +87,10 @@ export function schemaDiagnostics(errors: SchemaError[], src: YamlSource, data: 
       case 'oneOf': {
         const branches = (Array.isArray(e.schema) ? e.schema : []) as { required?: string[] }[];
         const isStepTypeChoice = isStepPath(path) && branches.length > 0 && branches.every((b) => b.required?.length === 1 && stepTypeNames.includes(b.required[0]!));
+        // Two type keys: `env` beside another type is the common key, not a second type.
         if (isStepTypeChoice) {
-          const present = stepTypeNames.filter((t) => valueAt(data, [...path, t]) !== undefined);
+          const present = stepTypeNames.filter((t) => t !== 'env' && valueAt(data, [...path, t]) !== undefined);
+          if (present.length === 0 && valueAt(data, [...path, 'env']) !== undefined) present.push('env');
           if (present.length > 1) add(path, `step has ${present.length} type keys: ${present.join(' and ')} — a step has exactly one`, present[1]);
           else if (present.length === 0 && !errors.some((o, j) => j !== i && o.keyword === 'additionalProperties' && paths[j]!.join('/') === path.join('/'))) add(path, `step has no type key; expected one of: ${stepTypeNames.join(', ')}`);
           return;
@@ -117,7 +119,7 @@ export function schemaDiagnostics(errors: SchemaError[], src: YamlSource, data: 
         const pattern = String(e.params.pattern);
         const value = valueAt(data, path);
         if (pattern === DURATION_PATTERN) add(path, `${label} must be a duration with a unit such as 500ms, 30s, 5m or 1h — got ${show(value)}`);
-        else if (pattern === SIZE_PATTERN) add(path, `${label} must be a size with a unit such as 512MB or 5GB — got ${show(value)}`);
+        else if (pattern.startsWith(SIZE_PATTERN)) add(path, `${label} must be a size with a unit such as 512MB or 5GB — got ${show(value)}`);
         else if (path[path.length - 1] === 'id' || path[path.length - 1] === 'name') add(path, `${label} must be lowercase letters, digits, ".", "_" or "-" — got ${show(value)}`);
         else add(path, `${label} has an invalid format: ${show(value)} (expected to match ${pattern})`);
         return;

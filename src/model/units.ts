@@ -59,7 +59,7 @@ export const unitDefs = {
   },
   size: {
     type: 'string',
-    pattern: SIZE_PATTERN,
+    pattern: `${SIZE_PATTERN}|\\{\\{`,
     description: 'A size with a unit: 512MB, 5GB, 1GiB.',
   },
 } as const;

@@ -19,7 +19,11 @@ export const commonStepProperties = {
 
 /** The full v1 runbook JSON Schema, assembled from the step types' fragments. */
 export function buildRunbookSchema(): Record<string, unknown> {
-  const typeProperties = Object.fromEntries(stepTypes.map((t) => [t.type, { ...t.schema, description: (t.schema.description as string | undefined) ?? t.summary }]));
+  const typeProperties: Record<string, unknown> = Object.fromEntries(stepTypes.map((t) => [t.type, { ...t.schema, description: (t.schema.description as string | undefined) ?? t.summary }]));
+  const otherTypes = stepTypes.map((t) => t.type).filter((t) => t !== 'env');
+  // `env` is both a step type (required variables) and a common key (extra environment for
+  // another step). It is the type only when the step has no other type key.
+  const envKey = { description: `Alone: the env step type (${stepTypes.find((t) => t.type === 'env')?.summary ?? ''}). Beside another type key: extra environment variables for that step.`, anyOf: [typeProperties.env, commonStepProperties.env] };
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: SCHEMA_ID,
@@ -134,8 +138,8 @@ export function buildRunbookSchema(): Record<string, unknown> {
         type: 'object',
         additionalProperties: false,
         description: 'Exactly one step type key plus common keys.',
-        properties: { ...typeProperties, ...commonStepProperties },
-        oneOf: stepTypes.map((t) => ({ required: [t.type] })),
+        properties: { ...typeProperties, ...commonStepProperties, env: envKey },
+        oneOf: stepTypes.map((t) => (t.type === 'env' ? { required: ['env'], not: { anyOf: otherTypes.map((o) => ({ required: [o] })) } } : { required: [t.type] })),
       },
     },
   };

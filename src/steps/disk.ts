@@ -24,7 +24,9 @@ export const diskStep: StepType<DiskParams> = {
   kind: 'check',
   normalize(raw) {
     const r = raw as { path: string; minFree: string };
-    return { path: r.path, minFree: parseSize(r.minFree) ?? 0 };
+    const minFree = parseSize(r.minFree);
+    if (minFree === undefined) throw new Error(`minFree must be a size with a unit such as 512MB or 5GB — got ${JSON.stringify(r.minFree)}`);
+    return { path: r.path, minFree };
   },
   describe(p) {
     return `≥ ${formatBytes(p.minFree)} free at ${p.path}`;
