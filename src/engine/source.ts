@@ -40,7 +40,7 @@ export async function readYaml(file: string, what = 'runbook'): Promise<{ source
     const before = bytes.subarray(0, bad).toString('utf8');
     const line = before.split('\n').length;
     const col = before.length - before.lastIndexOf('\n');
-    return { diagnostics: [{ code: 'encoding', message: `${what} is not valid UTF-8 (byte 0x${bytes[bad]?.toString(16)} at offset ${bad})`, pos: at(line, col) }] };
+    return { diagnostics: [{ code: 'encoding', message: `${what} is not valid UTF-8 (byte 0x${bytes[bad]?.toString(16)} at offset ${bad})`, pos: at(line, col) }], text: bytes.toString('utf8') };
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const lines = new LineCounter();

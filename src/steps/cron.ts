@@ -1,7 +1,7 @@
 import type { ResolvedStep } from '../model/runbook.js';
 import type { StepContext, StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
-import { readCrontab, targetName, writeCrontab, type CronTarget } from './crontab-io.js';
+import { readCrontab, readCrontabState, removeCrontab, targetName, writeCrontab, type CronTarget } from './crontab-io.js';
 
 export interface CronParams extends CronTarget {
   id: string;
@@ -12,6 +12,8 @@ export interface CronParams extends CronTarget {
   runAs?: string;
   /** Exact line to put back (what inverses use to restore an entry byte for byte). */
   line?: string;
+  /** With absent: when the table ends up empty, remove it (it did not exist before). */
+  dropEmpty?: boolean;
 }
 
 const marker = (id: string) => `# runbook:${id}`;
@@ -74,6 +76,7 @@ export const cronStep: StepType<CronParams> = {
       file: { type: 'string', minLength: 1, description: 'A cron.d-style file to edit instead of a crontab.' },
       runAs: { type: 'string', minLength: 1, description: 'With `file`: the user column (default root).' },
       line: { type: 'string', description: 'The exact line to write (used by automatic rollback to restore an entry byte for byte).' },
+      dropEmpty: { type: 'boolean', description: 'With state absent: remove the table when it ends up empty (automatic rollback uses it when there was no crontab before).' },
     },
     if: { properties: { state: { const: 'absent' } }, required: ['state'] },
     then: {},
@@ -91,17 +94,23 @@ export const cronStep: StepType<CronParams> = {
   invertible: () => true,
   async inverse(p, ctx): Promise<ResolvedStep[]> {
     const t = target(p, ctx);
-    const before = (await readCrontab(t, ctx.signal)).split('\n').find((l) => isEntry(l, p.id));
+    const table = await readCrontabState(t, ctx.signal);
+    const before = table.text.split('\n').find((l) => isEntry(l, p.id));
     const base = { id: p.id, ...(t.user ? { user: t.user } : {}), ...(t.file ? { file: t.file } : {}) };
-    if (before === undefined) return [{ type: 'cron', params: { ...base, state: 'absent' }, label: `remove cron entry ${p.id} from ${targetName(t)}` }];
+    if (before === undefined) return [{ type: 'cron', params: { ...base, state: 'absent', ...(table.exists ? {} : { dropEmpty: true }) }, label: `remove cron entry ${p.id} from ${targetName(t)}` }];
     return [{ type: 'cron', params: { ...base, state: 'present', line: before }, label: `restore cron entry ${p.id} in ${targetName(t)}` }];
   },
   async run(p, ctx) {
     if (p.state === 'present' && p.line === undefined) await checkSchedule(p.schedule ?? '');
     if (p.command?.includes('\n')) throw new StepFailedError('a cron command must be one line');
     const t = target(p, ctx);
-    const before = await readCrontab(t, ctx.signal);
+    const table = await readCrontabState(t, ctx.signal);
+    const before = table.text;
     const after = applyEntry(before, p);
+    if (p.dropEmpty && after === '' && table.exists) {
+      await removeCrontab(t, ctx.signal);
+      return { detail: `${targetName(t)} removed (it did not exist before)` };
+    }
     if (after === before) return { detail: `${targetName(t)} already as wanted` };
     await writeCrontab(t, after, ctx.signal);
     return { detail: `${p.state === 'absent' ? 'removed from' : 'written to'} ${targetName(t)}` };

@@ -1,6 +1,6 @@
 import { runProcess } from './process.js';
 import { StepFailedError } from './contract.js';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-write.js';
 
 /** Where cron entries live: a user's crontab (via the `crontab` command) or a cron.d-style file. */
@@ -14,19 +14,35 @@ export function targetName(t: CronTarget): string {
 }
 
 export async function readCrontab(t: CronTarget, signal: AbortSignal): Promise<string> {
+  return (await readCrontabState(t, signal)).text;
+}
+
+/** The table's text, and whether it exists at all (no crontab / no file is not an empty one). */
+export async function readCrontabState(t: CronTarget, signal: AbortSignal): Promise<{ text: string; exists: boolean }> {
   if (t.file) {
     try {
-      return await readFile(t.file, 'utf8');
+      return { text: await readFile(t.file, 'utf8'), exists: true };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { text: '', exists: false };
       throw new StepFailedError(`cannot read ${t.file}: ${(error as Error).message}`);
     }
   }
   const argv = ['crontab', ...(t.user ? ['-u', t.user] : []), '-l'];
   const r = await runCrontab(argv, signal);
-  if (r.exitCode === 0) return r.stdout;
-  if (/no crontab for/i.test(r.stderr)) return '';
+  if (r.exitCode === 0) return { text: r.stdout, exists: true };
+  if (/no crontab for/i.test(r.stderr)) return { text: '', exists: false };
   throw new StepFailedError(`crontab -l failed: ${r.stderr.trim() || `exit ${r.exitCode}`}`, { command: argv.join(' '), exitCode: r.exitCode, outputTail: r.tail });
+}
+
+/** Removes the whole table (used to return to "no crontab" when that is how it was). */
+export async function removeCrontab(t: CronTarget, signal: AbortSignal): Promise<void> {
+  if (t.file) {
+    await rm(t.file, { force: true });
+    return;
+  }
+  const argv = ['crontab', ...(t.user ? ['-u', t.user] : []), '-r'];
+  const r = await runCrontab(argv, signal);
+  if (r.exitCode !== 0 && !/no crontab for/i.test(r.stderr)) throw new StepFailedError(`crontab -r failed: ${r.stderr.trim()}`, { command: argv.join(' '), exitCode: r.exitCode });
 }
 
 export async function writeCrontab(t: CronTarget, text: string, signal: AbortSignal): Promise<void> {

@@ -1,0 +1,69 @@
+/**
+ * `npm run demo`: the seed's Phase 1 on the local sandbox — sandbox up → plan → apply →
+ * status → rollback → sandbox down (always, also on failure).
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { sandboxDown, sandboxUp } from './sandbox.js';
+import { repoRoot, stateDir } from './state.js';
+
+const cli = join(repoRoot, 'bin', 'runbook.js');
+const runbook = join(repoRoot, 'runbooks', 'phase1.yaml');
+
+function section(title: string): void {
+  process.stdout.write(`\n\x1b[1m━━ ${title} ${'━'.repeat(Math.max(0, 70 - title.length))}\x1b[0m\n\n`);
+}
+
+function runbookCli(args: string[], stateDirPath: string, varsFile: string): number {
+  process.stdout.write(`$ runbook ${args.join(' ')}\n`);
+  const r = spawnSync(process.execPath, [cli, ...args, '--vars-file', varsFile, '--state-dir', stateDirPath], { stdio: 'inherit', cwd: repoRoot });
+  return r.status ?? 1;
+}
+
+async function main(): Promise<number> {
+  const dir = stateDir();
+  const started = Date.now();
+  let failed = 0;
+  section('1/6  Sandbox up: PostgreSQL, system-api, dashboard on 127.0.0.1');
+  const crontabBefore = spawnSync('crontab', ['-l'], { encoding: 'utf8' }).stdout;
+  const state = await sandboxUp(dir);
+  try {
+    const vars = join(dir, 'vars.yaml');
+    const runs = join(dir, 'runbook-state');
+    process.stdout.write(`app ${state.appDir} · API http://127.0.0.1:${state.apiPort}/health · dashboard http://127.0.0.1:${state.dashboardPort}/\n`);
+    const steps: [string, string[], number][] = [
+      ['2/6  Plan: review the risks', ['plan', runbook], 0],
+      ['3/6  Apply: one change at a time, verified after each', ['apply', runbook, '--yes'], 0],
+      ['4/6  Status', ['status', runbook], 0],
+      ['5/6  Rollback: undo what the run applied, in reverse order', ['rollback', runbook, '--yes'], 0],
+    ];
+    for (const [title, args, expected] of steps) {
+      section(title);
+      const code = runbookCli(args, runs, vars);
+      if (code !== expected) {
+        process.stderr.write(`\n✖ runbook ${args[0]} exited ${code}\n`);
+        failed++;
+        if (args[0] === 'apply') break;
+      }
+    }
+    const crontabAfter = spawnSync('crontab', ['-l'], { encoding: 'utf8' }).stdout;
+    if (crontabAfter !== crontabBefore) {
+      process.stderr.write('✖ the crontab differs from before the demo\n');
+      failed++;
+    }
+  } finally {
+    section('6/6  Sandbox down');
+    await sandboxDown(dir);
+    process.stdout.write('sandbox stopped and removed\n');
+  }
+  process.stdout.write(`\n${failed ? '✖ demo failed' : '✅ demo finished'} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (error: Error) => {
+    process.stderr.write(`demo: ${error.message}\n`);
+    process.exitCode = 1;
+  },
+);
