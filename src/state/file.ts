@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsyncDir } from '../steps/atomic-write.js';
 import type { LockHandle, LockHolder, RunRead, RunSummary, StateStore } from './contract.js';
@@ -50,6 +50,10 @@ export class FileStateStore implements StateStore {
   }
 
   async openRun(runId: string): Promise<FileRunJournal> {
+    const path = join(this.runsDir, `${runId}.jsonl`);
+    const text = readFileSync(path, 'utf8');
+    // A torn last line (crash mid-write) is cut off before appending, so new events start on a line of their own.
+    if (text.length > 0 && !text.endsWith('\n')) truncateSync(path, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
     const { events } = await this.readRun(runId);
     const next = events.length ? events[events.length - 1]!.seq + 1 : 0;
     return new FileRunJournal(runId, join(this.runsDir, `${runId}.jsonl`), next, false);

@@ -35,3 +35,8 @@ export async function waitFor(check: () => boolean, timeoutMs = 20_000): Promise
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** Like runCli, without blocking this process (needed when the test itself serves HTTP). */
+export async function runCliAsync(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return startCli(args, opts).done;
+}

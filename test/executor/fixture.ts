@@ -1,0 +1,56 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface Sandbox {
+  dir: string;
+  runbook: string;
+  state: string;
+  /** Bytes of every file in dir (except the runbook state), for before/after comparison. */
+  snapshot(): Record<string, string>;
+  journal(): string;
+}
+
+/**
+ * A temp dir with four config files and a four-change runbook: each change edits one file
+ * (automatic inverse) and verifies it; `fail_at=k` makes change k's verify fail.
+ */
+export function fourChanges(opts: { onFailure?: string; extraApply?: Record<number, string>; secrets?: string; policy?: string; httpPort?: number } = {}): Sandbox {
+  const dir = mkdtempSync(join(tmpdir(), 'runbook-exec-'));
+  for (let i = 1; i <= 4; i++) writeFileSync(join(dir, `conf${i}.txt`), `setting${i}=old\nother=keep\n`);
+  const changes = [1, 2, 3, 4]
+    .map(
+      (i) => `  - id: change-${i}
+    title: Change ${i}
+    risk: ${i === 2 ? 2 : 0}
+    apply:
+      - file: { path: "{{ dir }}/conf${i}.txt", replace: { from: "setting${i}=old", to: "setting${i}=new" } }
+${opts.extraApply?.[i] ?? ''}    verify:
+      - run: "grep -q setting${i}=new {{ dir }}/conf${i}.txt"
+      - name: fault injection point ${i}
+        run: "test {{ fail_at }} != ${i}"
+${opts.httpPort ? `      - http: { url: "http://127.0.0.1:${opts.httpPort}/health", contains: ok }\n` : ''}`,
+    )
+    .join('');
+  const text = `runbook: 1
+name: four-changes
+title: Four changes
+vars: { dir: "${dir}", fail_at: "0" }
+${opts.secrets ?? ''}
+policy: { maxRisk: 5, confirmFrom: 3, onFailure: ${opts.onFailure ?? 'rollback-all'} }
+changes:
+${changes}`;
+  const runbook = join(dir, 'runbook.yaml');
+  writeFileSync(runbook, text);
+  const state = join(dir, '.runbook');
+  return {
+    dir,
+    runbook,
+    state,
+    snapshot: () => Object.fromEntries(readdirSync(dir).filter((f) => f.endsWith('.txt')).sort().map((f) => [f, readFileSync(join(dir, f), 'utf8')])),
+    journal: () => {
+      const runs = join(state, 'runs');
+      return readdirSync(runs).map((f) => readFileSync(join(runs, f), 'utf8')).join('\n');
+    },
+  };
+}

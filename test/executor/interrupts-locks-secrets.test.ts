@@ -1,0 +1,146 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, startCli, waitFor } from '../support/cli.js';
+import { fourChanges } from './fixture.js';
+
+/** Change k gets a slow step that first leaves a marker file, so a test knows where the engine is. */
+function slowAt(k: number, seconds = 30) {
+  const sb = fourChanges({ extraApply: { [k]: `      - run: "touch {{ dir }}/at-${k}; sleep ${seconds}"\n` } });
+  writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace(`  - id: change-${k}\n`, `  - id: change-${k}\n    rollback:\n      - file: { path: "{{ dir }}/conf${k}.txt", replace: { from: "setting${k}=new", to: "setting${k}=old" } }\n`));
+  return sb;
+}
+
+function sleepsOf(dir: string): string {
+  try {
+    return execFileSync('pgrep', ['-af', `at-`], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(dir)).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+describe('interrupts', () => {
+  it('SIGINT mid-step kills the step, rolls back and exits 130', async () => {
+    const sb = slowAt(3);
+    const before = sb.snapshot();
+    const run = startCli(['apply', sb.runbook]);
+    await waitFor(() => existsSync(join(sb.dir, 'at-3')));
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code).toBe(130);
+    expect(r.stdout).toMatch(/interrupted/);
+    expect(sb.snapshot()).toEqual(before);
+    expect(sleepsOf(sb.dir)).toBe('');
+  });
+
+  it('SIGTERM is handled the same way', async () => {
+    const sb = slowAt(1);
+    const before = sb.snapshot();
+    const run = startCli(['apply', sb.runbook]);
+    await waitFor(() => existsSync(join(sb.dir, 'at-1')));
+    run.child.kill('SIGTERM');
+    expect((await run.done).code).toBe(130);
+    expect(sb.snapshot()).toEqual(before);
+  });
+});
+
+describe('kill -9 of the engine, then runbook rollback', () => {
+  it.each([1, 2, 3, 4])('restores the pre-apply bytes when killed inside change %i', async (k) => {
+    const sb = slowAt(k);
+    const before = sb.snapshot();
+    const run = startCli(['apply', sb.runbook]);
+    await waitFor(() => existsSync(join(sb.dir, 'at-k'.replace('k', String(k)))));
+    run.child.kill('SIGKILL');
+    await run.done;
+    spawnSync('pkill', ['-f', `${sb.dir}/at-${k}`]);
+    const refused = runCli(['apply', sb.runbook]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/stale lock|did not finish cleanly/);
+    expect(runCli(['unlock', sb.runbook]).code).toBe(0);
+    const status = runCli(['status', sb.runbook]);
+    expect(status.stdout).toMatch(/UNFINISHED/);
+    const rb = runCli(['rollback', sb.runbook]);
+    expect(rb.code).toBe(0);
+    expect(sb.snapshot()).toEqual(before);
+    expect(runCli(['rollback', sb.runbook]).stdout).toMatch(/nothing to roll back/);
+  });
+
+  it('a torn last journal line is ignored and said so; nothing before it is lost', async () => {
+    const sb = slowAt(2);
+    const before = sb.snapshot();
+    const run = startCli(['apply', sb.runbook]);
+    await waitFor(() => existsSync(join(sb.dir, 'at-2')));
+    run.child.kill('SIGKILL');
+    await run.done;
+    spawnSync('pkill', ['-f', `${sb.dir}/at-2`]);
+    const runs = join(sb.state, 'runs');
+    appendFileSync(join(runs, readdirSync(runs)[0]!), '{"type":"step.started","phase":"apply","chan');
+    runCli(['unlock', sb.runbook]);
+    const rb = runCli(['rollback', sb.runbook]);
+    expect(rb.code).toBe(0);
+    expect(rb.stderr).toMatch(/torn line/);
+    expect(sb.snapshot()).toEqual(before);
+  });
+});
+
+describe('locks', () => {
+  it('of two applies started at once, one runs and the other exits 4 naming the holder', async () => {
+    const sb = slowAt(1, 2);
+    const a = startCli(['apply', sb.runbook]);
+    const b = startCli(['apply', sb.runbook]);
+    const [ra, rb] = await Promise.all([a.done, b.done]);
+    const codes = [ra.code, rb.code].sort();
+    expect(codes).toEqual([0, 4]);
+    const refused = ra.code === 4 ? ra : rb;
+    expect(refused.stderr).toMatch(new RegExp(`locked by another run: pid \\d+ on ${hostname()}`));
+  });
+
+  it('a lock left by a dead process is reported stale with the unlock command; unlock refuses a live lock', () => {
+    const sb = fourChanges();
+    execFileSync('mkdir', ['-p', sb.state]);
+    writeFileSync(join(sb.state, 'lock'), JSON.stringify({ pid: 999999, host: hostname(), user: 'someone', command: 'runbook apply x', since: '2026-01-01T00:00:00Z' }));
+    const r = runCli(['apply', sb.runbook]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/stale lock: held by pid 999999 .* runbook unlock/);
+    writeFileSync(join(sb.state, 'lock'), JSON.stringify({ pid: process.pid, host: hostname(), user: 'me', command: 'runbook apply x', since: '2026-01-01T00:00:00Z' }));
+    expect(runCli(['unlock', sb.runbook]).code).toBe(4);
+    expect(runCli(['unlock', sb.runbook, '--force']).code).toBe(0);
+    expect(runCli(['apply', sb.runbook]).code).toBe(0);
+  });
+});
+
+describe('secrets and injection', () => {
+  it('a secret never reaches stdout, stderr, --json output or the journal', () => {
+    const secret = 'S3cr3t-Value-93x';
+    const sb = fourChanges({ secrets: 'secrets: [API_TOKEN]', extraApply: { 1: '      - run: "echo token={{ env.API_TOKEN }}; echo $API_TOKEN >&2"\n' } });
+    writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('  - id: change-1\n', '  - id: change-1\n    rollback: [ { run: "echo undo {{ env.API_TOKEN }}" } ]\n'));
+    const env = { API_TOKEN: secret };
+    const plain = runCli(['apply', sb.runbook, '--verbose', '--var', 'fail_at=2'], { env });
+    expect(plain.code).toBe(1);
+    expect(plain.stdout).toContain('token=***');
+    const json = runCli(['apply', sb.runbook, '--json'], { env });
+    expect(json.code).toBe(0);
+    const events = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(events[0]!.type).toBe('run.started');
+    expect(events[events.length - 1]!.type).toBe('run.finished');
+    const rb = runCli(['rollback', sb.runbook, '--verbose'], { env });
+    expect(rb.code).toBe(0);
+    for (const text of [plain.stdout, plain.stderr, json.stdout, json.stderr, rb.stdout, rb.stderr, sb.journal()]) expect(text).not.toContain(secret);
+    expect(sb.journal()).toContain('{{secret:API_TOKEN}}');
+  });
+
+  it('template values with quotes, $(), backticks, ; and newlines never execute', () => {
+    const sb = fourChanges({ extraApply: { 1: '      - run: "echo {{ payload }} > {{ dir }}/payload.out"\n' } });
+    writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('  - id: change-1\n', '  - id: change-1\n    rollback: [ { run: "rm -f {{ dir }}/payload.out" } ]\n'));
+    const pwned = join(sb.dir, 'pwned');
+    for (const payload of [`x; touch ${pwned}`, `$(touch ${pwned})`, `\`touch ${pwned}\``, `'; touch ${pwned}; '`, `"; touch ${pwned}; "`, `a\ntouch ${pwned}`]) {
+      const r = runCli(['apply', sb.runbook, '--var', `payload=${payload}`]);
+      expect(r.code).toBe(0);
+      expect(existsSync(pwned)).toBe(false);
+      expect(readFileSync(join(sb.dir, 'payload.out'), 'utf8')).toBe(`${payload}\n`);
+      expect(runCli(['rollback', sb.runbook]).code).toBe(0);
+    }
+  });
+});
