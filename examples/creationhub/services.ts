@@ -61,6 +61,9 @@ export async function startService(s: SandboxState, name: ServiceName): Promise<
     API_PORT: String(s.apiPort),
     DASHBOARD_PORT: String(s.dashboardPort),
   };
+  // Fault injection for tests and drills: SANDBOX_DROP_ENV=NAME[,NAME] starts the service
+  // without those variables, as a docker-compose file that forgot to pass them would.
+  for (const dropped of (process.env.SANDBOX_DROP_ENV ?? '').split(',').filter(Boolean)) delete env[dropped];
   const cwd = join(s.appDir, name);
   if (name === 'dashboard') {
     const build = spawn(process.execPath, ['build.js'], { cwd, env, stdio: 'ignore' });
