@@ -9,6 +9,8 @@ import { redactDeep, type Redactor } from './redact.js';
  */
 export class Emitter {
   readonly events: JournalEvent[] = [];
+  /** Listeners that threw were dropped: a broken display must never stop an apply or a rollback. */
+  readonly listenerErrors: Error[] = [];
   private seq = 0;
 
   constructor(
@@ -23,6 +25,13 @@ export class Emitter {
       if (this.journal) await this.journal.append(clean, durable);
       this.events.push({ ...clean, seq: this.seq++, at: new Date().toISOString() });
     }
-    for (const listener of this.listeners) await listener(clean);
+    for (const listener of [...this.listeners]) {
+      try {
+        await listener(clean);
+      } catch (error) {
+        this.listeners.splice(this.listeners.indexOf(listener), 1);
+        this.listenerErrors.push(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
   }
 }

@@ -34,6 +34,8 @@ export interface ExecuteResult {
   state: RunState;
   failure?: { changeId?: string; phase: Phase; step?: string; failure: StepFailure };
   rollbackFailure?: { changeId: string; failure: StepFailure };
+  /** Renderers that failed and were dropped (the run itself went on). */
+  displayErrors: string[];
 }
 
 class ChangeFailed extends Error {
@@ -90,7 +92,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
     const interim = foldRun(options.runId, emitter.events);
     const remaining = interim.changes.filter((c) => c.status !== 'rolled-back').map((c) => c.id);
     await emitter.emit({ type: 'run.finished', outcome, exitCode, remaining, durationMs: performance.now() - started }, true);
-    return { exitCode, outcome, state: foldRun(options.runId, emitter.events), ...extra };
+    return { exitCode, outcome, state: foldRun(options.runId, emitter.events), displayErrors: emitter.listenerErrors.map((e) => e.message), ...extra };
   };
 
   const runSteps = async (steps: ResolvedStep[], phase: Phase, changeId: string | undefined, journalInverse: boolean) => {

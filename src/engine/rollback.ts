@@ -45,7 +45,7 @@ export async function rollbackChanges(
         failure = { message: 'rollback interrupted' };
       } else {
         try {
-          await runWithRetries(step, phase, { ...base, output: base.output }, signal, {
+          await runWithRetries(step, phase, { ...base, output: (chunk) => void emitter.emit({ type: 'step.output', ...ref, chunk }) }, signal, {
             started: (attempt) => emitter.emit({ type: 'step.started', ...ref, attempt }),
             finished: (attempt, r) =>
               emitter.emit(

@@ -10,13 +10,26 @@ type Outcome = { kind: 'done'; note?: string } | { kind: 'skip'; note: string } 
 /** A promise settled by events; `end` settles every gate still waiting when the run is over. */
 class Gates {
   private readonly waiting = new Map<string, { promise: Promise<Outcome>; resolve: (o: Outcome) => void }>();
+  private ended: Outcome | undefined;
+  private readonly byPrefix = new Map<string, Outcome>();
   get(key: string): Promise<Outcome> {
+    if (!this.waiting.has(key)) {
+      const settled = this.ended ?? [...this.byPrefix].find(([prefix]) => key.startsWith(prefix))?.[1];
+      if (settled) return Promise.resolve(settled);
+    }
     return this.entry(key).promise;
+  }
+  /** The run is over: every gate still open, and any asked for later, settles as `outcome`. */
+  end(outcome: Outcome): void {
+    this.ended = outcome;
+    for (const e of this.waiting.values()) e.resolve(outcome);
   }
   settle(key: string, outcome: Outcome): void {
     this.entry(key).resolve(outcome);
   }
+  /** Settles every gate with this prefix, also those asked for later. */
   settleAll(prefix: string, outcome: Outcome): void {
+    if (!this.byPrefix.has(prefix)) this.byPrefix.set(prefix, outcome);
     for (const [key, e] of this.waiting) if (key.startsWith(prefix)) e.resolve(outcome);
   }
   private entry(key: string) {
@@ -32,8 +45,8 @@ class Gates {
 }
 
 function apply(outcome: Outcome, task: { skip(m?: string): void; title: string }): void {
-  if (outcome.kind === 'skip') task.skip(outcome.note);
-  else if (outcome.kind === 'fail') throw new Error(outcome.message);
+  if (outcome.kind === 'skip') task.skip(`${task.title} (${outcome.note})`);
+  else if (outcome.kind === 'fail') throw new Error(`${task.title} — ${outcome.message}`);
   else if (outcome.note) task.title = `${task.title} (${outcome.note})`;
 }
 
@@ -50,8 +63,11 @@ export function listrRenderer(plan: Plan, _total: number, verbose: boolean): Eve
     steps.map((s, index) => ({
       title: `${phase === 'verify' ? 'verify: ' : ''}${s.label}`,
       task: async (_ctx, task) => {
-        outputs.set(stepKey(phase, changeId, index), (text) => (task.output = text));
-        apply(await gates.get(stepKey(phase, changeId, index)), task);
+        const key = stepKey(phase, changeId, index);
+        outputs.set(key, (text) => (task.output = text));
+        const outcome = await gates.get(key);
+        outputs.delete(key);
+        apply(outcome, task);
       },
     }));
 
@@ -61,7 +77,9 @@ export function listrRenderer(plan: Plan, _total: number, verbose: boolean): Eve
       title: `Preflight (${plan.preflight.length} checks)`,
       task: async (_ctx, task) => {
         outputs.set('preflight', (text) => (task.output = text));
-        apply(await gates.get('preflight'), task);
+        const outcome = await gates.get('preflight');
+        outputs.delete('preflight');
+        apply(outcome, task);
       },
     });
   }
@@ -73,7 +91,11 @@ export function listrRenderer(plan: Plan, _total: number, verbose: boolean): Eve
       task: async (_ctx, task) => {
         const started = await gates.get(`change:${id}`);
         if (started.kind !== 'done') return apply(started, task);
-        return task.newListr([...stepTasks(c.apply, 'apply', id), ...stepTasks(c.verify, 'verify', id), { title: 'done', task: async (_c, t) => apply(await gates.get(`verified:${id}`), t) }], {
+        const title = task.title;
+        void gates.get(`verified:${id}`).then((o) => {
+          if (o.kind === 'done') task.title = `${title} — verified in ${o.note}`;
+        });
+        return task.newListr([...stepTasks(c.apply, 'apply', id), ...stepTasks(c.verify, 'verify', id), { title: 'verified', task: async (_c, t) => apply(await gates.get(`verified:${id}`), t) }], {
           exitOnError: true,
           rendererOptions: { collapseSubtasks: true },
         });
@@ -93,7 +115,9 @@ export function listrRenderer(plan: Plan, _total: number, verbose: boolean): Eve
           title: `undo ${cid}`,
           task: async (_c, t) => {
             outputs.set(`rollback:${cid}`, (text) => (t.output = text));
-            apply(await gates.get(`rolledBack:${cid}`), t);
+            const outcome = await gates.get(`rolledBack:${cid}`);
+            outputs.delete(`rollback:${cid}`);
+            apply(outcome, t);
           },
         })),
         { exitOnError: true },
@@ -151,7 +175,7 @@ export function listrRenderer(plan: Plan, _total: number, verbose: boolean): Eve
         gates.settle(`rolledBack:${e.changeId}`, e.ok ? { kind: 'done', note: formatMs(e.durationMs) } : { kind: 'fail', message: e.failure?.message ?? 'failed' });
         break;
       case 'run.finished':
-        for (const prefix of ['preflight', 'checkpoint', 'change:', 'step:', 'verified:', 'watch', 'rollback', 'rolledBack:']) gates.settleAll(prefix, { kind: 'skip', note: 'not run' });
+        gates.end({ kind: 'skip', note: 'not run' });
         return finished;
       default:
         break;

@@ -101,6 +101,7 @@ export async function run(file: string | undefined, options: ApplyOptions): Prom
         await Promise.all(listeners.map((l) => (l as { finished?: Promise<void> }).finished));
         const report = createRedactor(plan.secretValues)(renderReport({ ...result, file: file! }));
         (options.json ? process.stderr : process.stdout).write(report);
+        for (const message of result.displayErrors) process.stderr.write(`warning: the progress display failed and was turned off (${message}); the run itself was not affected\n`);
         return result.exitCode;
       } finally {
         signals.dispose();
