@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { execute } from '../../src/engine/executor.js';
+import { loadPlan } from '../../src/engine/load-plan.js';
+import { FileStateStore } from '../../src/state/file.js';
+import { fourChanges } from './fixture.js';
+
+describe('a broken progress display', () => {
+  it('never stops an apply or its rollback: the renderer is dropped and the files are restored', async () => {
+    const sb = fourChanges();
+    const before = sb.snapshot();
+    const plan = await loadPlan(sb.runbook, { vars: ['fail_at=3'], strictEnv: true });
+    const store = new FileStateStore(sb.state, 'runbook unlock');
+    const journal = await store.createRun('test-run');
+    let calls = 0;
+    const result = await execute(plan, {
+      runId: 'test-run',
+      journal,
+      listeners: [
+        (e) => {
+          calls++;
+          if (e.type === 'change.started' && e.number === 2) throw new Error('terminal went away');
+        },
+      ],
+      signal: new AbortController().signal,
+      rollbackSignal: new AbortController().signal,
+      env: process.env,
+      command: 'test',
+    });
+    await journal.close();
+    expect(result.exitCode).toBe(1);
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.displayErrors).toEqual(['terminal went away']);
+    expect(sb.snapshot()).toEqual(before);
+    expect(calls).toBeGreaterThan(3);
+  });
+});
