@@ -52,7 +52,7 @@ export function compare(commands: { name: string; command: string; prepare?: str
 /** Wall time and peak RSS of one command, via GNU time. */
 export function timeAndRss(command: string[]): { ms: number; rssMb: number; exitCode: number } {
   const start = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', ...command], { encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', ...command], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   const lines = (r.stderr ?? '').trim().split('\n');
   const kb = Number(lines[lines.length - 1]);

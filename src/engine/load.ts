@@ -148,7 +148,7 @@ export async function loadRunbook(file: string, options: LoadOptions = {}): Prom
   if (read.text !== undefined) sources.set(path, read.text);
   if (!read.source) throw new RunbookInvalidError(read.diagnostics, sources);
   const src = read.source;
-  const data = src.doc.toJS({ maxAliasCount: 100 }) as unknown;
+  const data = src.data;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     const what = data === null || data === undefined ? 'the file is empty' : `found ${Array.isArray(data) ? 'a list' : typeof data}`;
     throw new RunbookInvalidError([{ code: 'schema', message: `a runbook must be a map with runbook: 1, name and changes; ${what}`, pos: posAt(src, src.doc.contents?.range?.[0] ?? 0) }], sources);

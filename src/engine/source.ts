@@ -11,6 +11,8 @@ export interface YamlSource {
   text: string;
   doc: Document.Parsed;
   lines: LineCounter;
+  /** The document as plain data (aliases expanded, bounded). */
+  data: unknown;
 }
 
 export function posAt(src: { file: string; lines: LineCounter }, offset: number): SourcePos {
@@ -45,7 +47,7 @@ export async function readYaml(file: string, what = 'runbook'): Promise<{ source
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true });
-  const src: YamlSource = { file, text, doc, lines };
+  const src: YamlSource = { file, text, doc, lines, data: undefined };
   const diagnostics: Diagnostic[] = [];
   const seenLines = new Set<number>();
   for (const error of doc.errors) {
@@ -57,7 +59,7 @@ export async function readYaml(file: string, what = 'runbook'): Promise<{ source
   }
   if (diagnostics.length === 0) {
     try {
-      doc.toJS({ maxAliasCount: MAX_ALIASES });
+      src.data = doc.toJS({ maxAliasCount: MAX_ALIASES });
     } catch (error) {
       const message = /alias/i.test((error as Error).message) ? `too many YAML aliases (more than ${MAX_ALIASES} expansions): refusing to expand` : (error as Error).message;
       diagnostics.push({ code: 'yaml-syntax', message, pos: at(1, 1) });

@@ -27,7 +27,7 @@ export async function readVarsFiles(files: string[], sources: Map<string, string
       diagnostics.push({ code: 'vars-file', message: 'a vars file must be a map of names to values', pos: posAt(read.source, doc.contents.range?.[0] ?? 0) });
       continue;
     }
-    const values = doc.toJS() as Record<string, unknown>;
+    const values = read.source.data as Record<string, unknown>;
     for (const pair of doc.contents.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : '';
       if (!VAR_NAME.test(key)) {
