@@ -58,7 +58,6 @@ export async function main(argv: string[]): Promise<number> {
     .option('--dry-run', 'run preflight and print exactly what would run, changing nothing', false)
     .option('--only <change>', 'apply only this change')
     .option('--from <change>', 'start at this change')
-    .option('--resume', 'continue an unfinished run instead of refusing', false)
     .action(action<ApplyOptions>(() => import('./commands/apply.js'), setCode));
 
   withCommon(program.command('rollback').argument('<file>', 'runbook YAML').description('undo what a run applied, in reverse order'))

@@ -21,7 +21,6 @@ export interface ApplyOptions extends CommonOptions {
   acceptRisk: boolean;
   only?: string;
   from?: string;
-  resume: boolean;
 }
 
 export interface RollbackOptions extends CommonOptions {

@@ -55,15 +55,21 @@ export async function changedSince(dir: string, commit: string): Promise<string[
  * Returns the checkout to `commit` (HEAD and tree). Refuses when something changed since
  * that is not among `ownPaths` (files the run itself wrote), unless `force`.
  */
+/** What changed in the checkout since `commit` that the run did not do itself. */
+export async function foreignChanges(dir: string, commit: string, ownPaths: string[]): Promise<string[]> {
+  const git = await repo(dir);
+  const own = new Set(ownPaths.map((p) => (isAbsolute(p) ? relative(resolve(dir), p) : p)));
+  const changed = (await changedSince(dir, commit)).filter((p) => !own.has(p)).map((p) => `changed: ${p}`);
+  const head = (await git.raw(['rev-parse', 'HEAD'])).trim();
+  const commits = head === commit ? [] : (await git.raw(['log', '--format=%h %s', `${commit}..HEAD`])).split('\n').filter(Boolean).map((c) => `commit:  ${c}`);
+  return [...changed, ...commits];
+}
+
 export async function resetToCheckpoint(dir: string, commit: string, opts: { force: boolean; ownPaths: string[] }): Promise<{ foreign: string[] }> {
   const git = await repo(dir);
-  const own = new Set(opts.ownPaths.map((p) => (isAbsolute(p) ? relative(resolve(dir), p) : p)));
-  const changed = await changedSince(dir, commit);
-  const head = (await git.raw(['rev-parse', 'HEAD'])).trim();
-  const newCommits = head === commit ? [] : (await git.raw(['log', '--format=%h %s', `${commit}..HEAD`])).split('\n').filter(Boolean);
-  const foreign = changed.filter((p) => !own.has(p));
-  if (!opts.force && (foreign.length > 0 || newCommits.length > 0)) {
-    const what = [...foreign.map((p) => `  changed: ${p}`), ...newCommits.map((c) => `  commit:  ${c}`)].join('\n');
+  const foreign = await foreignChanges(dir, commit, opts.ownPaths);
+  if (!opts.force && foreign.length > 0) {
+    const what = foreign.map((f) => `  ${f}`).join('\n');
     throw new StepFailedError(`refusing to reset ${dir} to ${commit.slice(0, 12)}: it has changes that are not this run's own:\n${what}\nlook at them, then use --force to discard them`, {
       command: `git -C ${dir} reset --hard ${commit.slice(0, 12)}`,
     });

@@ -13,6 +13,7 @@ import type { Plan } from '../../model/plan.js';
 import { lineRenderer, ndjsonRenderer } from '../../render/lines.js';
 import { renderReport } from '../../render/report.js';
 import { confirm, interactive } from '../confirm.js';
+import { editedSinceApply } from '../edit-warnings.js';
 import type { ApplyOptions } from '../options.js';
 import { reportError } from '../report-error.js';
 import { interruptControllers } from '../signals.js';
@@ -88,8 +89,7 @@ export async function run(file: string | undefined, options: ApplyOptions): Prom
         );
         return 3;
       }
-      const checksums = new Map(plan.changes.map((c) => [c.change.id, c.checksum]));
-      for (const r of runs) for (const c of remaining(r.state)) if (checksums.has(c.id) && checksums.get(c.id) !== c.checksum) process.stderr.write(`warning: change ${c.id} was applied by run ${r.state.runId} from a different definition (the runbook was edited since)\n`);
+      for (const warning of await editedSinceApply(plan, store)) process.stderr.write(`${warning}\n`);
 
       const journal = await store.createRun(runId);
       const total = selectChanges(plan, options.only, options.from).length;

@@ -1,6 +1,9 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadPlan } from '../../engine/load-plan.js';
 import { createRedactor } from '../../engine/redact.js';
 import type { PlanOptions } from '../options.js';
+import { stateDirFor } from '../state-dir.js';
 import { reportError } from '../report-error.js';
 
 export async function run(file: string | undefined, options: PlanOptions): Promise<number> {
@@ -16,6 +19,11 @@ export async function run(file: string | undefined, options: PlanOptions): Promi
     } else {
       const { renderPlanTable } = await import('../../render/plan-table.js');
       process.stdout.write(renderPlanTable(plan, redact));
+    }
+    if (existsSync(join(stateDirFor(file!, options.stateDir), 'runs'))) {
+      const { openStore } = await import('../state.js');
+      const { editedSinceApply } = await import('../edit-warnings.js');
+      for (const warning of await editedSinceApply(plan, openStore(file!, options))) process.stderr.write(`${warning}\n`);
     }
     if (!options.check) return 0;
     const { runPreflightOnly } = await import('../../engine/preflight.js');

@@ -32,13 +32,25 @@ export async function run(file: string | undefined, options: RollbackOptions): P
     const lock = await store.lock({ pid: process.pid, host: hostname(), user: userInfo().username, command: `runbook rollback ${file}` });
     try {
       const runs = await allRuns(store);
-      const target = options.run ? await readRunState(store, options.run).catch(() => undefined) : lastRunWithChanges(runs);
+      const withCheckpoint = [...runs].reverse().find((r) => r.state.checkpoint);
+      const target = options.run ? await readRunState(store, options.run).catch(() => undefined) : (lastRunWithChanges(runs) ?? (options.checkpoint ? withCheckpoint : undefined));
       if (options.run && !target) throw new UsageError(`no run "${options.run}" in ${store.location}`);
-      if (!target || remaining(target.state).length === 0) {
+      if (!target || (remaining(target.state).length === 0 && !(options.checkpoint && target.state.checkpoint))) {
         process.stdout.write(`nothing to roll back${target ? ` in run ${target.state.runId}` : ''}: no change is applied\n`);
         return 0;
       }
       const { state } = target;
+      if (options.checkpoint && state.checkpoint && !options.force) {
+        const { foreignChanges } = await import('../../steps/git.js');
+        const foreign = await foreignChanges(state.checkpoint.dir, state.checkpoint.commit, state.changes.flatMap((c) => c.paths));
+        if (foreign.length > 0) {
+          process.stderr.write(
+            `runbook: refusing to reset ${state.checkpoint.dir} to checkpoint ${state.checkpoint.commit.slice(0, 12)}: it has changes that are not this run's own:\n${foreign.map((f) => `  ${f}`).join('\n')}\n` +
+              `Nothing was changed. Look at them, then run again with --force to discard them (or without --checkpoint to undo only the run's changes).\n`,
+          );
+          return 3;
+        }
+      }
       if (target.torn) process.stderr.write(`note: the journal of run ${state.runId} ends in a torn line (a crash while writing); it was ignored, nothing before it is lost\n`);
       let toUndo: ChangeState[] = [...remaining(state)].reverse();
       if (options.to) {
@@ -70,8 +82,13 @@ export async function run(file: string | undefined, options: RollbackOptions): P
           if (!state.checkpoint) checkpointNote = 'no checkpoint was recorded for this run; --checkpoint had nothing to reset';
           else {
             const { resetToCheckpoint } = await import('../../steps/git.js');
-            await resetToCheckpoint(state.checkpoint.dir, state.checkpoint.commit, { force: options.force, ownPaths: state.changes.flatMap((c) => c.paths) });
-            checkpointNote = `reset ${state.checkpoint.dir} to checkpoint ${state.checkpoint.commit.slice(0, 12)}`;
+            try {
+              await resetToCheckpoint(state.checkpoint.dir, state.checkpoint.commit, { force: options.force, ownPaths: state.changes.flatMap((c) => c.paths) });
+              checkpointNote = `reset ${state.checkpoint.dir} to checkpoint ${state.checkpoint.commit.slice(0, 12)}`;
+            } catch (error) {
+              process.stderr.write(`runbook: the changes were rolled back, but resetting to the checkpoint failed: ${(error as Error).message}\n`);
+              return 3;
+            }
           }
         }
         const after = (await readRunState(store, state.runId)).state;
