@@ -46,7 +46,13 @@ export async function readYaml(file: string, what = 'runbook'): Promise<{ source
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true });
+  let doc: Document.Parsed;
+  try {
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true });
+  } catch (error) {
+    const message = error instanceof RangeError ? 'the document nests too deeply to read' : `cannot parse: ${(error as Error).message}`;
+    return { diagnostics: [{ code: 'yaml-syntax', message, pos: at(1, 1) }], text };
+  }
   const src: YamlSource = { file, text, doc, lines, data: undefined };
   const diagnostics: Diagnostic[] = [];
   const seenLines = new Set<number>();
@@ -61,7 +67,7 @@ export async function readYaml(file: string, what = 'runbook'): Promise<{ source
     try {
       src.data = doc.toJS({ maxAliasCount: MAX_ALIASES });
     } catch (error) {
-      const message = /alias/i.test((error as Error).message) ? `too many YAML aliases (more than ${MAX_ALIASES} expansions): refusing to expand` : (error as Error).message;
+      const message = error instanceof RangeError ? 'the document nests too deeply to read' : /alias/i.test((error as Error).message) ? `too many YAML aliases (more than ${MAX_ALIASES} expansions): refusing to expand` : (error as Error).message;
       diagnostics.push({ code: 'yaml-syntax', message, pos: at(1, 1) });
     }
   }
@@ -81,6 +87,7 @@ function firstInvalidUtf8(bytes: Buffer): number {
 }
 
 function yamlMessage(code: string, message: string): string {
+  if (/Maximum call stack/i.test(message)) return 'the document nests too deeply to read';
   const first = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
   if (code === 'DUPLICATE_KEY') return `duplicate key: ${first.replace(/^Map keys must be unique;?\s*/i, '') || 'a key appears twice in the same map'}`.replace(/: $/, '');
   if (code === 'TAB_AS_INDENT') return 'tabs are not allowed for indentation in YAML; use spaces';

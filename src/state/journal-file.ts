@@ -27,9 +27,11 @@ export class FileRunJournal implements RunJournal {
 
   appendSync(event: EngineEvent, durable = true): void {
     const record: JournalEvent = { ...event, seq: this.seq++, at: new Date().toISOString() };
+    crashPoint('before', record.seq);
     writeSync(this.fd, JSON.stringify(record) + '\n');
     this.dirty = true;
     if (durable) this.flush();
+    crashPoint('after', record.seq);
   }
 
   flush(): void {
@@ -44,6 +46,16 @@ export class FileRunJournal implements RunJournal {
     closeSync(this.fd);
     this.fd = -1;
   }
+}
+
+/**
+ * Fault injection for the crash tests: RUNBOOK_CRASH_AT="after:12" (or "before:12") kills this
+ * process with SIGKILL right after (before) journal event 12 is written — the instant a
+ * power loss could strike. Unset in normal use; costs one comparison per event.
+ */
+const crashAt = /^(before|after):(\d+)$/.exec(process.env.RUNBOOK_CRASH_AT ?? '');
+function crashPoint(when: 'before' | 'after', seq: number): void {
+  if (crashAt && crashAt[1] === when && Number(crashAt[2]) === seq) process.kill(process.pid, 'SIGKILL');
 }
 
 /** Reads a journal; a torn (partly written) last line is ignored and reported. */
