@@ -1,4 +1,4 @@
-import type { ChangeState, RunState } from '../engine/applied-state.js';
+import { undoSteps, type ChangeState, type RunState } from '../engine/applied-state.js';
 import type { RunOutcome, StepFailure } from '../engine/events.js';
 
 function failureLines(f: StepFailure, indent = '  '): string[] {
@@ -48,10 +48,14 @@ export function renderReport(input: ReportInput): string {
   if (outcome !== 'applied') {
     lines.push(remaining.length ? `still applied: ${remaining.map((c) => `${c.number}. ${c.id} (${c.status})`).join(', ')}` : 'still applied: nothing — the system is as before this run');
   }
+  if (outcome === 'rollback-failed' && remaining.length) {
+    lines.push('to finish by hand, in this order:');
+    for (const c of [...remaining].reverse()) for (const s of undoSteps(c)) lines.push(`  ${c.id}: ${s.label}`);
+  }
   if (remaining.length && outcome !== 'applied') {
     lines.push(
       outcome === 'rollback-failed' || outcome === 'interrupted'
-        ? `to finish: fix the cause above, then run: runbook rollback ${input.file}   (it continues with what is left)`
+        ? `or fix the cause above, then run: runbook rollback ${input.file}   (it continues with what is left)`
         : `to undo: runbook rollback ${input.file}`,
     );
   }
