@@ -1,4 +1,3 @@
-import { hostname, userInfo } from 'node:os';
 import { previewChanges } from '../../engine/dry-run.js';
 import type { EventListener } from '../../engine/events.js';
 import { selectChanges } from '../../engine/executor.js';
@@ -14,6 +13,7 @@ import { lineRenderer, ndjsonRenderer } from '../../render/lines.js';
 import { renderReport } from '../../render/report.js';
 import { confirm, interactive } from '../confirm.js';
 import { editedSinceApply } from '../edit-warnings.js';
+import { withLock } from '../locked.js';
 import type { ApplyOptions } from '../options.js';
 import { reportError } from '../report-error.js';
 import { interruptControllers } from '../signals.js';
@@ -76,8 +76,7 @@ export async function run(file: string | undefined, options: ApplyOptions): Prom
 
     const store = openStore(file!, options);
     const runId = newRunId();
-    const lock = await store.lock({ pid: process.pid, host: hostname(), user: userInfo().username, command: `runbook apply ${file}`, runId });
-    try {
+    return await withLock(store, `runbook apply ${file}`, runId, async () => {
       const runs = await allRuns(store);
       const unsettled = runs.filter((r) => isUnsettled(r.state));
       if (unsettled.length) {
@@ -107,9 +106,7 @@ export async function run(file: string | undefined, options: ApplyOptions): Prom
         signals.dispose();
         await journal.close();
       }
-    } finally {
-      await lock.release();
-    }
+    });
   } catch (error) {
     return reportError(error, options.verbose);
   }

@@ -1,4 +1,3 @@
-import { hostname, userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { remaining, type ChangeState } from '../../engine/applied-state.js';
 import { Emitter } from '../../engine/emitter.js';
@@ -13,6 +12,7 @@ import { lineRenderer, ndjsonRenderer } from '../../render/lines.js';
 import { renderReport } from '../../render/report.js';
 import { confirm, interactive } from '../confirm.js';
 import type { RollbackOptions } from '../options.js';
+import { withLock } from '../locked.js';
 import { reportError } from '../report-error.js';
 import { interruptControllers } from '../signals.js';
 import { openStore } from '../state.js';
@@ -29,8 +29,7 @@ async function currentPlan(file: string, options: RollbackOptions): Promise<Plan
 export async function run(file: string | undefined, options: RollbackOptions): Promise<number> {
   try {
     const store = openStore(file!, options);
-    const lock = await store.lock({ pid: process.pid, host: hostname(), user: userInfo().username, command: `runbook rollback ${file}` });
-    try {
+    return await withLock(store, `runbook rollback ${file}`, undefined, async () => {
       const runs = await allRuns(store);
       const withCheckpoint = [...runs].reverse().find((r) => r.state.checkpoint);
       const target = options.run ? await readRunState(store, options.run).catch(() => undefined) : (lastRunWithChanges(runs) ?? (options.checkpoint ? withCheckpoint : undefined));
@@ -104,9 +103,7 @@ export async function run(file: string | undefined, options: RollbackOptions): P
         signals.dispose();
         await journal.close();
       }
-    } finally {
-      await lock.release();
-    }
+    });
   } catch (error) {
     return reportError(error, options.verbose);
   }
