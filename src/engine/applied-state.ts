@@ -27,6 +27,8 @@ export interface RunState {
   host?: string;
   changes: ChangeState[];
   checkpoint?: { dir: string; commit: string };
+  /** Secret names recorded at apply time. */
+  secrets: string[];
   finished: boolean;
   outcome?: RunOutcome;
 }
@@ -44,12 +46,12 @@ export function undoSteps(change: ChangeState): ResolvedStep[] {
 
 /** Folds a run's journal into what is applied now. Pure. */
 export function foldRun(runId: string, events: JournalEvent[]): RunState {
-  const state: RunState = { runId, changes: [], finished: false };
+  const state: RunState = { runId, changes: [], secrets: [], finished: false };
   const byId = new Map<string, ChangeState>();
   for (const e of events) {
     switch (e.type) {
       case 'run.started':
-        Object.assign(state, { startedAt: e.at, runbook: e.runbook, file: e.file, pid: e.pid, host: e.host });
+        Object.assign(state, { startedAt: e.at, runbook: e.runbook, file: e.file, pid: e.pid, host: e.host, secrets: e.secrets ?? [] });
         break;
       case 'checkpoint.taken':
         state.checkpoint = { dir: e.dir, commit: e.commit };

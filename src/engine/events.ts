@@ -36,6 +36,8 @@ export type EngineEvent =
       pid: number;
       user: string;
       dryRun: boolean;
+      /** Names (never values) of the runbook's secrets, so rollback knows what to fill from the environment. */
+      secrets: string[];
     } // (journal)
   | { type: 'preflight.finished'; ok: boolean; failures: string[] } // (journal)
   | { type: 'checkpoint.taken'; dir: string; commit: string; createdCommit: boolean } // (journal)

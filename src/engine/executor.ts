@@ -84,6 +84,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
       pid: process.pid,
       user: userInfo().username,
       dryRun: false,
+      secrets: plan.runbook.secrets,
     },
     true,
   );

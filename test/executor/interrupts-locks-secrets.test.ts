@@ -87,7 +87,7 @@ describe('kill -9 of the engine, then runbook rollback', () => {
 
 describe('locks', () => {
   it('of two applies started at once, one runs and the other exits 4 naming the holder', async () => {
-    const sb = slowAt(1, 2);
+    const sb = slowAt(1, 5);
     const a = startCli(['apply', sb.runbook]);
     const b = startCli(['apply', sb.runbook]);
     const [ra, rb] = await Promise.all([a.done, b.done]);

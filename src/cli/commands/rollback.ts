@@ -66,7 +66,7 @@ export async function run(file: string | undefined, options: RollbackOptions): P
         process.stderr.write('runbook: not confirmed; nothing was changed\n');
         return 1;
       }
-      const secrets = secretValues(plan?.runbook.secrets ?? [], plan?.vars ?? {}, process.env);
+      const secrets = secretValues([...new Set([...state.secrets, ...(plan?.runbook.secrets ?? [])])], plan?.vars ?? {}, process.env);
       const redact = createRedactor([...(plan?.secretValues ?? []), ...secrets.values()]);
       const journal = await store.openRun(state.runId);
       const listeners = options.json ? [ndjsonRenderer(process.stdout)] : [lineRenderer(process.stdout, { verbose: options.verbose, total: state.changes.length })];

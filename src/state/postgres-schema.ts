@@ -1,0 +1,63 @@
+import type { PoolClient } from 'pg';
+
+/** `"name"` with embedded quotes doubled: the only way a schema name reaches SQL. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Forward migrations of the state schema, applied in order on first use. Append new ones;
+ * never edit one that has shipped (the recorded version says which ran).
+ */
+export const MIGRATIONS: readonly ((schema: string) => string)[] = [
+  // 1: runs, their append-only events, and who holds each lock (the lock itself is an advisory lock).
+  (s) => `
+    CREATE TABLE ${s}.runs (
+      run_id     text PRIMARY KEY,
+      lock_key   text NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX runs_lock_key ON ${s}.runs (lock_key, run_id);
+    CREATE TABLE ${s}.events (
+      run_id text NOT NULL REFERENCES ${s}.runs (run_id),
+      seq    integer NOT NULL,
+      at     timestamptz NOT NULL,
+      type   text NOT NULL,
+      event  json NOT NULL,
+      PRIMARY KEY (run_id, seq)
+    );
+    CREATE TABLE ${s}.lock_holders (
+      lock_key    text PRIMARY KEY,
+      backend_pid integer NOT NULL,
+      holder      json NOT NULL
+    );`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Creates the schema and brings it to SCHEMA_VERSION, in one transaction serialised by an
+ * advisory lock so two first uses at once do not race. Refuses a schema newer than this code.
+ */
+export async function migrateSchema(client: PoolClient, schema: string): Promise<void> {
+  const s = quoteIdent(schema);
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`runbook-schema:${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const { rows } = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${s}.schema_version`);
+    const current = rows[0]?.v ?? 0;
+    if (current > SCHEMA_VERSION) {
+      throw new Error(`the state schema ${schema} is at version ${current}, newer than this runbook supports (${SCHEMA_VERSION}); upgrade runbook`);
+    }
+    for (let v = current + 1; v <= SCHEMA_VERSION; v++) {
+      await client.query(MIGRATIONS[v - 1]!(s));
+      await client.query(`INSERT INTO ${s}.schema_version (version) VALUES ($1)`, [v]);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}
