@@ -165,7 +165,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
   }
 
   if (!failed && plan.runbook.watch && !options.signal.aborted) {
-    failed = await watchWindow(plan, selected, emitter, plan.runbook.watch, async (steps, id) => runSteps(steps, 'watch', id, false));
+    failed = await watchWindow(selected, emitter, plan.runbook.watch, async (steps, id) => runSteps(steps, 'watch', id, false));
   }
 
   if (!failed) return finish('applied', 0);
@@ -189,7 +189,6 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
 
 /** After the last change: re-run every applied change's verify steps until the window ends. */
 async function watchWindow(
-  plan: Plan,
   selected: PlannedChange[],
   emitter: Emitter,
   watch: { duration: number; interval: number },
@@ -212,6 +211,5 @@ async function watchWindow(
     if (left > 0) await new Promise((r) => setTimeout(r, Math.min(watch.interval, left)));
   }
   await emitter.emit({ type: 'watch.finished', ok: true }, true);
-  void plan;
   return undefined;
 }
