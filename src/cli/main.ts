@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import type { ApplyOptions, CommonOptions, PlanOptions, RollbackOptions, UnlockOptions } from './options.js';
+import type { ApplyOptions, CommonOptions, MigrateOptions, PlanOptions, RollbackOptions, UnlockOptions } from './options.js';
 import { reportError } from './report-error.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -77,6 +77,11 @@ export async function main(argv: string[]): Promise<number> {
   withCommon(program.command('unlock').argument('<file>', 'runbook YAML').description('clear a stale lock (a live one only with --force)'))
     .option('--force', 'clear even a lock whose process is alive', false)
     .action(action<UnlockOptions>(() => import('./commands/unlock.js'), setCode));
+
+  const state = program.command('state').description('manage the state backend');
+  withCommon(state.command('migrate').argument('<file>', 'runbook YAML').description('copy the runs of the file state (.runbook/, and its fallback journals) into the PostgreSQL backend'))
+    .requiredOption('--to <url>', 'the PostgreSQL state URL (postgres://…[?schema=name])')
+    .action(action<MigrateOptions>(() => import('./commands/state-migrate.js'), setCode));
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,5 +1,5 @@
 import { RunbookInvalidError, UsageError, type Diagnostic } from '../model/diagnostic.js';
-import { LockedError } from '../state/contract.js';
+import { LockedError, StateUnavailableError } from '../state/contract.js';
 
 function codeFrame(source: string | undefined, d: Diagnostic): string {
   if (!source || !d.pos) return '';
@@ -35,6 +35,10 @@ export function reportError(error: unknown, verbose: boolean): number {
   if (error instanceof LockedError) {
     process.stderr.write(`runbook: ${error.message}\n`);
     return 4;
+  }
+  if (error instanceof StateUnavailableError) {
+    process.stderr.write(`runbook: ${error.message}\n`);
+    return 3;
   }
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`runbook: internal error: ${message}\n`);

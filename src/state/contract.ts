@@ -22,6 +22,14 @@ export class LockedError extends Error {
   }
 }
 
+/** The state backend cannot record an event: the run stops before the next step (exit 3). */
+export class StateUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StateUnavailableError';
+  }
+}
+
 export interface LockHandle {
   release(): Promise<void>;
 }

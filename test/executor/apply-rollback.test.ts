@@ -2,8 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, runCliAsync } from '../support/cli.js';
-import { fourChanges } from './fixture.js';
+import { backends, fourChanges } from './fixture.js';
 
 let server: Server;
 let port = 0;
@@ -14,19 +13,19 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-describe('apply: verify after each change, roll back on failure', () => {
+describe.each(backends)('apply with the %s state backend: verify after each change, roll back on failure', (backend) => {
   it('applies all four changes, verifying each against files and a real HTTP server', async () => {
-    const sb = fourChanges({ httpPort: port });
-    const r = await runCliAsync(['apply', sb.runbook]);
+    const sb = fourChanges({ httpPort: port, backend });
+    const r = await sb.cliAsync(['apply', sb.runbook]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('all changes applied and verified');
     expect(Object.values(sb.snapshot()).every((t) => t.includes('=new'))).toBe(true);
   });
 
   it.each([1, 2, 3, 4])('rolls back change %i and every earlier one when its verify fails: files byte-identical, exit 1', async (k) => {
-    const sb = fourChanges({ httpPort: port });
+    const sb = fourChanges({ httpPort: port, backend });
     const before = sb.snapshot();
-    const r = await runCliAsync(['apply', sb.runbook, '--var', `fail_at=${k}`]);
+    const r = await sb.cliAsync(['apply', sb.runbook, '--var', `fail_at=${k}`]);
     expect(r.code).toBe(1);
     expect(sb.snapshot()).toEqual(before);
     expect(r.stdout).toContain(`failed:       change-${k}, verify step "fault injection point ${k}"`);
@@ -41,42 +40,42 @@ describe('apply: verify after each change, roll back on failure', () => {
   });
 
   it('with onFailure: stop, the failed change stays applied, status says so, rollback restores', () => {
-    const sb = fourChanges({ onFailure: 'stop' });
+    const sb = fourChanges({ onFailure: 'stop', backend });
     const before = sb.snapshot();
-    const r = runCli(['apply', sb.runbook, '--var', 'fail_at=3']);
+    const r = sb.cli(['apply', sb.runbook, '--var', 'fail_at=3']);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/stopped as the policy says/);
     expect(sb.snapshot()['conf3.txt']).toContain('setting3=new');
-    const status = runCli(['status', sb.runbook]);
+    const status = sb.cli(['status', sb.runbook]);
     expect(status.stdout).toMatch(/applied: 3\. change-3 — failed/);
     expect(status.stdout).toMatch(/UNFINISHED/);
-    const again = runCli(['apply', sb.runbook]);
+    const again = sb.cli(['apply', sb.runbook]);
     expect(again.code).toBe(3);
     expect(again.stderr).toMatch(/did not finish cleanly.*\n.*runbook rollback/);
-    const rb = runCli(['rollback', sb.runbook]);
+    const rb = sb.cli(['rollback', sb.runbook]);
     expect(rb.code).toBe(0);
     expect(sb.snapshot()).toEqual(before);
-    const second = runCli(['rollback', sb.runbook]);
+    const second = sb.cli(['rollback', sb.runbook]);
     expect(second.code).toBe(0);
     expect(second.stdout).toMatch(/nothing to roll back/);
   });
 
   it('rollback after a successful apply restores every byte; a second rollback is a no-op', () => {
-    const sb = fourChanges();
+    const sb = fourChanges({ backend });
     const before = sb.snapshot();
-    expect(runCli(['apply', sb.runbook]).code).toBe(0);
+    expect(sb.cli(['apply', sb.runbook]).code).toBe(0);
     expect(sb.snapshot()).not.toEqual(before);
-    const rb = runCli(['rollback', sb.runbook]);
+    const rb = sb.cli(['rollback', sb.runbook]);
     expect(rb.code).toBe(0);
     expect(sb.snapshot()).toEqual(before);
-    expect(runCli(['rollback', sb.runbook]).stdout).toMatch(/nothing to roll back/);
-    expect(runCli(['history', sb.runbook]).stdout).toMatch(/rolled-back/);
+    expect(sb.cli(['rollback', sb.runbook]).stdout).toMatch(/nothing to roll back/);
+    expect(sb.cli(['history', sb.runbook]).stdout).toMatch(/rolled-back/);
   });
 
   it('rollback --to undoes only the changes after (and including) the one named', () => {
-    const sb = fourChanges();
-    expect(runCli(['apply', sb.runbook]).code).toBe(0);
-    expect(runCli(['rollback', sb.runbook, '--to', 'change-3']).code).toBe(0);
+    const sb = fourChanges({ backend });
+    expect(sb.cli(['apply', sb.runbook]).code).toBe(0);
+    expect(sb.cli(['rollback', sb.runbook, '--to', 'change-3']).code).toBe(0);
     const now = sb.snapshot();
     expect(now['conf1.txt']).toContain('=new');
     expect(now['conf2.txt']).toContain('=new');
@@ -85,35 +84,35 @@ describe('apply: verify after each change, roll back on failure', () => {
   });
 
   it('rollback runs what was recorded at apply time, even after the runbook is edited', () => {
-    const sb = fourChanges();
+    const sb = fourChanges({ backend });
     const before = sb.snapshot();
-    expect(runCli(['apply', sb.runbook]).code).toBe(0);
+    expect(sb.cli(['apply', sb.runbook]).code).toBe(0);
     // An edit after apply: change 1 now claims a destructive rollback.
     const text = readFileSync(sb.runbook, 'utf8').replace('    verify:\n', `    rollback:\n      - run: "rm -f ${sb.dir}/conf1.txt ${sb.dir}/conf2.txt"\n    verify:\n`);
     writeFileSync(sb.runbook, text);
-    const rb = runCli(['rollback', sb.runbook]);
+    const rb = sb.cli(['rollback', sb.runbook]);
     expect(rb.code).toBe(0);
     expect(rb.stderr).toMatch(/edited .* since it was applied/);
     expect(sb.snapshot()).toEqual(before);
   });
 
   it('a step past its timeout is killed and counts as failed', () => {
-    const sb = fourChanges({ extraApply: { 2: '      - run: "sleep 30"\n        timeout: 500ms\n' } });
+    const sb = fourChanges({ backend, extraApply: { 2: '      - run: "sleep 30"\n        timeout: 500ms\n' } });
     const text = readFileSync(sb.runbook, 'utf8').replace('  - id: change-2\n', '  - id: change-2\n    rollback: [ { run: "true" } ]\n');
     writeFileSync(sb.runbook, text);
     const started = Date.now();
-    const r = runCli(['apply', sb.runbook]);
+    const r = sb.cli(['apply', sb.runbook]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/timed out after 500ms/);
     expect(Date.now() - started).toBeLessThan(20_000);
   });
 
   it('preflight failures are all reported and nothing changes', () => {
-    const sb = fourChanges();
+    const sb = fourChanges({ backend });
     const text = readFileSync(sb.runbook, 'utf8').replace('changes:\n', 'preflight:\n  - which: [definitely-not-installed-tool]\n  - disk: { path: "/", minFree: 900TB }\n  - run: "true"\nchanges:\n');
     writeFileSync(sb.runbook, text);
     const before = sb.snapshot();
-    const r = runCli(['apply', sb.runbook]);
+    const r = sb.cli(['apply', sb.runbook]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/preflight: 2 check\(s\) failed — nothing was changed/);
     expect(r.stdout).toMatch(/not found on PATH: definitely-not-installed-tool/);
@@ -122,26 +121,27 @@ describe('apply: verify after each change, roll back on failure', () => {
   });
 
   it('--dry-run says what would run and changes nothing', () => {
-    const sb = fourChanges();
+    const sb = fourChanges({ backend });
     const before = sb.snapshot();
-    const r = runCli(['apply', sb.runbook, '--dry-run']);
+    const r = sb.cli(['apply', sb.runbook, '--dry-run']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/will run\s+apply\s+replace in .*conf1\.txt — replace 1 occurrence/);
     expect(r.stdout).toMatch(/will check\s+verify/);
     expect(sb.snapshot()).toEqual(before);
-    expect(existsSync(join(sb.state, 'runs')) ? readdirSync(join(sb.state, 'runs')) : []).toEqual([]);
+    if (backend === 'file') expect(existsSync(join(sb.state, 'runs')) ? readdirSync(join(sb.state, 'runs')) : []).toEqual([]);
+    expect(sb.cli(['history', sb.runbook]).stdout).toMatch(/no runs yet/);
   });
 
   it('a change at or above confirmFrom needs --yes without a terminal; above maxRisk needs --accept-risk', () => {
-    const sb = fourChanges();
+    const sb = fourChanges({ backend });
     writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('risk: 2', 'risk: 4'));
-    const r = runCli(['apply', sb.runbook]);
+    const r = sb.cli(['apply', sb.runbook]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/change-2 \(risk 4\/10\) need confirmation .* pass --yes/);
     writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('risk: 4', 'risk: 8'));
-    const over = runCli(['apply', sb.runbook, '--yes']);
+    const over = sb.cli(['apply', sb.runbook, '--yes']);
     expect(over.code).toBe(2);
     expect(over.stderr).toMatch(/above policy maxRisk 5.*--accept-risk/);
-    expect(runCli(['apply', sb.runbook, '--yes', '--accept-risk']).code).toBe(0);
+    expect(sb.cli(['apply', sb.runbook, '--yes', '--accept-risk']).code).toBe(0);
   });
 });

@@ -17,7 +17,7 @@ import { withLock } from '../locked.js';
 import type { ApplyOptions } from '../options.js';
 import { reportError } from '../report-error.js';
 import { interruptControllers } from '../signals.js';
-import { openStore } from '../state.js';
+import { withStore } from '../state.js';
 
 async function checkPolicy(plan: Plan, options: ApplyOptions): Promise<number | undefined> {
   const selected = selectChanges(plan, options.only, options.from);
@@ -74,38 +74,51 @@ export async function run(file: string | undefined, options: ApplyOptions): Prom
     if (refused !== undefined) return refused;
     if (options.dryRun) return await dryRun(plan, options);
 
-    const store = openStore(file!, options);
-    const runId = newRunId();
-    return await withLock(store, `runbook apply ${file}`, runId, async () => {
-      const runs = await allRuns(store);
-      const unsettled = runs.filter((r) => isUnsettled(r.state));
-      if (unsettled.length) {
-        const r = unsettled[unsettled.length - 1]!;
-        const left = remaining(r.state).map((c) => `${c.id} (${c.status})`).join(', ');
-        process.stderr.write(
-          `runbook: run ${r.state.runId} did not finish cleanly${r.torn ? ' (its journal ends in a torn line, ignored)' : ''}; still applied: ${left}.\n` +
-            `Restore first with: runbook rollback ${file}${options.stateDir ? ` --state-dir ${options.stateDir}` : ''}\n`,
-        );
-        return 3;
-      }
-      for (const warning of await editedSinceApply(plan, store)) process.stderr.write(`${warning}\n`);
+    return await withStore(file!, options, async (store) => {
+      const runId = newRunId();
+      return await withLock(store, `runbook apply ${file}`, runId, async () => {
+        const runs = await allRuns(store);
+        const unsettled = runs.filter((r) => isUnsettled(r.state));
+        if (unsettled.length) {
+          const r = unsettled[unsettled.length - 1]!;
+          const left = remaining(r.state)
+            .map((c) => `${c.id} (${c.status})`)
+            .join(', ');
+          process.stderr.write(
+            `runbook: run ${r.state.runId} did not finish cleanly${r.torn ? ' (its journal ends in a torn line, ignored)' : ''}; still applied: ${left}.\n` +
+              `Restore first with: runbook rollback ${file}${options.stateDir ? ` --state-dir ${options.stateDir}` : ''}\n`,
+          );
+          return 3;
+        }
+        for (const warning of await editedSinceApply(plan, store)) process.stderr.write(`${warning}\n`);
 
-      const journal = await store.createRun(runId);
-      const total = selectChanges(plan, options.only, options.from).length;
-      const listeners = await renderers(plan, options, total);
-      const signals = interruptControllers(() => process.stderr.write('\nsecond interrupt: stopping the rollback after the running step; what is left will be reported\n'));
-      const { execute } = await import('../../engine/executor.js');
-      try {
-        const result = await execute(plan, { runId, journal, listeners, signal: signals.apply.signal, rollbackSignal: signals.rollback.signal, env: process.env, only: options.only, from: options.from, command: `runbook apply ${file}` });
-        await Promise.all(listeners.map((l) => (l as { finished?: Promise<void> }).finished));
-        const report = createRedactor(plan.secretValues)(renderReport({ ...result, file: file! }));
-        (options.json ? process.stderr : process.stdout).write(report);
-        for (const message of result.displayErrors) process.stderr.write(`warning: the progress display failed and was turned off (${message}); the run itself was not affected\n`);
-        return result.exitCode;
-      } finally {
-        signals.dispose();
-        await journal.close();
-      }
+        const journal = await store.createRun(runId);
+        const total = selectChanges(plan, options.only, options.from).length;
+        const listeners = await renderers(plan, options, total);
+        const signals = interruptControllers(() => process.stderr.write('\nsecond interrupt: stopping the rollback after the running step; what is left will be reported\n'));
+        const { execute } = await import('../../engine/executor.js');
+        try {
+          const result = await execute(plan, {
+            runId,
+            journal,
+            listeners,
+            signal: signals.apply.signal,
+            rollbackSignal: signals.rollback.signal,
+            env: process.env,
+            only: options.only,
+            from: options.from,
+            command: `runbook apply ${file}`,
+          });
+          await Promise.all(listeners.map((l) => (l as { finished?: Promise<void> }).finished));
+          const report = createRedactor(plan.secretValues)(renderReport({ ...result, file: file! }));
+          (options.json ? process.stderr : process.stdout).write(report);
+          for (const message of result.displayErrors) process.stderr.write(`warning: the progress display failed and was turned off (${message}); the run itself was not affected\n`);
+          return result.exitCode;
+        } finally {
+          signals.dispose();
+          await journal.close();
+        }
+      });
     });
   } catch (error) {
     return reportError(error, options.verbose);

@@ -1,11 +1,11 @@
 import { allRuns } from '../../engine/runs.js';
 import type { CommonOptions } from '../options.js';
 import { reportError } from '../report-error.js';
-import { openStore } from '../state.js';
+import { withStore } from '../state.js';
 
 export async function run(file: string | undefined, options: CommonOptions): Promise<number> {
   try {
-    const runs = await allRuns(openStore(file!, options));
+    const runs = await withStore(file!, options, allRuns);
     if (options.json) {
       process.stdout.write(JSON.stringify(runs.map((r) => ({ runId: r.state.runId, startedAt: r.state.startedAt, outcome: r.state.outcome ?? null, finished: r.state.finished, changes: r.state.changes.map((c) => ({ id: c.id, status: c.status })) }))) + '\n');
       return 0;

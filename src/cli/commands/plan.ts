@@ -21,9 +21,9 @@ export async function run(file: string | undefined, options: PlanOptions): Promi
       process.stdout.write(renderPlanTable(plan, redact));
     }
     if (existsSync(join(stateDirFor(file!, options.stateDir), 'runs'))) {
-      const { openStore } = await import('../state.js');
+      const { withStore } = await import('../state.js');
       const { editedSinceApply } = await import('../edit-warnings.js');
-      for (const warning of await editedSinceApply(plan, openStore(file!, options))) process.stderr.write(`${warning}\n`);
+      for (const warning of await withStore(file!, options, (store) => editedSinceApply(plan, store))) process.stderr.write(`${warning}\n`);
     }
     if (!options.check) return 0;
     const { runPreflightOnly } = await import('../../engine/preflight.js');
