@@ -3,8 +3,6 @@ import { quoteForShell } from './template.js';
 
 export type Redactor = (text: string) => string;
 
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]+@/gi;
-
 /**
  * Replaces every secret value (also as it appears shell-quoted or URL-encoded) with `***`,
  * and masks the password of any URL.
@@ -23,7 +21,7 @@ export function createRedactor(secretValues: string[]): Redactor {
   return (text: string) => {
     let out = text;
     for (const form of ordered) if (out.includes(form)) out = out.split(form).join('***');
-    return out.includes('://') ? out.replace(URL_PASSWORD, '$1***@') : out;
+    return redactUrl(out);
   };
 }
 

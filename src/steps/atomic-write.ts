@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { open, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** fsyncs a directory so a rename or a new file in it survives a power loss. */
@@ -17,7 +17,9 @@ export async function fsyncDir(dir: string): Promise<void> {
  * a temp file in the same directory, fsync, rename over, fsync the directory. Keeps the
  * existing file's mode unless `mode` is given.
  */
-export async function writeFileAtomic(path: string, data: Buffer | string, mode?: number): Promise<void> {
+export async function writeFileAtomic(link: string, data: Buffer | string, mode?: number): Promise<void> {
+  // A symlink (nginx's sites-enabled) is written through: the file it points at changes.
+  const path = await realpath(link).catch(() => link);
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.runbook-${randomBytes(4).toString('hex')}.tmp`);
   let targetMode = mode;

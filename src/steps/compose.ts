@@ -52,14 +52,28 @@ export const composeStep: StepType<ComposeParams> = {
     const args = argv(p);
     const shown = `docker ${args.join(' ')}`;
     const dir = p.dir.startsWith('/') ? p.dir : `${ctx.cwd}/${p.dir}`;
-    const result = await execa('docker', args, { cwd: dir, env: ctx.env, reject: false, all: true, cancelSignal: ctx.signal, forceKillAfterDelay: 2000 });
+    // Its own process group, killed whole on timeout or interrupt (docker runs compose as a child).
+    const subprocess = execa('docker', args, { cwd: dir, env: ctx.env, reject: false, all: true, detached: true });
+    const killGroup = (signal: NodeJS.Signals) => {
+      try {
+        if (subprocess.pid !== undefined) process.kill(-subprocess.pid, signal);
+      } catch {
+        // already gone
+      }
+    };
+    const onAbort = () => {
+      killGroup('SIGTERM');
+      setTimeout(() => killGroup('SIGKILL'), 2000).unref();
+    };
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    const result = await subprocess.finally(() => ctx.signal.removeEventListener('abort', onAbort));
     if (result.failed && (result as { code?: string }).code === 'ENOENT') throw new StepFailedError('docker is not installed (not on PATH)', { command: shown });
     const output = String(result.all ?? '');
     if (output) ctx.output(output);
     if (/Cannot connect to the Docker daemon|docker daemon is not running|error during connect/i.test(output)) {
       throw new StepFailedError('the Docker engine is not running (cannot connect to the Docker daemon)', { command: shown, exitCode: result.exitCode, outputTail: output.slice(-2000) });
     }
-    if (result.isCanceled) throw new StepFailedError(ctx.signal.reason instanceof Error ? ctx.signal.reason.message : 'aborted', { command: shown });
+    if (ctx.signal.aborted) throw new StepFailedError(ctx.signal.reason instanceof Error ? ctx.signal.reason.message : 'aborted', { command: shown });
     if (result.exitCode !== 0) throw new StepFailedError(`docker compose ${p.action} exited with code ${result.exitCode}`, { command: shown, exitCode: result.exitCode, outputTail: output.slice(-2000) });
     return { detail: p.action === 'logs' ? `${output.split('\n').length} lines` : 'done' };
   },

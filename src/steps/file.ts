@@ -41,16 +41,20 @@ function transform(p: FileParams, before: Buffer | undefined, shown: string): Bu
   if (p.content !== undefined) return Buffer.from(p.content, p.encoding === 'base64' ? 'base64' : 'utf8');
   if (p.replace) {
     if (!before) return { problem: `${shown} does not exist` };
+    const { from, to } = p.replace;
     const text = before.toString('utf8');
-    const found = countOccurrences(text, p.replace.from);
+    // When the new text contains the old (80 → 8080), occurrences inside the new text are
+    // already replaced: leave them, so applying twice changes nothing.
+    const pieces = to.includes(from) ? text.split(to) : [text];
+    const found = pieces.reduce((n, piece) => n + countOccurrences(piece, from), 0);
     if (found === 0) {
-      if (p.replace.to !== '' && text.includes(p.replace.to)) return before;
-      return { problem: `text to replace not found in ${shown}: ${JSON.stringify(p.replace.from.slice(0, 80))}` };
+      if (to !== '' && text.includes(to)) return before;
+      return { problem: `text to replace not found in ${shown}: ${JSON.stringify(from.slice(0, 80))}` };
     }
     if (p.replace.count !== undefined && found !== p.replace.count) {
       return { problem: `expected ${p.replace.count} occurrence(s) in ${shown}, found ${found}` };
     }
-    return Buffer.from(text.split(p.replace.from).join(p.replace.to));
+    return Buffer.from(pieces.map((piece) => piece.split(from).join(to)).join(to));
   }
   if (p.line !== undefined) {
     const text = before?.toString('utf8') ?? '';

@@ -46,7 +46,7 @@ export async function takeCheckpoint(dir: string, message: string): Promise<{ co
 /** Paths (relative to the checkout) that differ from `commit`: committed since, staged, unstaged or untracked. */
 export async function changedSince(dir: string, commit: string): Promise<string[]> {
   const git = await repo(dir);
-  const diff = (await git.raw(['diff', '--name-only', commit])).split('\n').filter(Boolean);
+  const diff = (await git.raw(['diff', '--name-only', '--relative', commit])).split('\n').filter(Boolean);
   const untracked = (await git.raw(['ls-files', '--others', '--exclude-standard'])).split('\n').filter(Boolean);
   return [...new Set([...diff, ...untracked])].sort();
 }

@@ -66,7 +66,7 @@ export const httpStep: StepType<HttpParams> = {
         throw new StepFailedError(reason, { command: shown, timedOut: /timed out/.test(reason) });
       }
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new StepFailedError(`request failed: ${cause?.code ?? cause?.message ?? (error as Error).message}`, { command: shown });
+      throw new StepFailedError(redactUrl(`request failed: ${cause?.code ?? cause?.message ?? (error as Error).message}`), { command: shown });
     }
     const text = await response.text();
     const tail = truncate(text, 500);

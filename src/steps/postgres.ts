@@ -25,6 +25,12 @@ export interface PostgresParams {
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
 
+/** The step was stopped (timeout or interrupt): say so, as the other step types do. */
+function aborted(signal: AbortSignal, command: string): StepFailedError {
+  const reason = signal.reason instanceof Error ? signal.reason.message : 'aborted';
+  return new StepFailedError(reason, { command, timedOut: /timed out/.test(reason) });
+}
+
 function what(p: PostgresParams): string {
   if (p.ready) return 'ready';
   if (p.exec !== undefined) return `exec ${p.exec.replace(/\s+/g, ' ').slice(0, 60)}`;
@@ -76,6 +82,7 @@ export const postgresStep: StepType<PostgresParams> = {
       try {
         await client.connect();
       } catch (error) {
+        if (ctx.signal.aborted) throw aborted(ctx.signal, shown);
         throw new StepFailedError(describePgError(error, target), { command: shown });
       }
       if (p.ready) {
@@ -89,7 +96,8 @@ export const postgresStep: StepType<PostgresParams> = {
           await client.query('COMMIT');
         } catch (error) {
           await client.query('ROLLBACK').catch(() => {});
-          throw new StepFailedError(`SQL failed, transaction rolled back: ${describePgError(error, target).replace(/^PostgreSQL at [^:]+:\d+\/\S+: /, '')}`, { command: shown });
+          if (ctx.signal.aborted) throw aborted(ctx.signal, shown);
+          throw new StepFailedError(`SQL failed, transaction rolled back: ${describePgError(error, target, 'query').replace(/^PostgreSQL at [^:]+:\d+\/\S+: /, '')}`, { command: shown });
         }
         return { detail: 'committed' };
       }
@@ -97,7 +105,8 @@ export const postgresStep: StepType<PostgresParams> = {
       try {
         result = await client.query({ text: p.query!, values: p.params ?? [], rowMode: 'array' });
       } catch (error) {
-        throw new StepFailedError(`query failed: ${describePgError(error, target).replace(/^PostgreSQL at [^:]+:\d+\/\S+: /, '')}`, { command: shown });
+        if (ctx.signal.aborted) throw aborted(ctx.signal, shown);
+        throw new StepFailedError(`query failed: ${describePgError(error, target, 'query').replace(/^PostgreSQL at [^:]+:\d+\/\S+: /, '')}`, { command: shown });
       }
       const first = (result.rows[0] as unknown[] | undefined)?.[0];
       const count = result.rows.length;

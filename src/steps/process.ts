@@ -25,6 +25,7 @@ export interface ProcessResult {
 }
 
 const KILL_GRACE_MS = 2000;
+const OUTPUT_GRACE_MS = 250;
 const CAPTURE_LIMIT = 1 << 20;
 
 /** How a command is shown in messages. */
@@ -87,7 +88,21 @@ export function runProcess(req: ProcessRequest): Promise<ProcessResult> {
       const reason = error.code === 'ENOENT' ? `command not found: ${file}` : error.message;
       reject(new StepFailedError(reason, { command: shown, exitCode: null, outputTail: tail.toString() }));
     });
+    // A command that starts something in the background (`server &`) exits while the
+    // background process still holds its output open: stop waiting for that output shortly
+    // after the command itself has exited, instead of hanging until the timeout.
+    let settled = false;
+    child.on('exit', () => {
+      setTimeout(() => {
+        if (settled) return;
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        child.emit('close', child.exitCode, child.signalCode);
+      }, OUTPUT_GRACE_MS).unref();
+    });
     child.on('close', (exitCode, signal) => {
+      if (settled) return;
+      settled = true;
       req.signal.removeEventListener('abort', onAbort);
       if (req.signal.aborted) {
         // The leader exited; make sure nothing of its group lingers.

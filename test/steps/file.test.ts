@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -163,6 +163,19 @@ describe('file step: content, line, absent', () => {
     await fileStep.run({ path: join(other, 'abs.txt'), content: 'abs\n' }, stepCtx(dir));
     expect(readFileSync(join(other, 'abs.txt'), 'utf8')).toBe('abs\n');
     expect(existsSync(join(dir, 'abs.txt'))).toBe(false);
+  });
+});
+
+describe('file step: symlinks', () => {
+  it('changing a file through a symlink changes the target and keeps the link (sites-enabled → sites-available)', async () => {
+    // Documents expected behaviour: an atomic rename over the link would replace the link with a
+    // plain file and leave the real config untouched.
+    const dir = freshDir();
+    writeFileSync(join(dir, 'site.conf'), 'listen 80;\n');
+    symlinkSync('site.conf', join(dir, 'enabled.conf'));
+    await fileStep.run({ path: 'enabled.conf', replace: { from: 'listen 80;', to: 'listen 81;' } }, stepCtx(dir));
+    expect(lstatSync(join(dir, 'enabled.conf')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(dir, 'site.conf'), 'utf8')).toBe('listen 81;\n');
   });
 });
 

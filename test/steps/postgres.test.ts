@@ -27,7 +27,7 @@ beforeEach(async () => {
 });
 
 const rowsNow = async () => JSON.stringify((await client.query(`select id, name, ratio from ${TABLE} order by id`)).rows);
-const run = (p: Omit<PostgresParams, 'url'> & { url?: string; connectTimeout?: string }, signal?: AbortSignal) =>
+const run = (p: Omit<PostgresParams, 'url' | 'connectTimeout'> & { url?: string; connectTimeout?: string }, signal?: AbortSignal) =>
   postgresStep.run(postgresStep.normalize!({ url, ...p }), stepCtx(tmpdir(), signal ? { signal } : {}));
 
 async function failure(p: Promise<unknown>): Promise<StepFailedError> {
@@ -127,6 +127,15 @@ describe('postgres step: exec runs in one transaction', () => {
     expect(await rowsNow()).toBe(before);
   });
 
+  it('a statement cancelled by statement_timeout is reported as such, not as a connection failure', async () => {
+    // Documents expected behaviour: the server said "canceling statement due to statement timeout";
+    // "cannot connect … timed out" would send the operator to check the network.
+    const before = await rowsNow();
+    const e = await failure(run({ exec: `set local statement_timeout = '100ms'; insert into ${TABLE} values (40, 'forty', 0.4); select pg_sleep(2)` }));
+    expect(e.message).toBe('SQL failed, transaction rolled back: canceling statement due to statement timeout');
+    expect(await rowsNow()).toBe(before);
+  });
+
   it('exec is an action, query and ready are checks', () => {
     const kind = postgresStep.kind as (p: PostgresParams) => string;
     expect(kind({ url, exec: 'select 1' })).toBe('action');
@@ -153,6 +162,14 @@ describe('postgres step: connection errors are one line, name host:port/db, and 
     expect(e.message).toBe(`cannot connect to PostgreSQL at 127.0.0.1:${port}/runbook_test: password authentication failed`);
     oneLineWithoutPassword(e, wrong);
     expect(e.command).toContain('postgres://postgres:***@');
+  });
+
+  it('a password containing an unencoded "@" is masked whole', async () => {
+    // Documents expected behaviour: the URL parser takes the LAST "@" as the end of the password,
+    // so the mask must too (today the command shows "postgres://postgres:***@ng-Secret9@…").
+    const e = await failure(run({ url: `postgres://postgres:wr@ng-Secret9@127.0.0.1:${port}/runbook_test`, ready: true }));
+    expect(e.message).toBe(`cannot connect to PostgreSQL at 127.0.0.1:${port}/runbook_test: password authentication failed`);
+    oneLineWithoutPassword(e, 'ng-Secret9');
   });
 
   it('a database that does not exist', async () => {

@@ -1,0 +1,160 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { composeStep, type ComposeParams } from '../../src/steps/compose.js';
+import { StepFailedError } from '../../src/steps/contract.js';
+import { stepCtx } from '../support/step-context.js';
+
+// No Docker engine runs on these machines. These tests use a RECORDING STAND-IN: a small bash
+// script named `docker`, in a temp dir put first on PATH through ctx.env.PATH, that writes the
+// argv it was called with (and its cwd) to a file and behaves as each test needs. They check
+// what the step asks docker to do and how it reports docker's failures, not Docker itself.
+
+const root = mkdtempSync(join(tmpdir(), 'runbook-steps-compose-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+let n = 0;
+/** A project dir and a bin dir whose `docker` runs `body` after recording its call. */
+function standIn(body = 'echo "done"'): { project: string; bin: string; calls: string; env: NodeJS.ProcessEnv } {
+  const base = join(root, `case${++n}`);
+  const project = join(base, 'project');
+  const bin = join(base, 'bin');
+  mkdirSync(project, { recursive: true });
+  mkdirSync(bin);
+  writeFileSync(join(project, 'compose.yaml'), 'services:\n  api: { image: busybox }\n  worker: { image: busybox }\n');
+  const calls = join(base, 'docker.calls');
+  writeFileSync(join(bin, 'docker'), `#!/bin/bash\n{ echo "cwd=$PWD"; for a in "$@"; do echo "arg=$a"; done; echo "--"; } >> ${calls}\n${body}\n`);
+  chmodSync(join(bin, 'docker'), 0o755);
+  return { project, bin, calls, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } };
+}
+
+/** Each recorded call: its cwd and argv. */
+function recorded(calls: string): { cwd: string; argv: string[] }[] {
+  if (!existsSync(calls)) return [];
+  return readFileSync(calls, 'utf8')
+    .split('--\n')
+    .filter(Boolean)
+    .map((block) => {
+      const lines = block.split('\n').filter(Boolean);
+      return { cwd: lines[0]!.replace(/^cwd=/, ''), argv: lines.slice(1).map((l) => l.replace(/^arg=/, '')) };
+    });
+}
+
+const params = (raw: Partial<ComposeParams>): ComposeParams => composeStep.normalize!(raw);
+
+async function failure(p: Promise<unknown>): Promise<StepFailedError> {
+  try {
+    await p;
+  } catch (error) {
+    expect(error).toBeInstanceOf(StepFailedError);
+    return error as StepFailedError;
+  }
+  throw new Error('expected the step to fail, it succeeded');
+}
+
+describe('compose step: what it asks docker to do', () => {
+  it('restart names the services and runs in the project dir', async () => {
+    const s = standIn();
+    const r = await composeStep.run(params({ action: 'restart', services: ['api', 'worker'], dir: s.project }), stepCtx(root, { env: s.env }));
+    expect(r.detail).toBe('done');
+    expect(recorded(s.calls)).toEqual([{ cwd: s.project, argv: ['compose', 'restart', 'api', 'worker'] }]);
+  });
+
+  it('build, with a compose file and a project name', async () => {
+    const s = standIn();
+    await composeStep.run(params({ action: 'build', services: ['api'], dir: s.project, file: 'compose.prod.yaml', project: 'shop' }), stepCtx(root, { env: s.env }));
+    expect(recorded(s.calls)[0]!.argv).toEqual(['compose', '-f', 'compose.prod.yaml', '-p', 'shop', 'build', 'api']);
+  });
+
+  it('up runs detached; without services it means all of them', async () => {
+    const s = standIn();
+    await composeStep.run(params({ action: 'up', dir: s.project }), stepCtx(root, { env: s.env }));
+    expect(recorded(s.calls)[0]!.argv).toEqual(['compose', 'up', '-d']);
+  });
+
+  it('logs asks for the last lines without colour and passes the output on', async () => {
+    const s = standIn('printf "api-1  | started\\napi-1  | listening on 8080\\n"');
+    const ctx = stepCtx(root, { env: s.env });
+    const r = await composeStep.run(params({ action: 'logs', services: ['api'], dir: s.project, tail: 200 }), ctx);
+    expect(recorded(s.calls)[0]!.argv).toEqual(['compose', 'logs', '--no-color', '--tail', '200', 'api']);
+    expect(ctx.out.join('')).toContain('api-1  | listening on 8080');
+    expect(r.detail).toBe('2 lines');
+    const d = standIn('true');
+    await composeStep.run(params({ action: 'logs', dir: d.project }), stepCtx(root, { env: d.env }));
+    expect(recorded(d.calls)[0]!.argv).toEqual(['compose', 'logs', '--no-color', '--tail', '50']);
+  });
+
+  it('a relative dir is taken from the step cwd (the default is the cwd itself)', async () => {
+    const s = standIn();
+    await composeStep.run(params({ action: 'restart', services: ['api'] }), stepCtx(s.project, { env: s.env }));
+    expect(recorded(s.calls)[0]!.cwd).toBe(s.project);
+  });
+
+  it('logs is a check, the others are actions', () => {
+    const kind = composeStep.kind as (p: ComposeParams) => string;
+    expect(kind(params({ action: 'logs' }))).toBe('check');
+    expect(kind(params({ action: 'restart' }))).toBe('action');
+    expect(composeStep.describe(params({ action: 'up', services: ['api'], project: 'shop' }))).toBe('docker compose -p shop up -d api');
+  });
+});
+
+describe('compose step: when docker cannot do it', () => {
+  it('says "docker is not installed" when PATH has no docker', async () => {
+    const empty = join(root, 'empty-bin');
+    mkdirSync(empty, { recursive: true });
+    const e = await failure(composeStep.run(params({ action: 'restart', services: ['api'], dir: root }), stepCtx(root, { env: { ...process.env, PATH: empty } })));
+    expect(e.message).toBe('docker is not installed (not on PATH)');
+    expect(e.command).toBe('docker compose restart api');
+  });
+
+  it('says "the Docker engine is not running" when docker cannot reach the daemon', async () => {
+    const s = standIn('echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1');
+    const e = await failure(composeStep.run(params({ action: 'restart', services: ['api'], dir: s.project }), stepCtx(root, { env: s.env })));
+    expect(e.message).toBe('the Docker engine is not running (cannot connect to the Docker daemon)');
+    expect(e.exitCode).toBe(1);
+    expect(e.outputTail).toContain('Cannot connect to the Docker daemon');
+    expect(e.command).toBe('docker compose restart api');
+  });
+
+  it('any other failure gives the action, the exit code and the output tail', async () => {
+    const s = standIn('echo "service \\"nope\\" has no build section" >&2; exit 17');
+    const e = await failure(composeStep.run(params({ action: 'build', services: ['nope'], dir: s.project }), stepCtx(root, { env: s.env })));
+    expect(e.message).toBe('docker compose build exited with code 17');
+    expect(e.exitCode).toBe(17);
+    expect(e.outputTail).toBe('service "nope" has no build section');
+    expect(e.command).toBe('docker compose build nope');
+  });
+
+  it('a timeout stops docker and everything it started (the whole process group), promptly', async () => {
+    // The docker CLI runs compose as a plugin child process: killing only `docker` is not enough.
+    // The stand-in's children keep its output pipes open, as a plugin would.
+    const s = standIn('sleep 96.321 & sleep 96.321 & wait');
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('timed out after 300ms')), 300);
+    const survivors = () => spawnSync('pgrep', ['-f', 'sleep 96.321'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    try {
+      const outcome = await Promise.race([
+        composeStep.run(params({ action: 'up', dir: s.project }), stepCtx(root, { env: s.env, signal: controller.signal })).then(
+          () => 'succeeded',
+          (error: unknown) => (error instanceof StepFailedError ? error.message : `unexpected ${String(error)}`),
+        ),
+        new Promise<string>((resolve) => setTimeout(() => resolve('still running 5s after the timeout'), 5300)),
+      ]);
+      expect(outcome).toBe('timed out after 300ms');
+      const end = Date.now() + 1000;
+      while (survivors().length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      expect(survivors()).toEqual([]);
+    } finally {
+      // Kill (by pid) whatever survived, so a failure here leaves no processes behind.
+      for (const pid of survivors()) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+  });
+});
