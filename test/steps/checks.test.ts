@@ -2,25 +2,14 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StepFailedError } from '../../src/steps/contract.js';
 import { diskStep } from '../../src/steps/disk.js';
 import { envStep, type EnvParams } from '../../src/steps/env.js';
 import { waitStep } from '../../src/steps/wait.js';
 import { whichStep } from '../../src/steps/which.js';
-import { stepCtx } from '../support/step-context.js';
+import { failure, stepCtx } from '../support/step-context.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'runbook-steps-checks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function failure(p: Promise<unknown>): Promise<StepFailedError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(StepFailedError);
-    return error as StepFailedError;
-  }
-  throw new Error('expected the step to fail, it succeeded');
-}
 
 const env = (raw: unknown, vars: NodeJS.ProcessEnv = {}) => envStep.run(envStep.normalize!(raw) as EnvParams, stepCtx(dir, { env: vars }));
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { composeStep, type ComposeParams } from '../../src/steps/compose.js';
 import { StepFailedError } from '../../src/steps/contract.js';
-import { stepCtx } from '../support/step-context.js';
+import { failure, stepCtx } from '../support/step-context.js';
 
 // No Docker engine runs on these machines. These tests use a RECORDING STAND-IN: a small bash
 // script named `docker`, in a temp dir put first on PATH through ctx.env.PATH, that writes the
@@ -43,16 +43,6 @@ function recorded(calls: string): { cwd: string; argv: string[] }[] {
 }
 
 const params = (raw: Partial<ComposeParams>): ComposeParams => composeStep.normalize!(raw);
-
-async function failure(p: Promise<unknown>): Promise<StepFailedError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(StepFailedError);
-    return error as StepFailedError;
-  }
-  throw new Error('expected the step to fail, it succeeded');
-}
 
 describe('compose step: what it asks docker to do', () => {
   it('restart names the services and runs in the project dir', async () => {

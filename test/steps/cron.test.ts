@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ResolvedStep } from '../../src/model/runbook.js';
-import { StepFailedError } from '../../src/steps/contract.js';
 import { cronStep, type CronParams } from '../../src/steps/cron.js';
 import { stepType } from '../../src/steps/registry.js';
 import { crontabText, withCrontab } from '../support/crontab.js';
-import { stepCtx } from '../support/step-context.js';
+import { failure, stepCtx } from '../support/step-context.js';
 
 // Every test here touches the machine's real crontab (`crontab -l` / `crontab -`), so each one
 // runs inside withCrontab: a lock shared with other test files, an empty table to start from,
@@ -32,16 +31,6 @@ async function runSteps(steps: ResolvedStep[]): Promise<void> {
     const type = stepType(s.type)!;
     await type.run(type.normalize ? type.normalize(s.params) : s.params, stepCtx(dir));
   }
-}
-
-async function failure(p: Promise<unknown>): Promise<StepFailedError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(StepFailedError);
-    return error as StepFailedError;
-  }
-  throw new Error('expected the step to fail, it succeeded');
 }
 
 const nightly = { id: 'nightly-report', schedule: '0 3 * * *', command: '/usr/local/bin/report --all' };

@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ResolvedStep } from '../../src/model/runbook.js';
-import { StepFailedError } from '../../src/steps/contract.js';
 import { fileStep, type FileParams } from '../../src/steps/file.js';
 import { stepType } from '../../src/steps/registry.js';
-import { stepCtx } from '../support/step-context.js';
+import { failure, stepCtx } from '../support/step-context.js';
 
 const root = mkdtempSync(join(tmpdir(), 'runbook-steps-file-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -17,16 +16,6 @@ function freshDir(): string {
   const dir = join(root, `t${++n}`);
   mkdirSync(dir);
   return dir;
-}
-
-async function failure(p: Promise<unknown>): Promise<StepFailedError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(StepFailedError);
-    return error as StepFailedError;
-  }
-  throw new Error('expected the step to fail, it succeeded');
 }
 
 /** Runs steps an inverse returned, the way rollback does: through the registry. */

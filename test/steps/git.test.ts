@@ -2,10 +2,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StepFailedError } from '../../src/steps/contract.js';
 import { changedSince, foreignChanges, gitStep, resetToCheckpoint, takeCheckpoint, type GitParams } from '../../src/steps/git.js';
 import { git } from '../support/real-system.js';
-import { stepCtx } from '../support/step-context.js';
+import { failure, stepCtx } from '../support/step-context.js';
 
 const root = mkdtempSync(join(tmpdir(), 'runbook-steps-git-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -27,16 +26,6 @@ function newRepo(): string {
 const head = (dir: string) => git(dir, 'rev-parse', 'HEAD').trim();
 const status = (dir: string) => git(dir, 'status', '--porcelain');
 const read = (dir: string, path: string) => readFileSync(join(dir, path), 'utf8');
-
-async function failure(p: Promise<unknown>): Promise<StepFailedError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(StepFailedError);
-    return error as StepFailedError;
-  }
-  throw new Error('expected the step to fail, it succeeded');
-}
 
 describe('git checkpoint', () => {
   it('on a dirty tree commits everything, tracked and untracked, and HEAD moves to it', async () => {

@@ -1,10 +1,9 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StepFailedError } from '../../src/steps/contract.js';
 import { httpStep, type HttpParams } from '../../src/steps/http.js';
 import { freePort } from '../../tools/pg-cluster.js';
-import { stepCtx } from '../support/step-context.js';
+import { failure, stepCtx } from '../support/step-context.js';
 
 // A real HTTP server on 127.0.0.1 in this test process. The step's run is async, so the
 // server answers while the step awaits.
@@ -55,16 +54,6 @@ afterAll(async () => {
 
 const params = (raw: unknown): HttpParams => httpStep.normalize!(raw);
 const run = (raw: unknown, signal?: AbortSignal) => httpStep.run(params(raw), stepCtx(process.cwd(), signal ? { signal } : {}));
-
-async function failure(p: Promise<unknown>): Promise<StepFailedError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(StepFailedError);
-    return error as StepFailedError;
-  }
-  throw new Error('expected the step to fail, it succeeded');
-}
 
 describe('http step: status', () => {
   it('a URL alone means GET and expect 200', async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'v
 import { StepFailedError } from '../../src/steps/contract.js';
 import { postgresStep, type PostgresParams } from '../../src/steps/postgres.js';
 import { freePort, startCluster } from '../../tools/pg-cluster.js';
-import { stepCtx } from '../support/step-context.js';
+import { failure, stepCtx } from '../support/step-context.js';
 
 // The real, throwaway cluster the test run started (test/support/global-setup.ts).
 const { url, password, port } = inject('pg');
@@ -29,16 +29,6 @@ beforeEach(async () => {
 const rowsNow = async () => JSON.stringify((await client.query(`select id, name, ratio from ${TABLE} order by id`)).rows);
 const run = (p: Omit<PostgresParams, 'url' | 'connectTimeout'> & { url?: string; connectTimeout?: string }, signal?: AbortSignal) =>
   postgresStep.run(postgresStep.normalize!({ url, ...p }), stepCtx(tmpdir(), signal ? { signal } : {}));
-
-async function failure(p: Promise<unknown>): Promise<StepFailedError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(StepFailedError);
-    return error as StepFailedError;
-  }
-  throw new Error('expected the step to fail, it succeeded');
-}
 
 describe('postgres step: query expectations', () => {
   it('expect a plain value passes when the first column equals it (count(*) as a number)', async () => {

@@ -3,25 +3,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StepFailedError } from '../../src/steps/contract.js';
 import { runStep, type RunParams } from '../../src/steps/run.js';
-import { stepCtx } from '../support/step-context.js';
+import { failure, stepCtx } from '../support/step-context.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'runbook-steps-run-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const params = (raw: unknown): RunParams => runStep.normalize!(raw);
 const run = (raw: unknown, overrides: Parameters<typeof stepCtx>[1] = {}) => runStep.run(params(raw), stepCtx(dir, overrides));
-
-async function failure(p: Promise<unknown>): Promise<StepFailedError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(StepFailedError);
-    return error as StepFailedError;
-  }
-  throw new Error('expected the step to fail, it succeeded');
-}
 
 /** Command lines of live processes matching `pattern` (pgrep -f), excluding pgrep itself. */
 function survivors(pattern: string): string[] {

@@ -1,4 +1,5 @@
-import type { StepContext } from '../../src/steps/contract.js';
+import { expect } from 'vitest';
+import { StepFailedError, type StepContext } from '../../src/steps/contract.js';
 
 /** A real step context for calling a step module directly. */
 export function stepCtx(cwd: string, overrides: Partial<StepContext> = {}): StepContext & { out: string[] } {
@@ -15,4 +16,15 @@ export function stepCtx(cwd: string, overrides: Partial<StepContext> = {}): Step
     out,
     ...overrides,
   };
+}
+
+/** Awaits a step that must fail and returns its StepFailedError (the test fails if it succeeds). */
+export async function failure(p: Promise<unknown>): Promise<StepFailedError> {
+  try {
+    await p;
+  } catch (error) {
+    expect(error).toBeInstanceOf(StepFailedError);
+    return error as StepFailedError;
+  }
+  throw new Error('expected the step to fail, it succeeded');
 }
