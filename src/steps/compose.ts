@@ -1,5 +1,6 @@
 import type { StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
+import { killGroupOnAbort } from './process-group.js';
 
 export interface ComposeParams {
   action: 'restart' | 'build' | 'up' | 'logs';
@@ -54,19 +55,7 @@ export const composeStep: StepType<ComposeParams> = {
     const dir = p.dir.startsWith('/') ? p.dir : `${ctx.cwd}/${p.dir}`;
     // Its own process group, killed whole on timeout or interrupt (docker runs compose as a child).
     const subprocess = execa('docker', args, { cwd: dir, env: ctx.env, reject: false, all: true, detached: true });
-    const killGroup = (signal: NodeJS.Signals) => {
-      try {
-        if (subprocess.pid !== undefined) process.kill(-subprocess.pid, signal);
-      } catch {
-        // already gone
-      }
-    };
-    const onAbort = () => {
-      killGroup('SIGTERM');
-      setTimeout(() => killGroup('SIGKILL'), 2000).unref();
-    };
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    const result = await subprocess.finally(() => ctx.signal.removeEventListener('abort', onAbort));
+    const result = await subprocess.finally(killGroupOnAbort(ctx.signal, () => subprocess.pid));
     if (result.failed && (result as { code?: string }).code === 'ENOENT') throw new StepFailedError('docker is not installed (not on PATH)', { command: shown });
     const output = String(result.all ?? '');
     if (output) ctx.output(output);

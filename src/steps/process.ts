@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { OutputTail } from './output-tail.js';
 import { StepFailedError } from './contract.js';
+import { killGroup, killGroupOnAbort } from './process-group.js';
 
 export interface ProcessRequest {
   /** A shell string (run by bash with pipefail) … */
@@ -24,7 +25,6 @@ export interface ProcessResult {
   tail: string;
 }
 
-const KILL_GRACE_MS = 2000;
 const OUTPUT_GRACE_MS = 250;
 const CAPTURE_LIMIT = 1 << 20;
 
@@ -54,20 +54,7 @@ export function runProcess(req: ProcessRequest): Promise<ProcessResult> {
       detached: true,
       stdio: [req.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
-    let killTimer: NodeJS.Timeout | undefined;
-    const killGroup = (sig: NodeJS.Signals) => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, sig);
-      } catch {
-        // the group is already gone
-      }
-    };
-    const onAbort = () => {
-      killGroup('SIGTERM');
-      killTimer = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
-      killTimer.unref();
-    };
-    req.signal.addEventListener('abort', onAbort, { once: true });
+    const stopWatching = killGroupOnAbort(req.signal, () => child.pid);
     const take = (which: 'out' | 'err') => (data: Buffer) => {
       const chunk = data.toString('utf8');
       tail.push(chunk);
@@ -84,7 +71,7 @@ export function runProcess(req: ProcessRequest): Promise<ProcessResult> {
       child.stdin!.end(req.input);
     }
     child.on('error', (error: NodeJS.ErrnoException) => {
-      req.signal.removeEventListener('abort', onAbort);
+      stopWatching();
       const reason = error.code === 'ENOENT' ? `command not found: ${file}` : error.message;
       reject(new StepFailedError(reason, { command: shown, exitCode: null, outputTail: tail.toString() }));
     });
@@ -103,11 +90,10 @@ export function runProcess(req: ProcessRequest): Promise<ProcessResult> {
     child.on('close', (exitCode, signal) => {
       if (settled) return;
       settled = true;
-      req.signal.removeEventListener('abort', onAbort);
+      stopWatching();
       if (req.signal.aborted) {
         // The leader exited; make sure nothing of its group lingers.
-        killGroup('SIGKILL');
-        if (killTimer) clearTimeout(killTimer);
+        killGroup(child.pid, 'SIGKILL');
         reject(abortError(req.signal, shown, tail.toString()));
         return;
       }
