@@ -38,6 +38,3 @@ export interface UnlockOptions extends CommonOptions {
 export interface MigrateOptions extends CommonOptions {
   to: string;
 }
-
-/** What a command module exports: it returns the process exit code (DESIGN.md §5). */
-export type CommandRun<O> = (file: string | undefined, options: O) => Promise<number>;

@@ -1,8 +1,6 @@
 /** `"< 0.5"`, `">= 1"`, `"== 3"`, `"!= 0"` or a plain value for equality. */
 export type Comparison = { op: '<' | '<=' | '>' | '>=' | '==' | '!='; value: number } | { op: 'eq'; value: unknown };
 
-export const COMPARISON_PATTERN = '^\\s*(<=|>=|==|!=|<|>)\\s*-?\\d+(\\.\\d+)?\\s*$';
-
 export function parseComparison(expect: unknown): Comparison {
   if (typeof expect === 'string') {
     const m = /^\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(expect);
