@@ -59,6 +59,9 @@ export const composeStep: StepType<ComposeParams> = {
     if (result.failed && (result as { code?: string }).code === 'ENOENT') throw new StepFailedError('docker is not installed (not on PATH)', { command: shown });
     const output = String(result.all ?? '');
     if (output) ctx.output(output);
+    if (/unknown command:? "?docker compose|'compose' is not a docker command|unknown shorthand flag.*compose/i.test(output)) {
+      throw new StepFailedError('the docker compose plugin is not installed (docker compose … is not a docker command here)', { command: shown, exitCode: result.exitCode, outputTail: output.slice(-2000) });
+    }
     if (/Cannot connect to the Docker daemon|docker daemon is not running|error during connect/i.test(output)) {
       throw new StepFailedError('the Docker engine is not running (cannot connect to the Docker daemon)', { command: shown, exitCode: result.exitCode, outputTail: output.slice(-2000) });
     }

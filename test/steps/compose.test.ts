@@ -148,3 +148,12 @@ describe('compose step: when docker cannot do it', () => {
     }
   });
 });
+
+describe('compose step: docker without the compose plugin', () => {
+  it('says the plugin is missing instead of a bare exit code', async () => {
+    // Stand-in docker (no engine here): answers like a docker CLI without the compose plugin.
+    const s = standIn('echo "docker: unknown command: docker compose" >&2; exit 1');
+    const error = await failure(composeStep.run(params({ action: 'restart', services: ['api'], dir: s.project }), stepCtx(root, { env: s.env })));
+    expect(error.message).toMatch(/docker compose plugin is not installed/);
+  });
+});
