@@ -33,4 +33,3 @@ export function redactDeep<T>(value: T, redact: Redactor): T {
   return value;
 }
 
-export { redactUrl };

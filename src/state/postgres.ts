@@ -6,6 +6,7 @@ import type { EngineEvent, JournalEvent } from '../engine/events.js';
 import { LockedError, StateUnavailableError, type LockHandle, type LockHolder, type RunJournal, type RunRead, type RunSummary, type StateStore } from './contract.js';
 import { FileRunJournal } from './journal-file.js';
 import { describeHolder, isStale } from './lock-file.js';
+import { redactUrl } from '../steps/redact-url.js';
 import { migrateSchema, quoteIdent } from './postgres-schema.js';
 
 export interface PostgresStoreOptions {
@@ -25,17 +26,7 @@ export interface PostgresStoreOptions {
   queryTimeoutMs?: number;
 }
 
-/** `postgres://user:***@host/db`: the URL as shown anywhere (the password never is). */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    for (const name of ['password', 'sslpassword']) if (u.searchParams.has(name)) u.searchParams.set(name, '***');
-    return u.toString();
-  } catch {
-    return url.replace(/:[^@/]*@/, ':***@');
-  }
-}
+export { redactUrl };
 
 /** Socket-level failures and SQLSTATE classes 08 (connection) / 57P (shutdown, terminated). */
 export function isUnreachable(error: unknown): boolean {
