@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
-import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fsyncDir } from '../steps/atomic-write.js';
 import { LockedError, type LockHandle, type LockHolder } from './contract.js';
 
 export function pidAlive(pid: number): boolean {
@@ -27,31 +29,53 @@ export function describeHolder(h: LockHolder): string {
   return `pid ${h.pid} on ${h.host} (user ${h.user}, "${h.command}") since ${h.since}`;
 }
 
-/** Takes the lock file with O_EXCL; refuses with the holder named (and stale locks flagged). */
-export function acquireLockFile(path: string, holder: Omit<LockHolder, 'since'>, unlockHint: string): LockHandle {
+/**
+ * Takes the lock file, refusing with the holder named (and stale locks flagged). The record is
+ * written and fsynced under a private name first and then hard-linked into place: link() is
+ * atomic and fails when the lock exists, so a competitor never sees a lock without its holder.
+ */
+export async function acquireLockFile(path: string, holder: Omit<LockHolder, 'since'>, unlockHint: string): Promise<LockHandle> {
   const record: LockHolder = { ...holder, since: new Date().toISOString() };
-  let fd: number;
+  const draft = `${path}.${process.pid}.tmp`;
+  const fd = openSync(draft, 'w', 0o644);
   try {
-    fd = openSync(path, 'wx', 0o644);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const current = readLock(path);
-    if (!current) {
-      throw new LockedError({ pid: 0, host: '?', user: '?', command: '?', since: '?' }, false, `locked: ${path} exists but is unreadable (another run is starting?); if no run is active, remove it with: ${unlockHint}`);
-    }
-    const stale = isStale(current);
-    const message = stale
-      ? `stale lock: held by ${describeHolder(current)}, but that process is gone. Check nothing is running, then clear it with: ${unlockHint}`
-      : `locked by another run: ${describeHolder(current)}`;
-    throw new LockedError(current, stale, message);
+    writeSync(fd, JSON.stringify(record) + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
-  writeSync(fd, JSON.stringify(record) + '\n');
-  fsyncSync(fd);
-  closeSync(fd);
+  try {
+    // A lock released between our link() and our read of it is simply taken on the next try.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        linkSync(draft, path);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const current = readLock(path);
+        if (current) throw lockedBy(current, unlockHint);
+        if (attempt < 3 && !existsSync(path)) continue;
+        throw new LockedError(UNKNOWN_HOLDER, false, `locked: ${path} exists but is unreadable (not written by runbook?); if no run is active, remove it with: ${unlockHint}`);
+      }
+    }
+  } finally {
+    rmSync(draft, { force: true });
+  }
+  await fsyncDir(dirname(path));
   return {
     async release() {
       const current = readLock(path);
       if (current && current.pid === record.pid && current.since === record.since) rmSync(path, { force: true });
     },
   };
+}
+
+const UNKNOWN_HOLDER: LockHolder = { pid: 0, host: '?', user: '?', command: '?', since: '?' };
+
+function lockedBy(current: LockHolder, unlockHint: string): LockedError {
+  const stale = isStale(current);
+  const message = stale
+    ? `stale lock: held by ${describeHolder(current)}, but that process is gone. Check nothing is running, then clear it with: ${unlockHint}`
+    : `locked by another run: ${describeHolder(current)}`;
+  return new LockedError(current, stale, message);
 }
