@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { open, realpath, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { open, realpath, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import writeFileAtomicPackage from 'write-file-atomic';
 
 /** fsyncs a directory so a rename or a new file in it survives a power loss. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -13,41 +13,13 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
- * Replaces `path` with `data` so that a crash leaves either the old bytes or the new ones:
- * a temp file in the same directory, fsync, rename over, fsync the directory. Keeps the
- * existing file's mode unless `mode` is given.
+ * Replaces `path` so that a crash leaves either the old bytes or the new ones (write-file-atomic:
+ * a temp file beside it, fsync, rename over; owner and mode kept, a symlink written through),
+ * then fsyncs the directory so the rename itself survives a power loss.
  */
-export async function writeFileAtomic(link: string, data: Buffer | string, mode?: number): Promise<void> {
-  // A symlink (nginx's sites-enabled) is written through: the file it points at changes.
-  const path = await realpath(link).catch(() => link);
-  const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.runbook-${randomBytes(4).toString('hex')}.tmp`);
-  let targetMode = mode;
-  if (targetMode === undefined) {
-    try {
-      targetMode = (await stat(path)).mode & 0o7777;
-    } catch {
-      targetMode = 0o644;
-    }
-  }
-  const handle = await open(temp, 'wx', targetMode);
-  try {
-    await handle.writeFile(data);
-    await handle.chmod(targetMode);
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await rm(temp, { force: true });
-    throw error;
-  }
-  await handle.close();
-  try {
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  await fsyncDir(dir);
+export async function writeFileAtomic(path: string, data: Buffer | string, mode?: number): Promise<void> {
+  await writeFileAtomicPackage(path, data, mode === undefined ? {} : { mode });
+  await fsyncDir(dirname(await realpath(path)));
 }
 
 /** Deletes `path` (if present) durably. */

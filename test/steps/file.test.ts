@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -111,6 +111,19 @@ describe('file step: content, line, absent', () => {
     await fileStep.run({ path: 'secret.env', content: 'A=2\n' }, stepCtx(dir));
     expect(readFileSync(path, 'utf8')).toBe('A=2\n');
     expect(modeOf(path)).toBe(0o600);
+  });
+
+  it('keeps the owner of a file that belongs to the service, when root edits it', async () => {
+    // CI runs as root, where a careless rename would hand the service's config to root. Run
+    // as another user, only that user can own the file, and the check is of that.
+    const owner = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : { uid: process.getuid!(), gid: process.getgid!() };
+    const dir = freshDir();
+    const path = join(dir, 'app.conf');
+    writeFileSync(path, 'pool=5\n');
+    chownSync(path, owner.uid, owner.gid);
+    await fileStep.run({ path: 'app.conf', replace: { from: 'pool=5', to: 'pool=10' } }, stepCtx(dir));
+    expect(readFileSync(path, 'utf8')).toBe('pool=10\n');
+    expect({ uid: statSync(path).uid, gid: statSync(path).gid }).toEqual(owner);
   });
 
   it('line is appended when missing, and a second run leaves exactly one copy', async () => {
