@@ -25,6 +25,10 @@ export interface Cluster {
   createDatabase(name: string): void;
   /** Runs SQL through psql and returns its output (unaligned, tuples only). */
   psql(sql: string, db?: string): string;
+  /** Stops the server at once (as a crash would), keeping its data: the database "goes away". */
+  pause(): void;
+  /** Starts it again on the same port with the same data. */
+  resume(): void;
   stop(): void;
 }
 
@@ -112,7 +116,8 @@ export async function startCluster(options: StartOptions = {}): Promise<Cluster>
   chownToPostgres(socketDir);
   const port = options.port ?? (await freePort());
   const opts = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${socketDir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100`;
-  runAsOwner(join(binDir, 'pg_ctl'), ['-D', dataDir, '-o', opts, '-l', join(home, 'server.log'), '-w', '-t', '30', 'start']);
+  const start = () => runAsOwner(join(binDir, 'pg_ctl'), ['-D', dataDir, '-o', opts, '-l', join(home, 'server.log'), '-w', '-t', '30', 'start']);
+  start();
   const user = 'postgres';
   const env = { PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: user, PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' };
   const psqlAt = (sql: string, db = 'postgres', pw = 'template-password') =>
@@ -131,6 +136,8 @@ export async function startCluster(options: StartOptions = {}): Promise<Cluster>
     url: (db = 'postgres') => `postgres://${user}:${password}@127.0.0.1:${port}/${db}`,
     createDatabase: (name) => void psqlAt(`CREATE DATABASE "${name.replace(/"/g, '""')}"`, 'postgres', password),
     psql: (sql, db) => psqlAt(sql, db, password),
+    pause: () => runAsOwner(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop']),
+    resume: start,
     stop: () => {
       if (stopped) return;
       stopped = true;

@@ -12,6 +12,7 @@ function withCommon(cmd: Command): Command {
     .option('--vars-file <file>', 'load variables from a YAML file (repeatable)', collect, [])
     .option('--state-dir <dir>', 'where runs and the lock are kept (default: .runbook beside the runbook)')
     .addOption(new Option('--state <url>', 'state backend URL, e.g. postgres://… (default: the state dir)').env('RUNBOOK_STATE'))
+    .addOption(new Option('--environment <name>', 'which environment of the runbook (own lock, runs and history; default: default)').env('RUNBOOK_ENVIRONMENT'))
     .option('--json', 'print NDJSON events / JSON instead of human output', false)
     .option('--no-color', 'plain output without colors')
     .option('--verbose', 'show step output and details', false);
@@ -79,8 +80,14 @@ export async function main(argv: string[]): Promise<number> {
     .action(action<UnlockOptions>(() => import('./commands/unlock.js'), setCode));
 
   const state = program.command('state').description('manage the state backend');
-  withCommon(state.command('migrate').argument('<file>', 'runbook YAML').description('copy the runs of the file state (.runbook/, and its fallback journals) into the PostgreSQL backend'))
-    .requiredOption('--to <url>', 'the PostgreSQL state URL (postgres://…[?schema=name])')
+  withCommon(
+    state
+      .command('migrate')
+      .argument('[file]', 'runbook YAML (its state dir is the default --from)')
+      .description('copy run journals (a file state dir such as .runbook, or the fallback journals kept while the database was unreachable) into the PostgreSQL backend'),
+  )
+    .option('--from <dir>', 'a state dir (.runbook) or a fallback dir (.runbook/fallback)')
+    .option('--to <url>', 'the PostgreSQL state URL, postgres://…[?schema=name] (default: --state / RUNBOOK_STATE)')
     .action(action<MigrateOptions>(() => import('./commands/state-migrate.js'), setCode));
 
   try {

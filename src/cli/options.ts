@@ -5,6 +5,8 @@ export interface CommonOptions {
   stateDir?: string;
   /** `--state postgres://…` or RUNBOOK_STATE: the state backend URL. */
   state?: string;
+  /** `--environment` or RUNBOOK_ENVIRONMENT (default `default`): its own lock, runs and history. */
+  environment?: string;
   json: boolean;
   color: boolean;
   verbose: boolean;
@@ -36,5 +38,8 @@ export interface UnlockOptions extends CommonOptions {
 }
 
 export interface MigrateOptions extends CommonOptions {
-  to: string;
+  /** A state dir (`.runbook`) or a fallback dir (`.runbook/fallback`). */
+  from?: string;
+  /** The PostgreSQL URL (default: --state / RUNBOOK_STATE). */
+  to?: string;
 }

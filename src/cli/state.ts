@@ -1,14 +1,26 @@
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parse } from 'yaml';
+import { quoteForShell } from '../engine/template.js';
 import { UsageError } from '../model/diagnostic.js';
-import type { StateStore } from '../state/contract.js';
+import { redactUrl } from '../steps/redact-url.js';
+import { StateUnusableError, type StateStore } from '../state/contract.js';
 import { FileStateStore } from '../state/file.js';
 import type { CommonOptions } from './options.js';
 import { stateDirFor } from './state-dir.js';
 
-/** The lock key of the PostgreSQL backend: the runbook's `name:` (its file name if unreadable). */
-function runbookKey(file: string): string {
+export const DEFAULT_ENVIRONMENT = 'default';
+const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+/** `--environment` / RUNBOOK_ENVIRONMENT, checked: it names a directory and keys the lock. */
+export function environmentOf(options: Pick<CommonOptions, 'environment'>): string {
+  const env = options.environment ?? DEFAULT_ENVIRONMENT;
+  if (!ENVIRONMENT_NAME.test(env)) throw new UsageError(`--environment ${JSON.stringify(env)}: expected lowercase letters, digits, '.', '_' or '-' (e.g. staging, prod)`);
+  return env;
+}
+
+/** The runbook's `name:` (its file name if unreadable): with the environment, what the PostgreSQL lock and history are keyed by. */
+export function runbookKey(file: string): string {
   try {
     const name = (parse(readFileSync(file, 'utf8')) as { name?: unknown } | null)?.name;
     if (typeof name === 'string' && name) return name;
@@ -18,31 +30,87 @@ function runbookKey(file: string): string {
   return basename(file).replace(/\.ya?ml$/, '');
 }
 
-function maskUrl(url: string): string {
-  return url.replace(/:[^@/:]*@/, ':***@');
+/** Where a runbook's local state lives: the state dir, or `environments/<name>/` in it (the default environment keeps the plain layout). */
+export function localStateDir(file: string, options: CommonOptions): string {
+  const dir = stateDirFor(file, options.stateDir);
+  const environment = environmentOf(options);
+  return environment === DEFAULT_ENVIRONMENT ? dir : join(dir, 'environments', environment);
+}
+
+/** `--state`'s value as a connection URL and schema; a malformed one is a usage error that never shows the password. */
+export function parseStateUrl(value: string, flag = '--state'): { url: string; schema?: string } {
+  if (!/^postgres(ql)?:\/\//.test(value)) throw new UsageError(`unknown state backend ${JSON.stringify(maskAnyUrl(value))}; expected postgres://… or use --state-dir`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new StateUnusableError(`${flag} ${maskAnyUrl(value)} is not a valid URL; expected postgres://user[:password]@host[:port]/database[?schema=name]; nothing was done`);
+  }
+  const schema = url.searchParams.get('schema') ?? undefined;
+  if (schema === '') throw new StateUnusableError(`${flag} ${redactUrl(value)}: ?schema= is empty; nothing was done`);
+  url.searchParams.delete('schema');
+  return { url: url.toString(), schema };
+}
+
+/** Masks even a URL no parser accepts: everything between `://` and the last `@` (user and password). */
+function maskAnyUrl(value: string): string {
+  const at = value.lastIndexOf('@');
+  const start = value.indexOf('://');
+  return at > start && start >= 0 ? `${value.slice(0, start + 3)}***${value.slice(at)}` : value;
+}
+
+const fromEnv = (value: string | undefined, name: string) => value !== undefined && value === process.env[name];
+
+/**
+ * The state options a printed command must repeat to act on the same state: `--state-dir`,
+ * `--environment` and `--state` unless they came from RUNBOOK_ENVIRONMENT / RUNBOOK_STATE (still
+ * set for the next command). A password in `--state` is shown as *** — never printed.
+ */
+function stateFlags(options: CommonOptions): string[] {
+  const flags: string[] = [];
+  if (options.stateDir) flags.push('--state-dir', options.stateDir);
+  if (options.environment && !fromEnv(options.environment, 'RUNBOOK_ENVIRONMENT')) flags.push('--environment', options.environment);
+  if (options.state && !fromEnv(options.state, 'RUNBOOK_STATE')) flags.push('--state', redactUrl(options.state));
+  return flags;
+}
+
+function shellLine(words: string[]): string {
+  return words.map((w) => quoteForShell(w, 'bare')).join(' ');
+}
+
+/** The exact command to print for the operator to run next, e.g. `runbook rollback x.yaml --state-dir /s`. */
+export function runbookCommand(args: string[], options: CommonOptions): string {
+  return shellLine(['runbook', ...args, ...stateFlags(options)]);
+}
+
+/** The command that copies a fallback dir into the state database (`--to` unless RUNBOOK_STATE names it). */
+export function reconcileCommand(fallbackDir: string, options: CommonOptions): string {
+  const to = options.state && !fromEnv(options.state, 'RUNBOOK_STATE') ? ['--to', redactUrl(options.state)] : [];
+  return shellLine(['runbook', 'state', 'migrate', '--from', fallbackDir, ...to]);
 }
 
 /**
  * The state backend for a runbook: `.runbook/` beside it (or `--state-dir`), or PostgreSQL with
- * `--state postgres://…` / RUNBOOK_STATE (`?schema=name` picks the schema, default `runbook`).
+ * `--state postgres://…` / RUNBOOK_STATE (`?schema=name` picks the schema, default `runbook`);
+ * either per `--environment`.
  */
 export async function openStore(file: string, options: CommonOptions): Promise<StateStore> {
-  const dir = stateDirFor(file, options.stateDir);
-  if (options.state && /^postgres(ql)?:\/\//.test(options.state)) {
-    const url = new URL(options.state);
-    const schema = url.searchParams.get('schema') ?? undefined;
-    url.searchParams.delete('schema');
+  const dir = localStateDir(file, options);
+  const unlockHint = runbookCommand(['unlock', file], options);
+  if (options.state) {
+    const { url, schema } = parseStateUrl(options.state);
     const { PostgresStateStore } = await import('../state/postgres.js');
-    return new PostgresStateStore(url.toString(), {
-      key: runbookKey(file),
+    return new PostgresStateStore(url, {
+      runbook: runbookKey(file),
+      environment: environmentOf(options),
       schema,
       localDir: dir,
-      unlockHint: `runbook unlock ${file} --state <url> --force`,
-      reconcileHint: `run: runbook state migrate --from ${join(dir, 'fallback')} --to <url>`,
+      unlockHint,
+      reconcileHint: reconcileCommand(join(dir, 'fallback'), options),
+      statusHint: runbookCommand(['status', file], options),
     });
   }
-  if (options.state) throw new UsageError(`unknown state backend ${JSON.stringify(maskUrl(options.state))}; expected postgres://… or use --state-dir`);
-  return new FileStateStore(dir, `runbook unlock ${file}${options.stateDir ? ` --state-dir ${options.stateDir}` : ''}`);
+  return new FileStateStore(dir, unlockHint);
 }
 
 /** Opens the state backend for the command's duration and closes it (connections, locks) after. */

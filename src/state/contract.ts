@@ -1,4 +1,5 @@
 import type { EngineEvent, JournalEvent } from '../engine/events.js';
+import { UsageError } from '../model/diagnostic.js';
 
 /** Who holds a lock: shown to the operator who is refused. */
 export interface LockHolder {
@@ -28,6 +29,26 @@ export class StateUnavailableError extends Error {
     super(message);
     this.name = 'StateUnavailableError';
   }
+}
+
+/**
+ * The state backend cannot be used at all (malformed URL, database unreachable or refusing us
+ * at start, schema newer than this code): nothing was done. Exit 2, like other usage problems.
+ */
+export class StateUnusableError extends UsageError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StateUnusableError';
+  }
+}
+
+/** Events kept locally while the state database was unreachable, not yet copied into it. */
+export interface UnreconciledJournal {
+  runId: string;
+  path: string;
+  events: number;
+  /** The exact command that copies it into the database. */
+  reconcile: string;
 }
 
 export interface LockHandle {
@@ -77,6 +98,11 @@ export interface StateStore {
   /** Reopens an existing run to append (rollback continues the run it undoes). */
   openRun(runId: string): Promise<RunJournal>;
   listRuns(): Promise<RunSummary[]>;
+  /**
+   * Local fallback journals of this runbook's runs that the backend has not taken yet (only a
+   * backend that can fall back has any). apply and rollback refuse while there are some.
+   */
+  unreconciled?(): Promise<UnreconciledJournal[]>;
   readRun(runId: string): Promise<RunRead>;
   close(): Promise<void>;
 }

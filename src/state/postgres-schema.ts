@@ -31,9 +31,39 @@ export const MIGRATIONS: readonly ((schema: string) => string)[] = [
       backend_pid integer NOT NULL,
       holder      json NOT NULL
     );`,
+  // 2: runs, history and the lock per environment (staging and prod of one runbook are separate),
+  // the server's time a holder took the lock; events append-only in the database itself:
+  // UPDATE, DELETE and TRUNCATE on them raise.
+  (s) => `
+    ALTER TABLE ${s}.runs RENAME COLUMN lock_key TO runbook;
+    ALTER TABLE ${s}.runs ADD COLUMN environment text NOT NULL DEFAULT 'default';
+    DROP INDEX ${s}.runs_lock_key;
+    CREATE INDEX runs_runbook_environment ON ${s}.runs (runbook, environment, run_id);
+    ALTER TABLE ${s}.lock_holders RENAME COLUMN lock_key TO runbook;
+    ALTER TABLE ${s}.lock_holders ADD COLUMN environment text NOT NULL DEFAULT 'default';
+    ALTER TABLE ${s}.lock_holders ADD COLUMN locked_at timestamptz NOT NULL DEFAULT now();
+    ALTER TABLE ${s}.lock_holders DROP CONSTRAINT lock_holders_pkey;
+    ALTER TABLE ${s}.lock_holders ADD PRIMARY KEY (runbook, environment);
+    CREATE FUNCTION ${s}.events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'runbook state events are append-only: % on %.% refused', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+          USING ERRCODE = 'insufficient_privilege';
+      END $$;
+    CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON ${s}.events
+      FOR EACH ROW EXECUTE FUNCTION ${s}.events_append_only();
+    CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON ${s}.events
+      FOR EACH STATEMENT EXECUTE FUNCTION ${s}.events_append_only();`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The schema was migrated by a newer runbook: this one must not read or write it. */
+export class SchemaTooNewError extends Error {
+  constructor(schema: string, version: number) {
+    super(`the state schema "${schema}" is at version ${version}, newer than this runbook knows (${SCHEMA_VERSION}); upgrade runbook to use it (nothing was written)`);
+    this.name = 'SchemaTooNewError';
+  }
+}
 
 /**
  * Creates the schema and brings it to SCHEMA_VERSION, in one transaction serialised by an
@@ -48,9 +78,7 @@ export async function migrateSchema(client: PoolClient, schema: string): Promise
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
     const { rows } = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${s}.schema_version`);
     const current = rows[0]?.v ?? 0;
-    if (current > SCHEMA_VERSION) {
-      throw new Error(`the state schema ${schema} is at version ${current}, newer than this runbook supports (${SCHEMA_VERSION}); upgrade runbook`);
-    }
+    if (current > SCHEMA_VERSION) throw new SchemaTooNewError(schema, current);
     for (let v = current + 1; v <= SCHEMA_VERSION; v++) {
       await client.query(MIGRATIONS[v - 1]!(s));
       await client.query(`INSERT INTO ${s}.schema_version (version) VALUES ($1)`, [v]);

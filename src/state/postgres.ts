@@ -1,40 +1,68 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Client, Pool, PoolClient } from 'pg';
+import type { Client } from 'pg';
 import type { EngineEvent, JournalEvent } from '../engine/events.js';
-import { LockedError, StateUnavailableError, type LockHandle, type LockHolder, type RunJournal, type RunRead, type RunSummary, type StateStore } from './contract.js';
-import { FileRunJournal } from './journal-file.js';
-import { describeHolder, isStale } from './lock-file.js';
+import { fsyncDir } from '../steps/atomic-write.js';
 import { redactUrl } from '../steps/redact-url.js';
-import { migrateSchema, quoteIdent } from './postgres-schema.js';
+import {
+  LockedError,
+  StateUnavailableError,
+  type LockHandle,
+  type LockHolder,
+  type RunJournal,
+  type RunRead,
+  type RunSummary,
+  type StateStore,
+  type UnreconciledJournal,
+} from './contract.js';
+import { FileRunJournal, readJournalFile } from './journal-file.js';
+import { describeHolder, isStale } from './lock-file.js';
+import { PostgresStateDb, type PostgresDbOptions, type RunOwner } from './postgres-db.js';
 
-export interface PostgresStoreOptions {
-  /** What the lock protects: the runbook's name (and environment). Runs are listed per key. */
-  key: string;
-  /** Schema holding the tables (default `runbook`), created on first use. */
-  schema?: string;
+export interface PostgresStoreOptions extends PostgresDbOptions {
+  /** The runbook's `name`: with the environment, what the lock protects and whose runs are listed. */
+  runbook: string;
+  /** e.g. `staging`, `prod` (default `default`): each has its own lock, runs and history. */
+  environment?: string;
   /** The local state dir (`.runbook/`): events the database could not take go to `<localDir>/fallback/<runId>.jsonl`. */
   localDir?: string;
-  /** How to clear the lock, named in messages (e.g. `runbook unlock deploy.yaml --state …`). */
+  /** The exact command that clears the lock, named in messages. */
   unlockHint?: string;
-  /** How to copy a fallback journal back once the database is up, named when an append fails. */
+  /** The exact command that copies the fallback journals into the database once it is back. */
   reconcileHint?: string;
-  /** Milliseconds to wait for a connection (default 5000). */
-  connectTimeoutMs?: number;
-  /** Milliseconds a statement may take before the database counts as unreachable (default 30000). */
-  queryTimeoutMs?: number;
+  /** The exact `runbook status` command for this runbook and state. */
+  statusHint?: string;
 }
 
+export { isUnreachable } from './postgres-db.js';
 export { redactUrl };
 
-/** Socket-level failures and SQLSTATE classes 08 (connection) / 57P (shutdown, terminated). */
-export function isUnreachable(error: unknown): boolean {
-  const e = error as { code?: unknown; message?: unknown };
-  const code = typeof e?.code === 'string' ? e.code : '';
-  if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE)$/.test(code) || /^(08|57P0)/.test(code)) return true;
-  const message = typeof e?.message === 'string' ? e.message : '';
-  return /Connection terminated|connection timeout|Query read timeout|not queryable|connection error|ended unexpectedly/i.test(message);
+/** How long a refused apply waits for the server to drop the session of a holder whose process is gone. */
+const STALE_WAIT_MS = 3000;
+
+/**
+ * The advisory lock key: the two-int4 form, from 64 bits of SHA-256 over schema, runbook and
+ * environment (a collision between two runbooks is ~1 in 2^64, not hashtext's 1 in 2^32).
+ */
+export function advisoryKey(schema: string, owner: RunOwner): [number, number] {
+  const digest = createHash('sha256').update(JSON.stringify(['runbook-lock', schema, owner.runbook, owner.environment])).digest();
+  return [digest.readInt32BE(0), digest.readInt32BE(4)];
+}
+
+/** What a fallback journal was written for, beside it as `<runId>.json`. */
+interface FallbackMeta extends RunOwner {
+  runId: string;
+  schema: string;
+  state: string;
+}
+
+export function readFallbackMeta(journalPath: string): FallbackMeta | undefined {
+  try {
+    return JSON.parse(readFileSync(journalPath.replace(/\.jsonl$/, '.json'), 'utf8')) as FallbackMeta;
+  } catch {
+    return undefined;
+  }
 }
 
 interface HolderRow {
@@ -59,171 +87,83 @@ function holderFromRow(row: HolderRow): LockHolder {
   return { host: '?', pid: 0, user: row.usename ?? '?', command: `database session ${row.pid} (${row.application_name || 'no application_name'})`, since };
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /**
- * The team backend: runs and events in tables of one schema, the lock a session-level
- * advisory lock on a connection of its own, so the server releases it when the holder dies.
- * Every append is one committed INSERT before it resolves.
+ * The team backend: runs and events in tables of one schema, per runbook and environment; the
+ * lock a session-level advisory lock on a connection of its own, so the server releases it
+ * when the holder dies. Every append is one committed INSERT before it resolves.
  */
 export class PostgresStateStore implements StateStore {
-  readonly location: string;
-  readonly schema: string;
-  readonly key: string;
-  private readonly s: string;
-  private readonly password: string;
-  private readonly lockKey: string;
-  private poolPromise: Promise<Pool> | undefined;
+  readonly db: PostgresStateDb;
+  readonly runbook: string;
+  readonly environment: string;
+  private readonly key: [number, number];
   private readonly lockClients = new Set<Client>();
   /** Set when a connection holding our lock ends without our release: appends must stop. */
   lockLost: Error | undefined;
 
   constructor(
-    private readonly url: string,
+    url: string,
     private readonly options: PostgresStoreOptions,
   ) {
-    if (!options.key) throw new Error('the PostgreSQL state backend needs a lock key (the runbook name)');
-    this.location = redactUrl(url);
-    this.schema = options.schema ?? 'runbook';
-    this.key = options.key;
-    this.s = quoteIdent(this.schema);
-    this.lockKey = `runbook:${this.schema}:${options.key}`;
-    let password = '';
-    try {
-      password = decodeURIComponent(new URL(url).password);
-    } catch {
-      // unparsable URL: pg will say so; there is no password to hide
-    }
-    this.password = password;
+    if (!options.runbook) throw new Error('the PostgreSQL state backend needs the runbook name');
+    this.db = new PostgresStateDb(url, options);
+    this.runbook = options.runbook;
+    this.environment = options.environment ?? 'default';
+    this.key = advisoryKey(this.db.schema, this.owner);
   }
 
-  /** A message with the password and the raw URL taken out. */
-  scrub(text: string): string {
-    let out = text.split(this.url).join(this.location);
-    if (this.password) out = out.split(this.password).join('***');
-    if (this.password && encodeURIComponent(this.password) !== this.password) out = out.split(encodeURIComponent(this.password)).join('***');
-    return out;
+  get location(): string {
+    return this.db.location;
   }
 
-  /** The database failure as an Error fit to show: what failed, where, why; never the password. */
-  failure(error: unknown, doing: string): Error {
-    const cause = this.scrub(error instanceof Error ? error.message || String((error as { code?: unknown }).code ?? error.name) : String(error));
-    const what = isUnreachable(error) ? `the state database ${this.location} is unreachable` : `the state database ${this.location} failed`;
-    return new Error(`${what} while ${doing}: ${cause}`);
+  get owner(): RunOwner {
+    return { runbook: this.runbook, environment: this.environment };
   }
 
-  private connectionConfig(applicationName: string) {
-    return {
-      connectionString: this.url,
-      application_name: applicationName,
-      connectionTimeoutMillis: this.options.connectTimeoutMs ?? 5000,
-      query_timeout: this.options.queryTimeoutMs ?? 30_000,
-      keepAlive: true,
-    };
-  }
-
-  private pool(): Promise<Pool> {
-    this.poolPromise ??= (async () => {
-      const { default: pg } = await import('pg');
-      const pool = new pg.Pool({ ...this.connectionConfig(`runbook:${hostname()}:${process.pid}`), max: 4, allowExitOnIdle: true });
-      // An idle connection dropped by the server must not crash the process; the next query reports it.
-      pool.on('error', () => {});
-      try {
-        const client = await pool.connect();
-        try {
-          await migrateSchema(client, this.schema);
-        } finally {
-          client.release();
-        }
-      } catch (error) {
-        await pool.end().catch(() => {});
-        throw error;
-      }
-      return pool;
-    })();
-    const pending = this.poolPromise;
-    // A failed first use (database down) may be retried by the next call.
-    pending.catch(() => {
-      if (this.poolPromise === pending) this.poolPromise = undefined;
-    });
-    return pending;
-  }
-
-  /** Runs one statement (autocommit: committed when it resolves); failures come back scrubbed. */
-  async query<R extends object>(doing: string, sql: string, params: unknown[] = []): Promise<R[]> {
-    try {
-      const pool = await this.pool();
-      const result = await pool.query<R>(sql, params);
-      return result.rows;
-    } catch (error) {
-      throw this.failure(error, doing);
-    }
-  }
-
-  /** Runs `fn` in one transaction on one connection. */
-  private async transaction<T>(doing: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-    let client: PoolClient;
-    try {
-      client = await (await this.pool()).connect();
-    } catch (error) {
-      throw this.failure(error, doing);
-    }
-    try {
-      await client.query('BEGIN');
-      const out = await fn(client);
-      await client.query('COMMIT');
-      return out;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error instanceof Error && error.message.startsWith('the state database') ? error : this.failure(error, doing);
-    } finally {
-      client.release();
-    }
+  private get s(): string {
+    return this.db.s;
   }
 
   async lock(holder: Omit<LockHolder, 'since'>): Promise<LockHandle> {
-    try {
-      await this.pool(); // schema exists before anyone holds the lock
-    } catch (error) {
-      throw this.failure(error, 'taking the lock');
-    }
+    await this.db.pool(); // the schema exists before anyone holds the lock
+    await this.refuseUnreconciled();
     const { default: pg } = await import('pg');
+    const waitUntil = Date.now() + STALE_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
-      const client = new pg.Client(this.connectionConfig(applicationName(holder)));
+      const client = new pg.Client(this.db.connectionConfig(applicationName(holder)));
       let released = false;
       client.on('error', (error) => {
-        if (!released) this.lockLost ??= this.failure(error, 'holding the lock');
+        if (!released) this.lockLost ??= this.db.failure(error, 'holding the lock');
       });
       client.on('end', () => {
         this.lockClients.delete(client);
-        if (!released) this.lockLost ??= new Error(`the state database ${this.location} is unreachable: the connection holding the lock ended`);
+        if (!released) this.lockLost ??= new StateUnavailableError(`the state database ${this.location} is unreachable: the connection holding the lock ended`);
       });
       let got: boolean;
+      let other: { holder: LockHolder } | undefined;
       const record: LockHolder = { ...holder, since: new Date().toISOString() };
       try {
         await client.connect();
         this.lockClients.add(client);
-        const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [this.lockKey]);
+        const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int4, $2::int4) AS ok', this.key);
         got = rows[0]?.ok === true;
-        if (got) {
-          await client.query(
-            `INSERT INTO ${this.s}.lock_holders (lock_key, backend_pid, holder) VALUES ($1, pg_backend_pid(), $2)
-             ON CONFLICT (lock_key) DO UPDATE SET backend_pid = EXCLUDED.backend_pid, holder = EXCLUDED.holder`,
-            [this.key, JSON.stringify(record)],
-          );
-        }
+        if (got) other = await this.recordHolder(client, record);
       } catch (error) {
         released = true;
         await client.end().catch(() => {});
-        throw this.failure(error, 'taking the lock');
+        throw this.db.failure(error, 'taking the lock');
       }
-      if (got) {
+      if (got && !other) {
         this.lockLost = undefined;
         return {
           release: async () => {
             if (released) return;
             released = true;
             try {
-              await client.query(`DELETE FROM ${this.s}.lock_holders WHERE lock_key = $1 AND backend_pid = pg_backend_pid()`, [this.key]);
-              await client.query('SELECT pg_advisory_unlock(hashtext($1))', [this.lockKey]);
+              await client.query(`DELETE FROM ${this.s}.lock_holders WHERE runbook = $1 AND environment = $2 AND backend_pid = pg_backend_pid()`, [this.runbook, this.environment]);
+              await client.query('SELECT pg_advisory_unlock($1::int4, $2::int4)', this.key);
             } catch {
               // the connection is gone, and with it the lock
             }
@@ -233,29 +173,68 @@ export class PostgresStateStore implements StateStore {
       }
       released = true;
       await client.end().catch(() => {});
+      if (other) {
+        throw new LockedError(other.holder, false, `locked by another run: ${describeHolder(other.holder)} (state ${this.location}, ${this.describeOwner()}; its session holds a different lock key — is it an older runbook?)`);
+      }
       const current = await this.findHolder();
       // Released between our try and our look: try again (a few times), else report what we know.
       if (!current && attempt < 3) continue;
+      // The holder's process is gone: the server drops its session (and lock) as soon as it sees the socket close.
+      if (current?.stale && Date.now() < waitUntil) {
+        await sleep(200);
+        continue;
+      }
       const h = current?.holder ?? { pid: 0, host: '?', user: '?', command: '?', since: '?' };
       const stale = current?.stale ?? false;
-      const hint = this.options.unlockHint ? `; if it is gone, clear it with: ${this.options.unlockHint}` : '';
-      throw new LockedError(h, stale, `locked by another run: ${describeHolder(h)} (state ${this.location})${stale ? hint : ''}`);
+      const where = `state ${this.location}, ${this.describeOwner()}`;
+      const clear = this.options.unlockHint ? ` Check nothing is running, then clear it with: ${this.options.unlockHint}` : '';
+      throw new LockedError(
+        h,
+        stale,
+        stale ? `stale lock: held by ${describeHolder(h)} (${where}), but that process is gone and its database session is still open.${clear}` : `locked by another run: ${describeHolder(h)} (${where})`,
+      );
     }
+  }
+
+  /**
+   * Records us as the holder, on the connection that holds the advisory lock. A row of another
+   * live session that recorded itself earlier means it holds this runbook by another key (an
+   * older runbook): that holder is returned and we must not proceed.
+   */
+  private async recordHolder(client: Client, record: LockHolder): Promise<{ holder: LockHolder } | undefined> {
+    const { rows } = await client.query<{ holder: LockHolder }>(
+      `SELECT h.holder FROM ${this.s}.lock_holders h JOIN pg_stat_activity a ON a.pid = h.backend_pid
+        WHERE h.runbook = $1 AND h.environment = $2 AND h.backend_pid <> pg_backend_pid() AND a.backend_start <= h.locked_at`,
+      [this.runbook, this.environment],
+    );
+    if (rows[0]) {
+      await client.query('SELECT pg_advisory_unlock($1::int4, $2::int4)', this.key);
+      return { holder: rows[0].holder };
+    }
+    await client.query(
+      `INSERT INTO ${this.s}.lock_holders (runbook, environment, backend_pid, holder, locked_at) VALUES ($1, $2, pg_backend_pid(), $3, now())
+       ON CONFLICT (runbook, environment) DO UPDATE SET backend_pid = EXCLUDED.backend_pid, holder = EXCLUDED.holder, locked_at = EXCLUDED.locked_at`,
+      [this.runbook, this.environment, JSON.stringify(record)],
+    );
+    return undefined;
+  }
+
+  private describeOwner(): string {
+    return `runbook ${this.runbook}, environment ${this.environment}`;
   }
 
   /** The session holding our advisory lock, from pg_locks + pg_stat_activity and the holder row it wrote. */
   private async findHolder(): Promise<{ holder: LockHolder; stale: boolean; backendPid: number } | null> {
-    const rows = await this.query<HolderRow>(
+    const rows = await this.db.query<HolderRow>(
       'looking up the lock holder',
       `SELECT a.pid, a.application_name, a.usename, a.backend_start, a.query_start, h.holder
          FROM pg_locks l
          JOIN pg_stat_activity a ON a.pid = l.pid
-         LEFT JOIN ${this.s}.lock_holders h ON h.lock_key = $2 AND h.backend_pid = l.pid
-        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+         LEFT JOIN ${this.s}.lock_holders h ON h.runbook = $3 AND h.environment = $4 AND h.backend_pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-          AND l.classid::bigint = ((hashtext($1)::bigint >> 32) & 4294967295)
-          AND l.objid::bigint = (hashtext($1)::bigint & 4294967295)`,
-      [this.lockKey, this.key],
+          AND l.classid::bigint = $1 AND l.objid::bigint = $2`,
+      [this.key[0] >>> 0, this.key[1] >>> 0, this.runbook, this.environment],
     );
     const row = rows[0];
     if (!row) return null;
@@ -273,98 +252,119 @@ export class PostgresStateStore implements StateStore {
     const current = await this.findHolder();
     if (!current) return null;
     if (!current.stale && !force) return current.holder;
-    await this.query('ending the lock holder\'s session', 'SELECT pg_terminate_backend($1)', [current.backendPid]);
-    await this.query('clearing the lock holder', `DELETE FROM ${this.s}.lock_holders WHERE lock_key = $1 AND backend_pid = $2`, [this.key, current.backendPid]);
+    await this.db.query("ending the lock holder's session", 'SELECT pg_terminate_backend($1)', [current.backendPid]);
+    await this.db.query('clearing the lock holder', `DELETE FROM ${this.s}.lock_holders WHERE runbook = $1 AND environment = $2 AND backend_pid = $3`, [this.runbook, this.environment, current.backendPid]);
     return current.holder;
   }
 
   async createRun(runId: string): Promise<PostgresRunJournal> {
-    await this.query('creating the run', `INSERT INTO ${this.s}.runs (run_id, lock_key) VALUES ($1, $2)`, [runId, this.key]);
+    await this.db.query('creating the run', `INSERT INTO ${this.s}.runs (run_id, runbook, environment) VALUES ($1, $2, $3)`, [runId, this.runbook, this.environment]);
     return new PostgresRunJournal(this, runId, 0);
   }
 
   async openRun(runId: string): Promise<PostgresRunJournal> {
-    const rows = await this.query<{ next: number | null }>(
+    const rows = await this.db.query<{ next: number | null }>(
       'opening the run',
-      `SELECT (SELECT max(seq) + 1 FROM ${this.s}.events WHERE run_id = r.run_id) AS next FROM ${this.s}.runs r WHERE r.run_id = $1`,
-      [runId],
+      `SELECT (SELECT max(seq) + 1 FROM ${this.s}.events WHERE run_id = r.run_id) AS next FROM ${this.s}.runs r WHERE r.run_id = $1 AND r.runbook = $2 AND r.environment = $3`,
+      [runId, this.runbook, this.environment],
     );
-    if (!rows[0]) throw new Error(`no run ${runId} in ${this.location}`);
+    if (!rows[0]) throw this.noRun(runId);
     return new PostgresRunJournal(this, runId, rows[0].next ?? 0);
   }
 
+  private noRun(runId: string): Error {
+    return new Error(`no run ${runId} of ${this.describeOwner()} in ${this.location}`);
+  }
+
   async listRuns(): Promise<RunSummary[]> {
-    const rows = await this.query<{ run_id: string; created_at: Date; started_at: string | null; last_type: string | null; finished: boolean }>(
+    const rows = await this.db.query<{ run_id: string; created_at: Date; started_at: string | null; last_type: string | null; finished: boolean }>(
       'listing runs',
       `SELECT r.run_id, r.created_at, f.event->>'at' AS started_at, l.type AS last_type,
               EXISTS (SELECT 1 FROM ${this.s}.events e WHERE e.run_id = r.run_id AND e.type = 'run.finished') AS finished
          FROM ${this.s}.runs r
          LEFT JOIN LATERAL (SELECT event FROM ${this.s}.events e WHERE e.run_id = r.run_id ORDER BY seq LIMIT 1) f ON true
          LEFT JOIN LATERAL (SELECT type FROM ${this.s}.events e WHERE e.run_id = r.run_id ORDER BY seq DESC LIMIT 1) l ON true
-        WHERE r.lock_key = $1
+        WHERE r.runbook = $1 AND r.environment = $2
         ORDER BY r.run_id`,
-      [this.key],
+      [this.runbook, this.environment],
     );
     return rows.map((r) => ({ runId: r.run_id, startedAt: r.started_at ?? r.created_at.toISOString(), lastEvent: r.last_type ?? 'none', finished: r.finished }));
   }
 
   async readRun(runId: string): Promise<RunRead> {
-    const rows = await this.query<{ event: JournalEvent; present: boolean }>(
+    const rows = await this.db.query<{ event: JournalEvent | null }>(
       'reading the run',
-      `SELECT e.event, true AS present FROM ${this.s}.runs r LEFT JOIN ${this.s}.events e ON e.run_id = r.run_id WHERE r.run_id = $1 ORDER BY e.seq`,
-      [runId],
+      `SELECT e.event FROM ${this.s}.runs r LEFT JOIN ${this.s}.events e ON e.run_id = r.run_id
+        WHERE r.run_id = $1 AND r.runbook = $2 AND r.environment = $3 ORDER BY e.seq`,
+      [runId, this.runbook, this.environment],
     );
-    if (!rows.length) throw new Error(`no run ${runId} in ${this.location}`);
-    return { events: rows.filter((r) => r.event !== null).map((r) => r.event), torn: false };
+    if (!rows.length) throw this.noRun(runId);
+    return { events: rows.flatMap((r) => (r.event ? [r.event] : [])), torn: false };
   }
 
-  /** One committed INSERT: the event is durable when this resolves. */
-  async insertEvent(runId: string, record: JournalEvent): Promise<void> {
-    await this.query('recording an event', `INSERT INTO ${this.s}.events (run_id, seq, at, type, event) VALUES ($1, $2, $3, $4, $5)`, [
-      runId,
-      record.seq,
-      record.at,
-      record.type,
-      JSON.stringify(record),
-    ]);
-  }
-
-  /**
-   * Adds a run's events as they were recorded (seq and at kept), creating the run if new;
-   * events whose seq is already stored are skipped. One transaction. Returns how many were added.
-   */
-  async importEvents(runId: string, events: JournalEvent[]): Promise<number> {
-    return this.transaction(`importing run ${runId}`, async (client) => {
-      await client.query(`INSERT INTO ${this.s}.runs (run_id, lock_key) VALUES ($1, $2) ON CONFLICT (run_id) DO NOTHING`, [runId, this.key]);
-      let added = 0;
-      for (const event of events) {
-        const r = await client.query(`INSERT INTO ${this.s}.events (run_id, seq, at, type, event) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id, seq) DO NOTHING`, [
-          runId,
-          event.seq,
-          event.at,
-          event.type,
-          JSON.stringify(event),
-        ]);
-        added += r.rowCount ?? 0;
-      }
-      return added;
-    });
-  }
-
-  get reconcileHint(): string | undefined {
-    return this.options.reconcileHint;
+  private fallbackDir(): string {
+    return join(resolve(this.options.localDir ?? '.runbook'), 'fallback');
   }
 
   /** Where events the database could not take are kept for this run. */
   fallbackPath(runId: string): string {
-    return join(resolve(this.options.localDir ?? '.runbook'), 'fallback', `${runId}.jsonl`);
+    return join(this.fallbackDir(), `${runId}.jsonl`);
+  }
+
+  /** Says, beside a run's fallback journal, which runbook, environment and database it belongs to. */
+  writeFallbackMeta(runId: string): void {
+    const meta: FallbackMeta = { runId, ...this.owner, schema: this.db.schema, state: this.location };
+    const fd = openSync(join(this.fallbackDir(), `${runId}.json`), 'w', 0o600);
+    try {
+      writeSync(fd, JSON.stringify(meta) + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  get hints(): { reconcileHint?: string; statusHint?: string } {
+    return { reconcileHint: this.options.reconcileHint, statusHint: this.options.statusHint };
+  }
+
+  /** Fallback journals of this runbook and environment still waiting in `<localDir>/fallback/`. */
+  async unreconciled(): Promise<UnreconciledJournal[]> {
+    const dir = this.fallbackDir();
+    let names: string[];
+    try {
+      names = readdirSync(dir).filter((n) => n.endsWith('.jsonl'));
+    } catch {
+      return [];
+    }
+    const reconcile = this.options.reconcileHint ?? `runbook state migrate --from ${dir}`;
+    return names.sort().flatMap((name) => {
+      const path = join(dir, name);
+      const meta = readFallbackMeta(path);
+      // Without its meta file we cannot tell whose it is: count it, rather than risk losing it.
+      if (meta && (meta.runbook !== this.runbook || meta.environment !== this.environment)) return [];
+      let events = 0;
+      try {
+        events = readJournalFile(path).events.length;
+      } catch {
+        // unreadable: still pending, and migrate will say what is wrong with it
+      }
+      return [{ runId: name.slice(0, -'.jsonl'.length), path, events, reconcile }];
+    });
+  }
+
+  /** apply and rollback must not write on top of events that only exist locally (their seq would be taken twice). */
+  private async refuseUnreconciled(): Promise<void> {
+    const pending = await this.unreconciled();
+    if (!pending.length) return;
+    const list = pending.map((p) => `run ${p.runId} has ${p.events} event(s) in ${p.path}`).join('; ');
+    throw new StateUnavailableError(
+      `the state database ${this.location} does not have every event of ${this.describeOwner()} yet (it was unreachable during a run): ${list}. Nothing was done. Reconcile first with: ${pending[0]!.reconcile}`,
+    );
   }
 
   async close(): Promise<void> {
     for (const client of [...this.lockClients]) await client.end().catch(() => {});
-    const pending = this.poolPromise;
-    this.poolPromise = undefined;
-    if (pending) await (await pending.catch(() => undefined))?.end().catch(() => {});
+    await this.db.close();
   }
 }
 
@@ -391,7 +391,7 @@ export class PostgresRunJournal implements RunJournal {
       const record: JournalEvent = { ...event, seq: this.seq, at: new Date().toISOString() };
       try {
         if (this.store.lockLost) throw this.store.lockLost;
-        await this.store.insertEvent(this.runId, record);
+        await this.store.db.insertEvent(this.runId, record);
         this.seq++;
         return;
       } catch (error) {
@@ -403,16 +403,21 @@ export class PostgresRunJournal implements RunJournal {
     try {
       if (!this.fallback) {
         mkdirSync(join(path, '..'), { recursive: true });
-        this.fallback = new FileRunJournal(this.runId, path, this.seq, !existsSync(path));
+        const create = !existsSync(path);
+        if (create) this.store.writeFallbackMeta(this.runId);
+        this.fallback = new FileRunJournal(this.runId, path, this.seq, create);
       }
       this.fallback.appendSync(event, true);
+      await fsyncDir(join(path, '..'));
       this.seq++;
       kept = `the event (${event.type}) was kept in the local fallback journal ${path}`;
     } catch (error) {
       kept = `the local fallback journal ${path} could not be written either (${(error as Error).message}): the event is lost`;
     }
-    const reconcile = this.store.reconcileHint ?? 'copy the fallback journal into it';
-    throw new StateUnavailableError(`${this.store.scrub(this.failure.message)}; ${kept}. Stopped before the next step. Once the database is back, ${reconcile}, then check the run with runbook status.`);
+    const { reconcileHint, statusHint } = this.store.hints;
+    throw new StateUnavailableError(
+      `${this.store.db.scrub(this.failure.message)}; ${kept}. Stopped before the next step. Once the database is back, reconcile with: ${reconcileHint ?? 'runbook state migrate --from <the fallback dir>'} — then check the run with: ${statusHint ?? 'runbook status'}`,
+    );
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backends, fourChanges } from './fixture.js';
+import { backend, databaseRunIds } from '../support/state-backend.js';
+import { fourChanges } from './fixture.js';
 
 let server: Server;
 let port = 0;
@@ -13,9 +14,9 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-describe.each(backends)('apply with the %s state backend: verify after each change, roll back on failure', (backend) => {
+describe(`apply with the ${backend} state backend: verify after each change, roll back on failure`, () => {
   it('applies all four changes, verifying each against files and a real HTTP server', async () => {
-    const sb = fourChanges({ httpPort: port, backend });
+    const sb = fourChanges({ httpPort: port });
     const r = await sb.cliAsync(['apply', sb.runbook]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('all changes applied and verified');
@@ -23,7 +24,7 @@ describe.each(backends)('apply with the %s state backend: verify after each chan
   });
 
   it.each([1, 2, 3, 4])('rolls back change %i and every earlier one when its verify fails: files byte-identical, exit 1', async (k) => {
-    const sb = fourChanges({ httpPort: port, backend });
+    const sb = fourChanges({ httpPort: port });
     const before = sb.snapshot();
     const r = await sb.cliAsync(['apply', sb.runbook, '--var', `fail_at=${k}`]);
     expect(r.code).toBe(1);
@@ -40,7 +41,7 @@ describe.each(backends)('apply with the %s state backend: verify after each chan
   });
 
   it('with onFailure: stop, the failed change stays applied, status says so, rollback restores', () => {
-    const sb = fourChanges({ onFailure: 'stop', backend });
+    const sb = fourChanges({ onFailure: 'stop' });
     const before = sb.snapshot();
     const r = sb.cli(['apply', sb.runbook, '--var', 'fail_at=3']);
     expect(r.code).toBe(1);
@@ -61,7 +62,7 @@ describe.each(backends)('apply with the %s state backend: verify after each chan
   });
 
   it('rollback after a successful apply restores every byte; a second rollback is a no-op', () => {
-    const sb = fourChanges({ backend });
+    const sb = fourChanges();
     const before = sb.snapshot();
     expect(sb.cli(['apply', sb.runbook]).code).toBe(0);
     expect(sb.snapshot()).not.toEqual(before);
@@ -73,7 +74,7 @@ describe.each(backends)('apply with the %s state backend: verify after each chan
   });
 
   it('rollback --to undoes only the changes after (and including) the one named', () => {
-    const sb = fourChanges({ backend });
+    const sb = fourChanges();
     expect(sb.cli(['apply', sb.runbook]).code).toBe(0);
     expect(sb.cli(['rollback', sb.runbook, '--to', 'change-3']).code).toBe(0);
     const now = sb.snapshot();
@@ -84,7 +85,7 @@ describe.each(backends)('apply with the %s state backend: verify after each chan
   });
 
   it('rollback runs what was recorded at apply time, even after the runbook is edited', () => {
-    const sb = fourChanges({ backend });
+    const sb = fourChanges();
     const before = sb.snapshot();
     expect(sb.cli(['apply', sb.runbook]).code).toBe(0);
     // An edit after apply: change 1 now claims a destructive rollback.
@@ -97,7 +98,7 @@ describe.each(backends)('apply with the %s state backend: verify after each chan
   });
 
   it('a step past its timeout is killed and counts as failed', () => {
-    const sb = fourChanges({ backend, extraApply: { 2: '      - run: "sleep 30"\n        timeout: 500ms\n' } });
+    const sb = fourChanges({ extraApply: { 2: '      - run: "sleep 30"\n        timeout: 500ms\n' } });
     const text = readFileSync(sb.runbook, 'utf8').replace('  - id: change-2\n', '  - id: change-2\n    rollback: [ { run: "true" } ]\n');
     writeFileSync(sb.runbook, text);
     const started = Date.now();
@@ -108,7 +109,7 @@ describe.each(backends)('apply with the %s state backend: verify after each chan
   });
 
   it('preflight failures are all reported and nothing changes', () => {
-    const sb = fourChanges({ backend });
+    const sb = fourChanges();
     const text = readFileSync(sb.runbook, 'utf8').replace('changes:\n', 'preflight:\n  - which: [definitely-not-installed-tool]\n  - disk: { path: "/", minFree: 900TB }\n  - run: "true"\nchanges:\n');
     writeFileSync(sb.runbook, text);
     const before = sb.snapshot();
@@ -121,19 +122,20 @@ describe.each(backends)('apply with the %s state backend: verify after each chan
   });
 
   it('--dry-run says what would run and changes nothing', () => {
-    const sb = fourChanges({ backend });
+    const sb = fourChanges();
     const before = sb.snapshot();
     const r = sb.cli(['apply', sb.runbook, '--dry-run']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/will run\s+apply\s+replace in .*conf1\.txt — replace 1 occurrence/);
     expect(r.stdout).toMatch(/will check\s+verify/);
     expect(sb.snapshot()).toEqual(before);
-    if (backend === 'file') expect(existsSync(join(sb.state, 'runs')) ? readdirSync(join(sb.state, 'runs')) : []).toEqual([]);
+    expect(existsSync(join(sb.state, 'runs')) ? readdirSync(join(sb.state, 'runs')) : []).toEqual([]);
+    if (backend === 'postgres') expect(databaseRunIds(sb.dir)).toEqual([]);
     expect(sb.cli(['history', sb.runbook]).stdout).toMatch(/no runs yet/);
   });
 
   it('a change at or above confirmFrom needs --yes without a terminal; above maxRisk needs --accept-risk', () => {
-    const sb = fourChanges({ backend });
+    const sb = fourChanges();
     writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('risk: 2', 'risk: 4'));
     const r = sb.cli(['apply', sb.runbook]);
     expect(r.code).toBe(2);

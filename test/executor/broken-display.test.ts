@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { execute } from '../../src/engine/executor.js';
 import { loadPlan } from '../../src/engine/load-plan.js';
-import { FileStateStore } from '../../src/state/file.js';
+import { testStore } from '../support/state-backend.js';
 import { fourChanges } from './fixture.js';
 
 describe('a broken progress display', () => {
@@ -9,7 +9,7 @@ describe('a broken progress display', () => {
     const sb = fourChanges();
     const before = sb.snapshot();
     const plan = await loadPlan(sb.runbook, { vars: ['fail_at=3'], strictEnv: true });
-    const store = new FileStateStore(sb.state, 'runbook unlock');
+    const store = await testStore(sb.runbook);
     const journal = await store.createRun('test-run');
     let calls = 0;
     const result = await execute(plan, {
@@ -27,6 +27,7 @@ describe('a broken progress display', () => {
       command: 'test',
     });
     await journal.close();
+    await store.close();
     expect(result.exitCode).toBe(1);
     expect(result.outcome).toBe('rolled-back');
     expect(result.displayErrors).toEqual(['terminal went away']);

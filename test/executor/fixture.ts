@@ -1,23 +1,19 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
-import { inject } from 'vitest';
+import { join } from 'node:path';
 import { runCli, runCliAsync, type CliResult } from '../support/cli.js';
-
-/** The state backends every executor test runs against. */
-export type Backend = 'file' | 'postgres';
-export const backends: Backend[] = ['file', 'postgres'];
+import { journalText } from '../support/state-backend.js';
 
 export interface Sandbox {
   dir: string;
   runbook: string;
   state: string;
-  /** The CLI with this sandbox's state backend (`--state postgres://…?schema=<own schema>` for postgres). */
+  /** The CLI (with the test leg's state backend, test/support/state-backend.ts). */
   cli(args: string[], opts?: { env?: NodeJS.ProcessEnv }): CliResult;
   cliAsync(args: string[], opts?: { env?: NodeJS.ProcessEnv }): Promise<CliResult>;
-  stateArgs: string[];
   /** Bytes of every file in dir (except the runbook state), for before/after comparison. */
   snapshot(): Record<string, string>;
+  /** Every journal event, one JSON per line, from whichever backend holds them. */
   journal(): string;
 }
 
@@ -25,9 +21,8 @@ export interface Sandbox {
  * A temp dir with four config files and a four-change runbook: each change edits one file
  * (automatic inverse) and verifies it; `fail_at=k` makes change k's verify fail.
  */
-export function fourChanges(opts: { onFailure?: string; extraApply?: Record<number, string>; secrets?: string; policy?: string; httpPort?: number; backend?: Backend } = {}): Sandbox {
+export function fourChanges(opts: { onFailure?: string; extraApply?: Record<number, string>; secrets?: string; policy?: string; httpPort?: number } = {}): Sandbox {
   const dir = mkdtempSync(join(tmpdir(), 'runbook-exec-'));
-  const stateArgs = opts.backend === 'postgres' ? ['--state', `${inject('pg').url}?schema=t_${basename(dir).replace(/[^A-Za-z0-9]/g, '_').toLowerCase()}`] : [];
   for (let i = 1; i <= 4; i++) writeFileSync(join(dir, `conf${i}.txt`), `setting${i}=old\nother=keep\n`);
   const changes = [1, 2, 3, 4]
     .map(
@@ -58,13 +53,9 @@ ${changes}`;
     dir,
     runbook,
     state,
-    stateArgs,
-    cli: (args, o) => runCli([...args, ...stateArgs], o),
-    cliAsync: (args, o) => runCliAsync([...args, ...stateArgs], o),
+    cli: (args, o) => runCli(args, o),
+    cliAsync: (args, o) => runCliAsync(args, o),
     snapshot: () => Object.fromEntries(readdirSync(dir).filter((f) => f.endsWith('.txt')).sort().map((f) => [f, readFileSync(join(dir, f), 'utf8')])),
-    journal: () => {
-      const runs = join(state, 'runs');
-      return readdirSync(runs).map((f) => readFileSync(join(runs, f), 'utf8')).join('\n');
-    },
+    journal: () => journalText(dir),
   };
 }

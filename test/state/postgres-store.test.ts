@@ -1,16 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import type { EngineEvent, JournalEvent } from '../../src/engine/events.js';
-import { LockedError } from '../../src/state/contract.js';
+import { LockedError, StateUnusableError } from '../../src/state/contract.js';
 import { FileStateStore } from '../../src/state/file.js';
-import { importFallback, migrateState } from '../../src/state/migrate.js';
-import { PostgresStateStore, redactUrl } from '../../src/state/postgres.js';
+import { migrateJournals } from '../../src/state/migrate.js';
+import { EventConflictError } from '../../src/state/postgres-db.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/state/postgres-schema.js';
+import { advisoryKey, PostgresStateStore, redactUrl } from '../../src/state/postgres.js';
 import { startCluster } from '../../tools/pg-cluster.js';
 
 const { url, password } = inject('pg');
@@ -28,8 +30,15 @@ function tempDir(): string {
   return dir;
 }
 
-function store(schema: string, options: { key?: string; url?: string; localDir?: string } = {}): PostgresStateStore {
-  const s = new PostgresStateStore(options.url ?? url, { key: options.key ?? 'deploy', schema, localDir: options.localDir ?? tempDir(), unlockHint: 'runbook unlock deploy.yaml --force' });
+function store(schema: string, options: { runbook?: string; environment?: string; url?: string; localDir?: string } = {}): PostgresStateStore {
+  const s = new PostgresStateStore(options.url ?? url, {
+    runbook: options.runbook ?? 'deploy',
+    environment: options.environment,
+    schema,
+    localDir: options.localDir ?? tempDir(),
+    unlockHint: 'runbook unlock deploy.yaml',
+    reconcileHint: 'runbook state migrate --from x',
+  });
   stores.push(s);
   return s;
 }
@@ -101,13 +110,15 @@ describe('PostgresStateStore', () => {
     ]);
     expect((await s.listRuns())[0]).toMatchObject({ runId: 'r1', lastEvent: 'run.finished', finished: true });
 
-    const versions = await s.query<{ version: number }>('test', `SELECT version FROM "${schema}".schema_version`);
-    expect(versions).toEqual([{ version: 1 }]);
+    const versions = await s.db.query<{ version: number }>('test', `SELECT version FROM "${schema}".schema_version ORDER BY version`);
+    expect(versions.map((v) => v.version)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
     // Several first uses at once (a team's first applies) do not race on creating the schema.
     const fresh = schemaName();
     expect(await Promise.all([1, 2, 3].map(() => store(fresh).listRuns()))).toEqual([[], [], []]);
-    // Runs are per lock key: another runbook in the same schema sees none of them.
-    expect(await store(schema, { key: 'other-runbook' }).listRuns()).toEqual([]);
+    // Runs are per runbook and environment: another runbook, or staging of this one, sees none of them.
+    expect(await store(schema, { runbook: 'other-runbook' }).listRuns()).toEqual([]);
+    expect(await store(schema, { environment: 'staging' }).listRuns()).toEqual([]);
+    await expect(store(schema, { environment: 'staging' }).readRun('r1')).rejects.toThrow(/no run r1 of runbook deploy, environment staging/);
     await expect(s.createRun('r1')).rejects.toThrow(/creating the run/);
     await expect(s.readRun('nope')).rejects.toThrow(/no run nope/);
   });
@@ -132,9 +143,11 @@ describe('PostgresStateStore', () => {
     expect(await b.unlock(false)).toMatchObject({ pid: process.pid });
     expect(await b.lockHolder()).not.toBeNull();
 
-    // Another key is independent.
-    const elsewhere = await store(schema, { key: 'other-runbook' }).lock(me());
+    // Another runbook, and another environment of this one, have locks of their own.
+    const elsewhere = await store(schema, { runbook: 'other-runbook' }).lock(me());
     await elsewhere.release();
+    const staging = await store(schema, { environment: 'staging' }).lock(me());
+    await staging.release();
 
     await handle.release();
     expect(await b.lockHolder()).toBeNull();
@@ -149,7 +162,7 @@ describe('PostgresStateStore', () => {
     const raw = new pg.Client({ connectionString: url, application_name: 'runbook:elsewhere:4242:apply' });
     await raw.connect();
     try {
-      await raw.query('SELECT pg_try_advisory_lock(hashtext($1))', [`runbook:${schema}:deploy`]);
+      await raw.query('SELECT pg_try_advisory_lock($1::int4, $2::int4)', advisoryKey(schema, { runbook: 'deploy', environment: 'default' }));
       const err = await errorOf(s.lock(me()));
       expect(err).toBeInstanceOf(LockedError);
       expect((err as LockedError).holder).toMatchObject({ host: 'elsewhere', pid: 4242, command: 'apply', user: 'postgres' });
@@ -164,7 +177,7 @@ describe('PostgresStateStore', () => {
     const s = store(schema);
     await s.listRuns();
     const script = fileURLToPath(new URL('./hold-lock.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', script, url, schema, 'deploy'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, url, schema, 'deploy', 'default'], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -212,9 +225,19 @@ describe('PostgresStateStore', () => {
     await handle.release();
     expect((await b.readRun('r1')).events.map((e) => e.type)).toEqual(['run.started']);
 
-    // Reconcile: the fallback journal goes into the database with its seq.
-    const report = await importFallback(join(localDir, 'fallback'), b);
-    expect(report.runs).toEqual([{ runId: 'r1', added: 1, torn: false }]);
+    // Until it is reconciled, taking the lock (apply, rollback) is refused with the command to run.
+    const refused = await errorOf(a.lock(me()));
+    expect(refused.message).toMatch(/run r1 has 1 event\(s\) in .*r1\.jsonl\. Nothing was done\. Reconcile first with: runbook state migrate --from x/);
+    expect(await a.unreconciled()).toMatchObject([{ runId: 'r1', events: 1 }]);
+    // Another runbook's state in the same directory is not held up by it.
+    expect(await store(schema, { runbook: 'other', localDir }).unreconciled()).toEqual([]);
+
+    // Reconcile: the fallback journal goes into the database with its seq, and is set aside.
+    const report = await migrateJournals(join(localDir, 'fallback'), b.db, { environment: 'default' });
+    expect(report.runs).toMatchObject([{ runId: 'r1', added: 1, torn: false, fallback: true, owner: { runbook: 'deploy', environment: 'default' } }]);
+    expect(await a.unreconciled()).toEqual([]);
+    expect(readdirSync(join(localDir, 'fallback', 'reconciled'))).toHaveLength(2);
+    await (await a.lock(me())).release();
     expect((await b.readRun('r1')).events.map((e) => [e.seq, e.type])).toEqual([
       [0, 'run.started'],
       [1, 'change.started'],
@@ -273,7 +296,8 @@ describe('PostgresStateStore', () => {
     const wrong = url.replace(password, 'wrong-Pa55');
     const bad = store(schema, { url: wrong });
     const err = await errorOf(bad.listRuns());
-    expect(err.message).toMatch(/state database postgres:\/\/postgres:\*\*\*@.* failed while listing runs: password authentication failed/);
+    expect(err).toBeInstanceOf(StateUnusableError);
+    expect(err.message).toMatch(/^the state database postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/runbook_test \(host 127\.0\.0\.1, port \d+, database runbook_test\) cannot be used: password authentication failed for user "postgres"; nothing was done$/);
     expect(err.message).not.toContain('wrong-Pa55');
     expect(err.message).not.toContain(password);
 
@@ -284,7 +308,7 @@ describe('PostgresStateStore', () => {
     await handle.release();
   });
 
-  it('migrates runs and events from a file store, and running it again adds nothing', async () => {
+  it('migrates a file state dir: runs and events keep their seq and times; running it again adds nothing', async () => {
     const dir = tempDir();
     const file = new FileStateStore(dir, 'runbook unlock x');
     for (const runId of ['20260101-a', '20260102-b']) {
@@ -294,14 +318,112 @@ describe('PostgresStateStore', () => {
       if (runId.endsWith('a')) await j.append(finished);
       await j.close();
     }
-    const s = store(schemaName());
-    const report = await migrateState(file, s);
-    expect(report.runs).toEqual([
-      { runId: '20260101-a', added: 3, torn: false },
-      { runId: '20260102-b', added: 2, torn: false },
+    const schema = schemaName();
+    const s = store(schema);
+    const report = await migrateJournals(dir, s.db, { environment: 'default' });
+    expect(report.runs.map((r) => [r.runId, r.added, r.torn, r.fallback, r.owner.runbook])).toEqual([
+      ['20260101-a', 3, false, false, 'deploy'],
+      ['20260102-b', 2, false, false, 'deploy'],
     ]);
     expect(await s.listRuns()).toEqual(await file.listRuns());
     for (const { runId } of await file.listRuns()) expect(await s.readRun(runId)).toEqual(await file.readRun(runId));
-    expect((await migrateState(file, s)).runs.map((r) => r.added)).toEqual([0, 0]);
+    expect((await migrateJournals(dir, s.db, { environment: 'default' })).runs.map((r) => r.added)).toEqual([0, 0]);
+    // Into another environment, the same runs are that environment's history.
+    expect(await store(schema, { environment: 'prod' }).listRuns()).toEqual([]);
+  });
+
+  it('an imported event that differs from the stored one with its seq is a conflict: nothing of that run is imported, nothing dropped', async () => {
+    const s = store(schemaName());
+    const journal = await s.createRun('r1');
+    await journal.append(started('r1'));
+    await journal.append(changeStarted);
+    const stored = (await s.readRun('r1')).events;
+    // A local journal that took seq 1 for something else (e.g. a rollback recorded while the database was away).
+    const local: JournalEvent[] = [stored[0]!, { ...finished, seq: 1, at: new Date().toISOString() }, { ...finished, seq: 2, at: new Date().toISOString() }];
+    const err = await errorOf(s.db.importEvents('r1', local, s.owner));
+    expect(err).toBeInstanceOf(EventConflictError);
+    expect(err.message).toMatch(/run r1 event 1 differs: the database has change\.started .* the journal being imported has run\.finished/);
+    expect((await s.readRun('r1')).events).toEqual(stored);
+    // Identical events are skipped, so a repeated import is harmless.
+    expect(await s.db.importEvents('r1', stored, s.owner)).toBe(0);
+  });
+
+  it('events are append-only in the database itself: UPDATE, DELETE and TRUNCATE are refused', async () => {
+    const schema = schemaName();
+    const s = store(schema);
+    const journal = await s.createRun('r1');
+    await journal.append(started('r1'));
+    const raw = new pg.Client({ connectionString: url });
+    await raw.connect();
+    try {
+      for (const sql of [`UPDATE "${schema}".events SET type = 'x'`, `DELETE FROM "${schema}".events`, `TRUNCATE "${schema}".events CASCADE`]) {
+        await expect(raw.query(sql)).rejects.toThrow(/runbook state events are append-only: (UPDATE|DELETE|TRUNCATE) on t_\w+\.events refused/);
+      }
+    } finally {
+      await raw.end();
+    }
+    expect((await s.readRun('r1')).events.map((e) => e.type)).toEqual(['run.started']);
+  });
+
+  it('upgrades a schema left at version 1 by an older runbook, keeping its runs and lock holder rows', async () => {
+    const schema = schemaName();
+    const raw = new pg.Client({ connectionString: url });
+    await raw.connect();
+    try {
+      // The schema exactly as version 1 of this code created it, with a run in it.
+      await raw.query(`CREATE SCHEMA "${schema}"; CREATE TABLE "${schema}".schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+      await raw.query(MIGRATIONS[0]!(`"${schema}"`));
+      await raw.query(`INSERT INTO "${schema}".schema_version (version) VALUES (1)`);
+      await raw.query(`INSERT INTO "${schema}".runs (run_id, lock_key) VALUES ('old-run', 'deploy')`);
+      const event = { ...started('old-run'), seq: 0, at: '2026-01-01T00:00:00.000Z' };
+      await raw.query(`INSERT INTO "${schema}".events (run_id, seq, at, type, event) VALUES ('old-run', 0, $1, 'run.started', $2)`, [event.at, JSON.stringify(event)]);
+    } finally {
+      await raw.end();
+    }
+    const s = store(schema);
+    expect(await s.listRuns()).toMatchObject([{ runId: 'old-run', lastEvent: 'run.started', finished: false }]);
+    const versions = await s.db.query<{ version: number }>('test', `SELECT version FROM "${schema}".schema_version ORDER BY version`);
+    expect(versions.map((v) => v.version)).toEqual([1, 2]);
+    const runs = await s.db.query<{ runbook: string; environment: string }>('test', `SELECT runbook, environment FROM "${schema}".runs`);
+    expect(runs).toEqual([{ runbook: 'deploy', environment: 'default' }]);
+    await (await s.lock(me())).release();
+  });
+
+  it('refuses a schema newer than it knows, writing nothing', async () => {
+    const schema = schemaName();
+    const first = store(schema);
+    await first.listRuns();
+    await first.db.query('test', `INSERT INTO "${schema}".schema_version (version) VALUES ($1)`, [SCHEMA_VERSION + 1]);
+    const s = store(schema);
+    for (const call of [() => s.listRuns(), () => s.lock(me()), () => s.createRun('r-new')]) {
+      const err = await errorOf(call());
+      expect(err).toBeInstanceOf(StateUnusableError);
+      expect(err.message).toContain(`the state schema "${schema}" is at version ${SCHEMA_VERSION + 1}, newer than this runbook knows (${SCHEMA_VERSION}); upgrade runbook to use it (nothing was written)`);
+    }
+    expect(await first.db.query('test', `SELECT run_id FROM "${schema}".runs`)).toEqual([]);
+  });
+
+  it('refuses the lock when another live session has recorded itself as this runbook\'s holder under another key', async () => {
+    const schema = schemaName();
+    const s = store(schema);
+    await s.listRuns();
+    const raw = new pg.Client({ connectionString: url, application_name: 'runbook:old-host:77:apply' });
+    await raw.connect();
+    try {
+      // What a runbook holding the lock by another key (hashtext, before version 2) leaves: a holder row, and its own advisory lock.
+      await raw.query('SELECT pg_advisory_lock(hashtext($1))', [`runbook:${schema}:deploy`]);
+      await raw.query(`INSERT INTO "${schema}".lock_holders (runbook, environment, backend_pid, holder) VALUES ('deploy', 'default', pg_backend_pid(), $1)`, [
+        JSON.stringify({ pid: 77, host: 'old-host', user: 'op', command: 'runbook apply deploy.yaml', since: '2026-01-01T00:00:00Z' }),
+      ]);
+      const err = await errorOf(s.lock(me()));
+      expect(err).toBeInstanceOf(LockedError);
+      expect(err.message).toMatch(/locked by another run: pid 77 on old-host .*a different lock key/);
+      // It did not keep the advisory lock it briefly had.
+      expect(await s.lockHolder()).toBeNull();
+    } finally {
+      await raw.end();
+    }
+    // Once that session is gone, its leftover row does not block anyone.
+    await (await s.lock(me())).release();
   });
 });

@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { backendArgs } from './state-backend.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const cliPath = join(repoRoot, 'bin', 'runbook.js');
@@ -11,20 +12,28 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the built CLI as an operator would (no TTY, so line output), synchronously. */
+/** Runs the built CLI as an operator would (no TTY, so line output), synchronously; with the leg's state backend (state-backend.ts). */
 export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): CliResult {
-  const r = spawnSync(process.execPath, [cliPath, ...args], { cwd: opts.cwd ?? repoRoot, env: { ...process.env, CI: '1', ...opts.env }, encoding: 'utf8', input: opts.input, timeout: 120_000 });
+  const { extra, call } = backendArgs(args, { cwd: opts.cwd ?? repoRoot, env: opts.env });
+  const r = spawnSync(process.execPath, [cliPath, ...args, ...extra], { cwd: opts.cwd ?? repoRoot, env: { ...process.env, CI: '1', ...opts.env }, encoding: 'utf8', input: opts.input, timeout: 120_000 });
+  if (call) call.code = r.status;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Starts the CLI in the background (for signals and kill -9). */
 export function startCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  const child = spawn(process.execPath, [cliPath, ...args], { cwd: opts.cwd ?? repoRoot, env: { ...process.env, CI: '1', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { extra, call } = backendArgs(args, { cwd: opts.cwd ?? repoRoot, env: opts.env });
+  const child = spawn(process.execPath, [cliPath, ...args, ...extra], { cwd: opts.cwd ?? repoRoot, env: { ...process.env, CI: '1', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<CliResult>((resolvePromise) => child.on('close', (code) => resolvePromise({ code, stdout, stderr })));
+  const done = new Promise<CliResult>((resolvePromise) =>
+    child.on('close', (code) => {
+      if (call) call.code = code;
+      resolvePromise({ code, stdout, stderr });
+    }),
+  );
   return { child, done, output: () => stdout };
 }
 

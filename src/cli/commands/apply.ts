@@ -17,7 +17,7 @@ import { withLock } from '../locked.js';
 import type { ApplyOptions } from '../options.js';
 import { reportError } from '../report-error.js';
 import { interruptControllers } from '../signals.js';
-import { withStore } from '../state.js';
+import { runbookCommand, withStore } from '../state.js';
 
 async function checkPolicy(plan: Plan, options: ApplyOptions): Promise<number | undefined> {
   const selected = selectChanges(plan, options.only, options.from);
@@ -86,7 +86,7 @@ export async function run(file: string | undefined, options: ApplyOptions): Prom
             .join(', ');
           process.stderr.write(
             `runbook: run ${r.state.runId} did not finish cleanly${r.torn ? ' (its journal ends in a torn line, ignored)' : ''}; still applied: ${left}.\n` +
-              `Restore first with: runbook rollback ${file}${options.stateDir ? ` --state-dir ${options.stateDir}` : ''}\n`,
+              `Restore first with: ${runbookCommand(['rollback', file!], options)}\n`,
           );
           return 3;
         }

@@ -1,7 +1,7 @@
 import { allRuns } from '../../engine/runs.js';
 import type { CommonOptions } from '../options.js';
 import { reportError } from '../report-error.js';
-import { withStore } from '../state.js';
+import { environmentOf, withStore } from '../state.js';
 
 export async function run(file: string | undefined, options: CommonOptions): Promise<number> {
   try {
@@ -10,6 +10,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
       process.stdout.write(JSON.stringify(runs.map((r) => ({ runId: r.state.runId, startedAt: r.state.startedAt, outcome: r.state.outcome ?? null, finished: r.state.finished, changes: r.state.changes.map((c) => ({ id: c.id, status: c.status })) }))) + '\n');
       return 0;
     }
+    process.stdout.write(`environment: ${environmentOf(options)}\n`);
     if (runs.length === 0) process.stdout.write('no runs yet\n');
     for (const r of runs) {
       const changes = r.state.changes.map((c) => `${c.id}:${c.status}`).join(' ');

@@ -1,27 +1,47 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { UsageError } from '../../model/diagnostic.js';
-import { FileStateStore } from '../../state/file.js';
 import type { MigrateOptions } from '../options.js';
 import { reportError } from '../report-error.js';
-import { withStore } from '../state.js';
-import { stateDirFor } from '../state-dir.js';
+import { environmentOf, localStateDir, parseStateUrl, runbookKey } from '../state.js';
 
-/** `runbook state migrate FILE --to postgres://…`: history (and fallback journals) into PostgreSQL. */
+/**
+ * `runbook state migrate --from DIR --to postgres://…` (or `state migrate FILE`): copies run
+ * journals into PostgreSQL — a file state dir's history, or the fallback journals kept while
+ * the database was unreachable (the reconcile step). Exit 3 when a journal conflicts with
+ * what the database holds (it is kept, not dropped).
+ */
 export async function run(file: string | undefined, options: MigrateOptions): Promise<number> {
   try {
-    if (!/^postgres(ql)?:\/\//.test(options.to)) throw new UsageError('--to expects a postgres://… URL');
-    const dir = stateDirFor(file!, options.stateDir);
-    if (!existsSync(dir)) throw new UsageError(`no file state at ${dir}`);
-    return await withStore(file!, { ...options, state: options.to }, async (store) => {
-      const { importFallback, migrateState } = await import('../../state/migrate.js');
-      const pg = store as import('../../state/postgres.js').PostgresStateStore;
-      const runs = await migrateState(new FileStateStore(dir, ''), pg);
-      const fallback = await importFallback(join(dir, 'fallback'), pg);
-      for (const r of [...runs.runs, ...fallback.runs]) process.stdout.write(`${r.runId}: ${r.added} event(s) added${r.torn ? ' (torn last line ignored)' : ''}\n`);
-      process.stdout.write(`migrated ${runs.runs.length} run(s) and ${fallback.runs.length} fallback journal(s) to ${store.location}\n`);
-      return 0;
-    });
+    const target = options.to ?? options.state;
+    if (!target) throw new UsageError('state migrate needs the database: --to postgres://…[?schema=name] (or RUNBOOK_STATE)');
+    if (!file && !options.from) throw new UsageError('state migrate needs --from DIR (a state dir such as .runbook, or its fallback dir) or a runbook FILE');
+    const from = options.from ? resolve(options.from) : localStateDir(file!, options);
+    // `.runbook/environments/<name>` is that environment's state unless --environment says otherwise.
+    const environment = options.environment === undefined && basename(dirname(from)) === 'environments' ? environmentOf({ environment: basename(from) }) : environmentOf(options);
+    if (!statSync(from, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${options.from ? '--from' : 'state migrate'}: no directory ${from}`);
+    const { url, schema } = parseStateUrl(target, options.to ? '--to' : '--state');
+    const { PostgresStateDb } = await import('../../state/postgres-db.js');
+    const { migrateJournals } = await import('../../state/migrate.js');
+    const db = new PostgresStateDb(url, { schema });
+    try {
+      // Connect first: an unreachable or unusable database is said so even when there is nothing to copy.
+      await db.pool();
+      const report = await migrateJournals(from, db, { runbook: file ? runbookKey(file) : undefined, environment });
+      for (const r of report.runs) {
+        const notes = [r.torn ? 'torn last line ignored' : '', r.fallback ? 'fallback journal reconciled, set aside in reconciled/' : ''].filter(Boolean);
+        process.stdout.write(`${r.runId} (${r.owner.runbook}, environment ${r.owner.environment}): ${r.added} event(s) added${notes.length ? ` (${notes.join('; ')})` : ''}\n`);
+      }
+      const fallbacks = report.runs.filter((r) => r.fallback).length;
+      if (report.runs.length === 0 && report.conflicts.length === 0) process.stdout.write(`nothing to migrate: no run journals in ${from}\n`);
+      else process.stdout.write(`migrated ${report.runs.length - fallbacks} run(s) and ${fallbacks} fallback journal(s) from ${from} to ${db.location}\n`);
+      for (const c of report.conflicts) {
+        process.stderr.write(`runbook: ${c.message}; ${c.path} was NOT imported and is kept as it is. Compare it with the run in the database (runbook history), then resolve by hand.\n`);
+      }
+      return report.conflicts.length ? 3 : 0;
+    } finally {
+      await db.close();
+    }
   } catch (error) {
     return reportError(error, options.verbose);
   }
