@@ -116,11 +116,13 @@ function shellMessage(ref: TemplateRef, problem: ShellProblem): string {
     case 'quoted-heredoc':
       return `${t} is in a heredoc with a quoted delimiter (<<'EOF'), where the shell expands nothing: use an unquoted delimiter (<<EOF), where the value is filled in safely; ${RAW_HINT(ref)}`;
     case 'heredoc-program':
-      return `${t} is in a heredoc or here-string that a shell (or ssh) reads as its program, which would run the value as code: ${envHint(ref)}`;
+      return `${t} is in a heredoc or here-string that a shell, ssh or another interpreter (psql, python, …) reads as its program, where the value would be code: ${envHint(ref)}, or use a postgres step for SQL`;
     case 'nested-shell':
       return `${t} is in the program text of a nested shell (bash -c "…", su -c, watch), which parses the value again as code: ${envHint(ref)}`;
     case 'nested-program':
       return `${t} is in the program text of an interpreter (python -c, perl -e, node -e, …), which would run the value as code: ${envHint(ref)} and read it from the environment`;
+    case 'sql-client':
+      return `${t} is in SQL given to psql -c or mysql -e, where the value would be SQL: use a postgres step, where values become bind parameters or quoted literals`;
     case 'eval':
       return `${t} is an argument of eval, which parses the value again as code: ${envHint(ref)}`;
     case 'trap':

@@ -6,7 +6,7 @@
  * words before the one being read (quotes removed); `current` is that word so far.
  */
 
-export type ReparseKind = 'nested-shell' | 'nested-program' | 'eval' | 'trap' | 'ssh' | 'sed' | 'awk' | 'arithmetic' | 'variable-name';
+export type ReparseKind = 'nested-shell' | 'nested-program' | 'sql-client' | 'eval' | 'trap' | 'ssh' | 'sed' | 'awk' | 'arithmetic' | 'variable-name';
 
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'yash', 'posh', 'fish', 'csh', 'tcsh']);
 /** Interpreters whose program comes after a flag: name → flags followed by program text. */
@@ -21,7 +21,11 @@ const FLAG_PROGRAMS: Record<string, string[]> = {
   ruby: ['-e'],
   node: ['-e', '-p', '--eval', '--print'],
   php: ['-r'],
+  psql: ['-c', '--command'],
+  mysql: ['-e', '--execute'],
 };
+/** Programs that read code (or SQL) from stdin when given a heredoc or here-string. */
+const STDIN_PROGRAMS = new Set([...SHELLS, 'ssh', 'psql', 'mysql', 'python', 'python2', 'python3', 'perl', 'ruby', 'node', 'php']);
 /** Words that may stand before a command name without being it. */
 const PREFIXES = new Set(['sudo', 'doas', 'exec', 'command', 'builtin', 'nohup', 'time', 'nice', 'env', '!', '{', '(', 'then', 'do', 'else', 'if', 'elif', 'while', 'until']);
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=/;
@@ -139,12 +143,15 @@ export function reparsedBy(words: string[], current: string): ReparseKind | unde
   for (let j = 0; j < words.length; j++) {
     const name = base(words[j]!);
     if (SHELLS.has(name) && shellProgram(words, j, current)) return 'nested-shell';
-    if (Object.hasOwn(FLAG_PROGRAMS, name) && flagProgram(words, j, current)) return name === 'su' || name === 'runuser' || name === 'flock' ? 'nested-shell' : 'nested-program';
+    if (Object.hasOwn(FLAG_PROGRAMS, name) && flagProgram(words, j, current)) {
+      if (name === 'psql' || name === 'mysql') return 'sql-client';
+      return name === 'su' || name === 'runuser' || name === 'flock' ? 'nested-shell' : 'nested-program';
+    }
   }
   return undefined;
 }
 
-/** Whether a command whose words (before a heredoc or here-string) are `words` reads a program on stdin. */
+/** Whether a command whose words (before a heredoc or here-string) are `words` reads a program (or SQL) on stdin. */
 export function readsProgram(words: string[]): boolean {
-  return words.some((w) => SHELLS.has(base(w)) || base(w) === 'ssh');
+  return words.some((w) => STDIN_PROGRAMS.has(base(w)));
 }

@@ -8,6 +8,8 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { escapeIdentifier, escapeLiteral } from '../../src/engine/fill.js';
+import { shellSlots } from '../../src/engine/shell-slots.js';
+import { sqlSlots } from '../../src/engine/sql-slots.js';
 import { runCli, runCliAsync } from '../support/cli.js';
 
 /**
@@ -233,6 +235,7 @@ describe('templates where a value cannot be passed safely are errors at load tim
     ['declare', `run: "declare {{ v }}=1"`, /used as a variable name/],
     ['a sed script', `run: "sed -i \\"s/a/{{ v }}/\\" f"`, /sed script/],
     ['a heredoc fed to bash', `run: "bash <<EOF\\necho {{ v }}\\nEOF"`, /reads as its program/],
+    ['psql -c', `run: "psql -c \\"select '{{ v }}'\\""`, /in SQL given to psql -c or mysql -e/],
     ['a SQL string literal in a query', `postgres: { url: "postgres://u@127.0.0.1/db", query: "select 1 where 'a' = '{{ v }}'" }`, /inside a SQL string literal: don't quote it — it is passed as a bind parameter/],
     ['a SQL string literal in exec', `postgres: { url: "postgres://u@127.0.0.1/db", exec: "insert into t (name) values ('{{ v }}')" }`, /inside a SQL string literal: don't quote it — it is inserted as a quoted SQL literal for you/],
     ['a quoted SQL identifier', `postgres: { url: "postgres://u@127.0.0.1/db", exec: "drop table \\"{{ v }}\\"" }`, /write \{\{ v \| ident \}\} without the quotes/],
@@ -288,6 +291,20 @@ describe('templates where a value cannot be passed safely are errors at load tim
     const r = runCli(['validate', ...args]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/runbook\.yaml:10:9: \{\{ v \}\} is in the program text of a nested shell.*\(after the \| raw values were inserted\)/);
+  });
+});
+
+describe('reading commands and SQL never fails', () => {
+  it('any text with templates anywhere gets one answer per template, without throwing', () => {
+    const piece = fc.oneof(fc.constantFrom(null, "'", '"', '`', '$(', '$((', '${', ')', '}', '<<EOF\n', '\nEOF\n', "<<'X'\n", '\\', '#', '--', '/*', '$$', 'bash -c ', 'eval ', '[[ ', ' -eq ', ' ]]', ';', '\n', ' '), fc.string({ maxLength: 4 }));
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }), (pieces) => {
+        const holes = pieces.filter((p) => p === null).length;
+        expect(shellSlots(pieces)).toHaveLength(holes);
+        expect(sqlSlots(pieces)).toHaveLength(holes);
+      }),
+      { numRuns: 5000 },
+    );
   });
 });
 
