@@ -1,10 +1,10 @@
 import { redactUrl } from '../steps/redact-url.js';
-import { quoteForShell } from './template.js';
+import { quoteForShell } from './shell-quote.js';
 
 export type Redactor = (text: string) => string;
 
 /**
- * Replaces every secret value (also as it appears shell-quoted or URL-encoded) with `***`,
+ * Replaces every secret value (also as it appears shell-quoted, URL-encoded or as a SQL literal) with `***`,
  * and masks the password of any URL.
  */
 export function createRedactor(secretValues: string[]): Redactor {
@@ -16,6 +16,9 @@ export function createRedactor(secretValues: string[]): Redactor {
     forms.add(quoteForShell(value, 'double'));
     forms.add(quoteForShell(value, 'single'));
     forms.add(encodeURIComponent(value));
+    // As a SQL literal (postgres exec): quotes and backslashes doubled.
+    forms.add(value.replaceAll("'", "''"));
+    forms.add(value.replaceAll("'", "''").replaceAll('\\', '\\\\'));
   }
   const ordered = [...forms].sort((a, b) => b.length - a.length);
   return (text: string) => {

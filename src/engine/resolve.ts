@@ -4,7 +4,9 @@ import type { Diagnostic } from '../model/diagnostic.js';
 import type { Plan, PlannedChange, RiskBand } from '../model/plan.js';
 import type { Change, ResolvedStep, Runbook, StepSpec } from '../model/runbook.js';
 import { stepType } from '../steps/registry.js';
-import { render, TemplateLookupError, type RenderMode, type TemplateScope } from './template.js';
+import type { TemplateField } from '../steps/contract.js';
+import { fillField, StepBindings, TemplatePlacementError, VALUE_ENV, type FillContext } from './fill.js';
+import { render, TemplateLookupError, type TemplateScope } from './template.js';
 
 export function riskBand(risk: number): RiskBand {
   if (risk <= 1) return 'green';
@@ -20,21 +22,34 @@ export interface ResolveOptions {
   strictEnv: boolean;
 }
 
-/** Fills templates: strings at the step type's shell fields are quoted for the shell. */
-function renderDeep(value: unknown, path: string, shellFields: Set<string>, fill: (text: string, mode: RenderMode) => string): unknown {
-  if (typeof value === 'string') return fill(value, shellFields.has(path) ? 'shell' : 'text');
-  if (Array.isArray(value)) return value.map((v, i) => renderDeep(v, path === '' ? String(i) : `${path}.${i}`, shellFields, fill));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, path === '' ? k : `${path}.${k}`, shellFields, fill)]));
+type Fill = (text: string, field: TemplateField | undefined) => { exec: string; shown: string };
+
+/** Fills every string of a step's params for where it goes: [as executed, as shown]. */
+function renderDeep(value: unknown, path: string, fields: Record<string, TemplateField>, fill: Fill): [unknown, unknown] {
+  if (typeof value === 'string') {
+    const { exec, shown } = fill(value, fields[path]);
+    return [exec, shown];
   }
-  return value;
+  const at = (key: string | number) => (path === '' ? String(key) : `${path}.${key}`);
+  if (Array.isArray(value)) {
+    const pairs = value.map((v, i) => renderDeep(v, at(i), fields, fill));
+    return [pairs.map((p) => p[0]), pairs.map((p) => p[1])];
+  }
+  if (value !== null && typeof value === 'object') {
+    const pairs = Object.entries(value).map(([k, v]) => [k, renderDeep(v, at(k), fields, fill)] as const);
+    return [Object.fromEntries(pairs.map(([k, p]) => [k, p[0]])), Object.fromEntries(pairs.map(([k, p]) => [k, p[1]]))];
+  }
+  return [value, value];
 }
 
-/** Vars may reference other vars (`backups: "{{ project_dir }}/backups"`); filled to a fixed point. */
+/**
+ * Vars may reference other vars (`backups: "{{ project_dir }}/backups"`): each var's own
+ * text is filled again until nothing changes, so a value is never read as a template itself.
+ */
 function resolveVars(vars: Record<string, unknown>, scope: Omit<TemplateScope, 'vars'>, fill: (text: string, scope: TemplateScope) => string): Record<string, unknown> {
   let current = { ...vars };
   for (let round = 0; round < 10; round++) {
-    const next = Object.fromEntries(Object.entries(current).map(([k, v]) => [k, typeof v === 'string' ? fill(v, { ...scope, vars: current }) : v]));
+    const next = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, typeof v === 'string' ? fill(v, { ...scope, vars: current }) : v]));
     if (JSON.stringify(next) === JSON.stringify(current)) return next;
     current = next;
   }
@@ -53,42 +68,54 @@ export function resolvePlan(runbook: Runbook, options: ResolveOptions): { plan?:
   const diagnostics: Diagnostic[] = [];
   const baseScope = { env: options.env, name: runbook.name };
   let current: StepSpec | undefined;
-  const fillWith = (text: string, scope: TemplateScope, mode: RenderMode = 'text') =>
-    render(text, scope, mode, (expr, reason) => {
-      if (expr.startsWith('env.') && !options.strictEnv) return `\${${expr.slice(4)}}`;
-      throw new TemplateLookupError(expr, reason);
-    });
+  const onMissing = (expr: string, reason: string) => {
+    if (expr.startsWith('env.') && !options.strictEnv) return `\${${expr.slice(4)}}`;
+    throw new TemplateLookupError(expr, reason);
+  };
   let vars: Record<string, unknown>;
   try {
-    vars = resolveVars({ ...runbook.vars, ...options.vars }, baseScope, (t, s) => fillWith(t, s));
+    vars = resolveVars({ ...runbook.vars, ...options.vars }, baseScope, (t, s) => render(t, s, onMissing));
   } catch (error) {
     return { diagnostics: [{ code: 'unknown-var', message: `in vars: ${(error as Error).message}`, pos: runbook.pos }] };
   }
   const scope: TemplateScope = { ...baseScope, vars };
-  const fill = (text: string, mode: RenderMode) => fillWith(text, scope, mode);
+  const fill = (text: string) => render(text, scope, onMissing);
+  const secretNames = new Set(runbook.secrets);
+  const isSecret = (expr: string) => secretNames.has(expr.startsWith('env.') ? expr.slice(4) : expr.split('.')[0]!);
 
   const resolveStep = (spec: StepSpec): ResolvedStep | undefined => {
     current = spec;
     const def = stepType(spec.type)!;
     try {
-      const rendered = renderDeep(spec.params, '', new Set(def.shellFields ?? []), fill);
-      const params = def.normalize ? def.normalize(rendered) : rendered;
+      const explicitParams = (spec.params as { params?: unknown } | null)?.params;
+      const bindings = new StepBindings(Array.isArray(explicitParams) ? explicitParams.length : 0);
+      const ctx: FillContext = { scope, onMissing, isSecret, bindings };
+      const [exec, shown] = renderDeep(spec.params, '', def.templateFields ?? {}, (text, field) => fillField(text, field, ctx));
+      if (bindings.params.length > 0) (exec as { params?: unknown[] }).params = [...((exec as { params?: unknown[] }).params ?? []), ...bindings.params];
+      const normalize = (p: unknown) => (def.normalize ? def.normalize(p) : p);
+      const shownParams = normalize(shown);
+      const params = def.withShown ? def.withShown(normalize(exec) as never, shownParams as never) : normalize(exec);
+      const env = spec.env ? Object.fromEntries(Object.entries(spec.env).map(([k, v]) => [k, fill(v)])) : undefined;
+      const reserved = Object.keys(env ?? {}).find((k) => VALUE_ENV.test(k));
+      if (reserved) throw new Error(`the environment variable name ${reserved} is reserved: runbook passes template values in RUNBOOK_V1, RUNBOOK_V2, … — pick another name`);
+      const valueEnv = Object.keys(bindings.env).length > 0 ? bindings.env : undefined;
       return {
         type: spec.type,
         params,
-        label: spec.name !== undefined ? fill(spec.name, 'text') : def.describe(params as never),
+        label: spec.name !== undefined ? fill(spec.name) : def.describe((def.withShown ? params : shownParams) as never),
         timeout: spec.timeout,
         retries: spec.retries,
         interval: spec.interval,
         passes: spec.passes,
         settle: spec.settle,
-        cwd: spec.cwd !== undefined ? fill(spec.cwd, 'text') : undefined,
-        env: spec.env ? Object.fromEntries(Object.entries(spec.env).map(([k, v]) => [k, fill(v, 'text')])) : undefined,
+        cwd: spec.cwd !== undefined ? fill(spec.cwd) : undefined,
+        env: env || valueEnv ? { ...env, ...valueEnv } : undefined,
         pos: spec.pos,
       };
     } catch (error) {
-      const message = error instanceof TemplateLookupError ? `${error.message} (in a ${spec.type} step)` : `cannot resolve ${spec.type} step: ${(error as Error).message}`;
-      diagnostics.push({ code: error instanceof TemplateLookupError ? 'unknown-var' : 'resolve', message, pos: current?.pos });
+      const lookupFailed = error instanceof TemplateLookupError;
+      const message = lookupFailed ? `${error.message} (in a ${spec.type} step)` : error instanceof TemplatePlacementError ? error.message : `cannot resolve ${spec.type} step: ${(error as Error).message}`;
+      diagnostics.push({ code: lookupFailed ? 'unknown-var' : error instanceof TemplatePlacementError ? 'template' : 'resolve', message, pos: current?.pos });
       return undefined;
     }
   };
@@ -109,7 +136,7 @@ export function resolvePlan(runbook: Runbook, options: ResolveOptions): { plan?:
   let checkpoint: Plan['checkpoint'];
   if (runbook.checkpoint?.git) {
     try {
-      checkpoint = { dir: resolvePath(dirname(runbook.file), fill(runbook.checkpoint.git.dir, 'text')), message: fill(runbook.checkpoint.git.message, 'text') };
+      checkpoint = { dir: resolvePath(dirname(runbook.file), fill(runbook.checkpoint.git.dir)), message: fill(runbook.checkpoint.git.message) };
     } catch (error) {
       diagnostics.push({ code: 'unknown-var', message: `in checkpoint: ${(error as Error).message}`, pos: runbook.pos });
     }

@@ -1,5 +1,14 @@
 import type { ResolvedStep } from '../model/runbook.js';
 
+/**
+ * Where a string param's templates go: `shell`, a bash command the step runs with `ctx.env`
+ * (values are passed in environment variables); `cron`, a shell command run later (values
+ * quoted); `sql`, a query (values bound as parameters appended to `params`); `sql-script`,
+ * SQL statements (values as quoted literals); `http-url` / `pg-url`, a URL (values
+ * percent-encoded after the base).
+ */
+export type TemplateField = 'shell' | 'cron' | 'sql' | 'sql-script' | 'http-url' | 'pg-url';
+
 /** Where in a run a step executes. */
 export type Phase = 'preflight' | 'checkpoint' | 'apply' | 'verify' | 'rollback' | 'watch';
 
@@ -63,8 +72,17 @@ export interface StepType<P = unknown> {
   summary: string;
   /** JSON Schema of the value under the type key. */
   schema: Record<string, unknown>;
-  /** JSON-pointer-like paths (e.g. `run`, `command`) of string params that a shell executes: templates there are shell-quoted. Use '' for the value itself. */
-  shellFields?: string[];
+  /**
+   * String params whose templates land somewhere a value could become code, by dotted path
+   * (e.g. `command`; '' for the value itself): how each is filled (src/engine/fill.ts).
+   * Other strings are filled as plain text.
+   */
+  templateFields?: Record<string, TemplateField>;
+  /**
+   * Given the params as executed and as shown to people (values quoted, secrets ***), the
+   * params to keep: e.g. `run` keeps the shown command for its messages. Default: as executed.
+   */
+  withShown?(params: P, shown: P): P;
   /** `check` steps only read the system (safe in preflight and dry-run); `action` steps change it. */
   kind: 'check' | 'action' | ((params: P) => 'check' | 'action');
   /** Normalise validated params once (durations to ms, sizes to bytes). Pure. */

@@ -70,7 +70,7 @@ export const cronStep: StepType<CronParams> = {
     properties: {
       id: { type: 'string', pattern: '^[A-Za-z0-9._-]+$', description: 'Identifies the entry: written as a `# runbook:<id>` comment on its line.' },
       schedule: { type: 'string', minLength: 1, description: 'Five cron fields (`0 3 * * *`) or a macro (`@daily`); checked before anything is written.' },
-      command: { type: 'string', minLength: 1, description: 'The shell command cron runs (templates in it are shell-quoted).' },
+      command: { type: 'string', minLength: 1, description: 'The shell command cron runs (template values in it are quoted for where they land).' },
       state: { enum: ['present', 'absent'], description: 'present (default) or absent.' },
       user: { type: 'string', minLength: 1, description: 'Whose crontab (`crontab -u`); default: the current user.' },
       file: { type: 'string', minLength: 1, description: 'A cron.d-style file to edit instead of a crontab.' },
@@ -82,7 +82,7 @@ export const cronStep: StepType<CronParams> = {
     then: {},
     else: { anyOf: [{ required: ['schedule', 'command'] }, { required: ['line'] }] },
   },
-  shellFields: ['command'],
+  templateFields: { command: 'cron' },
   kind: 'action',
   normalize(raw) {
     const r = raw as CronParams;

@@ -42,10 +42,13 @@ export const httpStep: StepType<HttpParams> = {
       },
     ],
   },
+  templateFields: { '': 'http-url', url: 'http-url' },
   kind: 'check',
   normalize(raw) {
     if (typeof raw === 'string') return { url: raw, method: 'GET', status: [200] };
     const r = raw as Omit<HttpParams, 'status' | 'method'> & { status?: number | number[]; method?: string };
+    const broken = Object.entries(r.headers ?? {}).find(([, v]) => /[\r\n]/.test(v));
+    if (broken) throw new Error(`header ${broken[0]} contains a line break (a header value is one line)`);
     return { ...r, method: r.method ?? 'GET', status: r.status === undefined ? [200] : Array.isArray(r.status) ? r.status : [r.status] };
   },
   describe(p) {

@@ -58,6 +58,7 @@ export const postgresStep: StepType<PostgresParams> = {
     },
     oneOf: [{ required: ['query'] }, { required: ['exec'] }, { required: ['ready'] }],
   },
+  templateFields: { url: 'pg-url', query: 'sql', exec: 'sql-script' },
   kind: (p) => (p.exec !== undefined ? 'action' : 'check'),
   normalize(raw) {
     const r = raw as PostgresParams & { connectTimeout?: string };

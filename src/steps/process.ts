@@ -6,6 +6,8 @@ import { killGroup, killGroupOnAbort } from './process-group.js';
 export interface ProcessRequest {
   /** A shell string (run by bash with pipefail) … */
   command?: string;
+  /** … and how it is shown in messages, when that differs. */
+  shown?: string;
   /** … or an argv array run directly. */
   argv?: string[];
   cwd: string;
@@ -28,9 +30,9 @@ export interface ProcessResult {
 const OUTPUT_GRACE_MS = 250;
 const CAPTURE_LIMIT = 1 << 20;
 
-/** How a command is shown in messages. */
-export function commandText(req: Pick<ProcessRequest, 'command' | 'argv'>): string {
-  return req.command ?? (req.argv ?? []).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
+/** How a command is shown in messages: `shown` when the command has one (values quoted for reading). */
+export function commandText(req: Pick<ProcessRequest, 'command' | 'argv'> & { shown?: string }): string {
+  return req.shown ?? req.command ?? (req.argv ?? []).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
 }
 
 /**

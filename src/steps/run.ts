@@ -4,7 +4,10 @@ import { checkText, describeText, textExpectationSchema, type TextExpectation } 
 import { commandText, runProcess } from './process.js';
 
 export interface RunParams {
+  /** As executed: template values are passed in environment variables (RUNBOOK_V1, …). */
   command?: string;
+  /** The command as shown to people: values quoted, secrets ***. */
+  shown?: string;
   argv?: string[];
   expectExit: number[];
   stdout?: TextExpectation;
@@ -38,7 +41,7 @@ export const runStep: StepType<RunParams> = {
       },
     ],
   },
-  shellFields: ['', 'command'],
+  templateFields: { '': 'shell', command: 'shell' },
   kind: 'action',
   normalize(raw) {
     if (typeof raw === 'string') return { command: raw, expectExit: [0] };
@@ -47,6 +50,9 @@ export const runStep: StepType<RunParams> = {
     const expectExit = r.expectExit === undefined ? [0] : Array.isArray(r.expectExit) ? r.expectExit : [r.expectExit];
     return { ...r, expectExit };
   },
+  withShown(p, shown) {
+    return p.command !== undefined && shown.command !== p.command ? { ...p, shown: shown.command } : p;
+  },
   describe(p) {
     return commandText(p);
   },
@@ -54,6 +60,7 @@ export const runStep: StepType<RunParams> = {
   async run(p, ctx) {
     const result = await runProcess({
       command: p.command,
+      shown: p.shown,
       argv: p.argv,
       cwd: ctx.cwd,
       env: ctx.env,
