@@ -1,15 +1,18 @@
 import type { Plan } from '../model/plan.js';
 import type { ResolvedStep } from '../model/runbook.js';
+import { StepFailedError } from '../steps/contract.js';
 import type { CheckpointRecord } from '../steps/git-checkpoint.js';
 import { remaining, type RunState } from './applied-state.js';
 import type { Emitter } from './emitter.js';
+import { secretValues, type SecretValues } from './secrets.js';
+import { failureOf } from './step-runner.js';
 
 type Checkpoint = NonNullable<Plan['checkpoint']>;
 
 /**
- * The runbook's git checkpoint over a run's life: taken with everything needed to undo it
- * journaled first; undone when a rollback leaves nothing of the run applied; and
- * `rollback --checkpoint`'s reset.
+ * The runbook's git checkpoint over a run's life: refused at preflight when it would commit
+ * secrets or large files; taken with everything needed to undo it journaled first; undone when
+ * a rollback leaves nothing of the run applied; and `rollback --checkpoint`'s reset.
  */
 
 /** A checkpoint commit to take back: nothing of its run is applied any more and its undo was not tried yet. */
@@ -17,14 +20,37 @@ export function checkpointToUndo(state: RunState): boolean {
   return state.checkpointCommit !== undefined && state.checkpointCommit.undone === undefined && remaining(state).length === 0;
 }
 
+/** Preflight check (also in `plan --check` and `apply --dry-run`): the checkpoint would not commit a secret or a large file. */
+export async function checkCheckpoint(plan: Plan, emitter: Emitter, env: NodeJS.ProcessEnv): Promise<string[]> {
+  if (!plan.checkpoint) return [];
+  const { dir, exclude, include } = plan.checkpoint;
+  const ref = { phase: 'preflight' as const, index: plan.preflight.length, label: `checkpoint commits no secret or large file (${dir})` };
+  await emitter.emit({ type: 'step.started', ...ref, attempt: 1 });
+  const started = performance.now();
+  let problem: string | undefined;
+  try {
+    const { checkpointRefusal, RUNBOOK_CHECKPOINT_ADVICE } = await import('../steps/git-checkpoint-guard.js');
+    problem = await checkpointRefusal(dir, { exclude, include, secrets: secretValues(plan.runbook.secrets, plan.vars, env) }, RUNBOOK_CHECKPOINT_ADVICE);
+  } catch (error) {
+    problem = failureOf(error).message;
+  }
+  const durationMs = performance.now() - started;
+  await emitter.emit(problem ? { type: 'step.finished', ...ref, attempt: 1, ok: false, durationMs, failure: { message: problem } } : { type: 'step.finished', ...ref, attempt: 1, ok: true, durationMs });
+  return problem ? [`${ref.label}: ${problem}`] : [];
+}
+
 /**
  * Takes the runbook's checkpoint. When it commits, HEAD, its branch, the index (as a tree) and
  * the tree to commit are journaled and fsynced first, then the commit id. Returns the checkpoint
  * commit (HEAD itself when the tree was clean).
  */
-export async function takeRunCheckpoint(cp: Checkpoint, emitter: Emitter): Promise<string> {
+export async function takeRunCheckpoint(cp: Checkpoint, emitter: Emitter, secrets: SecretValues): Promise<string> {
+  const { checkpointRefusal, RUNBOOK_CHECKPOINT_ADVICE } = await import('../steps/git-checkpoint-guard.js');
   const { commitCheckpoint, prepareCheckpoint } = await import('../steps/git-checkpoint.js');
-  const { needsCommit, ...record } = await prepareCheckpoint(cp.dir, cp.message);
+  // Again, right before committing: files may have appeared since preflight.
+  const refusal = await checkpointRefusal(cp.dir, { exclude: cp.exclude, include: cp.include, secrets }, RUNBOOK_CHECKPOINT_ADVICE);
+  if (refusal) throw new StepFailedError(refusal);
+  const { needsCommit, ...record } = await prepareCheckpoint(cp.dir, cp.message, cp.exclude);
   if (!needsCommit) {
     await emitter.emit({ type: 'checkpoint.taken', dir: cp.dir, commit: record.head!, createdCommit: false }, true);
     return record.head!;

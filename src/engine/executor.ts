@@ -132,7 +132,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
 
   if (plan.checkpoint) {
     try {
-      recorded.checkpointCommit = await takeRunCheckpoint(plan.checkpoint, emitter);
+      recorded.checkpointCommit = await takeRunCheckpoint(plan.checkpoint, emitter, secrets);
       recorded.checkpointDir = plan.checkpoint.dir;
     } catch (error) {
       return finish('preflight-failed', 1, { failure: { phase: 'checkpoint', failure: failureOf(error) } });

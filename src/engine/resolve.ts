@@ -109,7 +109,13 @@ export function resolvePlan(runbook: Runbook, options: ResolveOptions): { plan?:
   let checkpoint: Plan['checkpoint'];
   if (runbook.checkpoint?.git) {
     try {
-      checkpoint = { dir: resolvePath(dirname(runbook.file), fill(runbook.checkpoint.git.dir, 'text')), message: fill(runbook.checkpoint.git.message, 'text') };
+      const git = runbook.checkpoint.git;
+      checkpoint = {
+        dir: resolvePath(dirname(runbook.file), fill(git.dir, 'text')),
+        message: fill(git.message, 'text'),
+        exclude: git.exclude.map((p) => fill(p, 'text')),
+        include: git.include.map((p) => fill(p, 'text')),
+      };
     } catch (error) {
       diagnostics.push({ code: 'unknown-var', message: `in checkpoint: ${(error as Error).message}`, pos: runbook.pos });
     }

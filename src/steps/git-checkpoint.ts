@@ -1,4 +1,5 @@
 import { StepFailedError } from './contract.js';
+import { checkpointRefusal, type CheckpointFiles } from './git-checkpoint-guard.js';
 import { git, gitCommandText, gitTry } from './git-cli.js';
 import { headBranch, headCommit, identityArgs, indexTree, openCheckout, operationInProgress, worktreeTree } from './git-repo.js';
 
@@ -62,9 +63,11 @@ export async function commitCheckpoint(p: CheckpointRecord): Promise<string> {
   return commit;
 }
 
-/** Prepare and commit in one: for the `git` step's `checkpoint` (not journaled). */
-export async function takeCheckpoint(dir: string, message: string): Promise<{ commit: string; createdCommit: boolean }> {
-  const p = await prepareCheckpoint(dir, message);
+/** Refusal check, prepare and commit in one: for the `git` step's `checkpoint` (not journaled). */
+export async function takeCheckpoint(dir: string, message: string, files: CheckpointFiles = { exclude: [], include: [], secrets: new Map() }): Promise<{ commit: string; createdCommit: boolean }> {
+  const refusal = await checkpointRefusal(dir, files, 'add them to .gitignore first');
+  if (refusal) throw new StepFailedError(refusal, { command: gitCommandText(dir, ['add', '-A']) });
+  const p = await prepareCheckpoint(dir, message, files.exclude);
   if (!p.needsCommit) return { commit: p.head!, createdCommit: false };
   return { commit: await commitCheckpoint(p), createdCommit: true };
 }

@@ -38,7 +38,7 @@ export const gitStep: StepType<GitParams> = {
     required: ['dir'],
     properties: {
       dir: { type: 'string', minLength: 1, description: 'The checkout.' },
-      checkpoint: { type: 'string', minLength: 1, description: 'Commit everything not ignored with this message (a clean tree just records HEAD).' },
+      checkpoint: { type: 'string', minLength: 1, description: 'Commit everything not ignored with this message (a clean tree just records HEAD); refuses untracked files that look like secrets or are over 10 MB.' },
       revert: { type: 'string', minLength: 1, description: 'Revert this commit (a new commit undoing it).' },
       reset: { type: 'string', minLength: 1, description: 'Return files, index and HEAD to this commit; "checkpoint" means the run’s checkpoint. Refuses when changes that are not the run’s own would be discarded unless `force`; never deletes files created since by others.' },
       force: { type: 'boolean', description: 'With `reset`: discard changed files and commits that are not the run’s own.' },

@@ -88,6 +88,25 @@ describe('a runbook using postgres, cron, git, file and compose steps', () => {
     });
   });
 
+  it('refuses before anything changes when the checkpoint would commit a secret or a large file', async () => {
+    await withCrontab(async () => {
+      const s = realSystemRunbook(url);
+      writeFileSync(join(s.repo, '.env'), 'API_KEY=abc\n');
+      writeFileSync(join(s.repo, 'dump.sql'), `-- ${inject('pg').url}\n`);
+      const before = { rows: await rows(), crontab: crontabText(), git: gitState(s.repo) };
+      const r = await runCliAsync(['apply', s.runbook], { env: s.env });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain('preflight failed — nothing was changed');
+      expect(r.stdout).toContain('.env (the name looks like a secret)');
+      expect(r.stdout).toContain('dump.sql (holds the value of secret db)');
+      expect(r.stdout).toContain('checkpoint.git.exclude');
+      expect(r.stdout + r.stderr).not.toContain(inject('pg').password);
+      expect(gitState(s.repo)).toEqual(before.git);
+      expect(await rows()).toBe(before.rows);
+      expect(crontabText()).toEqual(before.crontab);
+    });
+  });
+
   it('rollback --checkpoint returns the files to the checkpoint, refuses on foreign changes, and never deletes files it did not write', async () => {
     await withCrontab(async () => {
       const s = realSystemRunbook(url);

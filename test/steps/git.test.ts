@@ -1,9 +1,10 @@
 import { execSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gitStep, type GitParams } from '../../src/steps/git.js';
+import { checkpointRefusal } from '../../src/steps/git-checkpoint-guard.js';
 import { commitCheckpoint, prepareCheckpoint, takeCheckpoint, undoCheckpoint } from '../../src/steps/git-checkpoint.js';
 import { diffFromCheckpoint, foreignChanges, resetToCheckpoint } from '../../src/steps/git-reset.js';
 import { git } from '../support/real-system.js';
@@ -289,8 +290,8 @@ function workInProgress(dir: string): void {
   writeFileSync(join(dir, 'debug.log'), 'ignored\n');
 }
 
-async function checkpointOf(dir: string, message = 'checkpoint: before deploy') {
-  const record = await prepareCheckpoint(dir, message);
+async function checkpointOf(dir: string, message = 'checkpoint: before deploy', exclude: string[] = []) {
+  const record = await prepareCheckpoint(dir, message, exclude);
   return { ...record, commit: await commitCheckpoint(record) };
 }
 
@@ -429,5 +430,62 @@ describe('undoing the checkpoint commit', () => {
     const e = await failure(prepareCheckpoint(dir, 'checkpoint'));
     expect(e.message).toBe(`${dir} is in the middle of a merge: finish or abort it before taking a checkpoint`);
     expect({ head: head(dir), status: status(dir) }).toEqual(before);
+  });
+});
+
+describe('what a checkpoint refuses to commit', () => {
+  const none = { exclude: [], include: [], secrets: new Map<string, string>() };
+  const advice = 'ADVICE';
+
+  it('refuses untracked files named like secrets, larger than 10 MB, or holding a secret value, naming each; nothing changes', async () => {
+    const dir = newRepo();
+    writeFileSync(join(dir, '.env'), 'X=1\n');
+    writeFileSync(join(dir, '.env.production'), 'X=2\n');
+    writeFileSync(join(dir, 'server.pem'), 'cert\n');
+    writeFileSync(join(dir, 'tls.key'), 'key\n');
+    writeFileSync(join(dir, 'id_ed25519'), 'private\n');
+    writeFileSync(join(dir, 'id_ed25519.pub'), 'public\n');
+    mkdirSync(join(dir, 'backups'));
+    writeFileSync(join(dir, 'backups', 'db.sql.gz'), '');
+    truncateSync(join(dir, 'backups', 'db.sql.gz'), 39_000_000);
+    writeFileSync(join(dir, 'notes.txt'), 'connect with postgres://app:s3cr3t-pw@db/app\n');
+    writeFileSync(join(dir, 'fine.txt'), 'nothing secret\n');
+    writeFileSync(join(dir, 'big.log'), '');
+    truncateSync(join(dir, 'big.log'), 20_000_000); // ignored: never committed, never refused
+    const before = seen(dir);
+    const refusal = await checkpointRefusal(dir, { ...none, secrets: new Map([['DB_PASSWORD', 's3cr3t-pw']]) }, advice);
+    expect(refusal).toBe(
+      'the checkpoint would commit 7 untracked files that look like secrets or are large: ' +
+        '.env (the name looks like a secret), .env.production (the name looks like a secret), backups/db.sql.gz (39 MB, over 10 MB), ' +
+        'id_ed25519 (the name looks like a secret), notes.txt (holds the value of secret DB_PASSWORD), server.pem (the name looks like a secret), tls.key (the name looks like a secret); ADVICE',
+    );
+    expect(refusal).not.toContain('s3cr3t-pw');
+    const e = await failure(takeCheckpoint(dir, 'checkpoint'));
+    expect(e.message).toMatch(/^the checkpoint would commit 6 untracked files .*; add them to \.gitignore first$/);
+    expect(seen(dir)).toEqual(before);
+  });
+
+  it('exclude leaves files out of the checkpoint (untracked and untouched, before and after the undo); include commits them anyway', async () => {
+    const dir = newRepo();
+    mkdirSync(join(dir, 'backups'));
+    writeFileSync(join(dir, 'backups', 'db.sql.gz'), '');
+    truncateSync(join(dir, 'backups', 'db.sql.gz'), 12_000_000);
+    writeFileSync(join(dir, '.env.example'), 'X=\n');
+    writeFileSync(join(dir, 'notes.txt'), 'notes\n');
+    const files = { exclude: ['backups'], include: ['.env.example'], secrets: new Map<string, string>() };
+    expect(await checkpointRefusal(dir, files, advice)).toBeUndefined();
+    const before = seen(dir);
+    const cp = await checkpointOf(dir, 'checkpoint', files.exclude);
+    expect(git(dir, 'ls-tree', '-r', '--name-only', 'HEAD').split('\n').filter(Boolean)).toEqual(['.env.example', '.gitignore', 'config.ini', 'notes.txt', 'src/app.txt']);
+    expect(status(dir)).toBe('?? backups/\n');
+    expect((await diffFromCheckpoint(dir, cp.commit, { ownPaths: [], exclude: files.exclude })).created).toEqual([]);
+    await undoCheckpoint(cp);
+    expect(seen(dir)).toEqual(before);
+  });
+
+  it('a merge in progress is refused at preflight', async () => {
+    const dir = newRepo();
+    writeFileSync(join(dir, '.git', 'MERGE_HEAD'), `${head(dir)}\n`);
+    expect(await checkpointRefusal(dir, none, advice)).toBe(`${dir} is in the middle of a merge: finish or abort it first (a checkpoint now would record a half-done state)`);
   });
 });
