@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parse } from 'yaml';
-import { quoteForShell } from '../engine/template.js';
+import { quoteForShell } from '../engine/shell-quote.js';
 import { UsageError } from '../model/diagnostic.js';
 import { redactUrl } from '../steps/redact-url.js';
 import { StateUnusableError, type StateStore } from '../state/contract.js';

@@ -1,4 +1,5 @@
 import type { ResolvedStep } from '../model/runbook.js';
+import type { CheckpointRecord } from '../steps/git-checkpoint.js';
 import type { JournalEvent, RunOutcome, StepFailure } from './events.js';
 
 export type ChangeStatus = 'applying' | 'applied' | 'verified' | 'failed' | 'rolling-back' | 'rolled-back' | 'rollback-failed';
@@ -27,6 +28,8 @@ export interface RunState {
   host?: string;
   changes: ChangeState[];
   checkpoint?: { dir: string; commit: string };
+  /** A checkpoint that made a commit: what undoing it needs, the commit once known, and how the undo went. */
+  checkpointCommit?: CheckpointRecord & { commit?: string; undone?: { restored: boolean; reason?: string; finish?: string } };
   /** Secret names recorded at apply time. */
   secrets: string[];
   finished: boolean;
@@ -53,8 +56,17 @@ export function foldRun(runId: string, events: JournalEvent[]): RunState {
       case 'run.started':
         Object.assign(state, { startedAt: e.at, runbook: e.runbook, file: e.file, pid: e.pid, host: e.host, secrets: e.secrets ?? [] });
         break;
+      case 'checkpoint.started': {
+        const { type: _type, seq: _seq, at: _at, ...record } = e;
+        state.checkpointCommit = record;
+        break;
+      }
       case 'checkpoint.taken':
         state.checkpoint = { dir: e.dir, commit: e.commit };
+        if (state.checkpointCommit && e.createdCommit) state.checkpointCommit.commit = e.commit;
+        break;
+      case 'checkpoint.undone':
+        if (state.checkpointCommit) state.checkpointCommit.undone = { restored: e.restored, reason: e.reason, finish: e.finish };
         break;
       case 'change.started': {
         const c: ChangeState = { id: e.changeId, number: e.number, title: e.title, checksum: e.checksum, status: 'applying', rollback: e.rollback, inverses: [], paths: [] };

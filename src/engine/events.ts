@@ -1,5 +1,6 @@
 import type { ResolvedStep } from '../model/runbook.js';
 import type { Phase } from '../steps/contract.js';
+import type { CheckpointRecord } from '../steps/git-checkpoint.js';
 
 export interface StepFailure {
   message: string;
@@ -40,7 +41,9 @@ export type EngineEvent =
       secrets: string[];
     } // (journal)
   | { type: 'preflight.finished'; ok: boolean; failures: string[] } // (journal)
+  | ({ type: 'checkpoint.started' } & CheckpointRecord) // (journal) before the checkpoint commit is made
   | { type: 'checkpoint.taken'; dir: string; commit: string; createdCommit: boolean } // (journal)
+  | { type: 'checkpoint.undone'; dir: string; commit: string | null; restored: boolean; reason?: string; finish?: string } // (journal) after a rollback left nothing of the run applied
   | { type: 'change.started'; changeId: string; number: number; title: string; checksum: string; rollback: ResolvedStep[] | null } // (journal)
   | ({ type: 'step.started'; attempt: number; inverse?: ResolvedStep[] } & StepRef) // (journal for apply/rollback)
   | ({ type: 'step.output'; chunk: string } & StepRef)

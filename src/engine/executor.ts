@@ -6,6 +6,7 @@ import type { Phase, StepContext } from '../steps/contract.js';
 import { stepType } from '../steps/registry.js';
 import type { RunJournal } from '../state/contract.js';
 import { foldRun, type ChangeState, type RunState } from './applied-state.js';
+import { takeRunCheckpoint, undoRunCheckpoint } from './checkpoint.js';
 import { Emitter } from './emitter.js';
 import type { EventListener, RunOutcome, StepFailure } from './events.js';
 import { runPreflight } from './preflight.js';
@@ -131,11 +132,8 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
 
   if (plan.checkpoint) {
     try {
-      const { takeCheckpoint } = await import('../steps/git.js');
-      const cp = await takeCheckpoint(plan.checkpoint.dir, plan.checkpoint.message);
-      recorded.checkpointCommit = cp.commit;
+      recorded.checkpointCommit = await takeRunCheckpoint(plan.checkpoint, emitter, secrets);
       recorded.checkpointDir = plan.checkpoint.dir;
-      await emitter.emit({ type: 'checkpoint.taken', dir: plan.checkpoint.dir, commit: cp.commit, createdCommit: cp.createdCommit }, true);
     } catch (error) {
       return finish('preflight-failed', 1, { failure: { phase: 'checkpoint', failure: failureOf(error) } });
     }
@@ -184,6 +182,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
   const reason = interrupted ? 'interrupted' : `change ${failedId} failed in ${failed.error.phase}`;
   const rb = await rollbackChanges(toUndo, reason, emitter, { ...base, output: base.output }, secrets, options.rollbackSignal);
   if (!rb.ok) return finish('rollback-failed', 3, { failure, rollbackFailure: rb.failed });
+  await undoRunCheckpoint(foldRun(options.runId, emitter.events), emitter);
   return finish(interrupted ? 'interrupted' : 'rolled-back', interrupted ? 130 : 1, { failure });
 }
 

@@ -84,7 +84,7 @@ function toRunbook(src: YamlSource, data: Raw): Runbook {
       confirmFrom: (policy.confirmFrom as number | undefined) ?? 3,
       onFailure: (policy.onFailure as Runbook['policy']['onFailure'] | undefined) ?? 'rollback-all',
     },
-    checkpoint: git ? { git: { dir: git.dir as string, message: (git.message as string | undefined) ?? 'checkpoint: before {{ name }}' } } : undefined,
+    checkpoint: git ? { git: { dir: git.dir as string, message: (git.message as string | undefined) ?? 'checkpoint: before {{ name }}', exclude: strings(git.exclude), include: strings(git.include) } } : undefined,
     preflight: steps(src, data.preflight, ['preflight']),
     changes,
     watch: watch ? { duration: durationMs(watch.duration) ?? 0, interval: durationMs(watch.interval) ?? 5000 } : undefined,

@@ -1,5 +1,6 @@
 import { dirname } from 'node:path';
 import type { Plan } from '../model/plan.js';
+import { checkCheckpoint } from './checkpoint.js';
 import { Emitter } from './emitter.js';
 import type { EventListener } from './events.js';
 import { createRedactor } from './redact.js';
@@ -22,6 +23,7 @@ export async function runPreflight(plan: Plan, emitter: Emitter, base: Omit<Step
       failures.push(`${step.label}: ${failureOf(error).message}`);
     }
   }
+  if (!signal.aborted) failures.push(...(await checkCheckpoint(plan, emitter, base.env)));
   await emitter.emit({ type: 'preflight.finished', ok: failures.length === 0, failures }, true);
   return failures;
 }

@@ -136,7 +136,13 @@ export function resolvePlan(runbook: Runbook, options: ResolveOptions): { plan?:
   let checkpoint: Plan['checkpoint'];
   if (runbook.checkpoint?.git) {
     try {
-      checkpoint = { dir: resolvePath(dirname(runbook.file), fill(runbook.checkpoint.git.dir)), message: fill(runbook.checkpoint.git.message) };
+      const git = runbook.checkpoint.git;
+      checkpoint = {
+        dir: resolvePath(dirname(runbook.file), fill(git.dir)),
+        message: fill(git.message),
+        exclude: git.exclude.map((p) => fill(p)),
+        include: git.include.map((p) => fill(p)),
+      };
     } catch (error) {
       diagnostics.push({ code: 'unknown-var', message: `in checkpoint: ${(error as Error).message}`, pos: runbook.pos });
     }

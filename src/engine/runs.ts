@@ -1,5 +1,6 @@
 import type { StateStore } from '../state/contract.js';
 import { foldRun, remaining, type RunState } from './applied-state.js';
+import { checkpointToUndo } from './checkpoint.js';
 
 export interface RunView {
   state: RunState;
@@ -19,17 +20,18 @@ export async function allRuns(store: StateStore): Promise<RunView[]> {
 
 /**
  * A run that leaves the system in a state nobody chose: it never finished (crash, kill -9),
- * a rollback of it failed or was cut short, or it stopped on a failure with changes applied.
+ * a rollback of it failed or was cut short, or it stopped on a failure with changes applied;
+ * or its git checkpoint commit is still to be taken back.
  */
 export function isUnsettled(state: RunState): boolean {
   const left = remaining(state);
-  if (left.length === 0) return false;
+  if (left.length === 0) return checkpointToUndo(state);
   if (!state.finished) return true;
   if (left.some((c) => ['applying', 'failed', 'rolling-back', 'rollback-failed'].includes(c.status))) return true;
   return state.outcome === 'stopped' || state.outcome === 'rollback-failed' || state.outcome === 'interrupted';
 }
 
-/** The run `rollback` undoes by default: the newest that still has changes applied. */
+/** The run `rollback` undoes by default: the newest that still has changes applied (or a checkpoint commit to take back). */
 export function lastRunWithChanges(runs: RunView[]): RunView | undefined {
-  return [...runs].reverse().find((r) => remaining(r.state).length > 0);
+  return [...runs].reverse().find((r) => remaining(r.state).length > 0 || checkpointToUndo(r.state));
 }

@@ -30,7 +30,8 @@ export interface Plan {
   /** Values of the runbook's secrets known now (from vars or the environment), for redaction. */
   secretValues: string[];
   preflight: ResolvedStep[];
-  checkpoint?: { dir: string; message: string };
+  /** `exclude`/`include`: pathspecs relative to `dir` (see docs/runbook-format.md, checkpoint). */
+  checkpoint?: { dir: string; message: string; exclude: string[]; include: string[] };
   changes: PlannedChange[];
   risk: { sum: number; max: number; percent: number; band: RiskBand };
   verdict: { ok: boolean; text: string };

@@ -88,7 +88,7 @@ export interface Change {
 }
 
 export interface Checkpoint {
-  git?: { dir: string; message: string };
+  git?: { dir: string; message: string; exclude: string[]; include: string[] };
 }
 
 export interface Runbook {

@@ -38,6 +38,9 @@ export function lineRenderer(out: Writable, opts: { verbose: boolean; total: num
       case 'checkpoint.taken':
         w(`checkpoint: ${e.commit.slice(0, 12)} in ${e.dir}${e.createdCommit ? ' (new commit)' : ' (tree was clean)'}`);
         break;
+      case 'checkpoint.undone':
+        w(e.restored ? `checkpoint undone: HEAD and index of ${e.dir} as before the run` : `checkpoint kept: ${e.reason}`);
+        break;
       case 'change.started':
         w(`── change ${e.number}: ${e.title} (${e.changeId})`);
         break;

@@ -29,6 +29,20 @@ export interface ReportInput {
   command?: 'apply' | 'rollback';
 }
 
+/** How taking the git checkpoint back went, once a rollback left nothing of the run applied. */
+function checkpointLines(state: RunState): string[] {
+  const cp = state.checkpointCommit;
+  if (!cp?.undone) return [];
+  const undone = cp.commit ? ` (checkpoint commit ${cp.commit.slice(0, 12)} undone)` : '';
+  if (cp.undone.restored) return [`git: ${cp.dir} is back at ${cp.head ? cp.head.slice(0, 12) : `no commit on ${cp.branch?.replace(/^refs\/heads\//, '')}`}, index and status as before the run${undone}`];
+  return [
+    cp.commit ? `⚠ git: the checkpoint commit ${cp.commit.slice(0, 12)} is kept in ${cp.dir}: ${cp.undone.reason}.` : `⚠ git: HEAD of ${cp.dir} is not as before the run: ${cp.undone.reason}.`,
+    `  It holds the work that was uncommitted before the run. To put HEAD and the index back as before the run`,
+    `  (this changes no file; anything committed since stays in the files as uncommitted changes):`,
+    `  ${cp.undone.finish}`,
+  ];
+}
+
 /** The final report: what was applied, what failed and why, what was rolled back, what remains. */
 export function renderReport(input: ReportInput): string {
   const { state, outcome } = input;
@@ -46,12 +60,14 @@ export function renderReport(input: ReportInput): string {
   if (rolledBack.length) lines.push(`rolled back:  ${rolledBack.join(', ')}`);
   if (input.rollbackFailure) lines.push(`rollback of ${input.rollbackFailure.changeId} failed:`, ...failureLines(input.rollbackFailure.failure, '              '));
   if (outcome !== 'applied') {
-    lines.push(remaining.length ? `still applied: ${remaining.map((c) => `${c.number}. ${c.id} (${c.status})`).join(', ')}` : 'still applied: nothing — the system is as before this run');
+    const gitKept = state.checkpointCommit?.undone?.restored === false ? ', except git HEAD (below)' : '';
+    lines.push(remaining.length ? `still applied: ${remaining.map((c) => `${c.number}. ${c.id} (${c.status})`).join(', ')}` : `still applied: nothing — the system is as before this run${gitKept}`);
   }
   if (outcome === 'rollback-failed' && remaining.length) {
     lines.push('to finish by hand, in this order:');
     for (const c of [...remaining].reverse()) for (const s of undoSteps(c)) lines.push(`  ${c.id}: ${s.label}`);
   }
+  lines.push(...checkpointLines(state));
   if (remaining.length && outcome !== 'applied') {
     lines.push(
       outcome === 'rollback-failed' || outcome === 'interrupted'

@@ -58,10 +58,12 @@ export function buildRunbookSchema(): Record<string, unknown> {
             type: 'object',
             additionalProperties: false,
             required: ['dir'],
-            description: 'Commit everything in a git checkout (a clean tree just records HEAD).',
+            description: 'Commit everything not ignored in a git checkout (a clean tree just records HEAD); undone when a rollback leaves nothing of the run applied.',
             properties: {
               dir: { type: 'string', minLength: 1, description: 'The checkout.' },
               message: { type: 'string', minLength: 1, description: 'Commit message (default "checkpoint: before <name>").' },
+              exclude: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Paths or globs (git pathspecs, relative to dir) left out of the checkpoint: not committed, never touched.' },
+              include: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Untracked paths or globs (git pathspecs, relative to dir) to commit even though they look like secrets or are over 10 MB.' },
             },
           },
         },

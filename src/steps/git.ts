@@ -1,6 +1,8 @@
-import { isAbsolute, relative, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
+import { takeCheckpoint } from './git-checkpoint.js';
+import { resetToCheckpoint } from './git-reset.js';
 
 /** Commits made by runbook use this identity unless the repository has its own. */
 const IDENTITY = ['-c', 'user.name=runbook', '-c', 'user.email=runbook@localhost'];
@@ -22,63 +24,6 @@ async function hasIdentity(git: Awaited<ReturnType<typeof repo>>): Promise<boole
   return name.trim() !== '' && email.trim() !== '';
 }
 
-/** Stages everything and commits; a clean tree records HEAD without a commit. */
-export async function takeCheckpoint(dir: string, message: string): Promise<{ commit: string; createdCommit: boolean }> {
-  const git = await repo(dir);
-  try {
-    await git.raw(['add', '-A']);
-    const status = await git.status();
-    const headExists = await git.raw(['rev-parse', '--verify', 'HEAD']).then(() => true, () => false);
-    let created = false;
-    if (!status.isClean() || !headExists) {
-      const identity = (await hasIdentity(git)) ? [] : IDENTITY;
-      await git.raw([...identity, 'commit', '--allow-empty', '--no-verify', '-q', '-m', message]);
-      created = true;
-    }
-    const commit = (await git.raw(['rev-parse', 'HEAD'])).trim();
-    return { commit, createdCommit: created };
-  } catch (error) {
-    if (error instanceof StepFailedError) throw error;
-    throw new StepFailedError(`checkpoint failed: ${(error as Error).message.split('\n')[0]}`, { command: `git -C ${dir} commit -m ${JSON.stringify(message)}` });
-  }
-}
-
-/** Paths (relative to the checkout) that differ from `commit`: committed since, staged, unstaged or untracked. */
-export async function changedSince(dir: string, commit: string): Promise<string[]> {
-  const git = await repo(dir);
-  const diff = (await git.raw(['diff', '--name-only', '--relative', commit])).split('\n').filter(Boolean);
-  const untracked = (await git.raw(['ls-files', '--others', '--exclude-standard'])).split('\n').filter(Boolean);
-  return [...new Set([...diff, ...untracked])].sort();
-}
-
-/**
- * Returns the checkout to `commit` (HEAD and tree). Refuses when something changed since
- * that is not among `ownPaths` (files the run itself wrote), unless `force`.
- */
-/** What changed in the checkout since `commit` that the run did not do itself. */
-export async function foreignChanges(dir: string, commit: string, ownPaths: string[]): Promise<string[]> {
-  const git = await repo(dir);
-  const own = new Set(ownPaths.map((p) => (isAbsolute(p) ? relative(resolve(dir), p) : p)));
-  const changed = (await changedSince(dir, commit)).filter((p) => !own.has(p)).map((p) => `changed: ${p}`);
-  const head = (await git.raw(['rev-parse', 'HEAD'])).trim();
-  const commits = head === commit ? [] : (await git.raw(['log', '--format=%h %s', `${commit}..HEAD`])).split('\n').filter(Boolean).map((c) => `commit:  ${c}`);
-  return [...changed, ...commits];
-}
-
-export async function resetToCheckpoint(dir: string, commit: string, opts: { force: boolean; ownPaths: string[] }): Promise<{ foreign: string[] }> {
-  const git = await repo(dir);
-  const foreign = await foreignChanges(dir, commit, opts.ownPaths);
-  if (!opts.force && foreign.length > 0) {
-    const what = foreign.map((f) => `  ${f}`).join('\n');
-    throw new StepFailedError(`refusing to reset ${dir} to ${commit.slice(0, 12)}: it has changes that are not this run's own:\n${what}\nlook at them, then use --force to discard them`, {
-      command: `git -C ${dir} reset --hard ${commit.slice(0, 12)}`,
-    });
-  }
-  await git.raw(['reset', '-q', '--hard', commit]);
-  await git.raw(['clean', '-q', '-fd']);
-  return { foreign };
-}
-
 export type GitParams =
   | { dir: string; checkpoint: string }
   | { dir: string; revert: string }
@@ -93,10 +38,10 @@ export const gitStep: StepType<GitParams> = {
     required: ['dir'],
     properties: {
       dir: { type: 'string', minLength: 1, description: 'The checkout.' },
-      checkpoint: { type: 'string', minLength: 1, description: 'Stage everything and commit with this message (a clean tree just records HEAD).' },
+      checkpoint: { type: 'string', minLength: 1, description: 'Commit everything not ignored with this message (a clean tree just records HEAD); refuses untracked files that look like secrets or are over 10 MB.' },
       revert: { type: 'string', minLength: 1, description: 'Revert this commit (a new commit undoing it).' },
-      reset: { type: 'string', minLength: 1, description: 'Reset tree and HEAD to this commit; "checkpoint" means the run’s checkpoint. Refuses when the tree has other changes unless `force`.' },
-      force: { type: 'boolean', description: 'With `reset`: discard changes that are not the run’s own.' },
+      reset: { type: 'string', minLength: 1, description: 'Return files, index and HEAD to this commit; "checkpoint" means the run’s checkpoint. Refuses when changes that are not the run’s own would be discarded unless `force`; never deletes files created since by others.' },
+      force: { type: 'boolean', description: 'With `reset`: discard changed files and commits that are not the run’s own.' },
     },
     oneOf: [{ required: ['checkpoint'] }, { required: ['revert'] }, { required: ['reset'] }],
   },
@@ -104,7 +49,7 @@ export const gitStep: StepType<GitParams> = {
   describe(p) {
     if ('checkpoint' in p) return `git commit -A in ${p.dir}: "${p.checkpoint}"`;
     if ('revert' in p) return `git revert ${p.revert} in ${p.dir}`;
-    return `git reset --hard ${p.reset} in ${p.dir}`;
+    return `reset ${p.dir} to ${p.reset} (files, index, HEAD)`;
   },
   invertible: () => false,
   async run(p, ctx) {

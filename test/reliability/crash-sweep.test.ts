@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCliAsync } from '../support/cli.js';
 import { crontabText, withCrontab } from '../support/crontab.js';
-import { git, realSystemRunbook } from '../support/real-system.js';
+import { gitState, realSystemRunbook } from '../support/real-system.js';
 
 /**
  * kill -9 of the engine at every journal event of an apply that touches files, a git
@@ -21,8 +21,8 @@ async function observe(s: ReturnType<typeof realSystemRunbook>) {
     rows: JSON.stringify(rows.rows),
     crontab: crontabText(),
     config: readFileSync(join(s.repo, 'config.ini'), 'utf8'),
-    notes: readFileSync(join(s.repo, 'notes.txt'), 'utf8'),
-    untracked: git(s.repo, 'status', '--porcelain', '--untracked-files=all').split('\n').filter((l) => l.startsWith('??') && !l.includes('notes.txt')),
+    files: Object.fromEntries(['notes.txt', 'staged.txt', 'unstaged.txt', 'debug.log'].map((f) => [f, readFileSync(join(s.repo, f), 'utf8')])),
+    git: gitState(s.repo),
   };
 }
 
@@ -40,7 +40,7 @@ beforeAll(async () => {
 afterAll(() => client.end());
 
 describe('crash sweep: kill -9 at every journal event of apply, then rollback', () => {
-  it('restores rows, crontab and files at every kill point, also when rollback itself is killed', async () => {
+  it('restores rows, crontab, files, git HEAD, index and status at every kill point, also when rollback itself is killed', async () => {
     await withCrontab(async () => {
       // One clean run tells how many events an apply writes.
       const probe = realSystemRunbook(url);

@@ -1,8 +1,12 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { changedSince, foreignChanges, gitStep, resetToCheckpoint, takeCheckpoint, type GitParams } from '../../src/steps/git.js';
+import { gitStep, type GitParams } from '../../src/steps/git.js';
+import { checkpointRefusal } from '../../src/steps/git-checkpoint-guard.js';
+import { commitCheckpoint, prepareCheckpoint, takeCheckpoint, undoCheckpoint } from '../../src/steps/git-checkpoint.js';
+import { diffFromCheckpoint, foreignChanges, resetToCheckpoint } from '../../src/steps/git-reset.js';
 import { git } from '../support/real-system.js';
 import { failure, stepCtx } from '../support/step-context.js';
 
@@ -113,9 +117,7 @@ describe('git reset to the checkpoint', () => {
     writeFileSync(join(dir, 'src', 'app.txt'), 'hotfix by a colleague\n');
     writeFileSync(join(dir, 'their-new-file.txt'), 'theirs\n');
     const e = await failure(resetToCheckpoint(dir, cp.commit, { force: false, ownPaths: ['config.ini'] }));
-    expect(e.message).toBe(
-      `refusing to reset ${dir} to ${cp.commit.slice(0, 12)}: it has changes that are not this run's own:\n  changed: src/app.txt\n  changed: their-new-file.txt\nlook at them, then use --force to discard them`,
-    );
+    expect(e.message).toBe(`refusing to reset ${dir} to ${cp.commit.slice(0, 12)}: it has changes that are not this run's own:\n  changed: src/app.txt\nlook at them, then use --force to discard them`);
     expect(e.command).toBe(`git -C ${dir} reset --hard ${cp.commit.slice(0, 12)}`);
     expect(read(dir, 'config.ini')).toBe('mode=new\n');
     expect(read(dir, 'src/app.txt')).toBe('hotfix by a colleague\n');
@@ -128,23 +130,49 @@ describe('git reset to the checkpoint', () => {
     writeFileSync(join(dir, 'src', 'app.txt'), 'app v2\n');
     git(dir, 'commit', '-q', '-am', 'colleague: bump app');
     const foreign = await foreignChanges(dir, cp.commit, []);
-    expect(foreign).toEqual(['changed: src/app.txt', `commit:  ${git(dir, 'rev-parse', '--short', 'HEAD').trim()} colleague: bump app`]);
+    expect(foreign).toEqual(['changed: src/app.txt', `commit:  ${head(dir).slice(0, 12)} colleague: bump app`]);
     const e = await failure(resetToCheckpoint(dir, cp.commit, { force: false, ownPaths: [] }));
     expect(e.message).toContain('colleague: bump app');
     expect(head(dir)).not.toBe(cp.commit);
   });
 
-  it('force discards foreign changes and restores the checkpoint exactly', async () => {
+  it('force discards foreign changes and commits, but keeps files created since by others', async () => {
     const dir = newRepo();
     const cp = await takeCheckpoint(dir, 'checkpoint');
     writeFileSync(join(dir, 'src', 'app.txt'), 'hotfix by a colleague\n');
+    rmSync(join(dir, 'config.ini'));
     writeFileSync(join(dir, 'stray.txt'), 'stray\n');
+    mkdirSync(join(dir, 'backups'));
+    writeFileSync(join(dir, 'backups', 'db.sql'), 'a backup taken since\n');
+    writeFileSync(join(dir, 'staged-new.txt'), 'staged by a colleague\n');
+    git(dir, 'add', 'staged-new.txt');
     const r = await resetToCheckpoint(dir, cp.commit, { force: true, ownPaths: [] });
-    expect(r.foreign).toEqual(['changed: src/app.txt', 'changed: stray.txt']);
+    expect(r.foreign).toEqual(['deleted: config.ini', 'changed: src/app.txt']);
+    expect(r.kept).toEqual(['backups/db.sql', 'staged-new.txt', 'stray.txt']);
     expect(head(dir)).toBe(cp.commit);
-    expect(status(dir)).toBe('');
+    expect(status(dir)).toBe('?? backups/\n?? staged-new.txt\n?? stray.txt\n');
     expect(read(dir, 'src/app.txt')).toBe('app v1\n');
-    expect(existsSync(join(dir, 'stray.txt'))).toBe(false);
+    expect(read(dir, 'config.ini')).toBe('mode=old\n');
+    expect(read(dir, 'stray.txt')).toBe('stray\n');
+    expect(read(dir, 'backups/db.sql')).toBe('a backup taken since\n');
+    expect(read(dir, 'staged-new.txt')).toBe('staged by a colleague\n');
+  });
+
+  it('force takes HEAD back over commits made since, listing them', async () => {
+    const dir = newRepo();
+    const cp = await takeCheckpoint(dir, 'checkpoint');
+    writeFileSync(join(dir, 'src', 'app.txt'), 'app v2\n');
+    writeFileSync(join(dir, 'src', 'added.txt'), 'added in a commit\n');
+    git(dir, 'add', '-A');
+    git(dir, 'commit', '-q', '-m', 'colleague: v2');
+    const theirs = head(dir);
+    const r = await resetToCheckpoint(dir, cp.commit, { force: true, ownPaths: [] });
+    expect(r.foreign).toEqual(['changed: src/app.txt', `commit:  ${theirs.slice(0, 12)} colleague: v2`]);
+    expect(head(dir)).toBe(cp.commit);
+    expect(read(dir, 'src/app.txt')).toBe('app v1\n');
+    // A file that only their commit had is not deleted: it is left untracked.
+    expect(r.kept).toEqual(['src/added.txt']);
+    expect(status(dir)).toBe('?? src/added.txt\n');
   });
 
   it("recognises the run's own changes when the checkout dir is a subdirectory of the repository", async () => {
@@ -165,7 +193,7 @@ describe('git reset to the checkpoint', () => {
     expect(existsSync(join(dir, 'added.txt'))).toBe(false);
   });
 
-  it('changedSince lists staged, unstaged and untracked paths, not ignored ones', async () => {
+  it('tells staged and unstaged changes (discarded by a reset) from untracked files (kept), and ignores ignored ones', async () => {
     const dir = newRepo();
     const cp = await takeCheckpoint(dir, 'checkpoint');
     writeFileSync(join(dir, 'config.ini'), 'x\n');
@@ -173,7 +201,10 @@ describe('git reset to the checkpoint', () => {
     writeFileSync(join(dir, 'src', 'app.txt'), 'y\n');
     writeFileSync(join(dir, 'untracked.txt'), 'z\n');
     writeFileSync(join(dir, 'ignored.log'), 'ignored\n');
-    expect(await changedSince(dir, cp.commit)).toEqual(['config.ini', 'src/app.txt', 'untracked.txt']);
+    const d = await diffFromCheckpoint(dir, cp.commit, { ownPaths: [] });
+    expect(d.changed).toEqual(['changed: config.ini', 'changed: src/app.txt']);
+    expect(d.created).toEqual(['untracked.txt']);
+    expect(d.commits).toEqual([]);
   });
 
   it('the git step resets to the run\'s recorded checkpoint ("reset: checkpoint")', async () => {
@@ -229,5 +260,232 @@ describe('git revert step', () => {
     const e = await failure(gitStep.run({ dir, revert: 'deadbeef' }, stepCtx(root)));
     expect(e.message).toMatch(/^git revert failed: /);
     expect(e.command).toContain('deadbeef');
+  });
+});
+
+/** HEAD, its branch, the index and `git status` — what the operator sees of the checkout. */
+function seen(dir: string) {
+  const tryGit = (...args: string[]) => {
+    try {
+      return git(dir, ...args).trim();
+    } catch {
+      return null;
+    }
+  };
+  return {
+    head: tryGit('rev-parse', '--verify', '-q', 'HEAD'),
+    branch: tryGit('symbolic-ref', '-q', 'HEAD'),
+    index: git(dir, 'write-tree').trim(),
+    status: git(dir, 'status', '--porcelain', '--untracked-files=all', '--ignored'),
+  };
+}
+
+/** The operator's work in progress: staged, staged then edited, unstaged, untracked, ignored. */
+function workInProgress(dir: string): void {
+  writeFileSync(join(dir, 'config.ini'), 'mode=staged\n');
+  git(dir, 'add', 'config.ini');
+  writeFileSync(join(dir, 'config.ini'), 'mode=staged then edited\n');
+  writeFileSync(join(dir, 'src', 'app.txt'), 'app v2, not staged\n');
+  writeFileSync(join(dir, 'notes.txt'), 'notes\n');
+  writeFileSync(join(dir, 'debug.log'), 'ignored\n');
+}
+
+async function checkpointOf(dir: string, message = 'checkpoint: before deploy', exclude: string[] = []) {
+  const record = await prepareCheckpoint(dir, message, exclude);
+  return { ...record, commit: await commitCheckpoint(record) };
+}
+
+describe('undoing the checkpoint commit', () => {
+  it("gives back HEAD, the index (staged vs unstaged) and git status exactly; the files' bytes are untouched", async () => {
+    const dir = newRepo();
+    workInProgress(dir);
+    const before = seen(dir);
+    const cp = await checkpointOf(dir);
+    expect(head(dir)).toBe(cp.commit);
+    expect(git(dir, 'rev-parse', 'HEAD~1').trim()).toBe(before.head);
+    expect(git(dir, 'show', 'HEAD:notes.txt')).toBe('notes\n');
+    expect(status(dir)).toBe('');
+    const r = await undoCheckpoint(cp);
+    expect(r).toEqual({ restored: true, commit: cp.commit });
+    expect(seen(dir)).toEqual(before);
+    expect(git(dir, 'show', ':config.ini')).toBe('mode=staged\n');
+    expect(read(dir, 'config.ini')).toBe('mode=staged then edited\n');
+    // Idempotent: a second undo (a rollback run again) changes nothing.
+    expect(await undoCheckpoint(cp)).toEqual({ restored: true, commit: cp.commit });
+    expect(seen(dir)).toEqual(before);
+  });
+
+  it('after a crash between journaling the checkpoint and journaling its commit, finds the commit by its tree and parent', async () => {
+    const dir = newRepo();
+    workInProgress(dir);
+    const before = seen(dir);
+    const { commit, ...journaled } = await checkpointOf(dir);
+    expect(await undoCheckpoint(journaled)).toEqual({ restored: true, commit });
+    expect(seen(dir)).toEqual(before);
+  });
+
+  it('after a crash before the commit was made, there is nothing to take back', async () => {
+    const dir = newRepo();
+    workInProgress(dir);
+    const before = seen(dir);
+    const journaled = await prepareCheckpoint(dir, 'checkpoint');
+    expect(await undoCheckpoint(journaled)).toEqual({ restored: true, commit: null });
+    expect(seen(dir)).toEqual(before);
+  });
+
+  it('after an undo cut short between moving HEAD back and restoring the index, finishes it', async () => {
+    const dir = newRepo();
+    workInProgress(dir);
+    const before = seen(dir);
+    const cp = await checkpointOf(dir);
+    git(dir, 'update-ref', 'HEAD', before.head!, cp.commit);
+    expect(await undoCheckpoint(cp)).toEqual({ restored: true, commit: cp.commit });
+    expect(seen(dir)).toEqual(before);
+  });
+
+  it('when someone committed on top of the checkpoint, leaves HEAD alone and gives the command that finishes the job', async () => {
+    const dir = newRepo();
+    workInProgress(dir);
+    const before = seen(dir);
+    const cp = await checkpointOf(dir);
+    writeFileSync(join(dir, 'theirs.txt'), 'theirs\n');
+    git(dir, 'add', 'theirs.txt');
+    git(dir, 'commit', '-q', '-m', 'colleague: theirs');
+    const theirs = head(dir);
+    const r = await undoCheckpoint(cp);
+    expect(r).toEqual({
+      restored: false,
+      commit: cp.commit,
+      reason: `HEAD moved on since (${theirs.slice(0, 12)} colleague: theirs)`,
+      finish: `git -C ${dir} reset --soft ${before.head} && git -C ${dir} read-tree ${before.index}`,
+    });
+    expect(head(dir)).toBe(theirs);
+    expect(status(dir)).toBe('');
+    // The command does what it says: HEAD and index as before, their commit's file now untracked, no file changed.
+    execSync(r.restored ? '' : r.finish);
+    expect(seen(dir)).toEqual({ ...before, status: before.status.replace('?? notes.txt\n', '?? notes.txt\n?? theirs.txt\n') });
+    expect(read(dir, 'theirs.txt')).toBe('theirs\n');
+  });
+
+  it('when files were staged since the checkpoint, or HEAD is on another branch, changes nothing and says why', async () => {
+    const dir = newRepo();
+    workInProgress(dir);
+    const cp = await checkpointOf(dir);
+    writeFileSync(join(dir, 'staged-since.txt'), 'x\n');
+    git(dir, 'add', 'staged-since.txt');
+    const staged = seen(dir);
+    expect(await undoCheckpoint(cp)).toMatchObject({ restored: false, reason: 'the index holds changes staged since the checkpoint' });
+    expect(seen(dir)).toEqual(staged);
+    git(dir, 'reset', '-q');
+    git(dir, 'switch', '-q', '-c', 'other');
+    const other = seen(dir);
+    expect(await undoCheckpoint(cp)).toMatchObject({ restored: false, reason: 'HEAD is on other now; the checkpoint was taken on main' });
+    expect(seen(dir)).toEqual(other);
+  });
+
+  it('in a repository without any commit yet: the checkpoint is the first commit, and the undo leaves the branch unborn again', async () => {
+    const dir = join(root, `unborn${++n}`);
+    mkdirSync(dir);
+    git(dir, 'init', '-q', '-b', 'main');
+    writeFileSync(join(dir, 'staged.txt'), 'staged\n');
+    git(dir, 'add', 'staged.txt');
+    writeFileSync(join(dir, 'untracked.txt'), 'untracked\n');
+    const before = seen(dir);
+    expect(before.head).toBeNull();
+    const cp = await checkpointOf(dir);
+    expect(head(dir)).toBe(cp.commit);
+    expect(git(dir, 'rev-list', '--count', 'HEAD').trim()).toBe('1');
+    expect(await undoCheckpoint(cp)).toEqual({ restored: true, commit: cp.commit });
+    expect(seen(dir)).toEqual(before);
+    expect(read(dir, 'untracked.txt')).toBe('untracked\n');
+  });
+
+  it('on a detached HEAD: the checkpoint commits there and the undo returns to the same detached commit', async () => {
+    const dir = newRepo();
+    git(dir, 'checkout', '-q', '--detach');
+    workInProgress(dir);
+    const before = seen(dir);
+    expect(before.branch).toBeNull();
+    const cp = await checkpointOf(dir);
+    expect(git(dir, 'rev-parse', 'main').trim()).toBe(before.head);
+    expect(await undoCheckpoint(cp)).toEqual({ restored: true, commit: cp.commit });
+    expect(seen(dir)).toEqual(before);
+  });
+
+  it('a merge in progress or a conflicted index fails clearly before anything changes', async () => {
+    const dir = newRepo();
+    git(dir, 'switch', '-q', '-c', 'side');
+    writeFileSync(join(dir, 'config.ini'), 'mode=side\n');
+    git(dir, 'commit', '-q', '-am', 'side');
+    git(dir, 'switch', '-q', 'main');
+    writeFileSync(join(dir, 'config.ini'), 'mode=main\n');
+    git(dir, 'commit', '-q', '-am', 'main');
+    try {
+      git(dir, 'merge', '-q', 'side');
+    } catch {
+      // the conflict is the point
+    }
+    const before = { head: head(dir), status: status(dir) };
+    expect(before.status).toBe('UU config.ini\n');
+    const e = await failure(prepareCheckpoint(dir, 'checkpoint'));
+    expect(e.message).toBe(`${dir} is in the middle of a merge: finish or abort it before taking a checkpoint`);
+    expect({ head: head(dir), status: status(dir) }).toEqual(before);
+  });
+});
+
+describe('what a checkpoint refuses to commit', () => {
+  const none = { exclude: [], include: [], secrets: new Map<string, string>() };
+  const advice = 'ADVICE';
+
+  it('refuses untracked files named like secrets, larger than 10 MB, or holding a secret value, naming each; nothing changes', async () => {
+    const dir = newRepo();
+    writeFileSync(join(dir, '.env'), 'X=1\n');
+    writeFileSync(join(dir, '.env.production'), 'X=2\n');
+    writeFileSync(join(dir, 'server.pem'), 'cert\n');
+    writeFileSync(join(dir, 'tls.key'), 'key\n');
+    writeFileSync(join(dir, 'id_ed25519'), 'private\n');
+    writeFileSync(join(dir, 'id_ed25519.pub'), 'public\n');
+    mkdirSync(join(dir, 'backups'));
+    writeFileSync(join(dir, 'backups', 'db.sql.gz'), '');
+    truncateSync(join(dir, 'backups', 'db.sql.gz'), 39_000_000);
+    writeFileSync(join(dir, 'notes.txt'), 'connect with postgres://app:s3cr3t-pw@db/app\n');
+    writeFileSync(join(dir, 'fine.txt'), 'nothing secret\n');
+    writeFileSync(join(dir, 'big.log'), '');
+    truncateSync(join(dir, 'big.log'), 20_000_000); // ignored: never committed, never refused
+    const before = seen(dir);
+    const refusal = await checkpointRefusal(dir, { ...none, secrets: new Map([['DB_PASSWORD', 's3cr3t-pw']]) }, advice);
+    expect(refusal).toBe(
+      'the checkpoint would commit 7 untracked files that look like secrets or are large: ' +
+        '.env (the name looks like a secret), .env.production (the name looks like a secret), backups/db.sql.gz (39 MB, over 10 MB), ' +
+        'id_ed25519 (the name looks like a secret), notes.txt (holds the value of secret DB_PASSWORD), server.pem (the name looks like a secret), tls.key (the name looks like a secret); ADVICE',
+    );
+    expect(refusal).not.toContain('s3cr3t-pw');
+    const e = await failure(takeCheckpoint(dir, 'checkpoint'));
+    expect(e.message).toMatch(/^the checkpoint would commit 6 untracked files .*; add them to \.gitignore first$/);
+    expect(seen(dir)).toEqual(before);
+  });
+
+  it('exclude leaves files out of the checkpoint (untracked and untouched, before and after the undo); include commits them anyway', async () => {
+    const dir = newRepo();
+    mkdirSync(join(dir, 'backups'));
+    writeFileSync(join(dir, 'backups', 'db.sql.gz'), '');
+    truncateSync(join(dir, 'backups', 'db.sql.gz'), 12_000_000);
+    writeFileSync(join(dir, '.env.example'), 'X=\n');
+    writeFileSync(join(dir, 'notes.txt'), 'notes\n');
+    const files = { exclude: ['backups'], include: ['.env.example'], secrets: new Map<string, string>() };
+    expect(await checkpointRefusal(dir, files, advice)).toBeUndefined();
+    const before = seen(dir);
+    const cp = await checkpointOf(dir, 'checkpoint', files.exclude);
+    expect(git(dir, 'ls-tree', '-r', '--name-only', 'HEAD').split('\n').filter(Boolean)).toEqual(['.env.example', '.gitignore', 'config.ini', 'notes.txt', 'src/app.txt']);
+    expect(status(dir)).toBe('?? backups/\n');
+    expect((await diffFromCheckpoint(dir, cp.commit, { ownPaths: [], exclude: files.exclude })).created).toEqual([]);
+    await undoCheckpoint(cp);
+    expect(seen(dir)).toEqual(before);
+  });
+
+  it('a merge in progress is refused at preflight', async () => {
+    const dir = newRepo();
+    writeFileSync(join(dir, '.git', 'MERGE_HEAD'), `${head(dir)}\n`);
+    expect(await checkpointRefusal(dir, none, advice)).toBe(`${dir} is in the middle of a merge: finish or abort it first (a checkpoint now would record a half-done state)`);
   });
 });

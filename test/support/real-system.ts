@@ -7,6 +7,16 @@ export function git(dir: string, ...args: string[]): string {
   return execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@localhost', ...args], { cwd: dir, encoding: 'utf8' });
 }
 
+/** What `git status` shows and what HEAD and the index hold: the checkout as the operator sees it. */
+export function gitState(repo: string) {
+  return {
+    head: git(repo, 'rev-parse', 'HEAD').trim(),
+    branch: git(repo, 'symbolic-ref', '-q', 'HEAD').trim(),
+    index: git(repo, 'write-tree').trim(),
+    status: git(repo, 'status', '--porcelain', '--untracked-files=all', '--ignored'),
+  };
+}
+
 /** A repo, a table (all_steps_items), a crontab entry and compose services — every real-system step in one runbook. */
 export function realSystemRunbook(url: string) {
   const dir = mkdtempSync(join(tmpdir(), 'runbook-all-'));
@@ -14,9 +24,19 @@ export function realSystemRunbook(url: string) {
   execFileSync('mkdir', ['-p', repo]);
   git(repo, 'init', '-q', '-b', 'main');
   writeFileSync(join(repo, 'config.ini'), 'mode=old\n');
+  writeFileSync(join(repo, 'staged.txt'), 'v1\n');
+  writeFileSync(join(repo, 'unstaged.txt'), 'v1\n');
+  writeFileSync(join(repo, '.gitignore'), '*.log\n');
   git(repo, 'add', '-A');
   git(repo, 'commit', '-q', '-m', 'initial');
+  // The operator's work in progress, which the checkpoint commits and the undo must give back
+  // exactly: staged, staged then edited again, unstaged, untracked, ignored.
+  writeFileSync(join(repo, 'staged.txt'), 'v2 staged\n');
+  git(repo, 'add', 'staged.txt');
+  writeFileSync(join(repo, 'staged.txt'), 'v3 edited after staging\n');
+  writeFileSync(join(repo, 'unstaged.txt'), 'v2 unstaged\n');
   writeFileSync(join(repo, 'notes.txt'), 'uncommitted work of the operator\n');
+  writeFileSync(join(repo, 'debug.log'), 'ignored\n');
   // docker has no engine on these machines: a stand-in executable records what it was asked to do.
   const bin = join(dir, 'bin');
   execFileSync('mkdir', ['-p', bin]);

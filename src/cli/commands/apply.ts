@@ -83,7 +83,7 @@ export async function run(file: string | undefined, options: ApplyOptions): Prom
           const r = unsettled[unsettled.length - 1]!;
           const left = remaining(r.state)
             .map((c) => `${c.id} (${c.status})`)
-            .join(', ');
+            .join(', ') || 'the git checkpoint commit';
           process.stderr.write(
             `runbook: run ${r.state.runId} did not finish cleanly${r.torn ? ' (its journal ends in a torn line, ignored)' : ''}; still applied: ${left}.\n` +
               `Restore first with: ${runbookCommand(['rollback', file!], options)}\n`,

@@ -1,5 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { remaining, type ChangeState } from '../../engine/applied-state.js';
+import { checkpointForeignChanges, checkpointToUndo, resetToRunCheckpoint, undoRunCheckpoint } from '../../engine/checkpoint.js';
 import { Emitter } from '../../engine/emitter.js';
 import { loadPlan } from '../../engine/load-plan.js';
 import { createRedactor } from '../../engine/redact.js';
@@ -30,26 +31,23 @@ export async function run(file: string | undefined, options: RollbackOptions): P
   try {
     return await withStore(file!, options, async (store) => {
       return await withLock(store, `runbook rollback ${file}`, undefined, async () => {
+        if (options.checkpoint && options.to) throw new UsageError('--checkpoint returns the checkout to before the run; it cannot be combined with --to');
         const runs = await allRuns(store);
         const withCheckpoint = [...runs].reverse().find((r) => r.state.checkpoint);
         const target = options.run ? await readRunState(store, options.run).catch(() => undefined) : (lastRunWithChanges(runs) ?? (options.checkpoint ? withCheckpoint : undefined));
         if (options.run && !target) throw new UsageError(`no run "${options.run}" in ${store.location}`);
-        if (!target || (remaining(target.state).length === 0 && !(options.checkpoint && target.state.checkpoint))) {
+        if (!target || (remaining(target.state).length === 0 && !checkpointToUndo(target.state) && !(options.checkpoint && target.state.checkpoint))) {
           process.stdout.write(`nothing to roll back${target ? ` in run ${target.state.runId}` : ''}: no change is applied\n`);
           return 0;
         }
         const { state } = target;
-        if (options.checkpoint && state.checkpoint && !options.force) {
-          const { foreignChanges } = await import('../../steps/git.js');
-          const foreign = await foreignChanges(
-            state.checkpoint.dir,
-            state.checkpoint.commit,
-            state.changes.flatMap((c) => c.paths),
-          );
-          if (foreign.length > 0) {
+        if (options.checkpoint && state.checkpoint) {
+          const foreign = await checkpointForeignChanges(state);
+          if (foreign.length > 0 && options.force) process.stderr.write(`--force: discarding changes that are not this run’s own:\n${foreign.map((f) => `  ${f}`).join('\n')}\n`);
+          if (foreign.length > 0 && !options.force) {
             process.stderr.write(
               `runbook: refusing to reset ${state.checkpoint.dir} to checkpoint ${state.checkpoint.commit.slice(0, 12)}: it has changes that are not this run's own:\n${foreign.map((f) => `  ${f}`).join('\n')}\n` +
-                `Nothing was changed. Look at them, then run again with --force to discard them (or without --checkpoint to undo only the run's changes).\n`,
+                `Nothing was changed. Look at them, then run again with --force to discard them (or without --checkpoint to undo only the run's changes). Files created since are never deleted.\n`,
             );
             return 3;
           }
@@ -66,7 +64,7 @@ export async function run(file: string | undefined, options: RollbackOptions): P
           const sums = new Map(plan.changes.map((c) => [c.change.id, c.checksum]));
           for (const c of toUndo) if (sums.has(c.id) && sums.get(c.id) !== c.checksum) process.stderr.write(`warning: ${c.id} was edited in ${file} since it was applied; undoing what was recorded at apply time\n`);
         }
-        if (interactive() && !options.yes && !(await confirm(`Roll back ${toUndo.map((c) => c.id).join(', ')} (run ${state.runId})?`))) {
+        if (interactive() && !options.yes && !(await confirm(`Roll back ${toUndo.map((c) => c.id).join(', ') || 'the git checkpoint'} (run ${state.runId})?`))) {
           process.stderr.write('runbook: not confirmed; nothing was changed\n');
           return 1;
         }
@@ -84,16 +82,17 @@ export async function run(file: string | undefined, options: RollbackOptions): P
           if (result.ok && options.checkpoint) {
             if (!state.checkpoint) checkpointNote = 'no checkpoint was recorded for this run; --checkpoint had nothing to reset';
             else {
-              const { resetToCheckpoint } = await import('../../steps/git.js');
               try {
-                await resetToCheckpoint(state.checkpoint.dir, state.checkpoint.commit, { force: options.force, ownPaths: state.changes.flatMap((c) => c.paths) });
-                checkpointNote = `reset ${state.checkpoint.dir} to checkpoint ${state.checkpoint.commit.slice(0, 12)}`;
+                const reset = await resetToRunCheckpoint(state, options.force);
+                checkpointNote = `reset the files of ${state.checkpoint.dir} to checkpoint ${state.checkpoint.commit.slice(0, 12)}`;
+                if (reset.kept.length) checkpointNote += `\nkept (created since the checkpoint, not by this run): ${reset.kept.join(', ')}`;
               } catch (error) {
                 process.stderr.write(`runbook: the changes were rolled back, but resetting to the checkpoint failed: ${(error as Error).message}\n`);
                 return 3;
               }
             }
           }
+          if (result.ok) await undoRunCheckpoint((await readRunState(store, state.runId)).state, emitter, options.checkpoint);
           const after = (await readRunState(store, state.runId)).state;
           const outcome = result.ok ? 'rolled-back' : 'rollback-failed';
           const exitCode = result.ok ? 0 : 3;
