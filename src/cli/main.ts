@@ -64,7 +64,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--run <id>', 'the run to undo (default: the last run that left changes applied)')
     .option('--to <change>', 'roll back down to and including this change only')
     .option('--checkpoint', "also reset the git checkout to the run's checkpoint commit", false)
-    .option('--force', 'reset even when the tree has changes that are not the run’s own', false)
+    .option('--force', 'overwrite what others changed since the apply: restore files edited since (and files that held a secret rotated since), and with --checkpoint reset a tree that has changes not the run’s own', false)
     .option('--yes', 'do not ask for confirmation', false)
     .action(action<RollbackOptions>(() => import('./commands/rollback.js'), setCode));
 

@@ -14,11 +14,11 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 /**
  * Replaces `path` so that a crash leaves either the old bytes or the new ones (write-file-atomic:
- * a temp file beside it, fsync, rename over; owner and mode kept, a symlink written through),
+ * a temp file beside it, fsync, rename over; owner and mode kept unless given, a symlink written through),
  * then fsyncs the directory so the rename itself survives a power loss.
  */
-export async function writeFileAtomic(path: string, data: Buffer | string, mode?: number): Promise<void> {
-  await writeFileAtomicPackage(path, data, mode === undefined ? {} : { mode });
+export async function writeFileAtomic(path: string, data: Buffer | string, mode?: number, owner?: { uid: number; gid: number }): Promise<void> {
+  await writeFileAtomicPackage(path, data, { ...(mode === undefined ? {} : { mode }), ...(owner ? { chown: owner } : {}) });
   await fsyncDir(dirname(await realpath(path)));
 }
 
