@@ -49,7 +49,8 @@ export async function main(argv: string[]): Promise<number> {
 
   withCommon(program.command('plan').argument('<file>', 'runbook YAML').description('review the changes: risk table, total risk, policy verdict, preflight'))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'markdown', 'json']).default('table'))
-    .option('--check', 'also run the read-only preflight checks against the live system', false)
+    .option('--check', 'also run the read-only preflight checks against the live system (exit 1 if one fails)', false)
+    .option('--strict', 'exit 1 when the plan is outside policy (a change above maxRisk), for CI gates', false)
     .action(action<PlanOptions>(() => import('./commands/plan.js'), setCode));
 
   withCommon(program.command('apply').argument('<file>', 'runbook YAML').description('preflight, checkpoint, then each change: apply → verify; roll back on failure'))
