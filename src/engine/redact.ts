@@ -31,13 +31,13 @@ export function secretForms(secretValues: Iterable<string>): string[] {
   return [...forms].sort((a, b) => b.length - a.length);
 }
 
-/** Longest trailing word that may still become a URL with a password or a `password=` (held until it ends). */
+/** Longest trailing word held back because it may still become a URL with a password (held until it ends). */
 const MAX_HELD_WORD = 2048;
 
 /**
  * Where `text` can be cut so that everything before the cut can be redacted on its own: not
  * inside a secret (nor a prefix of one at the end) and not inside a trailing word that may be
- * an unfinished URL or `key=value`.
+ * an unfinished URL or query string.
  */
 function safeCut(text: string, forms: string[]): number {
   let cut = text.length;
@@ -52,7 +52,8 @@ function safeCut(text: string, forms: string[]): number {
   let start = text.length;
   while (start > 0 && text.length - start <= MAX_HELD_WORD && !/\s/.test(text[start - 1]!)) start--;
   const word = text.slice(start);
-  if (text.length - start <= MAX_HELD_WORD && /[:=@]/.test(word)) cut = Math.min(cut, start);
+  // `scheme://user:pass@` and `?password=` are masked only once whole: hold a word that may become one.
+  if (text.length - start <= MAX_HELD_WORD && /[:?&]/.test(word)) cut = Math.min(cut, start);
   // A whole secret that straddles the cut is held back with it.
   for (let moved = true; moved; ) {
     moved = false;

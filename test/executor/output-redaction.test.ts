@@ -25,11 +25,18 @@ describe('redacting output that arrives in chunks', () => {
 
   it('masks a URL password split across chunks', () => {
     expect(streamed([], ['connecting to postgres://app:hun', 'ter2@db:5432/app\n']).join('')).toBe('connecting to postgres://app:***@db:5432/app\n');
+    expect(streamed([], ['connecting to postgres:', '//app:hunter2@db\n']).join('')).toBe('connecting to postgres://app:***@db\n');
+    expect(streamed([], ['GET http://h/x?user=a&pass', 'word=hunter2 200\n']).join('')).toBe('GET http://h/x?user=a&password=*** 200\n');
+  });
+
+  it('shows plain words at once: only a word that may become a URL or a query string waits for its end', () => {
+    expect(streamed([], ['progress 50% ', 'done\n'])).toEqual(['progress 50% ', 'done\n', '']);
+    expect(streamed([], ['key=value', ' next\n'])[0]).toBe('key=value');
   });
 
   it('for any chunking, shows the same text as redacting the whole output at once, and never a secret', () => {
     const secrets = ['s3cr3tTOKEN', 'hunter2'];
-    const piece = fc.constantFrom('s3cr3t', 'TOKEN', 's3cr3tTOKEN', 'hun', 'ter2', 'hunter2', ' ', '\n', 'a', 'x=', 'postgres://u:', '@db', 's', 'T');
+    const piece = fc.constantFrom('s3cr3t', 'TOKEN', 's3cr3tTOKEN', 'hun', 'ter2', 'hunter2', ' ', '\n', 'a', 'x=', 'postgres://u:', '@db', 's', 'T', 'http://h/?password=', '&', 'pw:');
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 30 }), fc.array(fc.nat(), { maxLength: 8 }), (pieces, cuts) => {
         const whole = pieces.join('');
