@@ -32,7 +32,8 @@ export async function readEntry(path: string, follow: boolean): Promise<Entry> {
     if (!st.isFile()) throw new StepFailedError(`${path} is not a regular file`);
     return { kind: 'file', bytes: await readFile(path), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
+    // A dangling symlink: writing through it replaces the link, so the link is what was there.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return follow ? readEntry(path, false) : { kind: 'absent' };
     if (error instanceof StepFailedError) throw error;
     throw new StepFailedError(`cannot read ${path}: ${(error as Error).message}`);
   }

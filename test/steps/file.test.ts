@@ -504,6 +504,18 @@ describe('file step: absent, then rollback, gives back the same kind of file', (
     expect(readdirSync(dir).sort()).toEqual(['link.conf', 'real.conf']);
   });
 
+  it('a dangling symlink that a content step replaced with a file comes back as the dangling symlink', async () => {
+    const dir = freshDir();
+    symlinkSync('missing-target.conf', join(dir, 'link.conf'));
+    const p: FileParams = { path: 'link.conf', content: 'x=1\n' };
+    const inverse = await fileStep.inverse!(p, stepCtx(dir));
+    await fileStep.run(p, stepCtx(dir));
+    await runSteps(inverse, dir);
+    expect(lstatSync(join(dir, 'link.conf')).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(join(dir, 'link.conf'))).toBe('missing-target.conf');
+    expect(readdirSync(dir)).toEqual(['link.conf']);
+  });
+
   it.runIf(process.getuid?.() === 0)('a file owned by nobody:nogroup that absent removed comes back owned by nobody:nogroup, with its mode', async () => {
     const dir = freshDir();
     const path = join(dir, 'service.conf');
