@@ -104,12 +104,13 @@ async function restoreSnapshot(path: string, r: RestoreParams, ctx: StepContext)
     await removeFileDurably(path);
     return detail('deleted (it did not exist before)');
   }
-  if (now.kind !== 'absent' && (was.kind === 'symlink' || (!r.follow && now.kind === 'symlink'))) await removeFileDurably(path);
   if (was.kind === 'symlink') {
     await ensureDirectory(path, path);
     await placeSymlink(path, was.target, was);
     return detail(`link restored → ${was.target}`);
   }
+  // Forced over a link someone put where `absent` had deleted a file: replace the link, not what it points to.
+  if (!r.follow && now.kind === 'symlink') await removeFileDurably(path);
   if (was.bytes.secretsAt?.length) throw new StepFailedError(`cannot restore ${path}: the secret values cut out of its journaled copy were not put back`);
   const bytes = Buffer.from(was.bytes.base64, 'base64');
   if (!rotated.length && bytesHash(bytes) !== r.wasSha256) throw new StepFailedError(`cannot restore ${path}: its journaled copy does not match the fingerprint taken at apply time (the journal was altered?); nothing was written`);
