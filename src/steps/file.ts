@@ -89,7 +89,7 @@ async function restoreSnapshot(path: string, r: RestoreParams, ctx: StepContext)
   const drift = driftProblem(path, now, r);
   if (drift && !ctx.force) {
     throw new StepFailedError(
-      `${drift}. Nothing was written, so those changes are kept. To keep them, undo the change in ${path} by hand so it is as it was before the apply, then run the rollback again; to discard them and restore the pre-apply file, run: runbook rollback --force`,
+      `${drift}. Nothing was written: those changes are still there. Either put ${path} back to its pre-apply content yourself and run the rollback again (it then counts as restored), or overwrite it with the pre-apply content, losing the later changes: runbook rollback --force`,
     );
   }
   const rotated = was.kind === 'file' ? (was.bytes.rotated ?? []) : [];
