@@ -50,7 +50,8 @@ export async function main(argv: string[]): Promise<number> {
 
   withCommon(program.command('plan').argument('<file>', 'runbook YAML').description('review the changes: risk table, total risk, policy verdict, preflight'))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'markdown', 'json']).default('table'))
-    .option('--check', 'also run the read-only preflight checks against the live system', false)
+    .option('--check', 'also run the read-only preflight checks against the live system (exit 1 if one fails)', false)
+    .option('--strict', 'exit 1 when the plan is outside policy (a change above maxRisk), for CI gates', false)
     .action(action<PlanOptions>(() => import('./commands/plan.js'), setCode));
 
   withCommon(program.command('apply').argument('<file>', 'runbook YAML').description('preflight, checkpoint, then each change: apply → verify; roll back on failure'))
@@ -65,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--run <id>', 'the run to undo (default: the last run that left changes applied)')
     .option('--to <change>', 'roll back down to and including this change only')
     .option('--checkpoint', "also reset the git checkout to the run's checkpoint commit", false)
-    .option('--force', 'reset even when the tree has changes that are not the run’s own', false)
+    .option('--force', 'overwrite what others changed since the apply: restore files edited since (and files that held a secret rotated since), and with --checkpoint reset a tree that has changes not the run’s own', false)
     .option('--yes', 'do not ask for confirmation', false)
     .action(action<RollbackOptions>(() => import('./commands/rollback.js'), setCode));
 

@@ -15,6 +15,8 @@ export interface CommonOptions {
 export interface PlanOptions extends CommonOptions {
   format: 'table' | 'markdown' | 'json';
   check: boolean;
+  /** Exit 1 when the plan is outside policy (for CI gates). */
+  strict: boolean;
 }
 
 export interface ApplyOptions extends CommonOptions {

@@ -14,6 +14,8 @@ export interface StepEnvironment {
   env: NodeJS.ProcessEnv;
   recorded: StepContext['recorded'];
   output: (chunk: string) => void;
+  /** `runbook rollback --force`. */
+  force?: boolean;
 }
 
 export function stepTimeout(step: ResolvedStep): number {
@@ -32,6 +34,7 @@ export function stepContext(step: ResolvedStep, phase: Phase, base: StepEnvironm
     timeoutMs: stepTimeout(step),
     output: base.output,
     recorded: base.recorded,
+    force: base.force,
   };
 }
 

@@ -1,23 +1,37 @@
 import type { Plan } from '../model/plan.js';
 import type { Redactor } from '../engine/redact.js';
 import { bandGlyph, riskText, totalRiskText, verifiedBy } from './risk.js';
-import { renderTable } from './table.js';
+import { stepWhat } from './step-text.js';
+import { cellText, renderTable, wrapText } from './table.js';
+
+export interface PlanTableOptions {
+  /** A terminal's width: the table and long lines are fitted to it. Unset (a pipe, a file): full width. */
+  width?: number;
+}
 
 /** `runbook plan`: the risk table, total, policy verdict and preflight, for a terminal. */
-export function renderPlanTable(plan: Plan, redact: Redactor): string {
-  const rows = plan.changes.map((c) => [String(c.number), c.change.title, riskText(c.change.risk, c.band), c.change.impact ?? '—', c.change.rollbackTime ?? '—', verifiedBy(c)]);
+export function renderPlanTable(plan: Plan, redact: Redactor, opts: PlanTableOptions = {}): string {
+  /** One line of free text, redacted and made safe; on a terminal, wrapped with `indent` under it. */
+  const line = (text: string, indent = '') => {
+    const safe = cellText(redact(text));
+    return opts.width === undefined ? [safe] : wrapText(safe, opts.width - indent.length).map((l, i) => (i === 0 ? l : indent + l));
+  };
+  const rows = plan.changes.map((c) => [String(c.number), c.change.title, riskText(c.change.risk, c.band), c.change.impact ?? '—', c.change.rollbackTime ?? '—', verifiedBy(c)].map(redact));
   const out = [
-    `${plan.runbook.title} (${plan.runbook.name}) — ${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}`,
+    ...line(`${plan.runbook.title} (${plan.runbook.name}) — ${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}`),
     '',
-    renderTable(['№', 'Change', 'Risk', 'Impact', 'Rollback', 'Verified by'], rows),
+    renderTable(['№', 'Change', 'Risk', 'Impact', 'Rollback', 'Verified by'], rows, { maxWidth: opts.width, shrink: [1, 3, 5] }),
     '',
     `Total risk: ${bandGlyph(plan.risk.band)} ${totalRiskText(plan)} (${plan.risk.band})`,
-    `Policy: ${plan.verdict.ok ? 'OK' : 'NEEDS --accept-risk'} — ${plan.verdict.text}`,
+    ...line(`Policy: ${plan.verdict.ok ? 'OK' : 'NEEDS --accept-risk'} — ${plan.verdict.text}`, '  '),
   ];
-  if (plan.checkpoint) out.push(`Checkpoint: git commit in ${plan.checkpoint.dir} ("${plan.checkpoint.message}")`);
+  if (plan.checkpoint) out.push(...line(`Checkpoint: git commit in ${plan.checkpoint.dir} ("${plan.checkpoint.message}")`, '  '));
   if (plan.preflight.length) {
     out.push('', `Preflight (${plan.preflight.length} checks before anything changes):`);
-    for (const s of plan.preflight) out.push(`  • ${s.label}`);
+    for (const s of plan.preflight) {
+      const what = stepWhat(s);
+      out.push(...line(`  • ${s.label}${what ? `: ${what}` : ''}`, '    '));
+    }
   }
-  return redact(out.join('\n')) + '\n';
+  return out.join('\n') + '\n';
 }

@@ -1,6 +1,5 @@
 import { open, realpath, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import writeFileAtomicPackage from 'write-file-atomic';
 
 /** fsyncs a directory so a rename or a new file in it survives a power loss. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -14,11 +13,13 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 /**
  * Replaces `path` so that a crash leaves either the old bytes or the new ones (write-file-atomic:
- * a temp file beside it, fsync, rename over; owner and mode kept, a symlink written through),
+ * a temp file beside it, fsync, rename over; owner and mode kept unless given, a symlink written through),
  * then fsyncs the directory so the rename itself survives a power loss.
  */
-export async function writeFileAtomic(path: string, data: Buffer | string, mode?: number): Promise<void> {
-  await writeFileAtomicPackage(path, data, mode === undefined ? {} : { mode });
+export async function writeFileAtomic(path: string, data: Buffer | string, mode?: number, owner?: { uid: number; gid: number }): Promise<void> {
+  // Loaded on first write: `plan` and `validate` load every step module and never write (~10 ms of start-up).
+  const { default: writeFileAtomicPackage } = await import('write-file-atomic');
+  await writeFileAtomicPackage(path, data, { ...(mode === undefined ? {} : { mode }), ...(owner ? { chown: owner } : {}) });
   await fsyncDir(dirname(await realpath(path)));
 }
 

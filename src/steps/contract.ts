@@ -28,6 +28,21 @@ export interface StepContext {
   output(chunk: string): void;
   /** Journal lookups a step may need, e.g. the run's recorded git checkpoint. */
   recorded: { checkpointCommit?: string; checkpointDir?: string };
+  /** `runbook rollback --force`: an inverse may overwrite what someone changed after the apply. */
+  force?: boolean;
+}
+
+/**
+ * Bytes inside an inverse's params (e.g. a file's prior content). Before journaling, the
+ * engine cuts every secret value out of them (`secretsAt`: where, which secret, in which form,
+ * with a salted scrypt `fingerprints` of each value); before the inverse runs it puts the
+ * current values back and lists in `rotated` the secrets whose value is not the one cut out.
+ */
+export interface JournaledBytes {
+  base64: string;
+  secretsAt?: [offset: number, name: string, form: string][];
+  fingerprints?: Record<string, string>;
+  rotated?: string[];
 }
 
 /** What a successful step reports (shown in verbose output and recorded in the journal). */
@@ -99,6 +114,11 @@ export interface StepType<P = unknown> {
    * Inverse steps must be idempotent: rollback may run them after a crash at any point.
    */
   inverse?(params: P, ctx: StepContext): Promise<ResolvedStep[]>;
+  /**
+   * For an inverse step (as journaled): why running it now would overwrite what someone else
+   * changed since the apply, or undefined. Reads only; `status` shows it.
+   */
+  drift?(params: P): Promise<string | undefined>;
   /** For `--dry-run`: what would happen, without changing anything. */
   preview?(params: P, ctx: StepContext): Promise<Preview>;
   /** Default timeout in ms for this type (the executor's default otherwise). */

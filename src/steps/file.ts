@@ -1,9 +1,11 @@
-import { readFile, stat } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
+import { chmod, chown, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import type { ResolvedStep } from '../model/runbook.js';
-import type { StepContext, StepType } from './contract.js';
+import type { StepContext, StepOutcome, StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
 import { removeFileDurably, writeFileAtomic } from './atomic-write.js';
+import { bytesHash, driftProblem, entryHash, placeSymlink, readEntry, type Entry, type RestoreParams } from './file-snapshot.js';
+import { occurrences, transform } from './file-transform.js';
 
 export interface FileParams {
   path: string;
@@ -14,66 +16,107 @@ export interface FileParams {
   regexp?: string;
   absent?: boolean;
   mode?: string;
+  /** Only in the journal, as the inverse of a step: put a snapshot back (not part of the schema). */
+  restore?: RestoreParams;
 }
 
 function target(p: FileParams, ctx: Pick<StepContext, 'cwd'>): string {
   return isAbsolute(p.path) ? p.path : resolve(ctx.cwd, p.path);
 }
 
-async function readIfExists(path: string): Promise<Buffer | undefined> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new StepFailedError(`cannot read ${path}: ${(error as Error).message}`);
-  }
-}
-
-function countOccurrences(text: string, needle: string): number {
-  let count = 0;
-  for (let i = text.indexOf(needle); i !== -1; i = text.indexOf(needle, i + needle.length)) count++;
-  return count;
-}
-
-/** The new bytes for `before`, or a reason it cannot be done. Pure. */
-function transform(p: FileParams, before: Buffer | undefined, shown: string): Buffer | undefined | { problem: string } {
-  if (p.absent) return undefined;
-  if (p.content !== undefined) return Buffer.from(p.content, p.encoding === 'base64' ? 'base64' : 'utf8');
-  if (p.replace) {
-    if (!before) return { problem: `${shown} does not exist` };
-    const { from, to } = p.replace;
-    const text = before.toString('utf8');
-    // When the new text contains the old (80 → 8080), occurrences inside the new text are
-    // already replaced: leave them, so applying twice changes nothing.
-    const pieces = to.includes(from) ? text.split(to) : [text];
-    const found = pieces.reduce((n, piece) => n + countOccurrences(piece, from), 0);
-    if (found === 0) {
-      if (to !== '' && text.includes(to)) return before;
-      return { problem: `text to replace not found in ${shown}: ${JSON.stringify(from.slice(0, 80))}` };
-    }
-    if (p.replace.count !== undefined && found !== p.replace.count) {
-      return { problem: `expected ${p.replace.count} occurrence(s) in ${shown}, found ${found}` };
-    }
-    return Buffer.from(pieces.map((piece) => piece.split(from).join(to)).join(to));
-  }
-  if (p.line !== undefined) {
-    const text = before?.toString('utf8') ?? '';
-    const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
-    if (lines.includes(p.line)) return before ?? Buffer.from('');
-    const re = p.regexp !== undefined ? new RegExp(p.regexp) : undefined;
-    const at = re ? lines.findIndex((l) => re.test(l)) : -1;
-    if (at >= 0) lines[at] = p.line;
-    else lines.push(p.line);
-    return Buffer.from(lines.join('\n') + '\n');
-  }
-  return { problem: 'nothing to do' };
-}
-
 function action(p: FileParams): string {
+  if (p.restore) return p.restore.was.kind === 'absent' ? 'delete' : 'restore';
   if (p.absent) return 'delete';
   if (p.content !== undefined) return 'write';
   if (p.replace) return 'replace in';
   return 'ensure line in';
+}
+
+/** A missing directory is named as such, not as the temp file the write would have used. */
+async function ensureDirectory(path: string, shown: string): Promise<void> {
+  const dir = dirname(path);
+  const shownDir = dirname(shown) === '.' ? dir : dirname(shown);
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new StepFailedError(`cannot write ${shown}: ${shownDir} is not a directory`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new StepFailedError(`cannot write ${shown}: directory ${shownDir} does not exist`);
+    throw error;
+  }
+}
+
+async function write(path: string, shown: string, bytes: Buffer, mode?: number, owner?: { uid: number; gid: number }): Promise<void> {
+  await ensureDirectory(path, shown);
+  try {
+    await writeFileAtomic(path, bytes, mode, owner);
+  } catch (error) {
+    // write-file-atomic names its temp file (`x.conf.919856594`); the operator knows x.conf.
+    const message = (error as Error).message.replace(/'([^']*)\.\d{5,}'/g, "'$1'");
+    throw new StepFailedError(`cannot write ${shown}: ${message}`);
+  }
+}
+
+/** Puts mode and owner back in place (no new inode); says what it changed. */
+async function putBackMeta(path: string, now: Extract<Entry, { kind: 'file' }>, was: { mode: number; uid: number; gid: number }): Promise<string[]> {
+  const changed: string[] = [];
+  if (now.mode !== was.mode) {
+    await chmod(path, was.mode);
+    changed.push(`mode ${was.mode.toString(8).padStart(4, '0')}`);
+  }
+  if (now.uid !== was.uid || now.gid !== was.gid) {
+    await chown(path, was.uid, was.gid).catch(() => undefined);
+    changed.push(`owner ${was.uid}:${was.gid}`);
+  }
+  return changed;
+}
+
+/** write-file-atomic ignores a refused chown when not root: say so instead of leaving a wrong owner silently. */
+async function checkOwner(path: string, was: { uid: number; gid: number }): Promise<void> {
+  const st = await stat(path);
+  if (st.uid !== was.uid || st.gid !== was.gid) {
+    throw new StepFailedError(`restored the bytes of ${path}, but could not give it back to its owner ${was.uid}:${was.gid} (it is ${st.uid}:${st.gid}; run the rollback as root, or: chown ${was.uid}:${was.gid} ${path})`);
+  }
+}
+
+/** The inverse: puts back what the path held before the apply, unless someone changed it since. */
+async function restoreSnapshot(path: string, r: RestoreParams, ctx: StepContext): Promise<StepOutcome> {
+  const was = r.was;
+  const now = await readEntry(path, r.follow);
+  if (entryHash(now) === r.wasSha256) {
+    const fixed = was.kind === 'file' && now.kind === 'file' ? await putBackMeta(path, now, was) : [];
+    if (was.kind === 'file' && fixed.length) await checkOwner(path, was);
+    return { detail: fixed.length ? `content already as before; put back ${fixed.join(', ')}` : 'already as before (not touched)' };
+  }
+  const drift = driftProblem(path, now, r);
+  if (drift && !ctx.force) {
+    throw new StepFailedError(
+      `${drift}. Nothing was written: those changes are still there. Either put ${path} back to its pre-apply content yourself and run the rollback again (it then counts as restored), or overwrite it with the pre-apply content, losing the later changes: runbook rollback --force`,
+    );
+  }
+  const rotated = was.kind === 'file' ? (was.bytes.rotated ?? []) : [];
+  if (rotated.length && !ctx.force) {
+    throw new StepFailedError(
+      `not restoring ${path}: before the apply it held the secret(s) ${rotated.join(', ')}, whose value now is not the one it held (rotated since?); restoring would write the current value where the old one was. Set the old value and run the rollback again, or run: runbook rollback --force (restores it with the current value)`,
+    );
+  }
+  const forced = [...(drift ? ['later changes overwritten (--force)'] : []), ...(rotated.length ? [`current value of ${rotated.join(', ')} used (--force)`] : [])];
+  const detail = (text: string) => ({ detail: [text, ...forced].join('; ') });
+  if (was.kind === 'absent') {
+    await removeFileDurably(path);
+    return detail('deleted (it did not exist before)');
+  }
+  if (was.kind === 'symlink') {
+    await ensureDirectory(path, path);
+    await placeSymlink(path, was.target, was);
+    return detail(`link restored → ${was.target}`);
+  }
+  // Forced over a link someone put where `absent` had deleted a file: replace the link, not what it points to.
+  if (!r.follow && now.kind === 'symlink') await removeFileDurably(path);
+  if (was.bytes.secretsAt?.length) throw new StepFailedError(`cannot restore ${path}: the secret values cut out of its journaled copy were not put back`);
+  const bytes = Buffer.from(was.bytes.base64, 'base64');
+  if (!rotated.length && bytesHash(bytes) !== r.wasSha256) throw new StepFailedError(`cannot restore ${path}: its journaled copy does not match the fingerprint taken at apply time (the journal was altered?); nothing was written`);
+  await write(path, path, bytes, was.mode, { uid: was.uid, gid: was.gid });
+  await checkOwner(path, was);
+  return detail(`restored ${bytes.length} bytes`);
 }
 
 export const fileStep: StepType<FileParams> = {
@@ -84,7 +127,7 @@ export const fileStep: StepType<FileParams> = {
     additionalProperties: false,
     required: ['path'],
     properties: {
-      path: { type: 'string', minLength: 1, description: 'The file, relative to the step’s cwd (default: the runbook’s directory).' },
+      path: { type: 'string', minLength: 1, description: 'The file, relative to the step’s cwd (default: the runbook’s directory). Its directory must exist.' },
       replace: {
         type: 'object',
         additionalProperties: false,
@@ -94,13 +137,13 @@ export const fileStep: StepType<FileParams> = {
           to: { type: 'string', description: 'Text to put instead.' },
           count: { type: 'integer', minimum: 1, description: 'Fail unless exactly this many occurrences are found.' },
         },
-        description: 'Replace every occurrence of `from` with `to`. Already replaced (no `from`, `to` present) is a no-op.',
+        description: 'Replace every occurrence of `from` with `to`. Already replaced (no `from`, and `to` present or empty) is a no-op.',
       },
       content: { type: 'string', description: 'The whole new content.' },
       encoding: { enum: ['utf8', 'base64'], description: 'Encoding of `content` (default utf8).' },
-      line: { type: 'string', description: 'Ensure this line is present (appended, or replacing the line matching `regexp`).' },
+      line: { type: 'string', description: 'Ensure this line is present (appended with the file’s line ending, or replacing the line matching `regexp`).' },
       regexp: { type: 'string', description: 'With `line`: the line to replace when present.' },
-      absent: { const: true, description: 'Delete the file (no error when it does not exist).' },
+      absent: { const: true, description: 'Delete the file, or the symlink itself (no error when it does not exist).' },
       mode: { type: 'string', pattern: '^0?[0-7]{3,4}$', description: 'File mode for the written file, e.g. "0755".' },
     },
     oneOf: [{ required: ['replace'] }, { required: ['content'] }, { required: ['line'] }, { required: ['absent'] }],
@@ -112,37 +155,54 @@ export const fileStep: StepType<FileParams> = {
   invertible: () => true,
   async inverse(p, ctx): Promise<ResolvedStep[]> {
     const path = target(p, ctx);
-    const before = await readIfExists(path);
-    if (before === undefined) return [{ type: 'file', params: { path, absent: true }, label: `delete ${path}` }];
-    const mode = ((await stat(path)).mode & 0o7777).toString(8).padStart(4, '0');
-    return [{ type: 'file', params: { path, content: before.toString('base64'), encoding: 'base64', mode }, label: `restore ${path}` }];
+    // `absent` removes the entry itself (a symlink, not what it points to); the others edit through links.
+    const follow = !p.absent;
+    const before = await readEntry(path, follow);
+    const after = transform(p, before.kind === 'file' ? before.bytes : undefined, p.path);
+    const restore: RestoreParams = {
+      follow,
+      was:
+        before.kind === 'file'
+          ? { kind: 'file', bytes: { base64: before.bytes.toString('base64') }, mode: before.mode, uid: before.uid, gid: before.gid }
+          : before,
+      wasSha256: entryHash(before),
+      // A step that will fail leaves the path as it is.
+      leftSha256: after === undefined || Buffer.isBuffer(after) ? bytesHash(after) : entryHash(before),
+    };
+    const label = before.kind === 'absent' ? `delete ${path}` : before.kind === 'symlink' ? `restore link ${path} → ${before.target}` : `restore ${path}`;
+    return [{ type: 'file', params: { path, restore }, label }];
+  },
+  async drift(p) {
+    if (!p.restore) return undefined;
+    try {
+      return driftProblem(p.path, await readEntry(p.path, p.restore.follow), p.restore);
+    } catch (error) {
+      return (error as Error).message;
+    }
   },
   async run(p, ctx) {
     const path = target(p, ctx);
-    const before = await readIfExists(path);
+    if (p.restore) return restoreSnapshot(path, p.restore, ctx);
+    if (p.absent) return { detail: (await removeFileDurably(path)) ? 'deleted' : 'already absent' };
+    const entry = await readEntry(path, true);
+    const before = entry.kind === 'file' ? entry.bytes : undefined;
     const after = transform(p, before, p.path);
-    if (after !== undefined && !Buffer.isBuffer(after)) throw new StepFailedError(after.problem);
+    if (!Buffer.isBuffer(after)) throw new StepFailedError(after?.problem ?? 'nothing to do');
     const mode = p.mode !== undefined ? parseInt(p.mode, 8) : undefined;
-    if (after === undefined) {
-      const removed = await removeFileDurably(path);
-      return { detail: removed ? 'deleted' : 'already absent' };
-    }
-    if (before && before.equals(after) && mode === undefined) return { detail: 'unchanged' };
-    try {
-      await writeFileAtomic(path, after, mode);
-    } catch (error) {
-      throw new StepFailedError(`cannot write ${p.path}: ${(error as Error).message}`);
-    }
+    if (entry.kind === 'file' && entry.bytes.equals(after) && (mode === undefined || mode === entry.mode)) return { detail: 'unchanged' };
+    await write(path, p.path, after, mode);
     return { detail: `${after.length} bytes written` };
   },
   async preview(p, ctx) {
     const path = target(p, ctx);
-    const before = await readIfExists(path);
+    if (p.restore) return { verdict: 'will run', detail: `${action(p)} ${p.path}` };
+    const entry = await readEntry(path, !p.absent);
+    const before = entry.kind === 'file' ? entry.bytes : undefined;
     const after = transform(p, before, p.path);
     if (after !== undefined && !Buffer.isBuffer(after)) return { verdict: 'cannot predict', detail: `${after.problem} now (an earlier step may change that)` };
-    if (after === undefined) return { verdict: 'will run', detail: before ? `delete ${p.path}` : `${p.path} already absent` };
+    if (after === undefined) return { verdict: 'will run', detail: entry.kind !== 'absent' ? `delete ${p.path}` : `${p.path} already absent` };
     if (before?.equals(after)) return { verdict: 'will run', detail: `${p.path} already as wanted (no change)` };
-    if (p.replace && before) return { verdict: 'will run', detail: `replace ${countOccurrences(before.toString('utf8'), p.replace.from)} occurrence(s) in ${p.path}` };
+    if (p.replace && before) return { verdict: 'will run', detail: `replace ${occurrences(before, p.replace.from)} occurrence(s) in ${p.path}` };
     return { verdict: 'will run', detail: `${action(p)} ${p.path} (${after.length} bytes)` };
   },
 };

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 import { OutputTail } from './output-tail.js';
 import { StepFailedError } from './contract.js';
 import { killGroup, killGroupOnAbort } from './process-group.js';
@@ -57,14 +58,19 @@ export function runProcess(req: ProcessRequest): Promise<ProcessResult> {
       stdio: [req.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     const stopWatching = killGroupOnAbort(req.signal, () => child.pid);
-    const take = (which: 'out' | 'err') => (data: Buffer) => {
-      const chunk = data.toString('utf8');
-      tail.push(chunk);
-      if (req.capture) {
-        if (which === 'out' && stdout.length < CAPTURE_LIMIT) stdout += chunk;
-        if (which === 'err' && stderr.length < CAPTURE_LIMIT) stderr += chunk;
-      }
-      req.onOutput?.(chunk);
+    const take = (which: 'out' | 'err') => {
+      // One decoder per stream: a character split across two reads stays whole (a secret too).
+      const decoder = new StringDecoder('utf8');
+      return (data: Buffer) => {
+        const chunk = decoder.write(data);
+        if (chunk === '') return;
+        tail.push(chunk);
+        if (req.capture) {
+          if (which === 'out' && stdout.length < CAPTURE_LIMIT) stdout += chunk;
+          if (which === 'err' && stderr.length < CAPTURE_LIMIT) stderr += chunk;
+        }
+        req.onOutput?.(chunk);
+      };
     };
     child.stdout!.on('data', take('out'));
     child.stderr!.on('data', take('err'));

@@ -19,7 +19,7 @@ describe('runbook plan runbooks/phase1.yaml', () => {
   it('--format json has the four changes with risks 0, 2, 1, 0', () => {
     const r = runCli(['plan', phase1, '--format', 'json']);
     const doc = JSON.parse(r.stdout) as { formatVersion: number; changes: { id: string; risk: number }[]; risk: { sum: number; max: number; percent: number } };
-    expect(doc.formatVersion).toBe(1);
+    expect(doc.formatVersion).toBe(2);
     expect(doc.changes.map((c) => c.risk)).toEqual([0, 2, 1, 0]);
     expect(doc.changes.map((c) => c.id)).toEqual(['auto-backups', 'db-pool', 'env-validation', 'frontend-polling']);
     expect(doc.risk).toMatchObject({ sum: 3, max: 40, percent: 7.5 });

@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -272,10 +272,12 @@ describe('file step: atomic write', () => {
     expect(readFileSync(join(dir, 'a.conf'), 'utf8')).toBe('k=2\nz=9\n');
   });
 
-  it('a write that cannot happen (directory missing) fails clearly and leaves nothing behind', async () => {
+  it('a write into a missing directory names the directory, not a temp file, and leaves nothing behind', async () => {
     const dir = freshDir();
-    const e = await failure(fileStep.run({ path: 'no/such/dir/x.conf', content: 'x' }, stepCtx(dir)));
-    expect(e.message).toMatch(/^cannot write no\/such\/dir\/x\.conf: .*ENOENT/);
+    for (const p of [{ path: 'no/such/dir/x.conf', content: 'x' }, { path: 'no/such/dir/x.conf', line: 'a=1' }]) {
+      const e = await failure(fileStep.run(p, stepCtx(dir)));
+      expect(e.message).toBe('cannot write no/such/dir/x.conf: directory no/such/dir does not exist');
+    }
     expect(readdirSync(dir)).toEqual([]);
   });
 
@@ -321,5 +323,211 @@ describe('file step: preview (dry run) changes nothing', () => {
     expect(await fileStep.preview!({ path: 'new', content: 'hello' }, stepCtx(dir))).toEqual({ verdict: 'will run', detail: 'write new (5 bytes)' });
     expect(existsSync(join(dir, 'new'))).toBe(false);
     expect(existsSync(join(dir, 'old'))).toBe(true);
+  });
+});
+
+describe('file step: bytes that are not UTF-8 stay as they were', () => {
+  // "café" in Latin-1: the é is the single byte e9, which a UTF-8 round trip turns into ef bf bd.
+  const latin1 = (text: string) => Buffer.from(text, 'latin1');
+
+  it('replace changes only the replaced text of a Latin-1 file', async () => {
+    const dir = freshDir();
+    const path = join(dir, 'menu.conf');
+    writeFileSync(path, latin1('name=café\nmode=old\n\xff\xfe end'));
+    await fileStep.run({ path: 'menu.conf', replace: { from: 'mode=old', to: 'mode=new' } }, stepCtx(dir));
+    expect(readFileSync(path).equals(latin1('name=café\nmode=new\n\xff\xfe end'))).toBe(true);
+  });
+
+  it('line appends to, or replaces a line in, a Latin-1 file without touching the other bytes', async () => {
+    const dir = freshDir();
+    const path = join(dir, 'menu.conf');
+    writeFileSync(path, latin1('name=café\nsize=1\n'));
+    await fileStep.run({ path: 'menu.conf', line: 'b=2' }, stepCtx(dir));
+    expect(readFileSync(path).equals(latin1('name=café\nsize=1\nb=2\n'))).toBe(true);
+    await fileStep.run({ path: 'menu.conf', line: 'size=2', regexp: '^size=' }, stepCtx(dir));
+    expect(readFileSync(path).equals(latin1('name=café\nsize=2\nb=2\n'))).toBe(true);
+  });
+
+  it('a UTF-8 replacement text is written as UTF-8 next to Latin-1 bytes', async () => {
+    const dir = freshDir();
+    const path = join(dir, 'mixed.txt');
+    writeFileSync(path, latin1('é|X|'));
+    await fileStep.run({ path: 'mixed.txt', replace: { from: 'X', to: '☃' } }, stepCtx(dir));
+    expect(readFileSync(path).equals(Buffer.concat([latin1('é|'), Buffer.from('☃', 'utf8'), latin1('|')]))).toBe(true);
+  });
+});
+
+describe('file step: applying twice changes nothing', () => {
+  it('a replace that removes text (to: "") finds it already removed the second time', async () => {
+    const dir = freshDir();
+    const path = join(dir, '.env');
+    writeFileSync(path, 'A=1\nDEBUG=1\nB=2\n');
+    const p: FileParams = { path: '.env', replace: { from: 'DEBUG=1\n', to: '' } };
+    await fileStep.run(p, stepCtx(dir));
+    expect(readFileSync(path, 'utf8')).toBe('A=1\nB=2\n');
+    expect((await fileStep.run(p, stepCtx(dir))).detail).toBe('unchanged');
+    expect(readFileSync(path, 'utf8')).toBe('A=1\nB=2\n');
+  });
+
+  it('line finds b=2 already present in a CRLF file and does not add a second one', async () => {
+    const dir = freshDir();
+    const path = join(dir, 'win.ini');
+    writeFileSync(path, 'a=1\r\nb=2\r\n');
+    expect((await fileStep.run({ path: 'win.ini', line: 'b=2' }, stepCtx(dir))).detail).toBe('unchanged');
+    expect(readFileSync(path, 'utf8')).toBe('a=1\r\nb=2\r\n');
+  });
+
+  it('a line added to a CRLF file ends in CRLF, and a replaced line keeps its CRLF', async () => {
+    const dir = freshDir();
+    const path = join(dir, 'win.ini');
+    writeFileSync(path, 'a=1\r\nsize=1\r\n');
+    await fileStep.run({ path: 'win.ini', line: 'c=3' }, stepCtx(dir));
+    await fileStep.run({ path: 'win.ini', line: 'size=2', regexp: '^size=' }, stepCtx(dir));
+    expect(readFileSync(path, 'utf8')).toBe('a=1\r\nsize=2\r\nc=3\r\n');
+    await fileStep.run({ path: 'win.ini', line: 'c=3' }, stepCtx(dir));
+    expect(readFileSync(path, 'utf8')).toBe('a=1\r\nsize=2\r\nc=3\r\n');
+  });
+
+  it('a line with a line break in it is refused (it could never be found again)', async () => {
+    const dir = freshDir();
+    const e = await failure(fileStep.run({ path: 'x', line: 'a\nb' }, stepCtx(dir)));
+    expect(e.message).toMatch(/single line/);
+    expect(existsSync(join(dir, 'x'))).toBe(false);
+  });
+});
+
+describe('file step: rollback never touches a file that is already as before', () => {
+  it('the inverse of a replace that failed (text not found) leaves the file alone: same inode, same mtime', async () => {
+    const dir = freshDir();
+    const path = join(dir, 'app.conf');
+    writeFileSync(path, 'something else\n');
+    const p: FileParams = { path: 'app.conf', replace: { from: 'mode=old', to: 'mode=new' } };
+    const inverse = await fileStep.inverse!(p, stepCtx(dir));
+    await failure(fileStep.run(p, stepCtx(dir)));
+    const { ino, mtimeMs } = statSync(path);
+    await runSteps(inverse, dir);
+    expect(readFileSync(path, 'utf8')).toBe('something else\n');
+    expect(statSync(path).ino).toBe(ino);
+    expect(statSync(path).mtimeMs).toBe(mtimeMs);
+  });
+
+  it('a crash between the snapshot and the write (file still as before) rolls back as a no-op', async () => {
+    const dir = freshDir();
+    const path = join(dir, 'app.conf');
+    writeFileSync(path, 'max: 5\n');
+    const inverse = await fileStep.inverse!({ path: 'app.conf', replace: { from: 'max: 5', to: 'max: 10' } }, stepCtx(dir));
+    const { ino } = statSync(path);
+    await runSteps(inverse, dir);
+    expect(readFileSync(path, 'utf8')).toBe('max: 5\n');
+    expect(statSync(path).ino).toBe(ino);
+  });
+
+  it('a mode the apply changed on unchanged bytes is put back in place', async () => {
+    const dir = freshDir();
+    const path = join(dir, 'run.sh');
+    writeFileSync(path, 'echo\n');
+    chmodSync(path, 0o644);
+    const p: FileParams = { path: 'run.sh', content: 'echo\n', mode: '0755' };
+    const inverse = await fileStep.inverse!(p, stepCtx(dir));
+    await fileStep.run(p, stepCtx(dir));
+    expect(modeOf(path)).toBe(0o755);
+    const { ino } = statSync(path);
+    await runSteps(inverse, dir);
+    expect(modeOf(path)).toBe(0o644);
+    expect(statSync(path).ino).toBe(ino);
+  });
+});
+
+describe('file step: rollback does not overwrite what someone changed after the apply', () => {
+  async function appliedThenEdited(dir: string) {
+    const path = join(dir, 'auth.js');
+    writeFileSync(path, 'max: 5\n');
+    const p: FileParams = { path: 'auth.js', replace: { from: 'max: 5', to: 'max: 10' } };
+    const inverse = await fileStep.inverse!(p, stepCtx(dir));
+    await fileStep.run(p, stepCtx(dir));
+    writeFileSync(path, 'max: 10\noperator-hotfix: true\n');
+    return { path, inverse };
+  }
+
+  it('refuses, names the file and says what to do, and leaves the later edit in place', async () => {
+    const dir = freshDir();
+    const { path, inverse } = await appliedThenEdited(dir);
+    const e = await failure(fileStep.run(inverse[0]!.params as FileParams, stepCtx(dir)));
+    expect(e.message).toContain(`${path} was changed by someone else after the apply`);
+    expect(e.message).toContain('runbook rollback --force');
+    expect(readFileSync(path, 'utf8')).toBe('max: 10\noperator-hotfix: true\n');
+    expect(await fileStep.drift!(inverse[0]!.params as FileParams)).toContain(`${path} was changed by someone else after the apply`);
+  });
+
+  it('with --force, restores the pre-apply bytes and says it overwrote later changes', async () => {
+    const dir = freshDir();
+    const { path, inverse } = await appliedThenEdited(dir);
+    const r = await fileStep.run(inverse[0]!.params as FileParams, stepCtx(dir, { force: true }));
+    expect(readFileSync(path, 'utf8')).toBe('max: 5\n');
+    expect(r.detail).toMatch(/later changes overwritten \(--force\)/);
+  });
+
+  it('a file the apply created and someone then edited is not deleted', async () => {
+    const dir = freshDir();
+    const path = join(dir, 'new.conf');
+    const p: FileParams = { path: 'new.conf', content: 'a=1\n' };
+    const inverse = await fileStep.inverse!(p, stepCtx(dir));
+    await fileStep.run(p, stepCtx(dir));
+    writeFileSync(path, 'a=1\nlocal=1\n');
+    await failure(fileStep.run(inverse[0]!.params as FileParams, stepCtx(dir)));
+    expect(readFileSync(path, 'utf8')).toBe('a=1\nlocal=1\n');
+  });
+
+  it('no drift is reported while the file is as the apply left it', async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 'a.conf'), 'x=1\n');
+    const p: FileParams = { path: 'a.conf', replace: { from: 'x=1', to: 'x=2' } };
+    const inverse = await fileStep.inverse!(p, stepCtx(dir));
+    await fileStep.run(p, stepCtx(dir));
+    expect(await fileStep.drift!(inverse[0]!.params as FileParams)).toBeUndefined();
+  });
+});
+
+describe('file step: absent, then rollback, gives back the same kind of file', () => {
+  it('a symlink that absent removed comes back as the same symlink (not a copy of its target)', async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 'real.conf'), 'listen 80;\n');
+    symlinkSync('real.conf', join(dir, 'link.conf'));
+    const p: FileParams = { path: 'link.conf', absent: true };
+    const inverse = await fileStep.inverse!(p, stepCtx(dir));
+    await fileStep.run(p, stepCtx(dir));
+    expect(existsSync(join(dir, 'link.conf'))).toBe(false);
+    expect(readFileSync(join(dir, 'real.conf'), 'utf8')).toBe('listen 80;\n');
+    await runSteps(inverse, dir);
+    expect(lstatSync(join(dir, 'link.conf')).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(join(dir, 'link.conf'))).toBe('real.conf');
+    expect(readdirSync(dir).sort()).toEqual(['link.conf', 'real.conf']);
+  });
+
+  it('a dangling symlink that a content step replaced with a file comes back as the dangling symlink', async () => {
+    const dir = freshDir();
+    symlinkSync('missing-target.conf', join(dir, 'link.conf'));
+    const p: FileParams = { path: 'link.conf', content: 'x=1\n' };
+    const inverse = await fileStep.inverse!(p, stepCtx(dir));
+    await fileStep.run(p, stepCtx(dir));
+    await runSteps(inverse, dir);
+    expect(lstatSync(join(dir, 'link.conf')).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(join(dir, 'link.conf'))).toBe('missing-target.conf');
+    expect(readdirSync(dir)).toEqual(['link.conf']);
+  });
+
+  it.runIf(process.getuid?.() === 0)('a file owned by nobody:nogroup that absent removed comes back owned by nobody:nogroup, with its mode', async () => {
+    const dir = freshDir();
+    const path = join(dir, 'service.conf');
+    writeFileSync(path, 'pool=5\n');
+    chownSync(path, 65534, 65534);
+    chmodSync(path, 0o640);
+    const p: FileParams = { path: 'service.conf', absent: true };
+    const inverse = await fileStep.inverse!(p, stepCtx(dir));
+    await fileStep.run(p, stepCtx(dir));
+    await runSteps(inverse, dir);
+    const st = statSync(path);
+    expect({ uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }).toEqual({ uid: 65534, gid: 65534, mode: 0o640 });
+    expect(readFileSync(path, 'utf8')).toBe('pool=5\n');
   });
 });

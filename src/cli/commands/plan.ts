@@ -1,36 +1,67 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { EngineEvent } from '../../engine/events.js';
 import { loadPlan } from '../../engine/load-plan.js';
 import { createRedactor } from '../../engine/redact.js';
+import type { Plan } from '../../model/plan.js';
+import type { LiveCheck } from '../../render/plan-markdown.js';
 import type { PlanOptions } from '../options.js';
 import { stateDirFor } from '../state-dir.js';
 import { reportError } from '../report-error.js';
 
+/** `--check` for the report formats: the preflight's results, to print inside the document. */
+async function liveChecks(plan: Plan): Promise<LiveCheck[]> {
+  const { runPreflightOnly } = await import('../../engine/preflight.js');
+  const results: LiveCheck[] = [];
+  await runPreflightOnly(plan, [
+    (e: EngineEvent) => {
+      if (e.type === 'step.finished' && e.phase === 'preflight') results[e.index] = { label: e.label, ok: e.ok, detail: e.ok ? e.detail : e.failure?.message };
+    },
+  ]);
+  return results.filter(Boolean);
+}
+
+/**
+ * Exit code: 0 the plan was shown (also when it is outside policy: the output says so);
+ * 1 `--check` found a failing preflight check, or `--strict` and the plan is outside policy;
+ * 2 invalid runbook or usage.
+ */
 export async function run(file: string | undefined, options: PlanOptions): Promise<number> {
   try {
     const plan = await loadPlan(file!, { vars: options.var, varsFiles: options.varsFile });
     const redact = createRedactor(plan.secretValues);
-    if (options.format === 'json') {
-      const { planJson } = await import('../../render/plan-json.js');
-      process.stdout.write(planJson(plan, redact));
-    } else if (options.format === 'markdown') {
-      const { renderPlanMarkdown } = await import('../../render/plan-markdown.js');
-      process.stdout.write(renderPlanMarkdown(plan, redact));
+    let checked: boolean | undefined;
+    if (options.format === 'json' || options.format === 'markdown') {
+      const live = options.check ? await liveChecks(plan) : undefined;
+      if (live) checked = live.every((r) => r.ok);
+      if (options.format === 'json') {
+        const { planJson } = await import('../../render/plan-json.js');
+        process.stdout.write(planJson(plan, redact, live));
+      } else {
+        const { renderPlanMarkdown } = await import('../../render/plan-markdown.js');
+        process.stdout.write(renderPlanMarkdown(plan, redact, live));
+      }
     } else {
       const { renderPlanTable } = await import('../../render/plan-table.js');
-      process.stdout.write(renderPlanTable(plan, redact));
+      process.stdout.write(renderPlanTable(plan, redact, { width: process.stdout.isTTY ? process.stdout.columns : undefined }));
     }
     if (existsSync(join(stateDirFor(file!, options.stateDir), 'runs'))) {
       const { withStore } = await import('../state.js');
       const { editedSinceApply } = await import('../edit-warnings.js');
       for (const warning of await withStore(file!, options, (store) => editedSinceApply(plan, store))) process.stderr.write(`${warning}\n`);
     }
-    if (!options.check) return 0;
-    const { runPreflightOnly } = await import('../../engine/preflight.js');
-    const { lineRenderer } = await import('../../render/lines.js');
-    process.stdout.write('\nPreflight against the live system:\n');
-    const ok = await runPreflightOnly(plan, [lineRenderer(process.stdout, { verbose: options.verbose, total: plan.changes.length })]);
-    return ok ? 0 : 1;
+    if (options.check && checked === undefined) {
+      const { runPreflightOnly } = await import('../../engine/preflight.js');
+      const { lineRenderer } = await import('../../render/lines.js');
+      process.stdout.write('\nPreflight against the live system:\n');
+      checked = await runPreflightOnly(plan, [lineRenderer(process.stdout, { verbose: options.verbose, total: plan.changes.length })]);
+    }
+    if (checked === false) return 1;
+    if (options.strict && !plan.verdict.ok) {
+      process.stderr.write(`runbook: outside policy (--strict): ${plan.verdict.text}\n`);
+      return 1;
+    }
+    return 0;
   } catch (error) {
     return reportError(error, options.verbose);
   }

@@ -76,7 +76,7 @@ export async function run(file: string | undefined, options: RollbackOptions): P
         const signals = interruptControllers(() => undefined);
         const started = performance.now();
         try {
-          const base = { runbookDir: dirname(resolve(file!)), env: process.env, recorded: { checkpointCommit: state.checkpoint?.commit, checkpointDir: state.checkpoint?.dir }, output: () => {} };
+          const base = { runbookDir: dirname(resolve(file!)), env: process.env, recorded: { checkpointCommit: state.checkpoint?.commit, checkpointDir: state.checkpoint?.dir }, output: () => {}, force: options.force };
           const result = await rollbackChanges(toUndo, 'runbook rollback', emitter, base, secrets, signals.apply.signal);
           let checkpointNote = '';
           if (result.ok && options.checkpoint) {
