@@ -125,7 +125,9 @@ export function listrRenderer(plan: Plan, _total: number, verbose: boolean): Eve
     },
   });
 
-  const listr = new Listr(tasks, { exitOnError: false, rendererOptions: { collapseSubtasks: true, showErrorMessage: true }, collectErrors: false });
+  // listr2's own SIGINT handler would exit(127) on the spot: no rollback, the step's process
+  // group orphaned, the lock left behind. The CLI handles interrupts; listr2 only draws.
+  const listr = new Listr(tasks, { exitOnError: false, registerSignalListeners: false, rendererOptions: { collapseSubtasks: true, showErrorMessage: true }, collectErrors: false });
   const finished = listr.run().then(
     () => undefined,
     () => undefined,

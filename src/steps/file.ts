@@ -1,9 +1,10 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { ResolvedStep } from '../model/runbook.js';
 import type { StepContext, StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
 import { removeFileDurably, writeFileAtomic } from './atomic-write.js';
+import { readRegularFile } from './read-regular-file.js';
 
 export interface FileParams {
   path: string;
@@ -22,9 +23,8 @@ function target(p: FileParams, ctx: Pick<StepContext, 'cwd'>): string {
 
 async function readIfExists(path: string): Promise<Buffer | undefined> {
   try {
-    return await readFile(path);
+    return await readRegularFile(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new StepFailedError(`cannot read ${path}: ${(error as Error).message}`);
   }
 }

@@ -16,7 +16,7 @@ import { editedSinceApply } from '../edit-warnings.js';
 import { withLock } from '../locked.js';
 import type { ApplyOptions } from '../options.js';
 import { reportError } from '../report-error.js';
-import { interruptControllers } from '../signals.js';
+import { APPLY_INTERRUPTS, interruptLevels } from '../signals.js';
 import { withStore } from '../state.js';
 
 async function checkPolicy(plan: Plan, options: ApplyOptions): Promise<number | undefined> {
@@ -95,15 +95,16 @@ export async function run(file: string | undefined, options: ApplyOptions): Prom
         const journal = await store.createRun(runId);
         const total = selectChanges(plan, options.only, options.from).length;
         const listeners = await renderers(plan, options, total);
-        const signals = interruptControllers(() => process.stderr.write('\nsecond interrupt: stopping the rollback after the running step; what is left will be reported\n'));
+        const interrupts = interruptLevels(APPLY_INTERRUPTS, (text) => process.stderr.write(text));
+        const [stopApply, stopRollback, killRollback] = interrupts.levels as [AbortSignal, AbortSignal, AbortSignal];
         const { execute } = await import('../../engine/executor.js');
         try {
           const result = await execute(plan, {
             runId,
             journal,
             listeners,
-            signal: signals.apply.signal,
-            rollbackSignal: signals.rollback.signal,
+            signal: stopApply,
+            rollbackSignals: { stop: stopRollback, kill: killRollback },
             env: process.env,
             only: options.only,
             from: options.from,
@@ -115,7 +116,7 @@ export async function run(file: string | undefined, options: ApplyOptions): Prom
           for (const message of result.displayErrors) process.stderr.write(`warning: the progress display failed and was turned off (${message}); the run itself was not affected\n`);
           return result.exitCode;
         } finally {
-          signals.dispose();
+          interrupts.dispose();
           await journal.close();
         }
       });

@@ -14,7 +14,7 @@ import { confirm, interactive } from '../confirm.js';
 import type { RollbackOptions } from '../options.js';
 import { withLock } from '../locked.js';
 import { reportError } from '../report-error.js';
-import { interruptControllers } from '../signals.js';
+import { interruptLevels, ROLLBACK_INTERRUPTS } from '../signals.js';
 import { withStore } from '../state.js';
 
 /** The runbook as it is now, if it still loads: only for secret values and edit warnings. */
@@ -75,11 +75,12 @@ export async function run(file: string | undefined, options: RollbackOptions): P
         const journal = await store.openRun(state.runId);
         const listeners = options.json ? [ndjsonRenderer(process.stdout)] : [lineRenderer(process.stdout, { verbose: options.verbose, total: state.changes.length })];
         const emitter = new Emitter(journal, listeners, redact);
-        const signals = interruptControllers(() => undefined);
+        const interrupts = interruptLevels(ROLLBACK_INTERRUPTS, (text) => process.stderr.write(text));
+        const [stopRollback, killRollback] = interrupts.levels as [AbortSignal, AbortSignal];
         const started = performance.now();
         try {
           const base = { runbookDir: dirname(resolve(file!)), env: process.env, recorded: { checkpointCommit: state.checkpoint?.commit, checkpointDir: state.checkpoint?.dir }, output: () => {} };
-          const result = await rollbackChanges(toUndo, 'runbook rollback', emitter, base, secrets, signals.apply.signal);
+          const result = await rollbackChanges(toUndo, 'runbook rollback', emitter, base, secrets, { stop: stopRollback, kill: killRollback });
           let checkpointNote = '';
           if (result.ok && options.checkpoint) {
             if (!state.checkpoint) checkpointNote = 'no checkpoint was recorded for this run; --checkpoint had nothing to reset';
@@ -104,7 +105,7 @@ export async function run(file: string | undefined, options: RollbackOptions): P
           if (checkpointNote) out.write(`${checkpointNote}\n`);
           return exitCode;
         } finally {
-          signals.dispose();
+          interrupts.dispose();
           await journal.close();
         }
       });
