@@ -34,6 +34,8 @@ export interface ExecuteResult {
   state: RunState;
   failure?: { changeId?: string; phase: Phase; step?: string; failure: StepFailure };
   rollbackFailure?: { changeId: string; failure: StepFailure };
+  /** The rollback was stopped by an interrupt before it finished. */
+  rollbackInterrupted?: boolean;
   /** Renderers that failed and were dropped (the run itself went on). */
   displayErrors: string[];
 }
@@ -158,7 +160,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
       await runSteps(planned.apply, 'apply', id, planned.rollback === null);
       await emitter.emit({ type: 'change.applied', changeId: id, durationMs: performance.now() - changeStart });
       await runSteps(planned.verify, 'verify', id, false);
-      await emitter.emit({ type: 'change.verified', changeId: id, durationMs: performance.now() - changeStart }, true);
+      await emitter.emit({ type: 'change.verified', changeId: id, durationMs: performance.now() - changeStart, verifySteps: planned.verify.length }, true);
     } catch (error) {
       if (!(error instanceof ChangeFailed)) throw error;
       await emitter.emit({ type: 'change.failed', changeId: id, phase: error.phase, failure: error.failure }, true);
@@ -186,7 +188,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
 
   const reason = interrupted ? 'interrupted' : `change ${failedId} failed in ${failed.error.phase}`;
   const rb = await rollbackChanges(toUndo, reason, emitter, { ...base, output: base.output }, secrets, options.rollbackSignals);
-  if (!rb.ok) return finish('rollback-failed', 3, { failure, rollbackFailure: rb.failed });
+  if (!rb.ok) return finish('rollback-failed', 3, { failure, rollbackFailure: rb.failed, rollbackInterrupted: rb.interrupted });
   return finish(interrupted ? 'interrupted' : 'rolled-back', interrupted ? 130 : 1, { failure });
 }
 

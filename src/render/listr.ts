@@ -92,10 +92,11 @@ export function listrRenderer(plan: Plan, _total: number, verbose: boolean): Eve
         const started = await gates.get(`change:${id}`);
         if (started.kind !== 'done') return apply(started, task);
         const title = task.title;
+        const done = c.verify.length ? 'verified' : 'applied (no verify steps)';
         void gates.get(`verified:${id}`).then((o) => {
-          if (o.kind === 'done') task.title = `${title} — verified in ${o.note}`;
+          if (o.kind === 'done') task.title = `${title} — ${done} in ${o.note}`;
         });
-        return task.newListr([...stepTasks(c.apply, 'apply', id), ...stepTasks(c.verify, 'verify', id), { title: 'verified', task: async (_c, t) => apply(await gates.get(`verified:${id}`), t) }], {
+        return task.newListr([...stepTasks(c.apply, 'apply', id), ...stepTasks(c.verify, 'verify', id), { title: done, task: async (_c, t) => apply(await gates.get(`verified:${id}`), t) }], {
           exitOnError: true,
           rendererOptions: { collapseSubtasks: true },
         });
