@@ -96,6 +96,28 @@ describe('interrupting a rollback', () => {
   });
 });
 
+describe('an interrupted rollback --to', () => {
+  it('says how to finish it with the same --to, and that command stops at that change', async () => {
+    const sb = fourChanges();
+    writeFileSync(
+      sb.runbook,
+      readFileSync(sb.runbook, 'utf8').replace('  - id: change-4\n', '  - id: change-4\n    rollback:\n      - run: "touch {{ dir }}/undoing-4; sleep 2"\n      - file: { path: "{{ dir }}/conf4.txt", replace: { from: "setting4=new", to: "setting4=old" } }\n'),
+    );
+    expect(runCli(['apply', sb.runbook]).code).toBe(0);
+    const run = startCli(['rollback', sb.runbook, '--to', 'change-3']);
+    await waitFor(() => existsSync(join(sb.dir, 'undoing-4')));
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/ROLLBACK STOPPED by an interrupt/);
+    const finish = /to finish: (runbook rollback .*?) {3}/.exec(r.stdout)?.[1];
+    expect(finish).toBe(`runbook rollback ${sb.runbook} --to change-3`);
+    expect(runCli(finish!.split(' ').slice(1)).code).toBe(0);
+    const now = sb.snapshot();
+    expect([1, 2, 3, 4].map((i) => now[`conf${i}.txt`]!.split('\n')[0])).toEqual(['setting1=new', 'setting2=new', 'setting3=old', 'setting4=old']);
+  });
+});
+
 describe('kill -9 of the engine, then runbook rollback', () => {
   it.each([1, 2, 3, 4])('restores the pre-apply bytes when killed inside change %i', async (k) => {
     const sb = slowAt(k);

@@ -141,24 +141,31 @@ export async function run(file: string | undefined, options: ApplyOptions): Prom
     const refused = checkPolicy(plan, options);
     if (refused !== undefined) return refused;
 
-    return await withStore(file!, options, async (store) => {
-      return await withLock(store, `runbook apply ${file}`, undefined, async () => {
-        const runs = await allRuns(store);
-        const blocked = blockers(runs, null, file!, options);
-        if (blocked) {
-          process.stderr.write(blocked.message);
-          return blocked.code;
-        }
-        for (const warning of await editedSinceApply(plan, store)) process.stderr.write(`${warning}\n`);
-        // From here an interrupt must release the lock and roll back: handlers before the question.
-        const interrupts = interruptLevels(APPLY_INTERRUPTS, (text) => process.stderr.write(text));
-        const [stopApply, stopRollback, killRollback] = interrupts.levels as [AbortSignal, AbortSignal, AbortSignal];
-        try {
+    // Interrupts are ours from before the lock is taken to after it is released: the default
+    // action (exit at once) would leave the lock behind or the run half-done.
+    const interrupts = interruptLevels(APPLY_INTERRUPTS, (text) => process.stderr.write(text));
+    const [stopApply, stopRollback, killRollback] = interrupts.levels as [AbortSignal, AbortSignal, AbortSignal];
+    const interruptedBeforeStart = () => {
+      process.stderr.write('runbook: interrupted before anything was changed\n');
+      return 130;
+    };
+    try {
+      return await withStore(file!, options, async (store) => {
+        return await withLock(store, `runbook apply ${file}`, undefined, async () => {
+          const runs = await allRuns(store);
+          const blocked = blockers(runs, null, file!, options);
+          if (blocked) {
+            process.stderr.write(blocked.message);
+            return blocked.code;
+          }
+          for (const warning of await editedSinceApply(plan, store)) process.stderr.write(`${warning}\n`);
           const toConfirm = policyNeeds(plan, options).confirm;
           if (toConfirm.length && !options.yes && !(await confirm(`Apply ${toConfirm.join(', ')}?`, stopApply))) {
+            if (stopApply.aborted) return interruptedBeforeStart();
             process.stderr.write('runbook: not confirmed; nothing was changed\n');
             return 1;
           }
+          if (stopApply.aborted) return interruptedBeforeStart();
           const runId = newRunId(runs.map((r) => r.state.runId));
           const journal = await store.createRun(runId);
           const total = selectChanges(plan, options.only, options.from).length;
@@ -184,11 +191,11 @@ export async function run(file: string | undefined, options: ApplyOptions): Prom
           } finally {
             await journal.close();
           }
-        } finally {
-          interrupts.dispose();
-        }
+        });
       });
-    });
+    } finally {
+      interrupts.dispose();
+    }
   } catch (error) {
     return reportError(error, options.verbose);
   }

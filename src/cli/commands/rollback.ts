@@ -54,6 +54,11 @@ function nothingToUndo(runs: RunView[], target: RunView | undefined, options: Ro
 }
 
 export async function run(file: string | undefined, options: RollbackOptions): Promise<number> {
+  // Interrupts are ours from before the lock is taken to after it is released (see signals.ts).
+  const interrupts = interruptLevels(ROLLBACK_INTERRUPTS, (text) => process.stderr.write(text));
+  const [stopRollback, killRollback] = interrupts.levels as [AbortSignal, AbortSignal];
+  // What to run to finish this rollback if it stops: the same run and --to, state and vars files.
+  const again = commandFor('rollback', file!, options, [...(options.run ? ['--run', options.run] : []), ...(options.to ? ['--to', options.to] : [])]);
   try {
     return await withStore(file!, options, async (store) => {
       return await withLock(store, `runbook rollback ${file}`, undefined, async () => {
@@ -65,7 +70,7 @@ export async function run(file: string | undefined, options: RollbackOptions): P
         const from = target ? runs.findIndex((r) => r.state.runId === target.state.runId) : 0;
         const damaged = (target?.corrupt ? [target] : []).concat(runs.slice(Math.max(from, 0)).filter((r) => r.corrupt && r !== target));
         if (damaged[0]) {
-          process.stderr.write(damagedJournal(damaged[0].corrupt!, 'Nothing was rolled back: undoing without all of its events could leave things half-restored.', commandFor('rollback', file!, options)));
+          process.stderr.write(damagedJournal(damaged[0].corrupt!, 'Nothing was rolled back: undoing without all of its events could leave things half-restored.', again));
           return 3;
         }
         const nothing = nothingToUndo(runs, target, options);
@@ -97,17 +102,19 @@ export async function run(file: string | undefined, options: RollbackOptions): P
           const sums = new Map(plan.changes.map((c) => [c.change.id, c.checksum]));
           for (const c of toUndo) if (sums.has(c.id) && sums.get(c.id) !== c.checksum) process.stderr.write(`warning: ${c.id} was edited in ${file} since it was applied; undoing what was recorded at apply time\n`);
         }
-        if (interactive() && !options.yes && !(await confirm(`Roll back ${toUndo.map((c) => c.id).join(', ')} (run ${state.runId})?`))) {
-          process.stderr.write('runbook: not confirmed; nothing was changed\n');
-          return 1;
+        if (interactive() && !options.yes && !(await confirm(`Roll back ${toUndo.map((c) => c.id).join(', ')} (run ${state.runId})?`, stopRollback))) {
+          process.stderr.write(`runbook: ${stopRollback.aborted ? 'interrupted' : 'not confirmed'}; nothing was changed\n`);
+          return stopRollback.aborted ? 130 : 1;
+        }
+        if (stopRollback.aborted) {
+          process.stderr.write('runbook: interrupted before anything was changed\n');
+          return 130;
         }
         const secrets = secretValues([...new Set([...state.secrets, ...(plan?.runbook.secrets ?? [])])], plan?.vars ?? {}, process.env);
         const redact = createRedactor([...(plan?.secretValues ?? []), ...secrets.values()]);
         const journal = await store.openRun(state.runId);
         const listeners = options.json ? [ndjsonRenderer(process.stdout)] : [lineRenderer(process.stdout, { verbose: options.verbose, total: state.changes.length })];
         const emitter = new Emitter(journal, listeners, redact);
-        const interrupts = interruptLevels(ROLLBACK_INTERRUPTS, (text) => process.stderr.write(text));
-        const [stopRollback, killRollback] = interrupts.levels as [AbortSignal, AbortSignal];
         const started = performance.now();
         try {
           const base = { runbookDir: dirname(resolve(file!)), env: process.env, recorded: { checkpointCommit: state.checkpoint?.commit, checkpointDir: state.checkpoint?.dir }, output: () => {} };
@@ -132,16 +139,17 @@ export async function run(file: string | undefined, options: RollbackOptions): P
           await emitter.emit({ type: 'run.finished', outcome, exitCode, remaining: remaining(after).map((c) => c.id), durationMs: performance.now() - started }, true);
           const final = (await readRunState(store, state.runId)).state;
           const out = options.json ? process.stderr : process.stdout;
-          out.write(redact(renderReport({ state: final, outcome, rollbackFailure: result.failed, rollbackInterrupted: result.interrupted, rollbackCommand: commandFor('rollback', file!, options), command: 'rollback' })));
+          out.write(redact(renderReport({ state: final, outcome, rollbackFailure: result.failed, rollbackInterrupted: result.interrupted, rollbackCommand: again, command: 'rollback' })));
           if (checkpointNote) out.write(`${checkpointNote}\n`);
           return exitCode;
         } finally {
-          interrupts.dispose();
           await journal.close();
         }
       });
     });
   } catch (error) {
     return reportError(error, options.verbose);
+  } finally {
+    interrupts.dispose();
   }
 }
