@@ -53,8 +53,10 @@ export function renderReport(input: ReportInput): string {
   const { state, outcome } = input;
   const remaining = state.changes.filter((c) => c.status !== 'rolled-back');
   const lines = ['', `${headline(input, remaining)} (run ${state.runId})`];
-  const by = (pred: (c: ChangeState) => boolean) => state.changes.filter(pred).map((c) => `${c.number}. ${c.id}${c.noVerifySteps ? ' (no verify steps)' : ''}`);
-  const applied = by((c) => c.status === 'verified' || (c.status === 'applied' && c.noVerifySteps === true));
+  const by = (pred: (c: ChangeState) => boolean) => state.changes.filter(pred).map((c) => `${c.number}. ${c.id}`);
+  const applied = state.changes
+    .filter((c) => c.status === 'verified' || (c.status === 'applied' && c.noVerifySteps === true))
+    .map((c) => `${c.number}. ${c.id}${c.noVerifySteps ? ' (no verify steps)' : ''}`);
   const rolledBack = by((c) => c.status === 'rolled-back');
   if (applied.length) lines.push(`applied:      ${applied.join(', ')}`);
   if (input.failure) {
