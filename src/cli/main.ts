@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { ApplyOptions, CommonOptions, MigrateOptions, PlanOptions, RollbackOptions, UnlockOptions } from './options.js';
+import { guardOutput } from './output.js';
 import { reportError } from './report-error.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -29,6 +30,7 @@ function action<O>(load: () => Promise<Loaded<O>>, setCode: (code: number) => vo
 }
 
 export async function main(argv: string[]): Promise<number> {
+  guardOutput();
   let code = 0;
   const setCode = (c: number) => {
     code = c;

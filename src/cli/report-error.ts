@@ -1,5 +1,6 @@
 import { RunbookInvalidError, UsageError, type Diagnostic } from '../model/diagnostic.js';
-import { LockedError, StateUnavailableError } from '../state/contract.js';
+import { JournalCorruptError, LockedError, StateUnavailableError } from '../state/contract.js';
+import { damagedJournal } from './damaged-journal.js';
 
 function codeFrame(source: string | undefined, d: Diagnostic): string {
   if (!source || !d.pos) return '';
@@ -35,6 +36,10 @@ export function reportError(error: unknown, verbose: boolean): number {
   if (error instanceof LockedError) {
     process.stderr.write(`runbook: ${error.message}\n`);
     return 4;
+  }
+  if (error instanceof JournalCorruptError) {
+    process.stderr.write(damagedJournal(error, 'Nothing was changed.', 'the command'));
+    return 3;
   }
   if (error instanceof StateUnavailableError) {
     process.stderr.write(`runbook: ${error.message}\n`);

@@ -78,9 +78,13 @@ function shellLine(words: string[]): string {
   return words.map((w) => quoteForShell(w, 'bare')).join(' ');
 }
 
-/** The exact command to print for the operator to run next, e.g. `runbook rollback x.yaml --state-dir /s`. */
+/**
+ * The exact command to print for the operator to run next, e.g. `runbook rollback x.yaml
+ * --state-dir /s --vars-file prod.yaml`: the same state and vars files as this invocation.
+ */
 export function runbookCommand(args: string[], options: CommonOptions): string {
-  return shellLine(['runbook', ...args, ...stateFlags(options)]);
+  const vars = (options.varsFile ?? []).flatMap((f) => ['--vars-file', f]);
+  return shellLine(['runbook', ...args, ...stateFlags(options), ...vars]);
 }
 
 /** The command that copies a fallback dir into the state database (`--to` unless RUNBOOK_STATE names it). */
@@ -96,7 +100,7 @@ export function reconcileCommand(fallbackDir: string, options: CommonOptions): s
  */
 export async function openStore(file: string, options: CommonOptions): Promise<StateStore> {
   const dir = localStateDir(file, options);
-  const unlockHint = runbookCommand(['unlock', file], options);
+  const unlockHint = runbookCommand(['unlock', file], { ...options, varsFile: [] });
   if (options.state) {
     const { url, schema } = parseStateUrl(options.state);
     const { PostgresStateStore } = await import('../state/postgres.js');

@@ -17,6 +17,18 @@ export interface ChangeState {
   /** Files the change's steps touched (from file-step inverses), for git guards. */
   paths: string[];
   failure?: StepFailure;
+  /** Set when its apply finished and it has no verify steps: applied, but nothing checked it. */
+  noVerifySteps?: boolean;
+}
+
+/** A `runbook rollback` run later on an applied run. */
+export interface LaterRollback {
+  at: string;
+  changeIds: string[];
+  /** The changes it rolled back. */
+  undone: string[];
+  /** How it ended; undefined if it did not finish. */
+  outcome?: RunOutcome;
 }
 
 export interface RunState {
@@ -33,7 +45,16 @@ export interface RunState {
   /** Secret names recorded at apply time. */
   secrets: string[];
   finished: boolean;
+  /** How the run last ended: the apply, or a later `runbook rollback` of it. */
   outcome?: RunOutcome;
+  /** How the apply itself ended; undefined when it never finished (crash, kill -9). */
+  applyOutcome?: RunOutcome;
+  laterRollbacks: LaterRollback[];
+}
+
+/** A change's status as shown to operators. */
+export function statusText(c: ChangeState): string {
+  return c.status === 'applied' && c.noVerifySteps ? 'applied (no verify steps)' : c.status;
 }
 
 /** Changes whose effects may be on the system: started and not (successfully) rolled back. */
@@ -49,8 +70,10 @@ export function undoSteps(change: ChangeState): ResolvedStep[] {
 
 /** Folds a run's journal into what is applied now. Pure. */
 export function foldRun(runId: string, events: JournalEvent[]): RunState {
-  const state: RunState = { runId, changes: [], secrets: [], finished: false };
+  const state: RunState = { runId, changes: [], secrets: [], finished: false, laterRollbacks: [] };
   const byId = new Map<string, ChangeState>();
+  // A rollback that starts after the apply finished, or in another process (after a crash), is a later `runbook rollback`.
+  let later: LaterRollback | undefined;
   for (const e of events) {
     switch (e.type) {
       case 'run.started':
@@ -88,8 +111,17 @@ export function foldRun(runId: string, events: JournalEvent[]): RunState {
       case 'change.applied':
         setStatus(byId, e.changeId, 'applied');
         break;
-      case 'change.verified':
-        setStatus(byId, e.changeId, 'verified');
+      case 'change.verified': {
+        const c = byId.get(e.changeId);
+        if (c && e.verifySteps === 0) Object.assign(c, { status: 'applied', noVerifySteps: true });
+        else if (c) c.status = 'verified';
+        break;
+      }
+      case 'rollback.started':
+        if (state.finished || (state.pid !== undefined && e.pid !== state.pid)) {
+          later = { at: e.at, changeIds: e.changeIds, undone: [] };
+          state.laterRollbacks.push(later);
+        }
         break;
       case 'change.failed': {
         const c = byId.get(e.changeId);
@@ -102,9 +134,13 @@ export function foldRun(runId: string, events: JournalEvent[]): RunState {
       case 'change.rolledBack': {
         const c = byId.get(e.changeId);
         if (c) Object.assign(c, { status: e.ok ? 'rolled-back' : 'rollback-failed', failure: e.ok ? c.failure : e.failure });
+        if (e.ok) later?.undone.push(e.changeId);
         break;
       }
       case 'run.finished':
+        if (later) later.outcome = e.outcome;
+        else if (!state.finished) state.applyOutcome = e.outcome;
+        later = undefined;
         state.finished = true;
         state.outcome = e.outcome;
         break;

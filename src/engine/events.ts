@@ -49,7 +49,7 @@ export type EngineEvent =
   | ({ type: 'step.output'; chunk: string } & StepRef)
   | ({ type: 'step.finished'; ok: boolean; durationMs: number; attempt: number; detail?: string; data?: Record<string, unknown>; failure?: StepFailure } & StepRef) // (journal)
   | { type: 'change.applied'; changeId: string; durationMs: number } // (journal)
-  | { type: 'change.verified'; changeId: string; durationMs: number } // (journal)
+  | { type: 'change.verified'; changeId: string; durationMs: number; /** How many verify steps passed; 0: the change has none (absent in older journals). */ verifySteps?: number } // (journal)
   | { type: 'change.failed'; changeId: string; phase: Phase; failure: StepFailure } // (journal)
   | { type: 'watch.started'; durationMs: number } // (journal)
   | { type: 'watch.finished'; ok: boolean } // (journal)

@@ -11,18 +11,18 @@ import { Emitter } from './emitter.js';
 import type { EventListener, RunOutcome, StepFailure } from './events.js';
 import { runPreflight } from './preflight.js';
 import { createRedactor } from './redact.js';
-import { rollbackChanges } from './rollback.js';
+import { rollbackChanges, type RollbackSignals } from './rollback.js';
 import { protectSecrets, secretValues, type SecretValues } from './secrets.js';
-import { failureOf, runWithRetries, stepContext, type StepEnvironment } from './step-runner.js';
+import { abortableSleep, abortReason, failureOf, runWithRetries, stepContext, withinLimits, type StepEnvironment } from './step-runner.js';
 
 export interface ExecuteOptions {
   runId: string;
   journal: RunJournal;
   listeners: EventListener[];
-  /** Aborted on the first SIGINT/SIGTERM: the running step is killed, then rollback per policy. */
+  /** Aborted on the first interrupt: the running step is killed, then rollback per policy. */
   signal: AbortSignal;
-  /** Aborted on a second interrupt: rollback stops and reports what is left. */
-  rollbackSignal: AbortSignal;
+  /** Later interrupts: stop the rollback after its running step, then kill that step too. */
+  rollbackSignals: RollbackSignals;
   env: NodeJS.ProcessEnv;
   only?: string;
   from?: string;
@@ -35,6 +35,8 @@ export interface ExecuteResult {
   state: RunState;
   failure?: { changeId?: string; phase: Phase; step?: string; failure: StepFailure };
   rollbackFailure?: { changeId: string; failure: StepFailure };
+  /** The rollback was stopped by an interrupt before it finished. */
+  rollbackInterrupted?: boolean;
   /** Renderers that failed and were dropped (the run itself went on). */
   displayErrors: string[];
 }
@@ -103,9 +105,12 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
       const ref = current;
       let inverse: ResolvedStep[] | undefined;
       const def = stepType(step.type);
+      if (options.signal.aborted) throw new ChangeFailed(phase, step.label, { message: abortReason(options.signal) });
       if (journalInverse && def?.inverse) {
+        const snapshot = def.inverse;
         try {
-          inverse = protectSecrets(await def.inverse(step.params as never, stepContext(step, phase, base, options.signal)), secrets);
+          // The snapshot is bound by the step's timeout and by interrupts, like the step itself.
+          inverse = protectSecrets(await withinLimits(step, options.signal, (signal) => snapshot(step.params as never, stepContext(step, phase, base, signal))), secrets);
         } catch (error) {
           throw new ChangeFailed(phase, step.label, { message: `cannot snapshot before changing: ${failureOf(error).message}` });
         }
@@ -153,7 +158,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
       await runSteps(planned.apply, 'apply', id, planned.rollback === null);
       await emitter.emit({ type: 'change.applied', changeId: id, durationMs: performance.now() - changeStart });
       await runSteps(planned.verify, 'verify', id, false);
-      await emitter.emit({ type: 'change.verified', changeId: id, durationMs: performance.now() - changeStart }, true);
+      await emitter.emit({ type: 'change.verified', changeId: id, durationMs: performance.now() - changeStart, verifySteps: planned.verify.length }, true);
     } catch (error) {
       if (!(error instanceof ChangeFailed)) throw error;
       await emitter.emit({ type: 'change.failed', changeId: id, phase: error.phase, failure: error.failure }, true);
@@ -162,8 +167,8 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
     }
   }
 
-  if (!failed && plan.runbook.watch && !options.signal.aborted) {
-    failed = await watchWindow(selected, emitter, plan.runbook.watch, async (steps, id) => runSteps(steps, 'watch', id, false));
+  if (!failed && plan.runbook.watch) {
+    failed = await watchWindow(selected, emitter, plan.runbook.watch, options.signal, async (steps, id) => runSteps(steps, 'watch', id, false));
   }
 
   if (!failed) return finish('applied', 0);
@@ -180,19 +185,30 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
   if (toUndo.length === 0) return finish(interrupted ? 'interrupted' : 'stopped', interrupted ? 130 : 1, { failure });
 
   const reason = interrupted ? 'interrupted' : `change ${failedId} failed in ${failed.error.phase}`;
-  const rb = await rollbackChanges(toUndo, reason, emitter, { ...base, output: base.output }, secrets, options.rollbackSignal);
-  if (!rb.ok) return finish('rollback-failed', 3, { failure, rollbackFailure: rb.failed });
+  const rb = await rollbackChanges(toUndo, reason, emitter, { ...base, output: base.output }, secrets, options.rollbackSignals);
+  if (!rb.ok) return finish('rollback-failed', 3, { failure, rollbackFailure: rb.failed, rollbackInterrupted: rb.interrupted });
   await undoRunCheckpoint(foldRun(options.runId, emitter.events), emitter);
   return finish(interrupted ? 'interrupted' : 'rolled-back', interrupted ? 130 : 1, { failure });
 }
 
-/** After the last change: re-run every applied change's verify steps until the window ends. */
+/**
+ * After the last change: re-run every applied change's verify steps until the window ends. An
+ * interrupt, also between rounds, ends the window at once as a failure of the last change.
+ */
 async function watchWindow(
   selected: PlannedChange[],
   emitter: Emitter,
   watch: { duration: number; interval: number },
+  signal: AbortSignal,
   run: (steps: ResolvedStep[], changeId: string) => Promise<void>,
 ): Promise<{ change: PlannedChange; error: ChangeFailed } | undefined> {
+  const fail = async (planned: PlannedChange, error: ChangeFailed) => {
+    await emitter.emit({ type: 'change.failed', changeId: planned.change.id, phase: 'watch', failure: error.failure }, true);
+    await emitter.emit({ type: 'watch.finished', ok: false }, true);
+    return { change: planned, error };
+  };
+  const last = selected[selected.length - 1];
+  if (!last) return undefined;
   await emitter.emit({ type: 'watch.started', durationMs: watch.duration }, true);
   const end = performance.now() + watch.duration;
   while (performance.now() < end) {
@@ -201,14 +217,17 @@ async function watchWindow(
         await run(planned.verify, planned.change.id);
       } catch (error) {
         if (!(error instanceof ChangeFailed)) throw error;
-        await emitter.emit({ type: 'change.failed', changeId: planned.change.id, phase: 'watch', failure: error.failure }, true);
-        await emitter.emit({ type: 'watch.finished', ok: false }, true);
-        return { change: planned, error };
+        return fail(planned, error);
       }
     }
     const left = end - performance.now();
-    if (left > 0) await new Promise((r) => setTimeout(r, Math.min(watch.interval, left)));
+    try {
+      if (left > 0) await abortableSleep(Math.min(watch.interval, left), signal);
+    } catch (error) {
+      return fail(last, new ChangeFailed('watch', 'watch window', failureOf(error)));
+    }
   }
+  if (signal.aborted) return fail(last, new ChangeFailed('watch', 'watch window', { message: abortReason(signal) }));
   await emitter.emit({ type: 'watch.finished', ok: true }, true);
   return undefined;
 }

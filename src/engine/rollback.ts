@@ -3,13 +3,22 @@ import { undoSteps, type ChangeState } from './applied-state.js';
 import type { Emitter } from './emitter.js';
 import type { StepFailure } from './events.js';
 import { fillSecrets, type SecretValues } from './secrets.js';
-import { failureOf, runWithRetries, type StepEnvironment } from './step-runner.js';
+import { abortReason, failureOf, runWithRetries, type StepEnvironment } from './step-runner.js';
+
+/**
+ * How a rollback is interrupted: `stop` lets the running undo step finish and starts no other
+ * (killing an undo half-way is worse than finishing it); `kill` kills the running step too.
+ */
+export interface RollbackSignals {
+  stop: AbortSignal;
+  kill: AbortSignal;
+}
 
 export interface RollbackResult {
   ok: boolean;
   undone: string[];
   failed?: { changeId: string; failure: StepFailure };
-  /** Stopped by a second interrupt before finishing. */
+  /** Stopped by an interrupt before finishing. */
   interrupted: boolean;
 }
 
@@ -25,13 +34,16 @@ export async function rollbackChanges(
   emitter: Emitter,
   base: StepEnvironment,
   secrets: SecretValues,
-  signal: AbortSignal,
+  signals: RollbackSignals,
 ): Promise<RollbackResult> {
+  const stopped = () => signals.stop.aborted || signals.kill.aborted;
   const result: RollbackResult = { ok: true, undone: [], interrupted: false };
   if (changes.length === 0) return result;
   await emitter.emit({ type: 'rollback.started', changeIds: changes.map((c) => c.id), reason, pid: process.pid }, true);
   const phase: Phase = 'rollback';
   for (const change of changes) {
+    // Interrupted between changes: the next one is left as it is, whole, and reported.
+    if (stopped()) return { ok: false, undone: result.undone, interrupted: true };
     const steps = undoSteps(change);
     await emitter.emit({ type: 'change.rollingBack', changeId: change.id, steps: steps.length }, true);
     const started = performance.now();
@@ -41,11 +53,11 @@ export async function rollbackChanges(
       let failure: StepFailure | undefined;
       if (missing.length > 0) {
         failure = { message: `cannot restore: the secret(s) ${missing.join(', ')} are needed; set them in the environment (or pass --var) and run runbook rollback again` };
-      } else if (signal.aborted) {
-        failure = { message: 'rollback interrupted' };
+      } else if (stopped()) {
+        failure = { message: abortReason(signals.kill.aborted ? signals.kill : signals.stop) };
       } else {
         try {
-          await runWithRetries(step, phase, { ...base, output: (chunk) => void emitter.emit({ type: 'step.output', ...ref, chunk }) }, signal, {
+          await runWithRetries(step, phase, { ...base, output: (chunk) => void emitter.emit({ type: 'step.output', ...ref, chunk }) }, signals.kill, {
             started: (attempt) => emitter.emit({ type: 'step.started', ...ref, attempt }),
             finished: (attempt, r) =>
               emitter.emit(
@@ -53,14 +65,14 @@ export async function rollbackChanges(
                   ? { type: 'step.finished', ...ref, attempt, ok: true, durationMs: r.ms, detail: r.outcome.detail }
                   : { type: 'step.finished', ...ref, attempt, ok: false, durationMs: r.ms, failure: r.failure },
               ),
-          });
+          }, signals.stop);
         } catch (error) {
           failure = failureOf(error);
         }
       }
       if (failure) {
         await emitter.emit({ type: 'change.rolledBack', changeId: change.id, ok: false, failure, durationMs: performance.now() - started }, true);
-        return { ok: false, undone: result.undone, failed: { changeId: change.id, failure }, interrupted: signal.aborted };
+        return { ok: false, undone: result.undone, failed: { changeId: change.id, failure }, interrupted: stopped() };
       }
     }
     await emitter.emit({ type: 'change.rolledBack', changeId: change.id, ok: true, durationMs: performance.now() - started }, true);

@@ -1,20 +1,28 @@
-import type { StateStore } from '../state/contract.js';
+import { JournalCorruptError, type StateStore } from '../state/contract.js';
 import { foldRun, remaining, type RunState } from './applied-state.js';
 import { checkpointToUndo } from './checkpoint.js';
+import { compareRuns } from './run-id.js';
 
 export interface RunView {
   state: RunState;
   torn: boolean;
+  /** The journal has a damaged line: `state` is folded from the readable lines, for display only. */
+  corrupt?: JournalCorruptError;
 }
 
 export async function readRunState(store: StateStore, runId: string): Promise<RunView> {
-  const { events, torn } = await store.readRun(runId);
-  return { state: foldRun(runId, events), torn };
+  try {
+    const { events, torn } = await store.readRun(runId);
+    return { state: foldRun(runId, events), torn };
+  } catch (error) {
+    if (!(error instanceof JournalCorruptError)) throw error;
+    return { state: foldRun(runId, error.readable), torn: false, corrupt: error };
+  }
 }
 
-/** All runs, oldest first, folded. */
+/** All runs, oldest first (compareRuns, whatever order the backend lists them in), folded. */
 export async function allRuns(store: StateStore): Promise<RunView[]> {
-  const runs = await store.listRuns();
+  const runs = (await store.listRuns()).sort(compareRuns);
   return Promise.all(runs.map((r) => readRunState(store, r.runId)));
 }
 

@@ -45,7 +45,7 @@ export function lineRenderer(out: Writable, opts: { verbose: boolean; total: num
         w(`── change ${e.number}: ${e.title} (${e.changeId})`);
         break;
       case 'change.verified':
-        w(`✔ ${e.changeId} applied and verified in ${formatMs(e.durationMs)}`);
+        w(`✔ ${e.changeId} ${e.verifySteps === 0 ? 'applied (no verify steps)' : 'applied and verified'} in ${formatMs(e.durationMs)}`);
         break;
       case 'change.failed':
         w(`✖ ${e.changeId} failed in ${e.phase}: ${e.failure.message}`);

@@ -92,10 +92,11 @@ export function listrRenderer(plan: Plan, _total: number, verbose: boolean): Eve
         const started = await gates.get(`change:${id}`);
         if (started.kind !== 'done') return apply(started, task);
         const title = task.title;
+        const done = c.verify.length ? 'verified' : 'applied (no verify steps)';
         void gates.get(`verified:${id}`).then((o) => {
-          if (o.kind === 'done') task.title = `${title} — verified in ${o.note}`;
+          if (o.kind === 'done') task.title = `${title} — ${done} in ${o.note}`;
         });
-        return task.newListr([...stepTasks(c.apply, 'apply', id), ...stepTasks(c.verify, 'verify', id), { title: 'verified', task: async (_c, t) => apply(await gates.get(`verified:${id}`), t) }], {
+        return task.newListr([...stepTasks(c.apply, 'apply', id), ...stepTasks(c.verify, 'verify', id), { title: done, task: async (_c, t) => apply(await gates.get(`verified:${id}`), t) }], {
           exitOnError: true,
           rendererOptions: { collapseSubtasks: true },
         });
@@ -125,7 +126,9 @@ export function listrRenderer(plan: Plan, _total: number, verbose: boolean): Eve
     },
   });
 
-  const listr = new Listr(tasks, { exitOnError: false, rendererOptions: { collapseSubtasks: true, showErrorMessage: true }, collectErrors: false });
+  // listr2's own SIGINT handler would exit(127) on the spot: no rollback, the step's process
+  // group orphaned, the lock left behind. The CLI handles interrupts; listr2 only draws.
+  const listr = new Listr(tasks, { exitOnError: false, registerSignalListeners: false, rendererOptions: { collapseSubtasks: true, showErrorMessage: true }, collectErrors: false });
   const finished = listr.run().then(
     () => undefined,
     () => undefined,

@@ -1,4 +1,4 @@
-import { undoSteps, type ChangeState, type RunState } from '../engine/applied-state.js';
+import { statusText, undoSteps, type ChangeState, type RunState } from '../engine/applied-state.js';
 import type { RunOutcome, StepFailure } from '../engine/events.js';
 
 function failureLines(f: StepFailure, indent = '  '): string[] {
@@ -24,7 +24,10 @@ export interface ReportInput {
   outcome: RunOutcome;
   failure?: { changeId?: string; phase: string; step?: string; failure: StepFailure };
   rollbackFailure?: { changeId: string; failure: StepFailure };
-  file: string;
+  /** The rollback stopped because of an interrupt (not because an undo step failed). */
+  rollbackInterrupted?: boolean;
+  /** The exact command that undoes what is left (same state and vars options as this run). */
+  rollbackCommand: string;
   /** `rollback` when the report closes a `runbook rollback` rather than an apply. */
   command?: 'apply' | 'rollback';
 }
@@ -43,16 +46,33 @@ function checkpointLines(state: RunState): string[] {
   ];
 }
 
+/** The first line: what happened, in the words of the outcome and of what is still applied. */
+function headline(input: ReportInput, remaining: ChangeState[]): string {
+  const { outcome, state } = input;
+  if (outcome === 'rollback-failed' && input.rollbackInterrupted) return '🛑 ROLLBACK STOPPED by an interrupt — manual action needed';
+  if (input.command === 'rollback') return outcome === 'rolled-back' ? '↩ rolled back' : HEADLINE[outcome];
+  if (outcome === 'applied') {
+    const unchecked = state.changes.filter((c) => c.noVerifySteps).map((c) => c.id);
+    if (unchecked.length === state.changes.length) return '✅ all changes applied (none has verify steps: nothing was verified)';
+    if (unchecked.length) return `✅ all changes applied; verified all but ${unchecked.join(', ')} (no verify steps)`;
+  }
+  if (outcome === 'rolled-back' && remaining.length) {
+    return '↩ a change failed; it was rolled back as the policy says (onFailure: rollback-change) — the changes applied before it stay applied';
+  }
+  return HEADLINE[outcome];
+}
+
 /** The final report: what was applied, what failed and why, what was rolled back, what remains. */
 export function renderReport(input: ReportInput): string {
   const { state, outcome } = input;
-  const headline = input.command === 'rollback' ? (outcome === 'rolled-back' ? '↩ rolled back' : HEADLINE[outcome]) : HEADLINE[outcome];
-  const lines = ['', `${headline} (run ${state.runId})`];
-  const by = (pred: (c: ChangeState) => boolean) => state.changes.filter(pred).map((c) => `${c.number}. ${c.id}`);
-  const verified = by((c) => c.status === 'verified');
-  const rolledBack = by((c) => c.status === 'rolled-back');
   const remaining = state.changes.filter((c) => c.status !== 'rolled-back');
-  if (verified.length) lines.push(`applied:      ${verified.join(', ')}`);
+  const lines = ['', `${headline(input, remaining)} (run ${state.runId})`];
+  const by = (pred: (c: ChangeState) => boolean) => state.changes.filter(pred).map((c) => `${c.number}. ${c.id}`);
+  const applied = state.changes
+    .filter((c) => c.status === 'verified' || (c.status === 'applied' && c.noVerifySteps === true))
+    .map((c) => `${c.number}. ${c.id}${c.noVerifySteps ? ' (no verify steps)' : ''}`);
+  const rolledBack = by((c) => c.status === 'rolled-back');
+  if (applied.length) lines.push(`applied:      ${applied.join(', ')}`);
   if (input.failure) {
     const f = input.failure;
     lines.push(`failed:       ${f.changeId ? `${f.changeId}, ` : ''}${f.phase}${f.step ? ` step "${f.step}"` : ''}`, ...failureLines(f.failure, '              '));
@@ -61,18 +81,20 @@ export function renderReport(input: ReportInput): string {
   if (input.rollbackFailure) lines.push(`rollback of ${input.rollbackFailure.changeId} failed:`, ...failureLines(input.rollbackFailure.failure, '              '));
   if (outcome !== 'applied') {
     const gitKept = state.checkpointCommit?.undone?.restored === false ? ', except git HEAD (below)' : '';
-    lines.push(remaining.length ? `still applied: ${remaining.map((c) => `${c.number}. ${c.id} (${c.status})`).join(', ')}` : `still applied: nothing — the system is as before this run${gitKept}`);
+    lines.push(remaining.length ? `still applied: ${remaining.map((c) => `${c.number}. ${c.id} (${statusText(c)})`).join(', ')}` : `still applied: nothing — the system is as before this run${gitKept}`);
   }
-  if (outcome === 'rollback-failed' && remaining.length) {
+  if (outcome === 'rollback-failed' && remaining.length && !input.rollbackInterrupted) {
     lines.push('to finish by hand, in this order:');
     for (const c of [...remaining].reverse()) for (const s of undoSteps(c)) lines.push(`  ${c.id}: ${s.label}`);
   }
   lines.push(...checkpointLines(state));
   if (remaining.length && outcome !== 'applied') {
     lines.push(
-      outcome === 'rollback-failed' || outcome === 'interrupted'
-        ? `or fix the cause above, then run: runbook rollback ${input.file}   (it continues with what is left)`
-        : `to undo: runbook rollback ${input.file}`,
+      outcome === 'rollback-failed' && input.rollbackInterrupted
+        ? `to finish: ${input.rollbackCommand}   (it continues with what is left)`
+        : outcome === 'rollback-failed' || outcome === 'interrupted'
+          ? `or fix the cause above, then run: ${input.rollbackCommand}   (it continues with what is left)`
+          : `to undo: ${input.rollbackCommand}`,
     );
   }
   return lines.join('\n') + '\n';

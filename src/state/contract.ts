@@ -51,6 +51,24 @@ export interface UnreconciledJournal {
   reconcile: string;
 }
 
+/**
+ * A run's journal has a line that is not an event, and it is not a torn last line: something
+ * other than runbook changed the file. What that run applied cannot be known for certain.
+ */
+export class JournalCorruptError extends Error {
+  constructor(
+    readonly runId: string,
+    readonly path: string,
+    readonly line: number,
+    readonly detail: string,
+    /** The events of every line that could be read, for display only (never for rollback). */
+    readonly readable: JournalEvent[],
+  ) {
+    super(`the journal of run ${runId} is damaged: ${path} line ${line} is not a journal event (${detail})`);
+    this.name = 'JournalCorruptError';
+  }
+}
+
 export interface LockHandle {
   release(): Promise<void>;
 }
@@ -90,8 +108,11 @@ export interface StateStore {
   readonly location: string;
   /** Takes the lock or throws LockedError naming the holder. */
   lock(holder: Omit<LockHolder, 'since'>): Promise<LockHandle>;
-  /** Current holder, if any (for `status` and `unlock`). */
-  lockHolder(): Promise<{ holder: LockHolder; stale: boolean } | null>;
+  /**
+   * Current holder, if any (for `status` and `unlock`). `unreadable` says why a lock that is
+   * there cannot be read (its holder is then unknown; `unlock --force` clears it).
+   */
+  lockHolder(): Promise<{ holder: LockHolder; stale: boolean; unreadable?: string } | null>;
   /** Clears the lock; refuses a live one unless `force`. */
   unlock(force: boolean): Promise<LockHolder | null>;
   createRun(runId: string): Promise<RunJournal>;

@@ -1,9 +1,11 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { compareRuns } from '../engine/run-id.js';
+import { UsageError } from '../model/diagnostic.js';
 import { fsyncDir } from '../steps/atomic-write.js';
-import type { LockHandle, LockHolder, RunRead, RunSummary, StateStore } from './contract.js';
+import { JournalCorruptError, type LockHandle, type LockHolder, type RunRead, type RunSummary, type StateStore } from './contract.js';
 import { FileRunJournal, readJournalFile } from './journal-file.js';
-import { acquireLockFile, isStale, readLock } from './lock-file.js';
+import { acquireLockFile, isStale, readLockFile, UNKNOWN_HOLDER } from './lock-file.js';
 
 /** The default state backend: `.runbook/` beside the runbook (or --state-dir). */
 export class FileStateStore implements StateStore {
@@ -12,7 +14,7 @@ export class FileStateStore implements StateStore {
   private readonly lockPath: string;
 
   constructor(
-    dir: string,
+    private readonly dir: string,
     private readonly unlockHint: string,
   ) {
     this.location = dir;
@@ -20,8 +22,43 @@ export class FileStateStore implements StateStore {
     this.lockPath = join(dir, 'lock');
   }
 
+  /** A state dir that is a file (or under one) is a usage error, said before anything reads or writes. */
+  private checkDir(): void {
+    try {
+      if (!statSync(this.dir).isDirectory()) throw new UsageError(`the state directory ${this.dir} is a file, not a directory; pass --state-dir with a directory`);
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR') throw new UsageError(`the state directory ${this.dir} cannot exist: part of that path is a file, not a directory; pass --state-dir with a directory`);
+      if (code !== 'ENOENT') throw new UsageError(`cannot use the state directory ${this.dir}: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Creates the state and runs directories one level at a time (a recursive mkdirSync spins
+   * forever under /proc), each failure said as what it is.
+   */
   private ensureDirs(): void {
-    mkdirSync(this.runsDir, { recursive: true });
+    this.checkDir();
+    const missing: string[] = [];
+    for (let d = this.runsDir; ; d = dirname(d)) {
+      try {
+        if (statSync(d).isDirectory()) break;
+        throw new UsageError(`cannot create the state directory ${this.dir}: ${d} is a file`);
+      } catch (error) {
+        if (error instanceof UsageError) throw error;
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(d) === d) throw new UsageError(`cannot create the state directory ${this.dir}: ${(error as Error).message}`);
+        missing.unshift(d);
+      }
+    }
+    for (const d of missing) {
+      try {
+        mkdirSync(d);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
+        throw new UsageError(`cannot create the state directory ${this.dir}: ${(error as Error).message}`);
+      }
+    }
   }
 
   async lock(holder: Omit<LockHolder, 'since'>): Promise<LockHandle> {
@@ -29,15 +66,19 @@ export class FileStateStore implements StateStore {
     return acquireLockFile(this.lockPath, holder, this.unlockHint);
   }
 
-  async lockHolder(): Promise<{ holder: LockHolder; stale: boolean } | null> {
-    const holder = readLock(this.lockPath);
-    return holder ? { holder, stale: isStale(holder) } : null;
+  async lockHolder(): Promise<{ holder: LockHolder; stale: boolean; unreadable?: string } | null> {
+    this.checkDir();
+    const read = readLockFile(this.lockPath);
+    if (!read) return null;
+    if ('unreadable' in read) return { holder: UNKNOWN_HOLDER, stale: false, unreadable: `${this.lockPath}: ${read.unreadable}` };
+    return { holder: read.holder, stale: isStale(read.holder) };
   }
 
+  /** Clears the lock; refuses a live or unreadable one unless `force`. */
   async unlock(force: boolean): Promise<LockHolder | null> {
     const current = await this.lockHolder();
     if (!current) return null;
-    if (!current.stale && !force) return current.holder;
+    if ((!current.stale || current.unreadable) && !force) return current.holder;
     rmSync(this.lockPath, { force: true });
     return current.holder;
   }
@@ -59,18 +100,26 @@ export class FileStateStore implements StateStore {
     return new FileRunJournal(runId, join(this.runsDir, `${runId}.jsonl`), next, false);
   }
 
+  /** Every run, oldest first; a run whose journal is damaged is listed too (`readRun` says what is wrong). */
   async listRuns(): Promise<RunSummary[]> {
+    this.checkDir();
     let names: string[];
     try {
       names = readdirSync(this.runsDir).filter((n) => n.endsWith('.jsonl'));
-    } catch {
-      return [];
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new UsageError(`cannot read the runs in ${this.runsDir}: ${(error as Error).message}`);
     }
     return names
-      .sort()
       .map((name) => {
         const runId = name.slice(0, -'.jsonl'.length);
-        const { events } = readJournalFile(join(this.runsDir, name));
+        let events;
+        try {
+          events = readJournalFile(join(this.runsDir, name)).events;
+        } catch (error) {
+          if (!(error instanceof JournalCorruptError)) throw error;
+          events = error.readable;
+        }
         const last = events[events.length - 1];
         return {
           runId,
@@ -78,7 +127,8 @@ export class FileStateStore implements StateStore {
           lastEvent: last?.type ?? 'none',
           finished: events.some((e) => e.type === 'run.finished'),
         };
-      });
+      })
+      .sort(compareRuns);
   }
 
   async readRun(runId: string): Promise<RunRead> {

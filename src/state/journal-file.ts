@@ -1,6 +1,7 @@
 import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { EngineEvent, JournalEvent } from '../engine/events.js';
-import type { RunJournal, RunRead } from './contract.js';
+import { basename } from 'node:path';
+import { JournalCorruptError, type RunJournal, type RunRead } from './contract.js';
 
 /**
  * One run's events as JSON lines, appended with synchronous writes (microseconds) and made
@@ -58,21 +59,31 @@ function crashPoint(when: 'before' | 'after', seq: number): void {
   if (crashAt && crashAt[1] === when && Number(crashAt[2]) === seq) process.kill(process.pid, 'SIGKILL');
 }
 
-/** Reads a journal; a torn (partly written) last line is ignored and reported. */
+/**
+ * Reads a journal; a torn (partly written) last line is ignored and reported. Any other line
+ * that is not an event throws JournalCorruptError (naming the first such line).
+ */
 export function readJournalFile(path: string): RunRead {
   const text = readFileSync(path, 'utf8');
   const lines = text.split('\n');
   const events: JournalEvent[] = [];
   let torn = false;
+  let corrupt: { line: number; detail: string } | undefined;
   lines.forEach((line, i) => {
     if (line === '') return;
+    let event: JournalEvent | undefined;
+    let detail = 'not JSON';
     try {
-      events.push(JSON.parse(line) as JournalEvent);
-    } catch {
-      // Only the last line can be torn by a crash; anything else is corruption worth saying.
-      if (i >= lines.length - 2) torn = true;
-      else throw new Error(`journal ${path} is corrupt at line ${i + 1}`);
+      event = JSON.parse(line) as JournalEvent;
+      if (typeof event?.type !== 'string') [event, detail] = [undefined, 'no event type'];
+    } catch (error) {
+      detail = (error as Error).message;
     }
+    if (event) events.push(event);
+    // Only the last line can be torn by a crash; anything else is corruption worth saying.
+    else if (i >= lines.length - 2) torn = true;
+    else corrupt ??= { line: i + 1, detail };
   });
+  if (corrupt) throw new JournalCorruptError(basename(path).replace(/\.jsonl$/, ''), path, corrupt.line, corrupt.detail, events);
   return { events, torn };
 }

@@ -13,12 +13,29 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-export function readLock(path: string): LockHolder | null {
+export type LockRead = { holder: LockHolder } | { unreadable: string } | null;
+
+/** The lock's holder; null when there is no lock; `unreadable` (with why) when a lock file is there but not one runbook wrote. */
+export function readLockFile(path: string): LockRead {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as LockHolder;
-  } catch {
-    return null;
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    return { unreadable: (error as Error).message };
   }
+  try {
+    const holder = JSON.parse(text) as LockHolder;
+    if (typeof holder?.pid === 'number' && typeof holder.host === 'string') return { holder };
+  } catch {
+    // not JSON: reported below
+  }
+  return { unreadable: text.trim() === '' ? 'it is empty' : `it does not hold a runbook lock record (starts with ${JSON.stringify(text.slice(0, 40))})` };
+}
+
+export function readLock(path: string): LockHolder | null {
+  const read = readLockFile(path);
+  return read && 'holder' in read ? read.holder : null;
 }
 
 export function isStale(holder: LockHolder): boolean {
@@ -55,7 +72,9 @@ export async function acquireLockFile(path: string, holder: Omit<LockHolder, 'si
         const current = readLock(path);
         if (current) throw lockedBy(current, unlockHint);
         if (attempt < 3 && !existsSync(path)) continue;
-        throw new LockedError(UNKNOWN_HOLDER, false, `locked: ${path} exists but is unreadable (not written by runbook?); if no run is active, remove it with: ${unlockHint}`);
+        const read = readLockFile(path);
+        const why = read && 'unreadable' in read ? read.unreadable : 'unreadable';
+        throw new LockedError(UNKNOWN_HOLDER, false, `locked: the lock file ${path} is unreadable (${why}); if no apply or rollback is running, remove it with: ${unlockHint} --force`);
       }
     }
   } finally {
@@ -70,7 +89,7 @@ export async function acquireLockFile(path: string, holder: Omit<LockHolder, 'si
   };
 }
 
-const UNKNOWN_HOLDER: LockHolder = { pid: 0, host: '?', user: '?', command: '?', since: '?' };
+export const UNKNOWN_HOLDER: LockHolder = { pid: 0, host: '?', user: '?', command: '?', since: '?' };
 
 function lockedBy(current: LockHolder, unlockHint: string): LockedError {
   const stale = isStale(current);

@@ -1,7 +1,8 @@
 import { runProcess } from './process.js';
 import { StepFailedError } from './contract.js';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-write.js';
+import { readRegularFile } from './read-regular-file.js';
 
 /** Where cron entries live: a user's crontab (via the `crontab` command) or a cron.d-style file. */
 export interface CronTarget {
@@ -21,9 +22,9 @@ export async function readCrontab(t: CronTarget, signal: AbortSignal): Promise<s
 export async function readCrontabState(t: CronTarget, signal: AbortSignal): Promise<{ text: string; exists: boolean }> {
   if (t.file) {
     try {
-      return { text: await readFile(t.file, 'utf8'), exists: true };
+      const bytes = await readRegularFile(t.file);
+      return bytes === undefined ? { text: '', exists: false } : { text: bytes.toString('utf8'), exists: true };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { text: '', exists: false };
       throw new StepFailedError(`cannot read ${t.file}: ${(error as Error).message}`);
     }
   }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { lchown, lstat, readFile, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
+import { lchown, lstat, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { StepFailedError, type JournaledBytes } from './contract.js';
+import { readRegularFile } from './read-regular-file.js';
 import { fsyncDir } from './atomic-write.js';
 
 /** What a path holds, read either as the entry itself (a symlink stays a symlink) or through links. */
@@ -30,7 +31,9 @@ export async function readEntry(path: string, follow: boolean): Promise<Entry> {
     const st = follow ? await stat(path) : await lstat(path);
     if (st.isSymbolicLink()) return { kind: 'symlink', target: await readlink(path), uid: st.uid, gid: st.gid };
     if (!st.isFile()) throw new StepFailedError(`${path} is not a regular file`);
-    return { kind: 'file', bytes: await readFile(path), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+    const bytes = await readRegularFile(path);
+    if (bytes === undefined) return { kind: 'absent' };
+    return { kind: 'file', bytes, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
   } catch (error) {
     // A dangling symlink: writing through it replaces the link, so the link is what was there.
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return follow ? readEntry(path, false) : { kind: 'absent' };

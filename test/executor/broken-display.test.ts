@@ -22,7 +22,7 @@ describe('a broken progress display', () => {
         },
       ],
       signal: new AbortController().signal,
-      rollbackSignal: new AbortController().signal,
+      rollbackSignals: { stop: new AbortController().signal, kill: new AbortController().signal },
       env: process.env,
       command: 'test',
     });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,4 +59,32 @@ ${changes}`;
     snapshot: () => Object.fromEntries(readdirSync(dir).filter((f) => f.endsWith('.txt')).sort().map((f) => [f, readFileSync(join(dir, f), 'utf8')])),
     journal: () => journalText(dir),
   };
+}
+
+/**
+ * Change k gets a slow step that first leaves the marker `at-k`, so a test knows where the
+ * engine is; the change gets explicit rollback steps (a `run` step has no inverse).
+ */
+export function slowAt(k: number, seconds = 30, opts: Parameters<typeof fourChanges>[0] = {}): Sandbox {
+  const sb = fourChanges({ ...opts, extraApply: { ...opts.extraApply, [k]: `      - run: "touch {{ dir }}/at-${k}; sleep ${seconds}"\n` } });
+  writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace(`  - id: change-${k}\n`, `  - id: change-${k}\n    rollback:\n      - file: { path: "{{ dir }}/conf${k}.txt", replace: { from: "setting${k}=new", to: "setting${k}=old" } }\n`));
+  return sb;
+}
+
+/** Processes still running a sandbox's slow step (`pgrep -af at-`), one per line; '' when none. */
+export function slowStepsLeft(dir: string, marker = 'at-'): string {
+  try {
+    return execFileSync('pgrep', ['-af', marker], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(dir)).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** The run's events as the journal has them (file backend). */
+export function journalEvents(sb: Sandbox): { type: string; [k: string]: unknown }[] {
+  return sb
+    .journal()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { type: string });
 }

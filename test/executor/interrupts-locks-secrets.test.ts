@@ -1,26 +1,11 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, startCli, waitFor } from '../support/cli.js';
 import { backend, holdLockAs } from '../support/state-backend.js';
-import { fourChanges } from './fixture.js';
-
-/** Change k gets a slow step that first leaves a marker file, so a test knows where the engine is. */
-function slowAt(k: number, seconds = 30) {
-  const sb = fourChanges({ extraApply: { [k]: `      - run: "touch {{ dir }}/at-${k}; sleep ${seconds}"\n` } });
-  writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace(`  - id: change-${k}\n`, `  - id: change-${k}\n    rollback:\n      - file: { path: "{{ dir }}/conf${k}.txt", replace: { from: "setting${k}=new", to: "setting${k}=old" } }\n`));
-  return sb;
-}
-
-function sleepsOf(dir: string): string {
-  try {
-    return execFileSync('pgrep', ['-af', `at-`], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(dir)).join('\n');
-  } catch {
-    return '';
-  }
-}
+import { fourChanges, slowAt, slowStepsLeft } from './fixture.js';
 
 describe('interrupts', () => {
   it('SIGINT mid-step kills the step, rolls back and exits 130', async () => {
@@ -33,7 +18,7 @@ describe('interrupts', () => {
     expect(r.code).toBe(130);
     expect(r.stdout).toMatch(/interrupted/);
     expect(sb.snapshot()).toEqual(before);
-    expect(sleepsOf(sb.dir)).toBe('');
+    expect(slowStepsLeft(sb.dir)).toBe('');
   });
 
   it('SIGTERM is handled the same way', async () => {
@@ -44,6 +29,93 @@ describe('interrupts', () => {
     run.child.kill('SIGTERM');
     expect((await run.done).code).toBe(130);
     expect(sb.snapshot()).toEqual(before);
+  });
+});
+
+describe('interrupting a rollback', () => {
+  /** Change 1 has a slow undo step (`sleep`), change 3 hangs in apply: the first Ctrl-C rolls back into change 1's slow undo. */
+  function slowUndo(seconds: number) {
+    const sb = fourChanges();
+    writeFileSync(
+      sb.runbook,
+      readFileSync(sb.runbook, 'utf8')
+        .replace('  - id: change-1\n', `  - id: change-1\n    rollback:\n      - run: "touch {{ dir }}/undoing-1; sleep ${seconds}; touch {{ dir }}/undo-step-finished"\n      - file: { path: "{{ dir }}/conf1.txt", replace: { from: "setting1=new", to: "setting1=old" } }\n`)
+        .replace('  - id: change-3\n', '  - id: change-3\n    rollback: [ { file: { path: "{{ dir }}/conf3.txt", replace: { from: "setting3=new", to: "setting3=old" } } } ]\n')
+        .replace('      - name: fault injection point 3\n', '      - run: "touch {{ dir }}/at-3; sleep 30"\n      - name: fault injection point 3\n'),
+    );
+    return sb;
+  }
+
+  it('a second Ctrl-C lets the running undo step finish, then stops and says what is left; runbook rollback finishes', async () => {
+    const sb = slowUndo(2);
+    const before = sb.snapshot();
+    const run = startCli(['apply', sb.runbook]);
+    await waitFor(() => existsSync(join(sb.dir, 'at-3')));
+    run.child.kill('SIGINT');
+    await waitFor(() => existsSync(join(sb.dir, 'undoing-1')));
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/second interrupt: the running rollback step may finish .* interrupt a third time to kill that step now/);
+    expect(existsSync(join(sb.dir, 'undo-step-finished'))).toBe(true);
+    expect(r.stdout).toMatch(/still applied: 1\. change-1 \(rollback-failed\)/);
+    expect(runCli(['rollback', sb.runbook]).code).toBe(0);
+    expect(sb.snapshot()).toEqual(before);
+  });
+
+  it('a third Ctrl-C kills the running undo step at once', async () => {
+    const sb = slowUndo(30);
+    const run = startCli(['apply', sb.runbook]);
+    await waitFor(() => existsSync(join(sb.dir, 'at-3')));
+    run.child.kill('SIGINT');
+    await waitFor(() => existsSync(join(sb.dir, 'undoing-1')));
+    run.child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 300));
+    const third = Date.now();
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code).toBe(3);
+    expect(Date.now() - third).toBeLessThan(5_000);
+    expect(r.stderr).toMatch(/third interrupt: killing the running rollback step/);
+    expect(existsSync(join(sb.dir, 'undo-step-finished'))).toBe(false);
+    expect(slowStepsLeft(sb.dir, 'undoing-')).toBe('');
+  });
+
+  it('runbook rollback: the first Ctrl-C lets the running undo step finish, then stops', async () => {
+    const sb = slowUndo(2);
+    writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('      - run: "touch {{ dir }}/at-3; sleep 30"\n', ''));
+    expect(runCli(['apply', sb.runbook]).code).toBe(0);
+    const run = startCli(['rollback', sb.runbook]);
+    await waitFor(() => existsSync(join(sb.dir, 'undoing-1')));
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/interrupted: the running rollback step may finish/);
+    expect(existsSync(join(sb.dir, 'undo-step-finished'))).toBe(true);
+    expect(r.stdout).toMatch(/still applied: 1\. change-1/);
+    expect(runCli(['rollback', sb.runbook]).code).toBe(0);
+  });
+});
+
+describe('an interrupted rollback --to', () => {
+  it('says how to finish it with the same --to, and that command stops at that change', async () => {
+    const sb = fourChanges();
+    writeFileSync(
+      sb.runbook,
+      readFileSync(sb.runbook, 'utf8').replace('  - id: change-4\n', '  - id: change-4\n    rollback:\n      - run: "touch {{ dir }}/undoing-4; sleep 2"\n      - file: { path: "{{ dir }}/conf4.txt", replace: { from: "setting4=new", to: "setting4=old" } }\n'),
+    );
+    expect(runCli(['apply', sb.runbook]).code).toBe(0);
+    const run = startCli(['rollback', sb.runbook, '--to', 'change-3']);
+    await waitFor(() => existsSync(join(sb.dir, 'undoing-4')));
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/ROLLBACK STOPPED by an interrupt/);
+    const finish = /to finish: (runbook rollback .*?) {3}/.exec(r.stdout)?.[1];
+    expect(finish).toBe(`runbook rollback ${sb.runbook} --to change-3`);
+    expect(runCli(finish!.split(' ').slice(1)).code).toBe(0);
+    const now = sb.snapshot();
+    expect([1, 2, 3, 4].map((i) => now[`conf${i}.txt`]!.split('\n')[0])).toEqual(['setting1=new', 'setting2=new', 'setting3=old', 'setting4=old']);
   });
 });
 

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,20 +43,34 @@ describe('journal durability', () => {
 
 describe('concurrent operators', () => {
   it('of 10 applies started at once on one state dir exactly one runs; the rest exit 4 naming the holder', async () => {
-    const sb = fourChanges({ extraApply: { 1: '      - run: "sleep 1"\n' } });
+    // The lock holder's step waits for a file this test creates once the nine others have exited, so the holder
+    // cannot finish before any of them tries the lock, however slowly they start.
+    const sb = fourChanges({ extraApply: { 1: '      - run: "while [ ! -e {{ dir }}/release ]; do sleep 0.05; done"\n        timeout: 5m\n' } });
+    const release = join(sb.dir, 'release');
     writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('  - id: change-1\n', '  - id: change-1\n    rollback: [ { file: { path: "{{ dir }}/conf1.txt", replace: { from: "setting1=new", to: "setting1=old" } } } ]\n'));
-    const results = await Promise.all(Array.from({ length: 10 }, () => runCliAsync(['apply', sb.runbook])));
-    const codes = results.map((r) => r.code).sort();
-    expect(codes.filter((c) => c === 0)).toHaveLength(1);
-    expect(codes.filter((c) => c === 4)).toHaveLength(9);
-    for (const r of results.filter((x) => x.code === 4)) expect(r.stderr).toMatch(new RegExp(`locked by another run: pid \\d+ on ${hostname()}`));
-    expect(readdirSync(join(sb.state, 'runs'))).toHaveLength(1);
-    // Rollbacks racing an apply: the same one lock.
-    const apply = startCli(['apply', sb.runbook]);
-    await waitFor(() => existsSync(join(sb.state, 'lock')));
-    const rollbacks = await Promise.all(Array.from({ length: 5 }, () => runCliAsync(['rollback', sb.runbook])));
-    expect(rollbacks.every((r) => r.code === 4)).toBe(true);
-    expect((await apply.done).code).toBe(0);
+    try {
+      const applies = Array.from({ length: 10 }, () => startCli(['apply', sb.runbook]));
+      let exited = 0;
+      for (const a of applies) void a.done.then(() => exited++);
+      await waitFor(() => exited >= 9, 60_000);
+      writeFileSync(release, '');
+      const results = await Promise.all(applies.map((a) => a.done));
+      const codes = results.map((r) => r.code).sort();
+      expect(codes.filter((c) => c === 0)).toHaveLength(1);
+      expect(codes.filter((c) => c === 4)).toHaveLength(9);
+      for (const r of results.filter((x) => x.code === 4)) expect(r.stderr).toMatch(new RegExp(`locked by another run: pid \\d+ on ${hostname()}`));
+      expect(readdirSync(join(sb.state, 'runs'))).toHaveLength(1);
+      // Rollbacks racing an apply: the same one lock (the apply holds it until the release file is back).
+      rmSync(release);
+      const apply = startCli(['apply', sb.runbook]);
+      await waitFor(() => existsSync(join(sb.state, 'lock')));
+      const rollbacks = await Promise.all(Array.from({ length: 5 }, () => runCliAsync(['rollback', sb.runbook])));
+      expect(rollbacks.map((r) => r.code)).toEqual([4, 4, 4, 4, 4]);
+      writeFileSync(release, '');
+      expect((await apply.done).code).toBe(0);
+    } finally {
+      writeFileSync(release, ''); // never leave an apply waiting
+    }
   });
 });
 

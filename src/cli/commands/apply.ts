@@ -1,3 +1,4 @@
+import { remaining } from '../../engine/applied-state.js';
 import { previewChanges } from '../../engine/dry-run.js';
 import type { EventListener } from '../../engine/events.js';
 import { selectChanges } from '../../engine/executor.js';
@@ -5,54 +6,118 @@ import { loadPlan } from '../../engine/load-plan.js';
 import { runPreflightOnly } from '../../engine/preflight.js';
 import { createRedactor } from '../../engine/redact.js';
 import { newRunId } from '../../engine/run-id.js';
-import { allRuns, isUnsettled } from '../../engine/runs.js';
-import { remaining } from '../../engine/applied-state.js';
+import { allRuns, isUnsettled, type RunView } from '../../engine/runs.js';
 import { UsageError } from '../../model/diagnostic.js';
 import type { Plan } from '../../model/plan.js';
 import { lineRenderer, ndjsonRenderer } from '../../render/lines.js';
 import { renderReport } from '../../render/report.js';
+import type { StateStore } from '../../state/contract.js';
+import { describeHolder } from '../../state/lock-file.js';
 import { confirm, interactive } from '../confirm.js';
+import { damagedJournal } from '../damaged-journal.js';
 import { editedSinceApply } from '../edit-warnings.js';
 import { withLock } from '../locked.js';
 import type { ApplyOptions } from '../options.js';
 import { reportError } from '../report-error.js';
-import { interruptControllers } from '../signals.js';
+import { APPLY_INTERRUPTS, interruptLevels } from '../signals.js';
 import { runbookCommand, withStore } from '../state.js';
 
-async function checkPolicy(plan: Plan, options: ApplyOptions): Promise<number | undefined> {
+/** What the policy asks of this apply: --accept-risk for changes above maxRisk, a confirmation (or --yes) for those at or above confirmFrom. */
+function policyNeeds(plan: Plan, options: ApplyOptions) {
   const selected = selectChanges(plan, options.only, options.from);
-  const over = selected.filter((c) => c.needsAcceptRisk);
-  if (over.length && !options.acceptRisk) {
-    process.stderr.write(`runbook: ${over.map((c) => `${c.change.id} (risk ${c.change.risk})`).join(', ')} above policy maxRisk ${plan.runbook.policy.maxRisk}; review the plan and pass --accept-risk to apply anyway\n`);
+  return {
+    acceptRisk: selected.filter((c) => c.needsAcceptRisk).map((c) => `${c.change.id} (risk ${c.change.risk})`),
+    confirm: selected.filter((c) => c.needsConfirm).map((c) => `${c.number}. ${c.change.id} (risk ${c.change.risk}/10)`),
+  };
+}
+
+/** Refusals that need no question: a missing --accept-risk, or a confirmation with no terminal to ask on. */
+function checkPolicy(plan: Plan, options: ApplyOptions): number | undefined {
+  const needs = policyNeeds(plan, options);
+  if (needs.acceptRisk.length && !options.acceptRisk) {
+    process.stderr.write(`runbook: ${needs.acceptRisk.join(', ')} above policy maxRisk ${plan.runbook.policy.maxRisk}; review the plan and pass --accept-risk to apply anyway\n`);
     return 2;
   }
-  const toConfirm = selected.filter((c) => c.needsConfirm);
-  if (toConfirm.length && !options.yes && !options.dryRun) {
-    const list = toConfirm.map((c) => `${c.number}. ${c.change.id} (risk ${c.change.risk}/10)`).join(', ');
-    if (!interactive()) {
-      process.stderr.write(`runbook: ${list} need confirmation (risk ≥ ${plan.runbook.policy.confirmFrom}); no terminal to ask on: pass --yes\n`);
-      return 2;
-    }
-    if (!(await confirm(`Apply ${list}?`))) {
-      process.stderr.write('runbook: not confirmed; nothing was changed\n');
-      return 1;
-    }
+  if (needs.confirm.length && !options.yes && !interactive()) {
+    process.stderr.write(`runbook: ${needs.confirm.join(', ')} need confirmation (risk ≥ ${plan.runbook.policy.confirmFrom}); no terminal to ask on: pass --yes\n`);
+    return 2;
   }
   return undefined;
 }
 
-async function dryRun(plan: Plan, options: ApplyOptions): Promise<number> {
+/** Why an apply may not start now (exit 3 or 4), said with the exact command that clears it; undefined when it may. */
+function blockers(runs: RunView[], lock: Awaited<ReturnType<StateStore['lockHolder']>>, file: string, options: ApplyOptions): { code: number; message: string } | undefined {
+  const damaged = runs.find((r) => r.corrupt);
+  if (damaged) return { code: 3, message: damagedJournal(damaged.corrupt!, 'Nothing was changed: applying on top of it could not be undone in order.', runbookCommand(['apply', file], options)) };
+  const unsettled = runs.filter((r) => isUnsettled(r.state));
+  const r = unsettled[unsettled.length - 1];
+  if (r) {
+    const left = remaining(r.state)
+      .map((c) => `${c.id} (${c.status})`)
+      .join(', ') || 'the git checkpoint commit';
+    return {
+      code: 3,
+      message:
+        `runbook: run ${r.state.runId} did not finish cleanly${r.torn ? ' (its journal ends in a torn line, ignored)' : ''}; still applied: ${left}.\n` +
+        `Restore first with: ${runbookCommand(['rollback', file], options)}\n`,
+    };
+  }
+  if (!lock) return undefined;
+  const unlock = runbookCommand(['unlock', file], { ...options, varsFile: [] });
+  if (lock.unreadable) return { code: 4, message: `runbook: locked: the lock is unreadable (${lock.unreadable}); if no apply or rollback is running, clear it with: ${unlock} --force\n` };
+  if (lock.stale) return { code: 4, message: `runbook: stale lock: held by ${describeHolder(lock.holder)}, but that process is gone. Check nothing is running, then clear it with: ${unlock}\n` };
+  return { code: 4, message: `runbook: locked by another run: ${describeHolder(lock.holder)}\n` };
+}
+
+/**
+ * `--dry-run`: preflight for real (read-only), what each step would do, and whether the real
+ * apply could start (lock, unfinished runs: read, not taken) and what it will ask for. Needs no
+ * --yes or --accept-risk: it changes nothing. Exit: what the real apply would be refused with
+ * (3, 4), else 1 when preflight fails, else 0.
+ */
+async function dryRun(plan: Plan, file: string, options: ApplyOptions): Promise<number> {
   const out = process.stdout;
-  out.write(`Dry run of ${plan.runbook.name}: preflight runs for real (read-only); nothing else is changed.\n`);
-  const ok = await runPreflightOnly(plan, [lineRenderer(out, { verbose: options.verbose, total: plan.changes.length })]);
-  if (plan.checkpoint) out.write(`will run   checkpoint: git commit in ${plan.checkpoint.dir} ("${plan.checkpoint.message}")\n`);
+  const json = options.json;
+  const say = (line: string) => void (json ? undefined : out.write(`${line}\n`));
+  const emit = (event: Record<string, unknown>) => void (json ? out.write(JSON.stringify({ ...event, at: new Date().toISOString() }) + '\n') : undefined);
   const redact = createRedactor(plan.secretValues);
+  say(`Dry run of ${plan.runbook.name}: preflight runs for real (read-only); nothing else is changed.`);
+  const listener = json ? ndjsonRenderer(out) : lineRenderer(out, { verbose: options.verbose, total: plan.changes.length });
+  const ok = await runPreflightOnly(plan, [listener]);
+  if (plan.checkpoint) {
+    say(`will run   checkpoint: git commit in ${plan.checkpoint.dir} ("${plan.checkpoint.message}")`);
+    emit({ type: 'dry-run.checkpoint', dir: plan.checkpoint.dir, message: plan.checkpoint.message });
+  }
   let change = '';
   for (const line of await previewChanges(plan, selectChanges(plan, options.only, options.from))) {
-    if (line.change !== change) out.write(`── ${(change = line.change ?? '')}\n`);
-    out.write(redact(`${line.verdict.padEnd(14)} ${line.phase.padEnd(6)} ${line.label}${line.detail !== line.label ? ` — ${line.detail}` : ''}\n`));
+    if (line.change !== change) say(`── ${(change = line.change ?? '')}`);
+    say(redact(`${line.verdict.padEnd(14)} ${line.phase.padEnd(6)} ${line.label}${line.detail !== line.label ? ` — ${line.detail}` : ''}`));
+    emit({ type: 'dry-run.step', change: line.change ?? null, phase: line.phase, verdict: line.verdict, label: redact(line.label), detail: redact(line.detail) });
   }
-  return ok ? 0 : 1;
+
+  const needs = policyNeeds(plan, options);
+  const asks = [
+    ...(needs.confirm.length ? [`a confirmation (or --yes) for ${needs.confirm.join(', ')} (risk ≥ ${plan.runbook.policy.confirmFrom})`] : []),
+    ...(needs.acceptRisk.length ? [`--accept-risk for ${needs.acceptRisk.join(', ')} (above policy maxRisk ${plan.runbook.policy.maxRisk})`] : []),
+  ];
+  say(asks.length ? `the real apply will need: ${asks.join(' and ')}` : 'the real apply needs no confirmation');
+
+  const { runs, lock } = await withStore(file, options, async (store) => ({ runs: await allRuns(store), lock: await store.lockHolder() }));
+  const blocked = blockers(runs, lock, file, options);
+  if (blocked) say(`the real apply would be refused now (exit ${blocked.code}):\n${blocked.message.replace(/^runbook: /, '').trimEnd()}`);
+  else say('lock: free; no unfinished run — the real apply can start');
+  const exitCode = blocked?.code ?? (ok ? 0 : 1);
+  emit({
+    type: 'dry-run.finished',
+    exitCode,
+    preflightOk: ok,
+    needs: { confirm: needs.confirm, acceptRisk: needs.acceptRisk },
+    lock,
+    unfinished: runs.filter((r) => isUnsettled(r.state)).map((r) => r.state.runId),
+    damaged: runs.filter((r) => r.corrupt).map((r) => ({ run: r.state.runId, file: r.corrupt!.path, line: r.corrupt!.line })),
+    refused: blocked ? blocked.message.replace(/^runbook: /, '').trimEnd() : null,
+  });
+  return exitCode;
 }
 
 async function renderers(plan: Plan, options: ApplyOptions, total: number): Promise<EventListener[]> {
@@ -67,59 +132,69 @@ async function renderers(plan: Plan, options: ApplyOptions, total: number): Prom
 export async function run(file: string | undefined, options: ApplyOptions): Promise<number> {
   try {
     const plan = await loadPlan(file!, { vars: options.var, varsFiles: options.varsFile, strictEnv: true });
+    if (options.only !== undefined && options.from !== undefined) throw new UsageError('--only and --from cannot be used together: --only applies one change, --from starts at one and applies the rest');
     for (const id of [options.only, options.from]) {
       if (id !== undefined && !plan.changes.some((c) => c.change.id === id)) throw new UsageError(`no change "${id}" in ${file}; changes: ${plan.changes.map((c) => c.change.id).join(', ')}`);
     }
-    const refused = await checkPolicy(plan, options);
+    if (options.dryRun) return await dryRun(plan, file!, options);
+    const refused = checkPolicy(plan, options);
     if (refused !== undefined) return refused;
-    if (options.dryRun) return await dryRun(plan, options);
 
-    return await withStore(file!, options, async (store) => {
-      const runId = newRunId();
-      return await withLock(store, `runbook apply ${file}`, runId, async () => {
-        const runs = await allRuns(store);
-        const unsettled = runs.filter((r) => isUnsettled(r.state));
-        if (unsettled.length) {
-          const r = unsettled[unsettled.length - 1]!;
-          const left = remaining(r.state)
-            .map((c) => `${c.id} (${c.status})`)
-            .join(', ') || 'the git checkpoint commit';
-          process.stderr.write(
-            `runbook: run ${r.state.runId} did not finish cleanly${r.torn ? ' (its journal ends in a torn line, ignored)' : ''}; still applied: ${left}.\n` +
-              `Restore first with: ${runbookCommand(['rollback', file!], options)}\n`,
-          );
-          return 3;
-        }
-        for (const warning of await editedSinceApply(plan, store)) process.stderr.write(`${warning}\n`);
-
-        const journal = await store.createRun(runId);
-        const total = selectChanges(plan, options.only, options.from).length;
-        const listeners = await renderers(plan, options, total);
-        const signals = interruptControllers(() => process.stderr.write('\nsecond interrupt: stopping the rollback after the running step; what is left will be reported\n'));
-        const { execute } = await import('../../engine/executor.js');
-        try {
-          const result = await execute(plan, {
-            runId,
-            journal,
-            listeners,
-            signal: signals.apply.signal,
-            rollbackSignal: signals.rollback.signal,
-            env: process.env,
-            only: options.only,
-            from: options.from,
-            command: `runbook apply ${file}`,
-          });
-          await Promise.all(listeners.map((l) => (l as { finished?: Promise<void> }).finished));
-          const report = createRedactor(plan.secretValues)(renderReport({ ...result, file: file! }));
-          (options.json ? process.stderr : process.stdout).write(report);
-          for (const message of result.displayErrors) process.stderr.write(`warning: the progress display failed and was turned off (${message}); the run itself was not affected\n`);
-          return result.exitCode;
-        } finally {
-          signals.dispose();
-          await journal.close();
-        }
+    // Interrupts are ours from before the lock is taken to after it is released: the default
+    // action (exit at once) would leave the lock behind or the run half-done.
+    const interrupts = interruptLevels(APPLY_INTERRUPTS, (text) => process.stderr.write(text));
+    const [stopApply, stopRollback, killRollback] = interrupts.levels as [AbortSignal, AbortSignal, AbortSignal];
+    const interruptedBeforeStart = () => {
+      process.stderr.write('runbook: interrupted before anything was changed\n');
+      return 130;
+    };
+    try {
+      return await withStore(file!, options, async (store) => {
+        return await withLock(store, `runbook apply ${file}`, undefined, async () => {
+          const runs = await allRuns(store);
+          const blocked = blockers(runs, null, file!, options);
+          if (blocked) {
+            process.stderr.write(blocked.message);
+            return blocked.code;
+          }
+          for (const warning of await editedSinceApply(plan, store)) process.stderr.write(`${warning}\n`);
+          const toConfirm = policyNeeds(plan, options).confirm;
+          if (toConfirm.length && !options.yes && !(await confirm(`Apply ${toConfirm.join(', ')}?`, stopApply))) {
+            if (stopApply.aborted) return interruptedBeforeStart();
+            process.stderr.write('runbook: not confirmed; nothing was changed\n');
+            return 1;
+          }
+          if (stopApply.aborted) return interruptedBeforeStart();
+          const runId = newRunId(runs.map((r) => r.state.runId));
+          const journal = await store.createRun(runId);
+          const total = selectChanges(plan, options.only, options.from).length;
+          const listeners = await renderers(plan, options, total);
+          const { execute } = await import('../../engine/executor.js');
+          try {
+            const result = await execute(plan, {
+              runId,
+              journal,
+              listeners,
+              signal: stopApply,
+              rollbackSignals: { stop: stopRollback, kill: killRollback },
+              env: process.env,
+              only: options.only,
+              from: options.from,
+              command: `runbook apply ${file}`,
+            });
+            await Promise.all(listeners.map((l) => (l as { finished?: Promise<void> }).finished));
+            const report = createRedactor(plan.secretValues)(renderReport({ ...result, rollbackCommand: runbookCommand(['rollback', file!], options) }));
+            (options.json ? process.stderr : process.stdout).write(report);
+            for (const message of result.displayErrors) process.stderr.write(`warning: the progress display failed and was turned off (${message}); the run itself was not affected\n`);
+            return result.exitCode;
+          } finally {
+            await journal.close();
+          }
+        });
       });
-    });
+    } finally {
+      interrupts.dispose();
+    }
   } catch (error) {
     return reportError(error, options.verbose);
   }

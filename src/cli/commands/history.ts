@@ -1,22 +1,51 @@
-import { allRuns } from '../../engine/runs.js';
+import { statusText } from '../../engine/applied-state.js';
+import { allRuns, type RunView } from '../../engine/runs.js';
+import { damagedJournal } from '../damaged-journal.js';
 import type { CommonOptions } from '../options.js';
 import { reportError } from '../report-error.js';
 import { environmentOf, withStore } from '../state.js';
 
+/** One run: how its apply ended, each change's status now, and every later `runbook rollback` of it. */
+function runLines(r: RunView): string {
+  const { state } = r;
+  const ended = r.corrupt ? 'DAMAGED JOURNAL' : (state.applyOutcome ?? 'UNFINISHED');
+  const changes = state.changes.map((c) => `${c.id}:${statusText(c).replace(' (no verify steps)', '(no-verify)')}`).join(' ');
+  const notes = [r.torn ? ' (torn last line ignored)' : '', r.corrupt ? ` (${r.corrupt.path} line ${r.corrupt.line} is damaged; shown as far as readable)` : ''].join('');
+  const lines = [`${state.runId}  ${state.startedAt ?? '?'}  ${ended.padEnd(16)} ${changes}${notes}`];
+  for (const rb of state.laterRollbacks) {
+    const how = rb.outcome === undefined ? ' (did not finish)' : rb.outcome === 'rolled-back' ? '' : ` (${rb.outcome})`;
+    lines.push(`    then ${rb.at}  runbook rollback: rolled back ${rb.undone.join(', ') || 'nothing'}${how}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Exit 2 when a journal is damaged; the other runs are listed as recorded. */
 export async function run(file: string | undefined, options: CommonOptions): Promise<number> {
   try {
     const runs = await withStore(file!, options, allRuns);
+    const damaged = runs.filter((r) => r.corrupt);
     if (options.json) {
-      process.stdout.write(JSON.stringify(runs.map((r) => ({ runId: r.state.runId, startedAt: r.state.startedAt, outcome: r.state.outcome ?? null, finished: r.state.finished, changes: r.state.changes.map((c) => ({ id: c.id, status: c.status })) }))) + '\n');
-      return 0;
+      process.stdout.write(
+        JSON.stringify(
+          runs.map((r) => ({
+            runId: r.state.runId,
+            startedAt: r.state.startedAt,
+            outcome: r.state.outcome ?? null,
+            applyOutcome: r.state.applyOutcome ?? null,
+            finished: r.state.finished,
+            changes: r.state.changes.map((c) => ({ id: c.id, status: c.status, noVerifySteps: c.noVerifySteps ?? false })),
+            laterRollbacks: r.state.laterRollbacks,
+            damaged: r.corrupt ? { file: r.corrupt.path, line: r.corrupt.line } : null,
+          })),
+        ) + '\n',
+      );
+      return damaged.length ? 2 : 0;
     }
     process.stdout.write(`environment: ${environmentOf(options)}\n`);
     if (runs.length === 0) process.stdout.write('no runs yet\n');
-    for (const r of runs) {
-      const changes = r.state.changes.map((c) => `${c.id}:${c.status}`).join(' ');
-      process.stdout.write(`${r.state.runId}  ${r.state.startedAt ?? '?'}  ${(r.state.outcome ?? 'UNFINISHED').padEnd(16)} ${changes}${r.torn ? ' (torn last line ignored)' : ''}\n`);
-    }
-    return 0;
+    for (const r of runs) process.stdout.write(runLines(r));
+    for (const r of damaged) process.stderr.write(damagedJournal(r.corrupt!, 'The other runs are listed as recorded.', 'runbook history'));
+    return damaged.length ? 2 : 0;
   } catch (error) {
     return reportError(error, options.verbose);
   }

@@ -1,22 +1,23 @@
 import { dirname, resolve } from 'node:path';
-import { remaining, type ChangeState } from '../../engine/applied-state.js';
+import { remaining, type ChangeState, type RunState } from '../../engine/applied-state.js';
 import { checkpointForeignChanges, checkpointToUndo, resetToRunCheckpoint, undoRunCheckpoint } from '../../engine/checkpoint.js';
 import { Emitter } from '../../engine/emitter.js';
 import { loadPlan } from '../../engine/load-plan.js';
 import { createRedactor } from '../../engine/redact.js';
 import { rollbackChanges } from '../../engine/rollback.js';
-import { allRuns, lastRunWithChanges, readRunState } from '../../engine/runs.js';
+import { allRuns, lastRunWithChanges, readRunState, type RunView } from '../../engine/runs.js';
 import { secretValues } from '../../engine/secrets.js';
 import { UsageError } from '../../model/diagnostic.js';
 import type { Plan } from '../../model/plan.js';
 import { lineRenderer, ndjsonRenderer } from '../../render/lines.js';
 import { renderReport } from '../../render/report.js';
 import { confirm, interactive } from '../confirm.js';
+import { damagedJournal } from '../damaged-journal.js';
 import type { RollbackOptions } from '../options.js';
 import { withLock } from '../locked.js';
 import { reportError } from '../report-error.js';
-import { interruptControllers } from '../signals.js';
-import { withStore } from '../state.js';
+import { interruptLevels, ROLLBACK_INTERRUPTS } from '../signals.js';
+import { runbookCommand, withStore } from '../state.js';
 
 /** The runbook as it is now, if it still loads: only for secret values and edit warnings. */
 async function currentPlan(file: string, options: RollbackOptions): Promise<Plan | undefined> {
@@ -27,7 +28,37 @@ async function currentPlan(file: string, options: RollbackOptions): Promise<Plan
   }
 }
 
+/**
+ * The changes of `state` to undo, newest first: every one still applied, or with `--to ID`
+ * those applied at or after ID (a usage error when ID is not one of the run's changes).
+ */
+function changesToUndo(state: RunState, to: string | undefined): ChangeState[] {
+  if (to === undefined) return [...remaining(state)].reverse();
+  const at = state.changes.findIndex((c) => c.id === to);
+  if (at < 0) throw new UsageError(`change "${to}" is not one of run ${state.runId}'s changes (${state.changes.map((c) => c.id).join(', ')})`);
+  return state.changes.slice(at).filter((c) => c.status !== 'rolled-back').reverse();
+}
+
+/** Why there is nothing to do (exit 0, idempotent), or undefined when there is. */
+function nothingToUndo(runs: RunView[], target: RunView | undefined, options: RollbackOptions): string | undefined {
+  if (options.checkpoint && target?.state.checkpoint) return undefined;
+  if (options.to !== undefined) {
+    // Already rolled back down to it by an earlier `rollback --to`: in this run, or in a newer one that has nothing left.
+    const newer = options.run && target ? [target] : target ? runs.slice(runs.findIndex((r) => r.state.runId === target.state.runId)) : runs;
+    const holder = [...newer].reverse().find((r) => r.state.changes.some((c) => c.id === options.to));
+    if (holder && changesToUndo(holder.state, options.to).length === 0) return `${options.to} and later are not applied`;
+    if (!holder && target) return undefined; // changesToUndo says it is not one of the run's changes
+  }
+  if (!target || (remaining(target.state).length === 0 && !checkpointToUndo(target.state))) return 'no change is applied';
+  return undefined;
+}
+
 export async function run(file: string | undefined, options: RollbackOptions): Promise<number> {
+  // Interrupts are ours from before the lock is taken to after it is released (see signals.ts).
+  const interrupts = interruptLevels(ROLLBACK_INTERRUPTS, (text) => process.stderr.write(text));
+  const [stopRollback, killRollback] = interrupts.levels as [AbortSignal, AbortSignal];
+  // What to run to finish this rollback if it stops: the same run and --to, state and vars files.
+  const again = runbookCommand(['rollback', file!, ...(options.run ? ['--run', options.run] : []), ...(options.to ? ['--to', options.to] : [])], options);
   try {
     return await withStore(file!, options, async (store) => {
       return await withLock(store, `runbook rollback ${file}`, undefined, async () => {
@@ -36,11 +67,20 @@ export async function run(file: string | undefined, options: RollbackOptions): P
         const withCheckpoint = [...runs].reverse().find((r) => r.state.checkpoint);
         const target = options.run ? await readRunState(store, options.run).catch(() => undefined) : (lastRunWithChanges(runs) ?? (options.checkpoint ? withCheckpoint : undefined));
         if (options.run && !target) throw new UsageError(`no run "${options.run}" in ${store.location}`);
-        if (!target || (remaining(target.state).length === 0 && !checkpointToUndo(target.state) && !(options.checkpoint && target.state.checkpoint))) {
-          process.stdout.write(`nothing to roll back${target ? ` in run ${target.state.runId}` : ''}: no change is applied\n`);
+        // A damaged journal at or after the run to undo: what it applied is unknown, so undoing under it could make things worse.
+        const from = target ? runs.findIndex((r) => r.state.runId === target.state.runId) : 0;
+        const damaged = (target?.corrupt ? [target] : []).concat(runs.slice(Math.max(from, 0)).filter((r) => r.corrupt && r !== target));
+        if (damaged[0]) {
+          process.stderr.write(damagedJournal(damaged[0].corrupt!, 'Nothing was rolled back: undoing without all of its events could leave things half-restored.', again));
+          return 3;
+        }
+        const nothing = nothingToUndo(runs, target, options);
+        if (nothing !== undefined) {
+          if (options.json) process.stdout.write(JSON.stringify({ type: 'rollback.nothing', runId: target?.state.runId ?? null, message: nothing, at: new Date().toISOString() }) + '\n');
+          (options.json ? process.stderr : process.stdout).write(`nothing to roll back${target ? ` in run ${target.state.runId}` : ''}: ${nothing}\n`);
           return 0;
         }
-        const { state } = target;
+        const { state } = target!;
         if (options.checkpoint && state.checkpoint) {
           const foreign = await checkpointForeignChanges(state);
           if (foreign.length > 0 && options.force) process.stderr.write(`--force: discarding changes that are not this run’s own:\n${foreign.map((f) => `  ${f}`).join('\n')}\n`);
@@ -52,32 +92,30 @@ export async function run(file: string | undefined, options: RollbackOptions): P
             return 3;
           }
         }
-        if (target.torn) process.stderr.write(`note: the journal of run ${state.runId} ends in a torn line (a crash while writing); it was ignored, nothing before it is lost\n`);
-        let toUndo: ChangeState[] = [...remaining(state)].reverse();
-        if (options.to) {
-          const at = toUndo.findIndex((c) => c.id === options.to);
-          if (at < 0) throw new UsageError(`change "${options.to}" is not applied in run ${state.runId}; applied: ${toUndo.map((c) => c.id).join(', ')}`);
-          toUndo = toUndo.slice(0, at + 1);
-        }
+        if (target!.torn) process.stderr.write(`note: the journal of run ${state.runId} ends in a torn line (a crash while writing); it was ignored, nothing before it is lost\n`);
+        const toUndo: ChangeState[] = changesToUndo(state, options.to);
         const plan = await currentPlan(file!, options);
         if (plan) {
           const sums = new Map(plan.changes.map((c) => [c.change.id, c.checksum]));
           for (const c of toUndo) if (sums.has(c.id) && sums.get(c.id) !== c.checksum) process.stderr.write(`warning: ${c.id} was edited in ${file} since it was applied; undoing what was recorded at apply time\n`);
         }
-        if (interactive() && !options.yes && !(await confirm(`Roll back ${toUndo.map((c) => c.id).join(', ') || 'the git checkpoint'} (run ${state.runId})?`))) {
-          process.stderr.write('runbook: not confirmed; nothing was changed\n');
-          return 1;
+        if (interactive() && !options.yes && !(await confirm(`Roll back ${toUndo.map((c) => c.id).join(', ') || 'the git checkpoint'} (run ${state.runId})?`, stopRollback))) {
+          process.stderr.write(`runbook: ${stopRollback.aborted ? 'interrupted' : 'not confirmed'}; nothing was changed\n`);
+          return stopRollback.aborted ? 130 : 1;
+        }
+        if (stopRollback.aborted) {
+          process.stderr.write('runbook: interrupted before anything was changed\n');
+          return 130;
         }
         const secrets = secretValues([...new Set([...state.secrets, ...(plan?.runbook.secrets ?? [])])], plan?.vars ?? {}, process.env);
         const redact = createRedactor([...(plan?.secretValues ?? []), ...secrets.values()]);
         const journal = await store.openRun(state.runId);
         const listeners = options.json ? [ndjsonRenderer(process.stdout)] : [lineRenderer(process.stdout, { verbose: options.verbose, total: state.changes.length })];
         const emitter = new Emitter(journal, listeners, redact);
-        const signals = interruptControllers(() => undefined);
         const started = performance.now();
         try {
           const base = { runbookDir: dirname(resolve(file!)), env: process.env, recorded: { checkpointCommit: state.checkpoint?.commit, checkpointDir: state.checkpoint?.dir }, output: () => {}, force: options.force };
-          const result = await rollbackChanges(toUndo, 'runbook rollback', emitter, base, secrets, signals.apply.signal);
+          const result = await rollbackChanges(toUndo, 'runbook rollback', emitter, base, secrets, { stop: stopRollback, kill: killRollback });
           let checkpointNote = '';
           if (result.ok && options.checkpoint) {
             if (!state.checkpoint) checkpointNote = 'no checkpoint was recorded for this run; --checkpoint had nothing to reset';
@@ -99,16 +137,17 @@ export async function run(file: string | undefined, options: RollbackOptions): P
           await emitter.emit({ type: 'run.finished', outcome, exitCode, remaining: remaining(after).map((c) => c.id), durationMs: performance.now() - started }, true);
           const final = (await readRunState(store, state.runId)).state;
           const out = options.json ? process.stderr : process.stdout;
-          out.write(redact(renderReport({ state: final, outcome, rollbackFailure: result.failed, file: file!, command: 'rollback' })));
+          out.write(redact(renderReport({ state: final, outcome, rollbackFailure: result.failed, rollbackInterrupted: result.interrupted, rollbackCommand: again, command: 'rollback' })));
           if (checkpointNote) out.write(`${checkpointNote}\n`);
           return exitCode;
         } finally {
-          signals.dispose();
           await journal.close();
         }
       });
     });
   } catch (error) {
     return reportError(error, options.verbose);
+  } finally {
+    interrupts.dispose();
   }
 }

@@ -1,13 +1,16 @@
-import { remaining } from '../../engine/applied-state.js';
+import { remaining, statusText } from '../../engine/applied-state.js';
 import type { ResolvedStep } from '../../model/runbook.js';
 import { loadPlan } from '../../engine/load-plan.js';
-import { allRuns, isUnsettled } from '../../engine/runs.js';
+import { allRuns, isUnsettled, type RunView } from '../../engine/runs.js';
+import type { LockHolder } from '../../state/contract.js';
 import { stepType } from '../../steps/registry.js';
 import { describeHolder } from '../../state/lock-file.js';
+import { damagedJournal } from '../damaged-journal.js';
 import type { CommonOptions } from '../options.js';
 import { reportError } from '../report-error.js';
 import { environmentOf, runbookCommand, withStore } from '../state.js';
 
+/** Exit 2 when a journal is damaged (DESIGN §5: the state cannot be read as it should). */
 export async function run(file: string | undefined, options: CommonOptions): Promise<number> {
   try {
     return await withStore(file!, options, async (store) => {
@@ -21,6 +24,12 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
           remaining(r.state).map(async (c) => ({ run: r.state.runId, change: c, edited: sums.has(c.id) && sums.get(c.id) !== c.checksum, drifted: await drifted(c.inverses.flat()) })),
         ),
       );
+      const live: LockHolder | undefined = lock && !lock.stale && !lock.unreadable ? lock.holder : undefined;
+      const ownsLock = (r: RunView) => live !== undefined && live.pid === r.state.pid && live.host === r.state.host;
+      const unsettled = runs.filter((r) => !r.corrupt && (isUnsettled(r.state) || (ownsLock(r) && !r.state.finished)));
+      const damaged = runs.filter((r) => r.corrupt);
+      const unlock = runbookCommand(['unlock', file!], { ...options, varsFile: [] });
+      const rollback = runbookCommand(['rollback', file!], options);
       if (options.json) {
         process.stdout.write(
           JSON.stringify({
@@ -28,24 +37,36 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
             environment: environmentOf(options),
             lock,
             unreconciled,
-            applied: applied.map((a) => ({ run: a.run, id: a.change.id, status: a.change.status, edited: a.edited, drifted: a.drifted })),
-            unsettled: runs.filter((r) => isUnsettled(r.state)).map((r) => r.state.runId),
+            applied: applied.map((a) => ({ run: a.run, id: a.change.id, status: a.change.status, noVerifySteps: a.change.noVerifySteps ?? false, edited: a.edited, drifted: a.drifted })),
+            unsettled: unsettled.filter((r) => !ownsLock(r)).map((r) => r.state.runId),
+            inProgress: unsettled.filter(ownsLock).map((r) => r.state.runId),
+            damaged: damaged.map((r) => ({ run: r.state.runId, file: r.corrupt!.path, line: r.corrupt!.line })),
           }) + '\n',
         );
-        return 0;
+        return damaged.length ? 2 : 0;
       }
       const out: string[] = [`state: ${store.location}`, `environment: ${environmentOf(options)}`];
-      out.push(lock ? `lock: ${lock.stale ? 'STALE — ' : ''}held by ${describeHolder(lock.holder)}${lock.stale ? `\n      the process is gone; clear with: ${runbookCommand(['unlock', file!], options)}` : ''}` : 'lock: free');
+      if (!lock) out.push('lock: free');
+      else if (lock.unreadable) out.push(`lock: unreadable (${lock.unreadable})\n      if no apply or rollback is running, clear it with: ${unlock} --force`);
+      else if (lock.stale) out.push(`lock: STALE — held by ${describeHolder(lock.holder)}\n      the process is gone; clear with: ${unlock}`);
+      else out.push(`lock: held by ${describeHolder(lock.holder)}`);
       for (const u of unreconciled) out.push(`UNRECONCILED: run ${u.runId} has ${u.events} event(s) only in the local fallback journal ${u.path}; apply and rollback refuse until you run: ${u.reconcile}`);
       if (runs.length === 0) out.push('runs: none yet');
       if (applied.length === 0 && runs.length) out.push('applied: nothing (every run was rolled back or none applied anything)');
       for (const a of applied) {
-        out.push(`applied: ${a.change.number}. ${a.change.id} — ${a.change.status} (run ${a.run})${a.edited ? ' — warning: edited in the runbook since it was applied' : ''}`);
+        out.push(`applied: ${a.change.number}. ${a.change.id} — ${statusText(a.change)} (run ${a.run})${a.edited ? ' — warning: edited in the runbook since it was applied' : ''}`);
         for (const d of a.drifted) out.push(`  warning: ${d}; runbook rollback will refuse to overwrite it without --force`);
       }
-      for (const r of runs.filter((x) => isUnsettled(x.state))) out.push(`UNFINISHED: run ${r.state.runId} (${r.state.outcome ?? 'did not finish'}) — restore with: ${runbookCommand(['rollback', file!], options)}`);
+      for (const r of unsettled) {
+        const what = `run ${r.state.runId} (${r.state.outcome ?? 'did not finish'})`;
+        if (ownsLock(r)) out.push(`IN PROGRESS: run ${r.state.runId} — ${describeHolder(live!)} holds the lock`);
+        else if (live) out.push(`UNFINISHED: ${what} — ${describeHolder(live)} holds the lock now; when it is done: ${rollback}`);
+        else out.push(`UNFINISHED: ${what} — restore with: ${rollback}`);
+      }
+      for (const r of damaged) out.push(`DAMAGED JOURNAL: run ${r.state.runId} — ${r.corrupt!.path} line ${r.corrupt!.line} (see below)`);
       process.stdout.write(out.join('\n') + '\n');
-      return 0;
+      for (const r of damaged) process.stderr.write(damagedJournal(r.corrupt!, 'The other runs are shown as recorded.', `runbook status`));
+      return damaged.length ? 2 : 0;
     });
   } catch (error) {
     return reportError(error, options.verbose);

@@ -1,7 +1,7 @@
 import { describeHolder } from '../../state/lock-file.js';
 import type { UnlockOptions } from '../options.js';
 import { reportError } from '../report-error.js';
-import { withStore } from '../state.js';
+import { runbookCommand, withStore } from '../state.js';
 
 export async function run(file: string | undefined, options: UnlockOptions): Promise<number> {
   try {
@@ -11,12 +11,17 @@ export async function run(file: string | undefined, options: UnlockOptions): Pro
         process.stdout.write('not locked\n');
         return 0;
       }
-      if (!current.stale && !options.force) {
-        process.stderr.write(`runbook: the lock is held by a live process: ${describeHolder(current.holder)}; refusing. If you are sure it is not running a change, use --force\n`);
+      const force = runbookCommand(['unlock', file!, '--force'], { ...options, varsFile: [] });
+      if (current.unreadable && !options.force) {
+        process.stderr.write(`runbook: the lock is unreadable (${current.unreadable}), so who holds it is unknown; refusing. If no apply or rollback is running, clear it with: ${force}\n`);
+        return 4;
+      }
+      if (!current.stale && !current.unreadable && !options.force) {
+        process.stderr.write(`runbook: the lock is held by a live process: ${describeHolder(current.holder)}; refusing. If you are sure it is not running a change, use: ${force}\n`);
         return 4;
       }
       await store.unlock(options.force);
-      process.stdout.write(`lock cleared (was ${describeHolder(current.holder)})\n`);
+      process.stdout.write(`lock cleared (was ${current.unreadable ? `unreadable: ${current.unreadable}` : describeHolder(current.holder)})\n`);
       return 0;
     });
   } catch (error) {
