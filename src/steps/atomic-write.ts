@@ -1,6 +1,5 @@
 import { open, realpath, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import writeFileAtomicPackage from 'write-file-atomic';
 
 /** fsyncs a directory so a rename or a new file in it survives a power loss. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -18,6 +17,8 @@ export async function fsyncDir(dir: string): Promise<void> {
  * then fsyncs the directory so the rename itself survives a power loss.
  */
 export async function writeFileAtomic(path: string, data: Buffer | string, mode?: number): Promise<void> {
+  // Loaded here, not at the top: plan and validate never write (start-up time, see registry.ts).
+  const { default: writeFileAtomicPackage } = await import('write-file-atomic');
   await writeFileAtomicPackage(path, data, mode === undefined ? {} : { mode });
   await fsyncDir(dirname(await realpath(path)));
 }
