@@ -24,7 +24,8 @@ export function planJson(plan: Plan, redact: Redactor): string {
       needsAcceptRisk: c.needsAcceptRisk,
       apply: c.apply.map((s) => ({ type: s.type, label: s.label })),
       verify: c.verify.map((s) => ({ type: s.type, label: s.label })),
-      rollback: c.rollback ? c.rollback.map((s) => ({ type: s.type, label: s.label })) : 'inverse',
+      rollback: c.irreversible !== undefined ? 'none' : c.rollback ? c.rollback.map((s) => ({ type: s.type, label: s.label })) : 'inverse',
+      ...(c.irreversible !== undefined ? { irreversible: c.irreversible } : {}),
     })),
   };
   return JSON.stringify(redactDeep(doc, redact), null, 2) + '\n';

@@ -28,7 +28,8 @@ export function renderPlanMarkdown(plan: Plan, redact: Redactor): string {
     if (ch.protections.length) out.push('**Protections:**', '', list(ch.protections), '');
     if (ch.benefits.length) out.push('**Benefits:**', '', list(ch.benefits), '');
     out.push('**Steps:**', '', list([...c.apply.map((s) => `apply: \`${s.label}\``), ...c.verify.map((s) => `verify: \`${s.label}\``)]), '');
-    out.push(`**Rollback:** ${c.rollback ? c.rollback.map((s) => `\`${s.label}\``).join(', ') : 'automatic (inverse of each apply step, in reverse order)'}`, '');
+    const rollback = c.irreversible !== undefined ? `⚠️ **cannot be undone:** ${c.irreversible}` : c.rollback ? c.rollback.map((s) => `\`${s.label}\``).join(', ') : 'automatic (inverse of each apply step, in reverse order)';
+    out.push(`**Rollback:** ${rollback}`, '');
   }
 
   out.push('## Risk table', '');

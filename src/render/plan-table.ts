@@ -14,6 +14,7 @@ export function renderPlanTable(plan: Plan, redact: Redactor): string {
     `Total risk: ${bandGlyph(plan.risk.band)} ${totalRiskText(plan)} (${plan.risk.band})`,
     `Policy: ${plan.verdict.ok ? 'OK' : 'NEEDS --accept-risk'} — ${plan.verdict.text}`,
   ];
+  for (const c of plan.changes) if (c.irreversible !== undefined) out.push(`⚠ Change ${c.number} (${c.change.id}) CANNOT BE UNDONE: ${c.irreversible}`);
   if (plan.checkpoint) out.push(`Checkpoint: git commit in ${plan.checkpoint.dir} ("${plan.checkpoint.message}")`);
   if (plan.preflight.length) {
     out.push('', `Preflight (${plan.preflight.length} checks before anything changes):`);

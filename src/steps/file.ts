@@ -4,6 +4,7 @@ import type { ResolvedStep } from '../model/runbook.js';
 import type { StepContext, StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
 import { removeFileDurably, writeFileAtomic } from './atomic-write.js';
+import { asMap, regexProblem } from './param-checks.js';
 
 export interface FileParams {
   path: string;
@@ -106,6 +107,9 @@ export const fileStep: StepType<FileParams> = {
     oneOf: [{ required: ['replace'] }, { required: ['content'] }, { required: ['line'] }, { required: ['absent'] }],
   },
   kind: 'action',
+  check(raw) {
+    return regexProblem(['regexp'], asMap(raw)?.regexp);
+  },
   describe(p) {
     return `${action(p)} ${p.path}`;
   },

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPlan } from '../../engine/load-plan.js';
+import { loadOptions } from '../load-options.js';
 import { createRedactor } from '../../engine/redact.js';
 import type { PlanOptions } from '../options.js';
 import { stateDirFor } from '../state-dir.js';
@@ -8,7 +9,9 @@ import { reportError } from '../report-error.js';
 
 export async function run(file: string | undefined, options: PlanOptions): Promise<number> {
   try {
-    const plan = await loadPlan(file!, { vars: options.var, varsFiles: options.varsFile });
+    // Filled-in values (a templated cron schedule) are checked by validate and apply; a plain
+    // review skips that to start fast (plan --check runs steps, so it checks them first).
+    const plan = await loadPlan(file!, { ...loadOptions(options), checkFilledValues: options.check });
     const redact = createRedactor(plan.secretValues);
     if (options.format === 'json') {
       const { planJson } = await import('../../render/plan-json.js');

@@ -2,6 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { remaining, type ChangeState } from '../../engine/applied-state.js';
 import { Emitter } from '../../engine/emitter.js';
 import { loadPlan } from '../../engine/load-plan.js';
+import { loadOptions } from '../load-options.js';
 import { createRedactor } from '../../engine/redact.js';
 import { rollbackChanges } from '../../engine/rollback.js';
 import { allRuns, lastRunWithChanges, readRunState } from '../../engine/runs.js';
@@ -20,7 +21,7 @@ import { withStore } from '../state.js';
 /** The runbook as it is now, if it still loads: only for secret values and edit warnings. */
 async function currentPlan(file: string, options: RollbackOptions): Promise<Plan | undefined> {
   try {
-    return await loadPlan(file, { vars: options.var, varsFiles: options.varsFile });
+    return await loadPlan(file, loadOptions(options));
   } catch {
     return undefined;
   }

@@ -1,5 +1,6 @@
 import { remaining } from '../../engine/applied-state.js';
 import { loadPlan } from '../../engine/load-plan.js';
+import { loadOptions } from '../load-options.js';
 import { allRuns, isUnsettled } from '../../engine/runs.js';
 import { describeHolder } from '../../state/lock-file.js';
 import type { CommonOptions } from '../options.js';
@@ -11,7 +12,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
     return await withStore(file!, options, async (store) => {
       const lock = await store.lockHolder();
       const runs = await allRuns(store);
-      const plan = await loadPlan(file!, { vars: options.var, varsFiles: options.varsFile }).catch(() => undefined);
+      const plan = await loadPlan(file!, loadOptions(options)).catch(() => undefined);
       const sums = new Map(plan?.changes.map((c) => [c.change.id, c.checksum]) ?? []);
       const applied = runs.flatMap((r) => remaining(r.state).map((c) => ({ run: r.state.runId, change: c, edited: sums.has(c.id) && sums.get(c.id) !== c.checksum })));
       if (options.json) {
