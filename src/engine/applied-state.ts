@@ -11,6 +11,8 @@ export interface ChangeState {
   status: ChangeStatus;
   /** Explicit rollback steps as resolved at apply time, or null (use inverses). */
   rollback: ResolvedStep[] | null;
+  /** `rollback: { none: reason }`: the change cannot be undone; rollback leaves it applied. */
+  irreversible?: string;
   /** Inverses of the apply steps that started, in apply order. */
   inverses: ResolvedStep[][];
   /** Files the change's steps touched (from file-step inverses), for git guards. */
@@ -57,7 +59,7 @@ export function foldRun(runId: string, events: JournalEvent[]): RunState {
         state.checkpoint = { dir: e.dir, commit: e.commit };
         break;
       case 'change.started': {
-        const c: ChangeState = { id: e.changeId, number: e.number, title: e.title, checksum: e.checksum, status: 'applying', rollback: e.rollback, inverses: [], paths: [] };
+        const c: ChangeState = { id: e.changeId, number: e.number, title: e.title, checksum: e.checksum, status: 'applying', rollback: e.rollback, inverses: [], paths: [], ...(e.irreversible !== undefined ? { irreversible: e.irreversible } : {}) };
         byId.set(e.changeId, c);
         state.changes.push(c);
         break;

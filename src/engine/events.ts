@@ -41,7 +41,7 @@ export type EngineEvent =
     } // (journal)
   | { type: 'preflight.finished'; ok: boolean; failures: string[] } // (journal)
   | { type: 'checkpoint.taken'; dir: string; commit: string; createdCommit: boolean } // (journal)
-  | { type: 'change.started'; changeId: string; number: number; title: string; checksum: string; rollback: ResolvedStep[] | null } // (journal)
+  | { type: 'change.started'; changeId: string; number: number; title: string; checksum: string; rollback: ResolvedStep[] | null; irreversible?: string } // (journal)
   | ({ type: 'step.started'; attempt: number; inverse?: ResolvedStep[] } & StepRef) // (journal for apply/rollback)
   | ({ type: 'step.output'; chunk: string } & StepRef)
   | ({ type: 'step.finished'; ok: boolean; durationMs: number; attempt: number; detail?: string; data?: Record<string, unknown>; failure?: StepFailure } & StepRef) // (journal)
