@@ -74,8 +74,10 @@ export async function loadPlan(file: string, options: LoadPlanOptions = {}): Pro
   const src = read.source;
   const runbookDefs = runbookVarDefs(src);
   const declared = runbookDefs.map((d) => d.name);
-  const isMapDocument = src.data !== null && typeof src.data === 'object' && !Array.isArray(src.data);
-  if (isMapDocument) checkVarFlags(flags, declared);
+  const data = src.data as Record<string, unknown> | null;
+  const isMap = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  // Checked against the declared names only when there are some to check against; otherwise the schema problem is the news.
+  if (isMap(data) && (data!.vars === undefined || isMap(data!.vars))) checkVarFlags(flags, declared);
   for (const warning of undeclaredWarnings(fromFiles.files, declared)) options.onWarning?.(warning);
   const defs = effectiveVars(runbookDefs, fromFiles.files, flags, declared);
   const known = new Set(declared);

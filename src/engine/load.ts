@@ -7,8 +7,6 @@ import { nodeAt, nodeOffset, posAt, type YamlSource } from './source.js';
 import { stepCheckDiagnostics, templatePositions } from './step-checks.js';
 import { templateDiagnostics } from './template-checks.js';
 
-export { stepTypeOf } from './change-rules.js';
-
 type Raw = Record<string, unknown>;
 
 function durationMs(value: unknown): number | undefined {
