@@ -6,8 +6,7 @@ import { concealKeys, concealValues, secretNamesIn } from './concealed.js';
 import { checkRunbook } from './load.js';
 import { resolvePlan } from './resolve.js';
 import { nodeAt, nodeOffset, posAt, readYaml, type YamlSource } from './source.js';
-import { varCycleDiagnostics } from './var-cycles.js';
-import { checkVarFlags, effectiveVars, externalTemplateProblems, parseVarFlag, readVarsFiles, undeclaredWarnings, type VarDef } from './vars.js';
+import { checkVarFlags, effectiveVars, externalTemplateProblems, parseVarFlag, readVarsFiles, undeclaredWarnings, varCycleDiagnostics, type VarDef } from './vars.js';
 
 export interface LoadPlanOptions {
   /** `--var key=value` flags, in order. */
@@ -75,9 +74,9 @@ export async function loadPlan(file: string, options: LoadPlanOptions = {}): Pro
   const runbookDefs = runbookVarDefs(src);
   const declared = runbookDefs.map((d) => d.name);
   const data = src.data as Record<string, unknown> | null;
-  const isMap = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const isPlainMap = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
   // Checked against the declared names only when there are some to check against; otherwise the schema problem is the news.
-  if (isMap(data) && (data!.vars === undefined || isMap(data!.vars))) checkVarFlags(flags, declared);
+  if (isPlainMap(data) && (data!.vars === undefined || isPlainMap(data!.vars))) checkVarFlags(flags, declared);
   for (const warning of undeclaredWarnings(fromFiles.files, declared)) options.onWarning?.(warning);
   const defs = effectiveVars(runbookDefs, fromFiles.files, flags, declared);
   const known = new Set(declared);

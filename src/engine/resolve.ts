@@ -6,7 +6,7 @@ import type { Change, ResolvedStep, Runbook, StepSpec } from '../model/runbook.j
 import { stepType } from '../steps/registry.js';
 import { checkResolvedStep } from './step-checks.js';
 import { render, TemplateLookupError, type RenderMode, type TemplateScope } from './template.js';
-import { varRefs } from './var-cycles.js';
+import { varRefs } from './vars.js';
 
 export function riskBand(risk: number): RiskBand {
   if (risk <= 1) return 'green';
