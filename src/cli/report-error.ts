@@ -1,26 +1,19 @@
-import { RunbookInvalidError, UsageError, type Diagnostic } from '../model/diagnostic.js';
+import { RunbookInvalidError, UsageError, type Concealed, type Diagnostic } from '../model/diagnostic.js';
+import { codeFrame, concealMessage } from './code-frame.js';
 import { JournalCorruptError, LockedError, StateUnavailableError } from '../state/contract.js';
 import { damagedJournal } from './damaged-journal.js';
 
-function codeFrame(source: string | undefined, d: Diagnostic): string {
-  if (!source || !d.pos) return '';
-  const lines = source.split('\n');
-  const line = lines[d.pos.line - 1];
-  if (line === undefined) return '';
-  const gutter = String(d.pos.line).length;
-  const text = line.replace(/\t/g, ' ').replace(/\r$/, '').slice(0, 200);
-  const caret = ' '.repeat(Math.max(0, Math.min(d.pos.col - 1, text.length)));
-  return `  ${String(d.pos.line).padStart(gutter)} | ${text}\n  ${' '.repeat(gutter)} | ${caret}^\n`;
-}
-
 export function formatDiagnostics(error: RunbookInvalidError): string {
   let out = '';
-  for (const d of error.diagnostics) {
-    const where = d.pos ? `${d.pos.file}:${d.pos.line}:${d.pos.col}: ` : '';
-    out += `${where}${d.message}\n${codeFrame(d.pos ? error.sources.get(d.pos.file) : undefined, d)}`;
-  }
+  for (const d of error.diagnostics) out += formatDiagnostic(d, error.sources.get(d.pos?.file ?? ''), error.concealed);
   const n = error.diagnostics.length;
   return `${out}${n} problem${n === 1 ? '' : 's'} found\n`;
+}
+
+/** `file:line:col: message` and the code frame, secrets concealed. */
+export function formatDiagnostic(d: Diagnostic, source: string | undefined, concealed: Concealed = { values: [], spans: new Map() }): string {
+  const where = d.pos ? `${d.pos.file}:${d.pos.line}:${d.pos.col}: ` : '';
+  return `${where}${concealMessage(d.message, concealed)}\n${codeFrame(source, d, concealed)}`;
 }
 
 /** Prints an error the operator can act on and returns the exit code (DESIGN.md §5). */

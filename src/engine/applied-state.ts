@@ -12,6 +12,8 @@ export interface ChangeState {
   status: ChangeStatus;
   /** Explicit rollback steps as resolved at apply time, or null (use inverses). */
   rollback: ResolvedStep[] | null;
+  /** `rollback: { none: reason }`: the change cannot be undone; rollback leaves it applied. */
+  irreversible?: string;
   /** Inverses of the apply steps that started, in apply order. */
   inverses: ResolvedStep[][];
   /** Files the change's steps touched (from file-step inverses), for git guards. */
@@ -92,7 +94,7 @@ export function foldRun(runId: string, events: JournalEvent[]): RunState {
         if (state.checkpointCommit) state.checkpointCommit.undone = { restored: e.restored, reason: e.reason, finish: e.finish };
         break;
       case 'change.started': {
-        const c: ChangeState = { id: e.changeId, number: e.number, title: e.title, checksum: e.checksum, status: 'applying', rollback: e.rollback, inverses: [], paths: [] };
+        const c: ChangeState = { id: e.changeId, number: e.number, title: e.title, checksum: e.checksum, status: 'applying', rollback: e.rollback, inverses: [], paths: [], ...(e.irreversible !== undefined ? { irreversible: e.irreversible } : {}) };
         byId.set(e.changeId, c);
         state.changes.push(c);
         break;

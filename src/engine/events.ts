@@ -44,7 +44,7 @@ export type EngineEvent =
   | ({ type: 'checkpoint.started' } & CheckpointRecord) // (journal) before the checkpoint commit is made
   | { type: 'checkpoint.taken'; dir: string; commit: string; createdCommit: boolean } // (journal)
   | { type: 'checkpoint.undone'; dir: string; commit: string | null; restored: boolean; reason?: string; finish?: string } // (journal) after a rollback left nothing of the run applied
-  | { type: 'change.started'; changeId: string; number: number; title: string; checksum: string; rollback: ResolvedStep[] | null } // (journal)
+  | { type: 'change.started'; changeId: string; number: number; title: string; checksum: string; rollback: ResolvedStep[] | null; irreversible?: string } // (journal)
   | ({ type: 'step.started'; attempt: number; inverse?: ResolvedStep[] } & StepRef) // (journal for apply/rollback)
   | ({ type: 'step.output'; chunk: string } & StepRef)
   | ({ type: 'step.finished'; ok: boolean; durationMs: number; attempt: number; detail?: string; data?: Record<string, unknown>; failure?: StepFailure } & StepRef) // (journal)

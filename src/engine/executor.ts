@@ -150,7 +150,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
     const id = planned.change.id;
     const changeStart = performance.now();
     await emitter.emit(
-      { type: 'change.started', changeId: id, number: planned.number, title: planned.change.title, checksum: planned.checksum, rollback: planned.rollback ? protectSecrets(planned.rollback, secrets) : null },
+      { type: 'change.started', changeId: id, number: planned.number, title: planned.change.title, checksum: planned.checksum, rollback: planned.rollback ? protectSecrets(planned.rollback, secrets) : null, ...(planned.irreversible !== undefined ? { irreversible: planned.irreversible } : {}) },
       true,
     );
     applied.push(id);

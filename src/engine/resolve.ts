@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { dirname, resolve as resolvePath } from 'node:path';
-import type { Diagnostic } from '../model/diagnostic.js';
+import type { Diagnostic, SourcePos } from '../model/diagnostic.js';
 import type { Plan, PlannedChange, RiskBand } from '../model/plan.js';
 import type { Change, ResolvedStep, Runbook, StepSpec } from '../model/runbook.js';
 import { stepType } from '../steps/registry.js';
 import type { TemplateField } from '../steps/contract.js';
 import { fillField, StepBindings, TemplatePlacementError, VALUE_ENV, type FillContext } from './fill.js';
+import { checkResolvedStep } from './step-checks.js';
 import { render, TemplateLookupError, type TemplateScope } from './template.js';
+import { varRefs } from './vars.js';
 
 export function riskBand(risk: number): RiskBand {
   if (risk <= 1) return 'green';
@@ -20,6 +22,10 @@ export interface ResolveOptions {
   env: NodeJS.ProcessEnv;
   /** Unset `env.X` is an error (apply) rather than shown as `${X}` (plan). */
   strictEnv: boolean;
+  /** Run the step types' checks on values filled from templates (default true; plan skips them, see LoadPlanOptions). */
+  checkFilled?: boolean;
+  /** Where each variable's effective value is written, for problems found while filling it. */
+  varPositions?: Record<string, SourcePos | undefined>;
 }
 
 type Fill = (text: string, field: TemplateField | undefined) => { exec: string; shown: string };
@@ -43,28 +49,53 @@ function renderDeep(value: unknown, path: string, fields: Record<string, Templat
 }
 
 /**
- * Vars may reference other vars (`backups: "{{ project_dir }}/backups"`): each var's own
- * text is filled again until nothing changes, so a value is never read as a template itself.
+ * Vars may use other vars (`backups: "{{ project_dir }}/backups"`): each is filled once, after
+ * the vars it uses. The loader has already rejected cycles; one that slips through fails here
+ * instead of looping. Problems come back per variable.
  */
-function resolveVars(vars: Record<string, unknown>, scope: Omit<TemplateScope, 'vars'>, fill: (text: string, scope: TemplateScope) => string): Record<string, unknown> {
-  let current = { ...vars };
-  for (let round = 0; round < 10; round++) {
-    const next = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, typeof v === 'string' ? fill(v, { ...scope, vars: current }) : v]));
-    if (JSON.stringify(next) === JSON.stringify(current)) return next;
-    current = next;
+function resolveVars(vars: Record<string, unknown>, scope: Omit<TemplateScope, 'vars'>, fill: (text: string, scope: TemplateScope) => string): { vars: Record<string, unknown>; failed: [string, Error][] } {
+  const done: Record<string, unknown> = {};
+  const visiting = new Set<string>();
+  const failed: [string, Error][] = [];
+  const resolveOne = (name: string): void => {
+    if (Object.hasOwn(done, name) || visiting.has(name)) return;
+    const value = vars[name];
+    visiting.add(name);
+    for (const ref of varRefs(value)) {
+      if (visiting.has(ref)) throw new Error(`variable ${name} refers to itself through ${ref}`);
+      if (Object.hasOwn(vars, ref)) resolveOne(ref);
+    }
+    visiting.delete(name);
+    try {
+      done[name] = typeof value === 'string' ? fill(value, { ...scope, vars: done }) : value;
+    } catch (error) {
+      failed.push([name, error as Error]);
+      done[name] = value;
+    }
+  };
+  for (const name of Object.keys(vars)) {
+    try {
+      resolveOne(name);
+    } catch (error) {
+      failed.push([name, error as Error]);
+      visiting.clear();
+    }
   }
-  return current;
+  return { vars: done, failed };
 }
 
 function checksum(change: Change): string {
   const { pos: _pos, ...definition } = change;
-  const strip = (steps: StepSpec[] | undefined) => steps?.map(({ pos: _p, ...s }) => s);
+  const strip = (steps: StepSpec[] | undefined) => steps?.map(({ pos: _p, templatePos: _t, ...s }) => s);
   const normalised = { ...definition, apply: strip(change.apply), verify: strip(change.verify), rollback: strip(change.rollback) };
   return createHash('sha256').update(JSON.stringify(normalised)).digest('hex').slice(0, 16);
 }
 
-/** load → **resolve** → plan: pure; runs nothing. Problems come back as diagnostics. */
-export function resolvePlan(runbook: Runbook, options: ResolveOptions): { plan?: Plan; diagnostics: Diagnostic[] } {
+/**
+ * load → **resolve** → plan: pure; runs nothing. Problems come back as diagnostics, with the
+ * variables as far as they could be filled (to hide secrets in the messages).
+ */
+export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Promise<{ plan?: Plan; diagnostics: Diagnostic[]; vars: Record<string, unknown> }> {
   const diagnostics: Diagnostic[] = [];
   const baseScope = { env: options.env, name: runbook.name };
   let current: StepSpec | undefined;
@@ -72,17 +103,17 @@ export function resolvePlan(runbook: Runbook, options: ResolveOptions): { plan?:
     if (expr.startsWith('env.') && !options.strictEnv) return `\${${expr.slice(4)}}`;
     throw new TemplateLookupError(expr, reason);
   };
-  let vars: Record<string, unknown>;
-  try {
-    vars = resolveVars({ ...runbook.vars, ...options.vars }, baseScope, (t, s) => render(t, s, onMissing));
-  } catch (error) {
-    return { diagnostics: [{ code: 'unknown-var', message: `in vars: ${(error as Error).message}`, pos: runbook.pos }] };
+  const { vars, failed } = resolveVars({ ...runbook.vars, ...options.vars }, baseScope, (t, s) => render(t, s, onMissing));
+  if (failed.length > 0) {
+    const at = (name: string) => (Object.hasOwn(options.varPositions ?? {}, name) ? options.varPositions![name] : runbook.pos);
+    return { vars, diagnostics: failed.map(([name, error]) => ({ code: 'unknown-var', message: `variable ${name}: ${error.message}`, pos: at(name) })) };
   }
   const scope: TemplateScope = { ...baseScope, vars };
   const fill = (text: string) => render(text, scope, onMissing);
   const secretNames = new Set(runbook.secrets);
   const isSecret = (expr: string) => secretNames.has(expr.startsWith('env.') ? expr.slice(4) : expr.split('.')[0]!);
 
+  const checks: Promise<Diagnostic[]>[] = [];
   const resolveStep = (spec: StepSpec): ResolvedStep | undefined => {
     current = spec;
     const def = stepType(spec.type)!;
@@ -91,6 +122,7 @@ export function resolvePlan(runbook: Runbook, options: ResolveOptions): { plan?:
       const bindings = new StepBindings(Array.isArray(explicitParams) ? explicitParams.length : 0);
       const ctx: FillContext = { scope, onMissing, isSecret, bindings };
       const [exec, shown] = renderDeep(spec.params, '', def.templateFields ?? {}, (text, field) => fillField(text, field, ctx));
+      if (options.checkFilled !== false) checks.push(checkResolvedStep(spec, exec));
       if (bindings.params.length > 0) (exec as { params?: unknown[] }).params = [...((exec as { params?: unknown[] }).params ?? []), ...bindings.params];
       const normalize = (p: unknown) => (def.normalize ? def.normalize(p) : p);
       const shownParams = normalize(shown);
@@ -130,6 +162,7 @@ export function resolvePlan(runbook: Runbook, options: ResolveOptions): { plan?:
     apply: resolveAll(change.apply),
     verify: resolveAll(change.verify),
     rollback: change.rollback ? resolveAll(change.rollback) : null,
+    ...(change.irreversible !== undefined ? { irreversible: change.irreversible } : {}),
     needsAcceptRisk: change.risk > runbook.policy.maxRisk,
     needsConfirm: change.risk >= runbook.policy.confirmFrom,
   }));
@@ -147,16 +180,20 @@ export function resolvePlan(runbook: Runbook, options: ResolveOptions): { plan?:
       diagnostics.push({ code: 'unknown-var', message: `in checkpoint: ${(error as Error).message}`, pos: runbook.pos });
     }
   }
-  if (diagnostics.length > 0) return { diagnostics };
+  for (const found of await Promise.all(checks)) diagnostics.push(...found);
+  if (diagnostics.length > 0) return { diagnostics, vars };
 
   const sum = runbook.changes.reduce((s, c) => s + c.risk, 0);
   const max = 10 * runbook.changes.length;
   const percent = max === 0 ? 0 : Math.round((sum / max) * 1000) / 10;
-    const over = changes.filter((c) => c.needsAcceptRisk);
+  const over = changes.filter((c) => c.needsAcceptRisk);
   const confirm = changes.filter((c) => c.needsConfirm);
+  const irreversible = changes.filter((c) => c.irreversible !== undefined);
+  const changesText = (n: number) => `${n} change${n === 1 ? '' : 's'}`;
   const verdictParts = [
-    over.length ? `${over.length} change(s) above maxRisk ${runbook.policy.maxRisk} (${over.map((c) => c.change.id).join(', ')}): apply needs --accept-risk` : `every change within maxRisk ${runbook.policy.maxRisk}`,
-    confirm.length ? `${confirm.length} need confirmation (risk ≥ ${runbook.policy.confirmFrom}: ${confirm.map((c) => c.change.id).join(', ')})` : `none needs confirmation (confirmFrom ${runbook.policy.confirmFrom})`,
+    over.length ? `${changesText(over.length)} above maxRisk ${runbook.policy.maxRisk} (${over.map((c) => c.change.id).join(', ')}): apply needs --accept-risk` : `every change within maxRisk ${runbook.policy.maxRisk}`,
+    confirm.length ? `${changesText(confirm.length)} ${confirm.length === 1 ? 'needs' : 'need'} confirmation (risk ≥ ${runbook.policy.confirmFrom}: ${confirm.map((c) => c.change.id).join(', ')})` : `none needs confirmation (confirmFrom ${runbook.policy.confirmFrom})`,
+    ...(irreversible.length ? [`${changesText(irreversible.length)} CANNOT BE UNDONE (${irreversible.map((c) => c.change.id).join(', ')})`] : []),
     `on failure: ${runbook.policy.onFailure}`,
   ];
   const secretValues = runbook.secrets
@@ -164,6 +201,7 @@ export function resolvePlan(runbook: Runbook, options: ResolveOptions): { plan?:
     .filter((v) => v.length >= 3);
   return {
     diagnostics,
+    vars,
     plan: {
       runbook,
       vars,

@@ -26,7 +26,9 @@ export interface RollbackResult {
  * Undoes changes in the given order (callers pass reverse apply order): each change's
  * recorded rollback steps, or the inverses of its apply steps in reverse. Stops at the first
  * rollback step that fails — undoing earlier changes under a broken later one could make
- * things worse — and says which changes remain.
+ * things worse — and says which changes remain. A change declared `rollback: { none: … }`
+ * is left applied, as its author said it must be, and the rollback is not ok (the system is
+ * not as before): the others are still undone.
  */
 export async function rollbackChanges(
   changes: ChangeState[],
@@ -44,6 +46,13 @@ export async function rollbackChanges(
   for (const change of changes) {
     // Interrupted between changes: the next one is left as it is, whole, and reported.
     if (stopped()) return { ok: false, undone: result.undone, interrupted: true };
+    if (change.irreversible !== undefined) {
+      const failure = { message: `cannot be undone (rollback: none): ${change.irreversible}` };
+      await emitter.emit({ type: 'change.rolledBack', changeId: change.id, ok: false, failure, durationMs: 0 }, true);
+      result.ok = false;
+      result.failed ??= { changeId: change.id, failure };
+      continue;
+    }
     const steps = undoSteps(change);
     await emitter.emit({ type: 'change.rollingBack', changeId: change.id, steps: steps.length }, true);
     const started = performance.now();

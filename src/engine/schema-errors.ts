@@ -1,176 +1,134 @@
 import type { Diagnostic } from '../model/diagnostic.js';
-import { DURATION_PATTERN, SIZE_PATTERN } from '../model/units.js';
 import type { SchemaError } from '../schema/validator.js';
 import { stepTypeNames } from '../steps/registry.js';
+import { closest, isStepPath, leafMessage, typeName, typeWords, valueAt, where, type Located, type Placed } from './schema-messages.js';
 import { nodeAt, nodeOffset, posAt, type YamlSource } from './source.js';
 
 function segments(instancePath: string): string[] {
   return instancePath === '' ? [] : instancePath.slice(1).split('/').map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
 }
 
-/** `changes[1].apply[0].run` — how a person names the place. */
-function where(path: string[]): string {
-  return path.reduce((acc, s) => (/^\d+$/.test(s) ? `${acc}[${s}]` : acc ? `${acc}.${s}` : s), '');
-}
+const startsWith = (path: string[], prefix: string[]) => prefix.length <= path.length && prefix.every((s, i) => path[i] === s);
+const samePath = (a: string[], b: string[]) => a.length === b.length && startsWith(a, b);
+const isCombinator = (x: Located) => x.e.keyword === 'oneOf' || x.e.keyword === 'anyOf';
 
-function isStepPath(path: string[]): boolean {
-  const n = path.length;
-  return n >= 2 && /^\d+$/.test(path[n - 1]!) && ['apply', 'verify', 'rollback', 'preflight'].includes(path[n - 2]!);
+/** `x` was produced inside one of the branches of combinator `c`. */
+function inside(x: Located, c: Located, branch?: number): boolean {
+  return x !== c && x.e.schemaPath.startsWith(`${c.e.schemaPath}/${branch === undefined ? '' : `${branch}/`}`) && startsWith(x.path, c.path);
 }
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length]![b.length]!;
-}
-
-function suggest(word: string, options: string[]): string {
-  const best = options.map((o) => ({ o, d: editDistance(word.toLowerCase(), o.toLowerCase()) })).sort((x, y) => x.d - y.d)[0];
-  return best && best.d <= Math.max(1, Math.floor(word.length / 3)) ? ` (did you mean "${best.o}"?)` : '';
-}
-
-function show(value: unknown): string {
-  const text = JSON.stringify(value);
-  return text === undefined ? String(value) : text.length > 60 ? `${text.slice(0, 60)}…` : text;
-}
-
-function valueAt(data: unknown, path: string[]): unknown {
-  return path.reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), data);
-}
-
-function typeName(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a map';
-  if (typeof value === 'string') return `the text ${show(value)}`;
-  return `${typeof value} ${show(value)}`;
-}
-
-const TYPE_WORDS: Record<string, string> = { string: 'text', integer: 'a whole number', number: 'a number', object: 'a map', array: 'a list', boolean: 'true or false', null: 'null' };
 
 /**
- * Turns ajv's errors into one clear message per problem: the alternatives of a `oneOf` whose
- * value matched none are collapsed, and errors are placed on the offending key or value.
+ * A value of the wrong type makes every other keyword of the same schema meaningless (a step
+ * that is a number "matches" every `required` branch): keep only the type error.
+ */
+function dropSiblingsOfTypeErrors(all: Located[]): Located[] {
+  const scopes = all.filter((x) => x.e.keyword === 'type').map((t) => ({ t, scope: t.e.schemaPath.slice(0, -'/type'.length) }));
+  return all.filter((x) => !scopes.some(({ t, scope }) => x !== t && x.e.schemaPath.startsWith(`${scope}/`) && startsWith(x.path, t.path)));
+}
+
+type Branch = { required?: string[]; [k: string]: unknown };
+
+/** Branches that only say which keys must be present (`oneOf: [{required: [a]}, {required: [b]}]`). */
+function keyChoice(branches: Branch[]): boolean {
+  return branches.length > 0 && branches.every((b) => Array.isArray(b.required) && Object.keys(b).every((k) => k === 'required' || k === 'not'));
+}
+
+class Explainer {
+  readonly out: Placed[] = [];
+  constructor(
+    private readonly all: Located[],
+    private readonly data: unknown,
+  ) {}
+
+  /** Unknown keys of the map at `path`: a missing key that one of them misspells is not reported twice. */
+  private misspelt(path: string[], missing: string[]): boolean {
+    const unknown = this.all.filter((x) => x.e.keyword === 'additionalProperties' && samePath(x.path, path)).map((x) => String(x.e.params.additionalProperty));
+    return unknown.some((u) => closest(u, missing) !== undefined);
+  }
+
+  explain(items: Located[]): void {
+    const combinators = items.filter(isCombinator);
+    const outer = combinators.filter((c) => !combinators.some((o) => inside(c, o)));
+    for (const x of items) {
+      if (isCombinator(x) || combinators.some((c) => inside(x, c))) continue;
+      if (x.e.keyword === 'pattern' && x.e.schemaPath.includes('/propertyNames/')) continue;
+      if (x.e.keyword === 'required' && this.misspelt(x.path, [String(x.e.params.missingProperty)])) continue;
+      const placed = leafMessage(x, this.data);
+      if (placed) this.out.push(placed);
+    }
+    for (const c of outer) this.combinator(c, items.filter((x) => inside(x, c)));
+  }
+
+  private combinator(c: Located, members: Located[]): void {
+    const { path } = c;
+    const label = where(path);
+    const branches = (Array.isArray(c.e.schema) ? c.e.schema : []) as Branch[];
+    const passing = c.e.params.passingSchemas;
+    const stepTypeChoice = isStepPath(path) && keyChoice(branches) && branches.every((b) => b.required!.length === 1 && stepTypeNames.includes(b.required![0]!));
+    if (stepTypeChoice) {
+      // `env` beside another type key is the common key, not a second type.
+      const present = stepTypeNames.filter((t) => t !== 'env' && valueAt(this.data, [...path, t]) !== undefined);
+      if (present.length === 0 && valueAt(this.data, [...path, 'env']) !== undefined) present.push('env');
+      if (present.length > 1) this.out.push({ path, message: `step has ${present.length} type keys: ${present.join(' and ')} — a step has exactly one`, onKey: present[1] });
+      else if (present.length === 0 && !this.all.some((x) => x.e.keyword === 'additionalProperties' && samePath(x.path, path))) this.out.push({ path, message: `step has no type key; expected one of: ${stepTypeNames.join(', ')}` });
+      return;
+    }
+    if (Array.isArray(passing)) {
+      const keys = passing.flatMap((i: number) => branches[i]?.required ?? []);
+      this.out.push({ path, message: keys.length > 1 ? `${label} has both ${keys.map((k) => `"${k}"`).join(' and ')}; use only one` : `${label} matches more than one of its allowed forms` });
+      return;
+    }
+    const perBranch = branches.map((_, i) => members.filter((x) => inside(x, c, i)));
+    if (keyChoice(branches)) return this.keyChoice(path, branches, perBranch);
+    const mismatch = (errs: Located[]) => errs.length > 0 && errs.every((x) => x.e.keyword === 'type' && samePath(x.path, path));
+    const candidates = perBranch.map((errs, i) => ({ errs, i })).filter(({ errs }) => errs.length > 0 && !mismatch(errs));
+    if (candidates.length === 0) {
+      const types = perBranch.flat().filter((x) => x.e.keyword === 'type').map((x) => String(x.e.params.type));
+      this.out.push({ path, message: types.length ? `${label} must be ${typeWords(types)}, got ${typeName(valueAt(this.data, path))}` : `${label} is not valid here` });
+      return;
+    }
+    // The branch the author most likely meant: its errors reach deepest into the value.
+    const depth = (errs: Located[]) => Math.max(...errs.map((x) => x.path.length));
+    candidates.sort((a, b) => depth(b.errs) - depth(a.errs) || a.errs.length - b.errs.length || a.i - b.i);
+    const before = this.out.length;
+    this.explain(candidates[0]!.errs);
+    if (this.out.length === before) this.out.push({ path, message: `${label} is not valid here` });
+  }
+
+  private keyChoice(path: string[], branches: Branch[], perBranch: Located[][]): void {
+    const label = where(path);
+    const missing = perBranch.map((errs) => errs.filter((x) => x.e.keyword === 'required' && samePath(x.path, path)).map((x) => String(x.e.params.missingProperty)));
+    if (this.misspelt(path, missing.flat())) return;
+    const partial = missing.map((m, i) => ({ m, i })).filter(({ m, i }) => m.length > 0 && m.length < branches[i]!.required!.length);
+    const fewest = Math.min(...partial.map(({ m }) => m.length));
+    const best = partial.filter(({ m }) => m.length === fewest);
+    if (best.length === 1) {
+      const keys = best[0]!.m;
+      this.out.push({ path, message: `${label} is missing required key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(' and ')}` });
+      return;
+    }
+    const options = branches.map((b) => b.required!.join(' and '));
+    const single = branches.every((b) => b.required!.length === 1);
+    this.out.push({ path, message: single ? `${label} needs one of: ${options.join(', ')}` : `${label} needs ${options.join(', or ')}` });
+  }
+}
+
+/**
+ * Turns ajv's errors into one clear message per problem. Where the schema offers alternatives
+ * (oneOf/anyOf), only the alternative the value was most likely meant to be is explained; a
+ * value of the wrong type gets one message. Never returns nothing for a failed validation.
  */
 export function schemaDiagnostics(errors: SchemaError[], src: YamlSource, data: unknown): Diagnostic[] {
+  const located = dropSiblingsOfTypeErrors(errors.filter((e) => e.keyword !== 'if').map((e) => ({ e, path: segments(e.instancePath) })));
+  const explainer = new Explainer(located, data);
+  explainer.explain(located);
+  const placed = explainer.out.length > 0 ? explainer.out : errors.slice(0, 1).map((e) => ({ path: segments(e.instancePath), message: `${where(segments(e.instancePath))} ${e.message ?? 'is invalid'}` }) as Placed);
   const out = new Map<string, Diagnostic>();
-  const add = (path: string[], message: string, onKey: string | undefined = undefined) => {
+  for (const { path, message, onKey } of placed) {
     const { node, pair } = nodeAt(src.doc, onKey !== undefined ? [...path, onKey] : path);
     const offset = onKey !== undefined ? nodeOffset(pair) : (nodeOffset(node) ?? nodeOffset(pair));
-    const fallback = nodeOffset(nodeAt(src.doc, path).node) ?? 0;
-    const pos = posAt(src, offset ?? fallback);
-    const key = `${pos.line}:${pos.col}:${message}`;
-    if (!out.has(key)) out.set(key, { code: 'schema', message, pos });
-  };
-
-  const paths = errors.map((e) => segments(e.instancePath));
-  const deeper = (path: string[]) => paths.some((p) => p.length > path.length && path.every((s, i) => p[i] === s));
-  const typeErrors = new Map<string, Set<string>>();
-
-  errors.forEach((e, i) => {
-    const path = paths[i]!;
-    const label = where(path) || 'the runbook';
-    switch (e.keyword) {
-      case 'additionalProperties': {
-        const key = String(e.params.additionalProperty);
-        if (isStepPath(path)) {
-          const hasType = stepTypeNames.some((t) => valueAt(data, [...path, t]) !== undefined);
-          add(path, hasType ? `unknown step key "${key}"${suggest(key, Object.keys((e.parentSchema?.properties as Record<string, unknown> | undefined) ?? {}))}` : `unknown step type "${key}"${suggest(key, [...stepTypeNames])}; expected one of: ${stepTypeNames.join(', ')}`, key);
-        } else {
-          const allowed = Object.keys((e.parentSchema?.properties as Record<string, unknown> | undefined) ?? {});
-          add(path, `unknown key "${key}" in ${label}${suggest(key, allowed)}; allowed: ${allowed.join(', ')}`, key);
-        }
-        return;
-      }
-      case 'oneOf': {
-        const branches = (Array.isArray(e.schema) ? e.schema : []) as { required?: string[] }[];
-        const isStepTypeChoice = isStepPath(path) && branches.length > 0 && branches.every((b) => b.required?.length === 1 && stepTypeNames.includes(b.required[0]!));
-        // Two type keys: `env` beside another type is the common key, not a second type.
-        if (isStepTypeChoice) {
-          const present = stepTypeNames.filter((t) => t !== 'env' && valueAt(data, [...path, t]) !== undefined);
-          if (present.length === 0 && valueAt(data, [...path, 'env']) !== undefined) present.push('env');
-          if (present.length > 1) add(path, `step has ${present.length} type keys: ${present.join(' and ')} — a step has exactly one`, present[1]);
-          else if (present.length === 0 && !errors.some((o, j) => j !== i && o.keyword === 'additionalProperties' && paths[j]!.join('/') === path.join('/'))) add(path, `step has no type key; expected one of: ${stepTypeNames.join(', ')}`);
-          return;
-        }
-        const passing = e.params.passingSchemas;
-        if (Array.isArray(passing)) {
-          const keys = passing.flatMap((i: number) => branches[i]?.required ?? []);
-          add(path, keys.length > 1 ? `${label} has both ${keys.map((k) => `"${k}"`).join(' and ')}; use only one` : `${label} matches more than one form`);
-          return;
-        }
-        if (!deeper(path) && !errors.some((o, j) => j !== i && paths[j]!.join('/') === path.join('/') && o.keyword !== 'oneOf' && o.keyword !== 'type')) {
-          const keys = branches.flatMap((b) => b.required ?? []);
-          if (keys.length === branches.length && keys.length > 0) add(path, `${label} needs one of: ${keys.join(', ')}`);
-        }
-        return;
-      }
-      case 'type': {
-        if (deeper(path) || errors.some((o, j) => j !== i && paths[j]!.join('/') === path.join('/') && !['type', 'oneOf', 'anyOf'].includes(o.keyword))) return;
-        const k = path.join('/');
-        const set = typeErrors.get(k) ?? new Set<string>();
-        set.add(String(e.params.type));
-        typeErrors.set(k, set);
-        return;
-      }
-      case 'pattern': {
-        const pattern = String(e.params.pattern);
-        const value = valueAt(data, path);
-        if (pattern === DURATION_PATTERN) add(path, `${label} must be a duration with a unit such as 500ms, 30s, 5m or 1h — got ${show(value)}`);
-        else if (pattern.startsWith(SIZE_PATTERN)) add(path, `${label} must be a size with a unit such as 512MB or 5GB — got ${show(value)}`);
-        else if (path[path.length - 1] === 'id' || path[path.length - 1] === 'name') add(path, `${label} must be lowercase letters, digits, ".", "_" or "-" — got ${show(value)}`);
-        else add(path, `${label} has an invalid format: ${show(value)} (expected to match ${pattern})`);
-        return;
-      }
-      case 'required':
-        if (/\/(oneOf|anyOf)\/\d+\/required$/.test(e.schemaPath)) return;
-        add(path, `${label === 'the runbook' ? 'the runbook' : label} is missing required key "${String(e.params.missingProperty)}"`);
-        return;
-      case 'minimum':
-      case 'maximum': {
-        const parent = e.parentSchema;
-        const value = valueAt(data, path);
-        if (typeof parent?.minimum === 'number' && typeof parent?.maximum === 'number') add(path, `${label} must be between ${parent.minimum} and ${parent.maximum}, got ${show(value)}`);
-        else add(path, `${label} must be ${e.keyword === 'minimum' ? '≥' : '≤'} ${String(e.params.limit)}, got ${show(value)}`);
-        return;
-      }
-      case 'enum':
-        add(path, `${label} must be one of: ${(e.params.allowedValues as unknown[]).map((v) => String(v)).join(', ')} — got ${show(valueAt(data, path))}`);
-        return;
-      case 'const':
-        add(path, `${label} must be ${show(e.params.allowedValue)}, got ${show(valueAt(data, path))}`);
-        return;
-      case 'minItems':
-        add(path, `${label} must have at least ${String(e.params.limit)} item(s)`);
-        return;
-      case 'minLength':
-        add(path, `${label} must not be empty`);
-        return;
-      case 'minProperties':
-        add(path, `${label} must not be empty`);
-        return;
-      case 'uniqueItems':
-        add(path, `${label} has duplicate items`);
-        return;
-      case 'propertyNames':
-        return;
-      default:
-        add(path, `${label} ${e.message ?? 'is invalid'}`);
-    }
-  });
-
-  for (const [k, types] of typeErrors) {
-    const path = k === '' ? [] : k.split('/');
-    const words = [...types].map((t) => TYPE_WORDS[t] ?? t);
-    const expected = words.length === 1 ? words[0] : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
-    const schemaHint = errors.find((e) => e.keyword === 'type' && segments(e.instancePath).join('/') === k && /\$defs\/duration/.test(e.schemaPath));
-    const label = where(path) || 'the runbook';
-    if (schemaHint) add(path, `${label} must be a duration with a unit such as 500ms, 30s, 5m or 1h — got ${typeName(valueAt(data, path))}`);
-    else if (errors.some((e) => e.keyword === 'type' && segments(e.instancePath).join('/') === k && /\$defs\/size/.test(e.schemaPath)))
-      add(path, `${label} must be a size with a unit such as 512MB or 5GB — got ${typeName(valueAt(data, path))}`);
-    else add(path, `${label} must be ${expected}, got ${typeName(valueAt(data, path))}`);
+    const pos = posAt(src, offset ?? nodeOffset(nodeAt(src.doc, path).node) ?? 0);
+    out.set(`${pos.line}:${pos.col}:${message}`, { code: 'schema', message, pos });
   }
   return [...out.values()];
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
 import type { Diagnostic, SourcePos } from '../model/diagnostic.js';
+import { isMergeKey, openerOf, structureDiagnostics } from './yaml-structure.js';
 
 export const MAX_RUNBOOK_BYTES = 10 * 1024 * 1024;
 const LARGE_FILE_BYTES = 512 * 1024;
@@ -19,6 +20,7 @@ const MAX_ALIASES = 100;
 
 /** A parsed YAML file with what is needed to point at its nodes. */
 export interface YamlSource {
+  /** The path as the operator gave it: what messages show. */
   file: string;
   text: string;
   doc: Document.Parsed;
@@ -32,8 +34,22 @@ export function posAt(src: { file: string; lines: LineCounter }, offset: number)
   return { file: src.file, line, col };
 }
 
-/** Reads and parses a YAML file; problems come back as diagnostics, never as a thrown error. */
-export async function readYaml(file: string, what = 'runbook'): Promise<{ source?: YamlSource; diagnostics: Diagnostic[]; text?: string }> {
+export interface ReadYaml {
+  /** The parsed file; absent when it could not be read or parsed into data. */
+  source?: YamlSource;
+  /** The document even when it has errors (secrets' names are read from it to redact code frames). */
+  doc?: Document.Parsed;
+  diagnostics: Diagnostic[];
+  text?: string;
+}
+
+/**
+ * Reads and parses a YAML file; problems come back as diagnostics, never as a thrown error.
+ * Duplicate keys are reported and the data is still built, so the other problems of the file
+ * are reported in the same pass. YAML merge keys (`<<: *anchor`) are expanded.
+ */
+export async function readYaml(file: string, what = 'runbook'): Promise<ReadYaml> {
+  if (file === '') return { diagnostics: [{ code: 'read', message: `cannot read ${what}: the file name is empty` }] };
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -60,7 +76,9 @@ export async function readYaml(file: string, what = 'runbook'): Promise<{ source
   const lines = new LineCounter();
   let doc: Document.Parsed;
   try {
-    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true });
+    // logLevel 'error': the parser's warnings (e.g. a list used as a key) would otherwise be
+    // printed by Node; structureDiagnostics reports them with a position instead.
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false, strict: true, merge: true, logLevel: 'error' });
   } catch (error) {
     const message = error instanceof RangeError ? 'the document nests too deeply to read' : `cannot parse: ${(error as Error).message}`;
     return { diagnostics: [{ code: 'yaml-syntax', message, pos: at(1, 1) }], text };
@@ -70,21 +88,32 @@ export async function readYaml(file: string, what = 'runbook'): Promise<{ source
   const diagnostics: Diagnostic[] = [];
   const seenLines = new Set<number>();
   for (const error of doc.errors) {
-    const pos = posAt(src, error.pos[0]);
+    const opener = openerOf(error, doc, text);
+    const pos = posAt(src, opener?.offset ?? error.pos[0]);
     // One message per line: the parser's follow-on errors for the same spot add only noise.
     if (seenLines.has(pos.line)) continue;
     seenLines.add(pos.line);
-    diagnostics.push({ code: 'yaml-syntax', message: yamlMessage(error.code, error.message), pos: posAt(src, error.pos[0]) });
+    diagnostics.push({ code: 'yaml-syntax', message: opener ? `YAML syntax error: ${opener.message}` : yamlMessage(error.code, error.message), pos });
   }
-  if (diagnostics.length === 0) {
+  if (diagnostics.length === 0) diagnostics.push(...structureDiagnostics(doc, src));
+  const usable = () => diagnostics.every((d) => d.code === 'duplicate-key');
+  if (usable()) {
     try {
       src.data = doc.toJS({ maxAliasCount: MAX_ALIASES });
     } catch (error) {
-      const message = error instanceof RangeError ? 'the document nests too deeply to read' : /alias/i.test((error as Error).message) ? `too many YAML aliases (more than ${MAX_ALIASES} expansions): refusing to expand` : (error as Error).message;
+      const text = (error as Error).message;
+      const message =
+        error instanceof RangeError
+          ? 'the document nests too deeply to read'
+          : /merge/i.test(text)
+            ? `a merge key (<<) must name a map or a list of maps: ${text}`
+            : /alias/i.test(text)
+              ? `too many YAML aliases (more than ${MAX_ALIASES} expansions): refusing to expand`
+              : text;
       diagnostics.push({ code: 'yaml-syntax', message, pos: at(1, 1) });
     }
   }
-  return { source: diagnostics.length === 0 ? src : undefined, diagnostics, text };
+  return { source: usable() ? src : undefined, doc, diagnostics, text };
 }
 
 function firstInvalidUtf8(bytes: Buffer): number {
@@ -102,9 +131,26 @@ function firstInvalidUtf8(bytes: Buffer): number {
 function yamlMessage(code: string, message: string): string {
   if (/Maximum call stack/i.test(message)) return 'the document nests too deeply to read';
   const first = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-  if (code === 'DUPLICATE_KEY') return `duplicate key: ${first.replace(/^Map keys must be unique;?\s*/i, '') || 'a key appears twice in the same map'}`.replace(/: $/, '');
   if (code === 'TAB_AS_INDENT') return 'tabs are not allowed for indentation in YAML; use spaces';
   return `YAML syntax error: ${first}`;
+}
+
+/** The pair for `key` in a map, looking through merge keys (`<<: *anchor`) like the data does. */
+function pairIn(doc: Document.Parsed, map: unknown, key: string, depth = 0): Pair | undefined {
+  const target = isAlias(map) ? map.resolve(doc) : map;
+  if (!isMap(target) || depth > 20) return undefined;
+  let found: Pair | undefined;
+  for (const p of target.items) if (isScalar(p.key) && String(p.key.value) === key) found = p;
+  if (found) return found;
+  for (const p of target.items) {
+    if (!isMergeKey(p.key)) continue;
+    const sources = isSeq(p.value) ? p.value.items : [p.value];
+    for (const source of sources) {
+      const inner = pairIn(doc, source, key, depth + 1);
+      if (inner) return inner;
+    }
+  }
+  return undefined;
 }
 
 /** The node at a JSON path in the document, and the pair holding it (for key positions). */
@@ -112,8 +158,9 @@ export function nodeAt(doc: Document.Parsed, path: (string | number)[]): { node?
   let current: unknown = doc.contents;
   let pair: Pair | undefined;
   for (const segment of path) {
+    if (isAlias(current)) current = current.resolve(doc);
     if (isMap(current)) {
-      pair = current.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
+      pair = pairIn(doc, current, String(segment));
       current = pair?.value;
     } else if (isSeq(current)) {
       current = current.items[Number(segment)];

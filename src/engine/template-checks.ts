@@ -1,20 +1,32 @@
-import { isMap, isScalar, isSeq, visit, type Node, type Scalar } from 'yaml';
-import type { Diagnostic } from '../model/diagnostic.js';
+import { isMap, isScalar, isSeq, type Node, type Scalar } from 'yaml';
+import type { Diagnostic, SourcePos } from '../model/diagnostic.js';
 import type { TemplateField } from '../steps/contract.js';
 import { stepType, stepTypeNames } from '../steps/registry.js';
 import { fieldProblems } from './fill.js';
 import { parseTemplate } from './template.js';
 import { posAt, type YamlSource } from './source.js';
+import { eachNode } from './yaml-structure.js';
+
+/** Offsets of every "{{" in `text` (overlapping runs counted one by one). */
+function openings(text: string): number[] {
+  const at: number[] = [];
+  for (let i = text.indexOf('{{'); i !== -1; i = text.indexOf('{{', i + 1)) at.push(i);
+  return at;
+}
 
 /**
- * Source offset of a character of a scalar's value. The value's text may differ from the
- * source (escapes, folding, block indentation), so the template is found by its own text:
- * the k-th occurrence in the value is the k-th in the source. Falls back to the scalar.
+ * Source offset of the "{{" at `index` of a scalar's value. Quoting, escapes, folding and
+ * block indentation change everything in a scalar except its braces, so the n-th "{{" of the
+ * value is the n-th "{{" of its source. When they do not line up (a brace written as an
+ * escape), the template is looked for by its own text, else the scalar's start.
  */
-function valueOffset(node: Scalar, index: number, text: string): number {
-  const start = node.range?.[0] ?? 0;
-  const end = node.range?.[1] ?? start;
+export function templateOffset(node: Scalar, index: number, text: string): number {
+  const [start, end] = node.range ?? [0, 0];
   const value = String(node.value);
+  const inValue = openings(value);
+  const inSource = openings(text.slice(start, end));
+  const n = inValue.indexOf(index);
+  if (n !== -1 && inValue.length === inSource.length) return start + inSource[n]!;
   const close = value.indexOf('}}', index);
   const whole = value.slice(index, close === -1 ? index + 2 : close + 2);
   const needle = /^[^\n\\"']{0,200}$/.test(whole) ? whole : '{{';
@@ -23,6 +35,35 @@ function valueOffset(node: Scalar, index: number, text: string): number {
   let found = text.indexOf(needle, start);
   for (let k = 0; k < nth && found !== -1; k++) found = text.indexOf(needle, found + 1);
   return found !== -1 && found < end ? found : start;
+}
+
+function unknownVarMessage(expr: string, known: Set<string>): string {
+  const list = [...known].sort();
+  return `unknown variable "${expr}" in template; ${list.length ? `defined: ${list.join(', ')}` : 'no variables are defined'} (declare it under vars:, where --var and --vars-file can set it; environment variables are {{ env.NAME }})`;
+}
+
+/**
+ * Syntax problems and unknown variables of one string, and — when it lands in a shell command,
+ * SQL or a URL (`field`) — templates placed where no value can be passed safely. `at` maps an
+ * offset of the string to a position.
+ */
+export function templateProblems(value: string, known: Set<string>, at: (offset: number) => SourcePos | undefined, field?: TemplateField): Diagnostic[] {
+  const diagnostics: Diagnostic[] = [];
+  const { refs, problems } = parseTemplate(value);
+  for (const p of problems) diagnostics.push({ code: 'template', message: p.message, pos: at(p.offset) });
+  for (const ref of refs) {
+    if (ref.expr.startsWith('env.') || ref.expr === 'name') continue;
+    if (known.has(ref.expr.split('.')[0]!)) continue;
+    diagnostics.push({ code: 'unknown-var', message: unknownVarMessage(ref.expr, known), pos: at(ref.offset) });
+  }
+  if (field) for (const p of fieldProblems(value, field)) diagnostics.push({ code: 'template', message: p.message, pos: at(p.offset) });
+  return diagnostics;
+}
+
+/** Template problems of a scalar node of a YAML file, at the line and column of each "{{". */
+export function scalarTemplateProblems(src: YamlSource, node: Scalar, known: Set<string>, field?: TemplateField): Diagnostic[] {
+  if (typeof node.value !== 'string' || !node.value.includes('{{')) return [];
+  return templateProblems(node.value, known, (offset) => posAt(src, templateOffset(node, offset, src.text)), field);
 }
 
 /** The step maps of the runbook: preflight and every change's apply, verify and rollback. */
@@ -64,30 +105,11 @@ function placedScalars(src: YamlSource): Map<Scalar, TemplateField> {
 /**
  * Every `{{ }}` in the runbook must parse and name a known variable (`env.X` and `name` are
  * always known), and templates in shell commands, SQL and URLs must sit where a value can be
- * passed safely. `known` holds the top-level variable names from all sources.
+ * passed safely. `known` holds the top-level variable names.
  */
 export function templateDiagnostics(src: YamlSource, known: Set<string>): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   const placed = placedScalars(src);
-  visit(src.doc, {
-    Scalar(_key, node) {
-      if (!isScalar(node) || typeof node.value !== 'string' || !node.value.includes('{{')) return;
-      const { refs, problems } = parseTemplate(node.value);
-      const at = (offset: number) => posAt(src, valueOffset(node, offset, src.text));
-      for (const p of problems) diagnostics.push({ code: 'template', message: p.message, pos: at(p.offset) });
-      for (const ref of refs) {
-        if (ref.expr.startsWith('env.') || ref.expr === 'name') continue;
-        const root = ref.expr.split('.')[0]!;
-        if (known.has(root)) continue;
-        const list = [...known].sort();
-        diagnostics.push({
-          code: 'unknown-var',
-          message: `unknown variable "${ref.expr}" in template; ${list.length ? `defined: ${list.join(', ')}` : 'no variables are defined'} (set it under vars:, with --var or a --vars-file; environment variables are {{ env.NAME }})`,
-          pos: at(ref.offset),
-        });
-      }
-      for (const p of fieldProblems(node.value, placed.get(node))) diagnostics.push({ code: 'template', message: p.message, pos: at(p.offset) });
-    },
-  });
+  eachNode(src.doc.contents, { scalar: (node) => diagnostics.push(...scalarTemplateProblems(src, node, known, placed.get(node))) });
   return diagnostics;
 }

@@ -16,17 +16,26 @@ export interface Diagnostic {
   pos?: SourcePos;
 }
 
+/** What printed problems must not show: secret values, and the spans of each file that hold them. */
+export interface Concealed {
+  values: string[];
+  /** File → [start, end) offsets of values of keys named in `secrets:`. */
+  spans: Map<string, [number, number][]>;
+}
+
 /** Thrown when a runbook (or the CLI input) is invalid; carries every problem found in one pass. */
 export class RunbookInvalidError extends Error {
   readonly diagnostics: Diagnostic[];
   /** Source text per file, so the CLI can print code frames. */
   readonly sources: Map<string, string>;
+  readonly concealed: Concealed;
 
-  constructor(diagnostics: Diagnostic[], sources: Map<string, string> = new Map()) {
+  constructor(diagnostics: Diagnostic[], sources: Map<string, string> = new Map(), concealed: Concealed = { values: [], spans: new Map() }) {
     super(diagnostics.map((d) => d.message).join('\n'));
     this.name = 'RunbookInvalidError';
     this.diagnostics = diagnostics;
     this.sources = sources;
+    this.concealed = concealed;
   }
 }
 

@@ -34,6 +34,8 @@ export interface StepSpec extends StepCommon {
   type: string;
   params: unknown;
   pos: SourcePos;
+  /** Positions of the templated strings under the type key, by path (`stdout/matches`), for problems found once they are filled. */
+  templatePos?: Record<string, SourcePos>;
 }
 
 /**
@@ -84,6 +86,8 @@ export interface Change {
   verify: StepSpec[];
   /** Explicit rollback steps; when absent, inverses of the apply steps are used. */
   rollback?: StepSpec[];
+  /** `rollback: { none: reason }`: the author says this change cannot be undone, and why. */
+  irreversible?: string;
   pos: SourcePos;
 }
 

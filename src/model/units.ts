@@ -63,3 +63,11 @@ export const unitDefs = {
     description: 'A size with a unit: 512MB, 5GB, 1GiB.',
   },
 } as const;
+
+/** Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer one fires at once. */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+/** Why a duration cannot be used as a timer, or undefined when it can. */
+export function durationLimitProblem(ms: number): string | undefined {
+  return ms > MAX_DURATION_MS ? "is longer than 24 days, the longest duration a timer can hold" : undefined;
+}

@@ -7,8 +7,9 @@ import { stepWhat } from './step-text.js';
 
 const step = (s: ResolvedStep) => ({ type: s.type, label: s.label });
 
-/** Explicit rollback steps, or — automatic — the inverse of each apply step, in the order they run. */
+/** Explicit rollback steps, or — automatic — the inverse of each apply step, in the order they run; `none` (the reason) for a change declared irreversible. */
 function rollback(c: PlannedChange) {
+  if (c.irreversible !== undefined) return { automatic: false, none: c.irreversible, steps: [] };
   if (c.rollback) return { automatic: false, steps: c.rollback.map(step) };
   return { automatic: true, steps: [...c.apply].reverse().map((s) => ({ type: s.type, label: `undo: ${s.label}` })) };
 }
@@ -50,6 +51,7 @@ export function planJson(plan: Plan, redact: Redactor, live?: LiveCheck[]): stri
       apply: c.apply.map(step),
       verify: c.verify.map(step),
       rollback: rollback(c),
+      ...(c.irreversible !== undefined ? { irreversible: c.irreversible } : {}),
     })),
     troubleshooting: rb.troubleshooting.map((p) => ({ title: p.title, symptom: p.symptom ?? null, fix: p.fix ?? null })),
     expected: rb.expected.map((e) => ({ metric: e.metric, before: e.before ?? null, after: e.after ?? null, gain: e.gain ?? null })),

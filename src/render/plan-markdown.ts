@@ -116,6 +116,7 @@ function changeAnalysis(c: PlannedChange, md: { inline: (t: string) => string; c
   part('Benefits', ch.benefits);
   const steps = [...c.apply.map((s) => `- apply: ${md.code(s.label)}`), ...c.verify.map((s) => `- verify: ${md.code(s.label)}`)];
   out.push('**Steps:**', '', ...steps, '');
-  out.push(`**Rollback:** ${c.rollback ? c.rollback.map((s) => md.code(s.label)).join(', ') : 'automatic (inverse of each apply step, in reverse order)'}`, '');
+  const rollback = c.irreversible !== undefined ? `⚠️ **cannot be undone:** ${md.inline(c.irreversible)}` : c.rollback ? c.rollback.map((s) => md.code(s.label)).join(', ') : 'automatic (inverse of each apply step, in reverse order)';
+  out.push(`**Rollback:** ${rollback}`, '');
   return out;
 }

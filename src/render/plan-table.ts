@@ -25,6 +25,7 @@ export function renderPlanTable(plan: Plan, redact: Redactor, opts: PlanTableOpt
     `Total risk: ${bandGlyph(plan.risk.band)} ${totalRiskText(plan)} (${plan.risk.band})`,
     ...line(`Policy: ${plan.verdict.ok ? 'OK' : 'NEEDS --accept-risk'} — ${plan.verdict.text}`, '  '),
   ];
+  for (const c of plan.changes) if (c.irreversible !== undefined) out.push(...line(`⚠ Change ${c.number} (${c.change.id}) CANNOT BE UNDONE: ${c.irreversible}`, '  '));
   if (plan.checkpoint) out.push(...line(`Checkpoint: git commit in ${plan.checkpoint.dir} ("${plan.checkpoint.message}")`, '  '));
   if (plan.preflight.length) {
     out.push('', `Preflight (${plan.preflight.length} checks before anything changes):`);

@@ -85,7 +85,10 @@ export function renderReport(input: ReportInput): string {
   }
   if (outcome === 'rollback-failed' && remaining.length && !input.rollbackInterrupted) {
     lines.push('to finish by hand, in this order:');
-    for (const c of [...remaining].reverse()) for (const s of undoSteps(c)) lines.push(`  ${c.id}: ${s.label}`);
+    for (const c of [...remaining].reverse()) {
+      if (c.irreversible !== undefined) lines.push(`  ${c.id}: cannot be undone by runbook — ${c.irreversible}`);
+      else for (const s of undoSteps(c)) lines.push(`  ${c.id}: ${s.label}`);
+    }
   }
   lines.push(...checkpointLines(state));
   if (remaining.length && outcome !== 'applied') {

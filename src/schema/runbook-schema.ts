@@ -23,7 +23,8 @@ export function buildRunbookSchema(): Record<string, unknown> {
   const otherTypes = stepTypes.map((t) => t.type).filter((t) => t !== 'env');
   // `env` is both a step type (required variables) and a common key (extra environment for
   // another step). It is the type only when the step has no other type key.
-  const envKey = { description: `Alone: the env step type (${stepTypes.find((t) => t.type === 'env')?.summary ?? ''}). Beside another type key: extra environment variables for that step.`, anyOf: [typeProperties.env, commonStepProperties.env] };
+  const envKey = { description: `Alone: the env step type (${stepTypes.find((t) => t.type === 'env')?.summary ?? ''}). Beside another type key: extra environment variables for that step.` };
+  const noOtherType = { not: { anyOf: otherTypes.map((o) => ({ required: [o] })) } };
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: SCHEMA_ID,
@@ -32,6 +33,7 @@ export function buildRunbookSchema(): Record<string, unknown> {
     type: 'object',
     additionalProperties: false,
     required: ['runbook', 'name', 'changes'],
+    patternProperties: { '^x-': { description: 'Free for YAML anchors reused with merge keys (`<<: *anchor`); ignored otherwise.' } },
     properties: {
       runbook: { const: 1, description: 'Format version; always 1.' },
       name: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]*$', description: 'Identifier of the runbook (names its state and lock).' },
@@ -133,7 +135,18 @@ export function buildRunbookSchema(): Record<string, unknown> {
           benefits: { ...strings, description: 'Why it is worth it.' },
           apply: { type: 'array', minItems: 1, items: { $ref: '#/$defs/step' }, description: 'Steps that make the change.' },
           verify: { type: 'array', items: { $ref: '#/$defs/step' }, description: 'Checks run after apply (retries, passes, settle).' },
-          rollback: { type: 'array', items: { $ref: '#/$defs/step' }, description: 'Steps that undo it; when omitted, every apply step must be invertible.' },
+          rollback: {
+            description: 'Steps that undo it (when omitted, every apply step must undo itself or change nothing), or `{ none: reason }` for a change that cannot be undone.',
+            oneOf: [
+              { type: 'array', items: { $ref: '#/$defs/step' } },
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['none'],
+                properties: { none: { type: 'string', minLength: 1, description: 'Why this change cannot be undone, and what to do instead; plan shows it.' } },
+              },
+            ],
+          },
         },
       },
       step: {
@@ -141,7 +154,10 @@ export function buildRunbookSchema(): Record<string, unknown> {
         additionalProperties: false,
         description: 'Exactly one step type key plus common keys.',
         properties: { ...typeProperties, ...commonStepProperties, env: envKey },
-        oneOf: stepTypes.map((t) => (t.type === 'env' ? { required: ['env'], not: { anyOf: otherTypes.map((o) => ({ required: [o] })) } } : { required: [t.type] })),
+        oneOf: stepTypes.map((t) => (t.type === 'env' ? { required: ['env'], ...noOtherType } : { required: [t.type] })),
+        if: noOtherType,
+        then: { properties: { env: typeProperties.env } },
+        else: { properties: { env: commonStepProperties.env } },
       },
     },
   };

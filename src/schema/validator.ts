@@ -1,5 +1,3 @@
-import { ajvOptions } from './ajv-options.js';
-import { buildRunbookSchema } from './runbook-schema.js';
 
 export interface SchemaError {
   instancePath: string;
@@ -27,7 +25,8 @@ export async function runbookValidator(): Promise<Validate> {
     const mod = (await import(generated)) as { default: Validate };
     cached = mod.default;
   } catch {
-    const { default: Ajv } = await import('ajv');
+    // Only when running from source (tests): the built CLI never loads the schema builder.
+    const [{ default: Ajv }, { ajvOptions }, { buildRunbookSchema }] = await Promise.all([import('ajv'), import('./ajv-options.js'), import('./runbook-schema.js')]);
     const ajv = new Ajv.default(ajvOptions);
     cached = ajv.compile(buildRunbookSchema()) as Validate;
   }

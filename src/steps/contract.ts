@@ -72,6 +72,13 @@ export class StepFailedError extends Error {
   }
 }
 
+/** A problem in a step's parameters that would make it fail for certain once it runs. */
+export interface ParamProblem {
+  /** Where, inside the value under the type key (`[]` is that value itself). */
+  path: (string | number)[];
+  message: string;
+}
+
 /** How `--dry-run` announces a step. */
 export type Preview = { verdict: 'will run' | 'will check' | 'cannot predict'; detail: string };
 
@@ -100,6 +107,14 @@ export interface StepType<P = unknown> {
   withShown?(params: P, shown: P): P;
   /** `check` steps only read the system (safe in preflight and dry-run); `action` steps change it. */
   kind: 'check' | 'action' | ((params: P) => 'check' | 'action');
+  /**
+   * Problems a run would certainly hit (a regular expression that does not compile, a URL that
+   * is not one, a cron schedule cron rejects), so they are reported before anything runs.
+   * `raw` is the value under the type key as written, after schema validation, templates
+   * filled. Pure. The loader calls it at load time and reports the problems at values without
+   * templates; templated values are checked again once their templates are filled.
+   */
+  check?(raw: unknown): ParamProblem[] | Promise<ParamProblem[]>;
   /** Normalise validated params once (durations to ms, sizes to bytes). Pure. */
   normalize?(params: unknown): P;
   /** One line for plans and progress: what this step does, e.g. `GET http://127.0.0.1:9191/health → 200`. */

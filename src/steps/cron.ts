@@ -1,5 +1,5 @@
 import type { ResolvedStep } from '../model/runbook.js';
-import type { StepContext, StepType } from './contract.js';
+import type { ParamProblem, StepContext, StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
 import { readCrontab, readCrontabState, removeCrontab, targetName, writeCrontab, type CronTarget } from './crontab-io.js';
 
@@ -19,16 +19,23 @@ export interface CronParams extends CronTarget {
 const marker = (id: string) => `# runbook:${id}`;
 const MACROS = new Set(['@reboot', '@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly']);
 
-async function checkSchedule(schedule: string): Promise<void> {
-  if (MACROS.has(schedule)) return;
+/** Why cron would reject `schedule`, or undefined when it is a valid one. */
+async function scheduleProblem(schedule: string): Promise<string | undefined> {
+  if (MACROS.has(schedule)) return undefined;
   const fields = schedule.trim().split(/\s+/);
-  if (fields.length !== 5) throw new StepFailedError(`invalid cron schedule "${schedule}": expected 5 fields (minute hour day month weekday) or a macro such as @daily`);
+  if (fields.length !== 5) return `expected 5 fields (minute hour day month weekday) or a macro such as @daily`;
   const { CronExpressionParser } = await import('cron-parser');
   try {
     CronExpressionParser.parse(schedule);
+    return undefined;
   } catch (error) {
-    throw new StepFailedError(`invalid cron schedule "${schedule}": ${(error as Error).message}`);
+    return (error as Error).message;
   }
+}
+
+async function checkSchedule(schedule: string): Promise<void> {
+  const problem = await scheduleProblem(schedule);
+  if (problem) throw new StepFailedError(`invalid cron schedule "${schedule}": ${problem}`);
 }
 
 function entryLine(p: CronParams): string {
@@ -84,6 +91,16 @@ export const cronStep: StepType<CronParams> = {
   },
   templateFields: { command: 'cron' },
   kind: 'action',
+  async check(raw) {
+    const r = raw as Partial<CronParams>;
+    const problems: ParamProblem[] = [];
+    if (r.state !== 'absent' && r.line === undefined && typeof r.schedule === 'string') {
+      const problem = await scheduleProblem(r.schedule);
+      if (problem) problems.push({ path: ['schedule'], message: `is not a valid cron schedule (${problem}): ${JSON.stringify(r.schedule)}` });
+    }
+    if (typeof r.command === 'string' && /[\r\n]/.test(r.command)) problems.push({ path: ['command'], message: 'must be one line: a crontab entry cannot hold a line break' });
+    return problems;
+  },
   normalize(raw) {
     const r = raw as CronParams;
     return { ...r, state: r.state ?? 'present' };

@@ -11,7 +11,7 @@ export interface EnvParams {
 
 export const envStep: StepType<EnvParams> = {
   type: 'env',
-  summary: 'Check that required variables are set (non-empty), in the environment or in a .env file. Values are never shown.',
+  summary: 'Check that required variables are set (non-empty): in the environment, or, with `file`, in that .env file only (what the app reads). Values are never shown.',
   schema: {
     description: 'A list of names, or a map with `require` and an optional `.env` `file`.',
     oneOf: [
@@ -22,7 +22,7 @@ export const envStep: StepType<EnvParams> = {
         required: ['require'],
         properties: {
           require: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }, description: 'Variables that must be set and non-empty.' },
-          file: { type: 'string', description: 'Read them from this .env file instead of the environment.' },
+          file: { type: 'string', description: 'Check the variables in this .env file (the one the app reads) instead of the environment: a variable set only in the environment does not count.' },
         },
       },
     ],

@@ -30,7 +30,6 @@ export async function readEntry(path: string, follow: boolean): Promise<Entry> {
   try {
     const st = follow ? await stat(path) : await lstat(path);
     if (st.isSymbolicLink()) return { kind: 'symlink', target: await readlink(path), uid: st.uid, gid: st.gid };
-    if (!st.isFile()) throw new StepFailedError(`${path} is not a regular file`);
     const bytes = await readRegularFile(path);
     if (bytes === undefined) return { kind: 'absent' };
     return { kind: 'file', bytes, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };

@@ -6,6 +6,7 @@ import { StepFailedError } from './contract.js';
 import { removeFileDurably, writeFileAtomic } from './atomic-write.js';
 import { bytesHash, driftProblem, entryHash, placeSymlink, readEntry, type Entry, type RestoreParams } from './file-snapshot.js';
 import { occurrences, transform } from './file-transform.js';
+import { asMap, regexProblem } from './param-checks.js';
 
 export interface FileParams {
   path: string;
@@ -149,6 +150,9 @@ export const fileStep: StepType<FileParams> = {
     oneOf: [{ required: ['replace'] }, { required: ['content'] }, { required: ['line'] }, { required: ['absent'] }],
   },
   kind: 'action',
+  check(raw) {
+    return regexProblem(['regexp'], asMap(raw)?.regexp);
+  },
   describe(p) {
     return `${action(p)} ${p.path}`;
   },

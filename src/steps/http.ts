@@ -1,6 +1,7 @@
 import type { StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
 import { truncate } from './match.js';
+import { asMap, httpUrlProblem, regexProblem } from './param-checks.js';
 import { redactUrl } from './redact-url.js';
 
 export interface HttpParams {
@@ -43,7 +44,12 @@ export const httpStep: StepType<HttpParams> = {
     ],
   },
   templateFields: { '': 'http-url', url: 'http-url' },
-  kind: 'check',
+  // GET, HEAD and OPTIONS only read: such a step needs nothing undone.
+  kind: (p) => (['GET', 'HEAD', 'OPTIONS'].includes(p.method) ? 'check' : 'action'),
+  check(raw) {
+    const r = asMap(raw);
+    return r ? [...httpUrlProblem(['url'], r.url), ...regexProblem(['matches'], r.matches, 'm')] : httpUrlProblem([], raw);
+  },
   normalize(raw) {
     if (typeof raw === 'string') return { url: raw, method: 'GET', status: [200] };
     const r = raw as Omit<HttpParams, 'status' | 'method'> & { status?: number | number[]; method?: string };

@@ -2,6 +2,7 @@ import { parseDuration } from '../model/units.js';
 import type { StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
 import { compare, describeComparison, parseComparison } from './compare.js';
+import { asMap, durationProblem } from './param-checks.js';
 import { describePgError, parsePgUrl } from './pg-errors.js';
 import { redactUrl } from './redact-url.js';
 
@@ -60,6 +61,11 @@ export const postgresStep: StepType<PostgresParams> = {
   },
   templateFields: { url: 'pg-url', query: 'sql', exec: 'sql-script' },
   kind: (p) => (p.exec !== undefined ? 'action' : 'check'),
+  check(raw) {
+    const r = asMap(raw) ?? {};
+    const url = typeof r.url === 'string' && !parsePgUrl(r.url).valid ? [{ path: ['url'], message: `must be a PostgreSQL URL, postgres://user:password@host:port/database — got ${JSON.stringify(redactUrl(r.url))}` }] : [];
+    return [...url, ...durationProblem(['connectTimeout'], r.connectTimeout)];
+  },
   normalize(raw) {
     const r = raw as PostgresParams & { connectTimeout?: string };
     return { ...r, connectTimeout: typeof r.connectTimeout === 'string' ? parseDuration(r.connectTimeout) : undefined };

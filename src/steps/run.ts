@@ -1,6 +1,7 @@
 import type { StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
 import { checkText, describeText, textExpectationSchema, type TextExpectation } from './match.js';
+import { asMap, regexProblem } from './param-checks.js';
 import { commandText, runProcess } from './process.js';
 
 export interface RunParams {
@@ -31,7 +32,10 @@ export const runStep: StepType<RunParams> = {
           argv: { type: 'array', minItems: 1, items: { type: 'string' }, description: 'Program and arguments, run without a shell.' },
           expectExit: {
             description: 'Exit code(s) that count as success (default 0).',
-            oneOf: [{ type: 'integer' }, { type: 'array', items: { type: 'integer' }, minItems: 1 }],
+            oneOf: [
+              { type: 'integer', minimum: 0, maximum: 255 },
+              { type: 'array', items: { type: 'integer', minimum: 0, maximum: 255 }, minItems: 1 },
+            ],
           },
           stdout: { ...textExpectationSchema, description: 'Expectation on standard output.' },
           stderr: { ...textExpectationSchema, description: 'Expectation on standard error.' },
@@ -43,6 +47,10 @@ export const runStep: StepType<RunParams> = {
   },
   templateFields: { '': 'shell', command: 'shell' },
   kind: 'action',
+  check(raw) {
+    const r = asMap(raw);
+    return r ? (['stdout', 'stderr'] as const).flatMap((stream) => regexProblem([stream, 'matches'], asMap(r[stream])?.matches, 'm')) : [];
+  },
   normalize(raw) {
     if (typeof raw === 'string') return { command: raw, expectExit: [0] };
     if (Array.isArray(raw)) return { argv: raw as string[], expectExit: [0] };

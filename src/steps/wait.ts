@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatMs, parseDuration } from '../model/units.js';
 import type { StepType } from './contract.js';
+import { durationProblem } from './param-checks.js';
 import { StepFailedError } from './contract.js';
 
 export const waitStep: StepType<number> = {
@@ -8,6 +9,9 @@ export const waitStep: StepType<number> = {
   summary: 'Pause for a duration (e.g. to let a service settle).',
   schema: { $ref: '#/$defs/duration' },
   kind: 'check',
+  check(raw) {
+    return durationProblem([], raw);
+  },
   normalize(raw) {
     return parseDuration(raw as string) ?? 0;
   },

@@ -210,7 +210,8 @@ describe('secrets and injection', () => {
 
   it('template values with quotes, $(), backticks, ; and newlines never execute', () => {
     const sb = fourChanges({ extraApply: { 1: '      - run: "echo {{ payload }} > {{ dir }}/payload.out"\n' } });
-    writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('  - id: change-1\n', '  - id: change-1\n    rollback: [ { run: "rm -f {{ dir }}/payload.out" } ]\n'));
+    // --var sets only declared variables: payload gets an empty default.
+    writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('fail_at: "0" }', 'fail_at: "0", payload: "" }').replace('  - id: change-1\n', '  - id: change-1\n    rollback: [ { run: "rm -f {{ dir }}/payload.out" } ]\n'));
     const pwned = join(sb.dir, 'pwned');
     for (const payload of [`x; touch ${pwned}`, `$(touch ${pwned})`, `\`touch ${pwned}\``, `'; touch ${pwned}; '`, `"; touch ${pwned}; "`, `a\ntouch ${pwned}`]) {
       const r = runCli(['apply', sb.runbook, '--var', `payload=${payload}`]);

@@ -3,6 +3,7 @@ import { previewChanges } from '../../engine/dry-run.js';
 import type { EventListener } from '../../engine/events.js';
 import { selectChanges } from '../../engine/executor.js';
 import { loadPlan } from '../../engine/load-plan.js';
+import { loadOptions } from '../load-options.js';
 import { runPreflightOnly } from '../../engine/preflight.js';
 import { createRedactor } from '../../engine/redact.js';
 import { newRunId } from '../../engine/run-id.js';
@@ -131,7 +132,7 @@ async function renderers(plan: Plan, options: ApplyOptions, total: number): Prom
 
 export async function run(file: string | undefined, options: ApplyOptions): Promise<number> {
   try {
-    const plan = await loadPlan(file!, { vars: options.var, varsFiles: options.varsFile, strictEnv: true });
+    const plan = await loadPlan(file!, { ...loadOptions(options), strictEnv: true });
     if (options.only !== undefined && options.from !== undefined) throw new UsageError('--only and --from cannot be used together: --only applies one change, --from starts at one and applies the rest');
     for (const id of [options.only, options.from]) {
       if (id !== undefined && !plan.changes.some((c) => c.change.id === id)) throw new UsageError(`no change "${id}" in ${file}; changes: ${plan.changes.map((c) => c.change.id).join(', ')}`);

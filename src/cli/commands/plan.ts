@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineEvent } from '../../engine/events.js';
 import { loadPlan } from '../../engine/load-plan.js';
+import { loadOptions } from '../load-options.js';
 import { createRedactor } from '../../engine/redact.js';
 import type { Plan } from '../../model/plan.js';
 import type { LiveCheck } from '../../render/plan-markdown.js';
@@ -28,7 +29,9 @@ async function liveChecks(plan: Plan): Promise<LiveCheck[]> {
  */
 export async function run(file: string | undefined, options: PlanOptions): Promise<number> {
   try {
-    const plan = await loadPlan(file!, { vars: options.var, varsFiles: options.varsFile });
+    // Filled-in values (a templated cron schedule) are checked by validate and apply; a plain
+    // review skips that to start fast (plan --check runs steps, so it checks them first).
+    const plan = await loadPlan(file!, { ...loadOptions(options), checkFilledValues: options.check });
     const redact = createRedactor(plan.secretValues);
     let checked: boolean | undefined;
     if (options.format === 'json' || options.format === 'markdown') {

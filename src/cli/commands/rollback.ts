@@ -3,6 +3,7 @@ import { remaining, type ChangeState, type RunState } from '../../engine/applied
 import { checkpointForeignChanges, checkpointToUndo, resetToRunCheckpoint, undoRunCheckpoint } from '../../engine/checkpoint.js';
 import { Emitter } from '../../engine/emitter.js';
 import { loadPlan } from '../../engine/load-plan.js';
+import { loadOptions } from '../load-options.js';
 import { createRedactor } from '../../engine/redact.js';
 import { rollbackChanges } from '../../engine/rollback.js';
 import { allRuns, lastRunWithChanges, readRunState, type RunView } from '../../engine/runs.js';
@@ -22,7 +23,7 @@ import { runbookCommand, withStore } from '../state.js';
 /** The runbook as it is now, if it still loads: only for secret values and edit warnings. */
 async function currentPlan(file: string, options: RollbackOptions): Promise<Plan | undefined> {
   try {
-    return await loadPlan(file, { vars: options.var, varsFiles: options.varsFile });
+    return await loadPlan(file, loadOptions(options));
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 import { remaining, statusText } from '../../engine/applied-state.js';
 import type { ResolvedStep } from '../../model/runbook.js';
 import { loadPlan } from '../../engine/load-plan.js';
+import { loadOptions } from '../load-options.js';
 import { allRuns, isUnsettled, type RunView } from '../../engine/runs.js';
 import type { LockHolder } from '../../state/contract.js';
 import { stepType } from '../../steps/registry.js';
@@ -17,7 +18,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
       const lock = await store.lockHolder();
       const runs = await allRuns(store);
       const unreconciled = (await store.unreconciled?.()) ?? [];
-      const plan = await loadPlan(file!, { vars: options.var, varsFiles: options.varsFile }).catch(() => undefined);
+      const plan = await loadPlan(file!, loadOptions(options)).catch(() => undefined);
       const sums = new Map(plan?.changes.map((c) => [c.change.id, c.checksum]) ?? []);
       const applied = await Promise.all(
         runs.flatMap((r) =>

@@ -1,0 +1,105 @@
+import { isAlias, isMap, isScalar, isSeq, type Node } from 'yaml';
+import type { Diagnostic, SourcePos } from '../model/diagnostic.js';
+import type { StepSpec } from '../model/runbook.js';
+import { durationLimitProblem, parseDuration } from '../model/units.js';
+import type { ParamProblem } from '../steps/contract.js';
+import { stepType } from '../steps/registry.js';
+import { stepTypeOf } from './change-rules.js';
+import { where } from './schema-messages.js';
+import { nodeAt, nodeOffset, posAt, type YamlSource } from './source.js';
+
+type Raw = Record<string, unknown>;
+type Path = (string | number)[];
+
+const templated = (value: unknown) => typeof value === 'string' && value.includes('{{');
+
+function valueAt(value: unknown, path: Path): unknown {
+  return path.reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), value);
+}
+
+/** Every step of the runbook with its path: preflight, and each change's apply, verify and rollback. */
+function stepsOf(data: Raw): { path: Path; raw: Raw }[] {
+  const out: { path: Path; raw: Raw }[] = [];
+  const add = (list: unknown, path: Path) => {
+    if (Array.isArray(list)) list.forEach((s, i) => s !== null && typeof s === 'object' && !Array.isArray(s) && out.push({ path: [...path, i], raw: s as Raw }));
+  };
+  add(data.preflight, ['preflight']);
+  if (Array.isArray(data.changes)) {
+    data.changes.forEach((c, i) => {
+      if (c === null || typeof c !== 'object') return;
+      for (const phase of ['apply', 'verify', 'rollback']) add((c as Raw)[phase], ['changes', i, phase]);
+    });
+  }
+  return out;
+}
+
+/** Durations every step may carry: a timer cannot hold more than ~24.8 days, and a zero timeout always fails. */
+function commonDurationProblems(raw: Raw): ParamProblem[] {
+  const problems: ParamProblem[] = [];
+  for (const key of ['timeout', 'interval', 'settle']) {
+    const ms = typeof raw[key] === 'string' ? parseDuration(raw[key]) : undefined;
+    if (ms === undefined) continue;
+    const limit = durationLimitProblem(ms);
+    if (limit) problems.push({ path: [key], message: limit });
+    else if (key === 'timeout' && ms === 0) problems.push({ path: [key], message: 'must be longer than 0s: a step with no time to run always fails' });
+  }
+  return problems;
+}
+
+/**
+ * Problems a run would certainly hit, found at load time: the step types' own checks on values
+ * without templates (templated ones are checked once filled, in resolve), and durations.
+ * Steps the schema already rejected are skipped (`invalid` holds the rejected paths).
+ */
+export async function stepCheckDiagnostics(src: YamlSource, data: Raw, invalid: string[]): Promise<Diagnostic[]> {
+  const diagnostics: Diagnostic[] = [];
+  const report = (path: Path, message: string) => {
+    const offset = nodeOffset(nodeAt(src.doc, path).node) ?? nodeOffset(nodeAt(src.doc, path.slice(0, -1)).node) ?? 0;
+    diagnostics.push({ code: 'invalid-param', message: `${where(path.map(String))} ${message}`, pos: posAt(src, offset) });
+  };
+  const watch = data.watch as Raw | undefined;
+  for (const key of ['duration', 'interval']) {
+    const ms = typeof watch?.[key] === 'string' ? parseDuration(watch[key]) : undefined;
+    const limit = ms === undefined ? undefined : durationLimitProblem(ms);
+    if (limit) report(['watch', key], limit);
+  }
+  for (const { path, raw } of stepsOf(data)) {
+    const pointer = `/${path.join('/')}`;
+    if (invalid.some((p) => p === pointer || p.startsWith(`${pointer}/`))) continue;
+    for (const p of commonDurationProblems(raw)) report([...path, ...p.path], p.message);
+    const type = stepTypeOf(raw);
+    const def = type ? stepType(type) : undefined;
+    if (!def?.check) continue;
+    const params = raw[type!];
+    for (const p of await def.check(params)) if (!templated(valueAt(params, p.path))) report([...path, type!, ...p.path], p.message);
+  }
+  return diagnostics;
+}
+
+/** Positions of the templated strings under a step's type key, for `checkResolvedStep`. */
+export function templatePositions(src: YamlSource, stepPath: Path, type: string): Record<string, SourcePos> | undefined {
+  const out: Record<string, SourcePos> = {};
+  const walk = (node: unknown, path: string[], depth: number) => {
+    if (depth > 50) return;
+    const target = isAlias(node) ? node.resolve(src.doc) : node;
+    if (isScalar(target) && templated(target.value)) out[path.join('/')] = posAt(src, (target as Node).range?.[0] ?? 0);
+    else if (isMap(target)) for (const pair of target.items) walk(pair.value, isScalar(pair.key) ? [...path, String(pair.key.value)] : path, depth + 1);
+    else if (isSeq(target)) target.items.forEach((item, i) => walk(item, [...path, String(i)], depth + 1));
+  };
+  walk(nodeAt(src.doc, [...stepPath, type]).node, [], 0);
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** The step type's checks on a step whose templates are now filled: problems at templated values only (the others were reported at load). */
+export async function checkResolvedStep(spec: StepSpec, filled: unknown): Promise<Diagnostic[]> {
+  const check = stepType(spec.type)?.check;
+  if (!check || !spec.templatePos) return [];
+  const problems = await check(filled);
+  return problems
+    .filter((p) => templated(valueAt(spec.params, p.path)))
+    .map((p) => ({
+      code: 'invalid-param',
+      message: `${[spec.type, ...p.path].join('.')} ${p.message} (with its templates filled)`,
+      pos: spec.templatePos?.[p.path.join('/')] ?? spec.pos,
+    }));
+}
