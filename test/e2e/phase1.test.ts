@@ -198,9 +198,10 @@ describe("the seed's Phase 1 on the CreationHub sandbox", () => {
 
       // A second run while one holds the lock: refused, logged, non-zero so cron mails it.
       // flock -o: the lock is held by flock itself, so killing its process group frees it.
-      const holder = spawn('flock', ['-o', join(dir, '.backup.lock'), 'sleep', '30'], { stdio: 'ignore', detached: true });
+      const lock = join(dir, '.backup.lock');
+      const holder = spawn('flock', ['-o', lock, 'sleep', '30'], { stdio: 'ignore', detached: true });
       try {
-        await sleep(300);
+        for (let i = 0; i < 100 && spawnSync('flock', ['-n', lock, 'true']).status === 0; i++) await sleep(50);
         const count = dumps().length;
         const concurrent = runAsCron(command);
         expect(concurrent.code).toBe(1);
