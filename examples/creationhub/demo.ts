@@ -3,6 +3,7 @@
  * status → rollback → sandbox down (always, also on failure).
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sandboxDown, sandboxUp } from './sandbox.js';
 import { repoRoot, stateDir } from './state.js';
@@ -18,6 +19,18 @@ function runbookCli(args: string[], stateDirPath: string, varsFile: string): num
   process.stdout.write(`$ runbook ${args.join(' ')}\n`);
   const r = spawnSync(process.execPath, [cli, ...args, '--vars-file', varsFile, '--state-dir', stateDirPath], { stdio: 'inherit', cwd: repoRoot });
   return r.status ?? 1;
+}
+
+/** The seed's check for change 1, `ls backups/auto/`, and the backup's own log. */
+function showBackups(appDir: string): void {
+  const dir = join(appDir, 'backups', 'auto');
+  if (!existsSync(dir)) return;
+  process.stdout.write(`\n$ ls -l backups/auto/\n`);
+  for (const name of readdirSync(dir).sort()) {
+    const st = statSync(join(dir, name));
+    process.stdout.write(`  ${(st.mode & 0o777).toString(8)}  ${String(st.size).padStart(8)}  ${name}\n`);
+  }
+  process.stdout.write(`$ tail backups/auto/backup.log\n${readFileSync(join(dir, 'backup.log'), 'utf8').trimEnd().replace(/^/gm, '  ')}\n`);
 }
 
 async function main(): Promise<number> {
@@ -45,6 +58,7 @@ async function main(): Promise<number> {
         failed++;
         if (args[0] === 'apply') break;
       }
+      if (args[0] === 'apply') showBackups(state.appDir);
     }
     const crontabAfter = spawnSync('crontab', ['-l'], { encoding: 'utf8' }).stdout;
     if (crontabAfter !== crontabBefore) {

@@ -5,23 +5,35 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startCluster, stopClusterAt } from '../../tools/pg-cluster.js';
-import { SERVICES, servicePid, startService, stopService, type ServiceName } from './services.js';
+import { logFile, parseDotenv, SERVICES, servicePid, startMarker, startService, stopService, type ServiceName } from './services.js';
 import { here, readState, repoRoot, stateDir, type SandboxState } from './state.js';
 
 const DB = 'creationhub';
+/** Rows in the events table: ~7 MB of dump text, ~3 MB gzipped. */
+export const EVENT_ROWS = 80_000;
 
 function git(dir: string, ...args: string[]): void {
   execFileSync('git', ['-c', 'user.name=CreationHub', '-c', 'user.email=dev@creationhub.local', ...args], { cwd: dir, stdio: 'ignore' });
 }
 
-async function port(envName: string, fallback: number): Promise<number> {
+/** Whether nothing listens on 127.0.0.1:port (a bind test: no request is sent anywhere). */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+async function port(envName: string, preferred: number): Promise<number> {
   if (process.env[envName]) return Number(process.env[envName]);
   // The seed's ports when free, otherwise any free one.
-  const probe = await fetch(`http://127.0.0.1:${fallback}/`, { signal: AbortSignal.timeout(300) }).then(() => true, () => false);
-  return probe ? freePort() : fallback;
+  return (await portFree(preferred)) ? preferred : freePort();
 }
 
 export async function sandboxUp(dir = stateDir()): Promise<SandboxState> {
@@ -34,13 +46,23 @@ export async function sandboxUp(dir = stateDir()): Promise<SandboxState> {
 
   const cluster = await startCluster({ baseDir: dir });
   cluster.createDatabase(DB);
+  // A few MB of rows, like the seed's 17 MB database: big enough that a check reading the
+  // dump through a pipe that closes early (zcat | grep -q) dies of SIGPIPE here as on production.
   cluster.psql(
     `create table projects (id serial primary key, name text not null, created_at timestamptz not null default now());
-     insert into projects (name) select 'project ' || g from generate_series(1, 25) g;`,
+     insert into projects (name) select 'project ' || g from generate_series(1, 25) g;
+     create table events (id bigserial primary key, project_id int not null references projects, kind text not null, payload text not null);
+     insert into events (project_id, kind, payload)
+       select 1 + g % 25, (array['build', 'deploy', 'login', 'backup'])[1 + g % 4], md5(g::text) || md5((g * 7)::text)
+       from generate_series(1, ${EVENT_ROWS}) g;`,
     DB,
   );
   const url = cluster.url(DB);
   writeFileSync(join(appDir, '.env'), `JWT_SECRET=${randomBytes(24).toString('hex')}\nPOSTGRES_URL=${url}\nPOSTGRES_PASSWORD=${cluster.password}\n`, { mode: 0o600 });
+  // libpq's password file: the backup and the SQL checks authenticate without the password
+  // ever being on a command line (ps) or in the runbook's vars.
+  const passFile = join(dir, 'pgpass');
+  writeFileSync(passFile, `127.0.0.1:${cluster.port}:*:${cluster.user}:${cluster.password.replace(/[\\:]/g, '\\$&')}\n`, { mode: 0o600 });
   execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: appDir });
   git(appDir, 'add', '-A');
   git(appDir, 'commit', '-q', '-m', 'CreationHub: current production state');
@@ -52,7 +74,7 @@ export async function sandboxUp(dir = stateDir()): Promise<SandboxState> {
     nodeModules: join(repoRoot, 'node_modules'),
     apiPort: await port('API_PORT', 9191),
     dashboardPort: await port('DASHBOARD_PORT', 7777),
-    db: { name: DB, url, port: cluster.port, binDir: cluster.binDir, dataDir: cluster.dataDir, password: cluster.password },
+    db: { name: DB, url, port: cluster.port, binDir: cluster.binDir, dataDir: cluster.dataDir, password: cluster.password, passFile },
   };
   writeFileSync(join(dir, 'sandbox.json'), JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
   writeFileSync(join(dir, 'vars.yaml'), varsYaml(state), { mode: 0o600 });
@@ -60,22 +82,35 @@ export async function sandboxUp(dir = stateDir()): Promise<SandboxState> {
   return state;
 }
 
+/** A word for the shell, whatever it holds. */
+const sh = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+
+/** The app's .env as data (never evaluated). */
+export function appSecrets(s: SandboxState): { POSTGRES_PASSWORD: string; JWT_SECRET: string } {
+  const env = parseDotenv(readFileSync(join(s.appDir, '.env'), 'utf8'));
+  return { POSTGRES_PASSWORD: env.POSTGRES_PASSWORD ?? '', JWT_SECRET: env.JWT_SECRET ?? '' };
+}
+
 /** The runbook's vars for this sandbox (the production equivalent: runbooks/phase1.production.example.vars.yaml). */
 function varsYaml(s: SandboxState): string {
-  const sandboxCmd = `${process.execPath} ${join(repoRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs')} ${join(here, 'sandbox.ts')}`;
-  const env = `SANDBOX_DIR=${s.stateDir}`;
+  const sandbox = `SANDBOX_DIR=${sh(s.stateDir)} ${sh(process.execPath)} ${sh(join(repoRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs'))} ${sh(join(here, 'sandbox.ts'))}`;
+  const libpq = (tool: string) => `PGPASSFILE=${sh(s.db.passFile)} ${sh(join(s.db.binDir, tool))} -w -h 127.0.0.1 -p ${s.db.port} -U postgres`;
   const lines = {
     app_dir: s.appDir,
     api_url: `http://127.0.0.1:${s.apiPort}`,
     dashboard_url: `http://127.0.0.1:${s.dashboardPort}`,
-    db_url: s.db.url,
-    restart_api: `${env} ${sandboxCmd} restart system-api`,
-    rebuild_dashboard: `${env} ${sandboxCmd} restart dashboard`,
-    pg_ready_cmd: `${join(s.db.binDir, 'pg_isready')} -q -h 127.0.0.1 -p ${s.db.port}`,
-    pg_dump_cmd: `${join(s.db.binDir, 'pg_dump')} --no-owner --dbname="$POSTGRES_URL"`,
-    api_logs_cmd: `tail -n 50 ${join(s.runDir, 'system-api.log')}`,
+    cron_user: userInfo().username,
+    psql_cmd: `${libpq('psql')} ${s.db.name}`,
+    pg_ready_cmd: `${sh(join(s.db.binDir, 'pg_isready'))} -h 127.0.0.1 -p ${s.db.port} -U postgres -d ${s.db.name}`,
+    pg_dump_cmd: `${libpq('pg_dump')} --no-owner ${s.db.name}`,
+    rebuild_api: `${sandbox} restart system-api`,
+    rebuild_dashboard: `${sandbox} restart dashboard`,
+    // What the API logged since its last start (the lines after the last start marker), at most 50.
+    api_logs_cmd: `awk '/^${startMarker('system-api')} / { n = 0 } { line[n++] = $0 } END { for (i = (n > 50 ? n - 50 : 0); i < n; i++) print line[i] }' ${sh(logFile(s, 'system-api'))}`,
+    // Known to the engine only so that `secrets:` redacts them wherever they might show up.
+    ...appSecrets(s),
   };
-  return `# Generated by "npm run sandbox -- up" for this sandbox only.\n${Object.entries(lines)
+  return `# Generated by "npm run sandbox -- up" for this sandbox only (it holds its secrets: mode 0600).\n${Object.entries(lines)
     .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
     .join('\n')}\n`;
 }

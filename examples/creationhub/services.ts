@@ -1,6 +1,6 @@
 /** Starting, stopping and health-checking the sandbox's Node services. */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SandboxState } from './state.js';
@@ -8,7 +8,8 @@ import type { SandboxState } from './state.js';
 export type ServiceName = 'system-api' | 'dashboard';
 export const SERVICES: ServiceName[] = ['system-api', 'dashboard'];
 
-function parseDotenv(text: string): Record<string, string> {
+/** KEY=VALUE lines of a .env file, as data: surrounding quotes stripped, nothing evaluated. */
+export function parseDotenv(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of text.split('\n')) {
     const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)\s*$/.exec(line);
@@ -16,6 +17,9 @@ function parseDotenv(text: string): Record<string, string> {
   }
   return out;
 }
+
+/** The line written to a service's log at each start. */
+export const startMarker = (name: ServiceName) => `--- ${name} started`;
 
 const pidFile = (s: SandboxState, name: ServiceName) => join(s.runDir, `${name}.pid`);
 export const logFile = (s: SandboxState, name: ServiceName) => join(s.runDir, `${name}.log`);
@@ -65,11 +69,18 @@ export async function startService(s: SandboxState, name: ServiceName): Promise<
   // without those variables, as a docker-compose file that forgot to pass them would.
   for (const dropped of (process.env.SANDBOX_DROP_ENV ?? '').split(',').filter(Boolean)) delete env[dropped];
   const cwd = join(s.appDir, name);
-  if (name === 'dashboard') {
-    const build = spawn(process.execPath, ['build.js'], { cwd, env, stdio: 'ignore' });
-    await new Promise((r) => build.on('close', r));
-  }
   const log = openSync(logFile(s, name), 'a');
+  // The log is append-only, like `docker logs` across restarts; this marker lets a check read
+  // only what the service wrote since its last start (docker: `logs --since <StartedAt>`).
+  writeSync(log, `${startMarker(name)} ${new Date().toISOString()}\n`);
+  if (name === 'dashboard') {
+    const build = spawn(process.execPath, ['build.js'], { cwd, env, stdio: ['ignore', log, log] });
+    const code = await new Promise<number | null>((r) => build.on('close', r));
+    if (code !== 0) {
+      closeSync(log);
+      throw new Error(`the dashboard build failed (exit ${code}); last lines of ${logFile(s, name)}:\n${tail(logFile(s, name))}`);
+    }
+  }
   const child = spawn(process.execPath, [name === 'system-api' ? 'index.js' : 'server.js'], { cwd, env, detached: true, stdio: ['ignore', log, log] });
   closeSync(log);
   let exited: number | null | undefined;

@@ -13,7 +13,7 @@ export interface SandboxState {
   nodeModules: string;
   apiPort: number;
   dashboardPort: number;
-  db: { name: string; url: string; port: number; binDir: string; dataDir: string; password: string };
+  db: { name: string; url: string; port: number; binDir: string; dataDir: string; password: string; passFile: string };
 }
 
 /** SANDBOX_DIR overrides where the sandbox lives (tests use a temp dir each). */

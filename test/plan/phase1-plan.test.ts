@@ -13,7 +13,7 @@ describe('runbook plan runbooks/phase1.yaml', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('3/40 = 7.5%');
     expect(r.stdout).toMatch(/Policy: OK/);
-    expect(r.stdout).toMatch(/Preflight \(7 checks/);
+    expect(r.stdout).toMatch(/Preflight \(11 checks/);
   });
 
   it('--format json has the four changes with risks 0, 2, 1, 0', () => {
