@@ -74,9 +74,9 @@ describe('secrets never appear in error output', () => {
   });
 
   it('a message quoting a secret value masks it', () => {
-    const r = runCli(['validate', join(varsDir, 'secret-in-message.yaml'), '--var', 'api_url=hunter2pass-not-a-url']);
+    const r = runCli(['validate', join(varsDir, 'secret-in-message.yaml'), '--var', 'schedule=hunter2pass not a schedule']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/http is not a URL: "\*\*\*"/);
+    expect(r.stderr).toMatch(/cron\.schedule is not a valid cron schedule .*: "\*\*\*"/);
     expect(r.stderr).not.toContain('hunter2pass');
   });
 });
@@ -126,7 +126,7 @@ describe('format features', () => {
     expect(table.stdout).toContain('⚠ Change 1 (drop-cache) CANNOT BE UNDONE: the cache is rebuilt on demand; nothing to restore');
     expect(runCli(['plan', file, '--format', 'markdown']).stdout).toContain('**Rollback:** ⚠️ **cannot be undone:** the cache is rebuilt on demand; nothing to restore');
     const json = JSON.parse(runCli(['plan', file, '--format', 'json']).stdout);
-    expect(json.changes[0]).toMatchObject({ rollback: 'none', irreversible: 'the cache is rebuilt on demand; nothing to restore' });
+    expect(json.changes[0]).toMatchObject({ rollback: { automatic: false, none: 'the cache is rebuilt on demand; nothing to restore', steps: [] }, irreversible: 'the cache is rebuilt on demand; nothing to restore' });
   });
 
   it('env with a file checks the file the app reads, not runbook’s own environment', () => {
