@@ -3,7 +3,7 @@ import type { OnFailure } from '../model/runbook.js';
 import type { Redactor } from '../engine/redact.js';
 import { mdBlock, mdCell, mdCode, mdInline, mdList } from './markdown-text.js';
 import { bandGlyph, riskText, totalRiskText, verifiedBy } from './risk.js';
-import { stepWhat } from './step-text.js';
+import { stepWhatLine } from './step-text.js';
 import { cellText, markdownTable } from './table.js';
 
 /** One preflight check as `plan --check` ran it against the live system. */
@@ -53,7 +53,7 @@ export function renderPlanMarkdown(plan: Plan, redact: Redactor, live?: LiveChec
     if (rb.state.length) out.push('**State at analysis time** (as written in the runbook, not measured now):', '', ...fenced(rb.state.map(redact)), '');
     if (plan.preflight.length) {
       const checks = plan.preflight.map((s) => {
-        const what = stepWhat(s);
+        const what = stepWhatLine(s);
         return `- **${inline(s.label)}**${what ? ` — ${code(what)}` : ''}`;
       });
       out.push('**Checked before anything changes (preflight):**', '', ...checks, '');

@@ -1,7 +1,7 @@
 import type { Plan } from '../model/plan.js';
 import type { Redactor } from '../engine/redact.js';
 import { bandGlyph, riskText, totalRiskText, verifiedBy } from './risk.js';
-import { stepWhat } from './step-text.js';
+import { stepWhatLine } from './step-text.js';
 import { cellText, renderTable, wrapText } from './table.js';
 
 export interface PlanTableOptions {
@@ -30,7 +30,7 @@ export function renderPlanTable(plan: Plan, redact: Redactor, opts: PlanTableOpt
   if (plan.preflight.length) {
     out.push('', `Preflight (${plan.preflight.length} checks before anything changes):`);
     for (const s of plan.preflight) {
-      const what = stepWhat(s);
+      const what = stepWhatLine(s);
       out.push(...line(`  • ${s.label}${what ? `: ${what}` : ''}`, '    '));
     }
   }
