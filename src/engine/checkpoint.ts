@@ -21,7 +21,7 @@ export function checkpointToUndo(state: RunState): boolean {
 }
 
 /** Preflight check (also in `plan --check` and `apply --dry-run`): the checkpoint would not commit a secret or a large file. */
-export async function checkCheckpoint(plan: Plan, emitter: Emitter, env: NodeJS.ProcessEnv): Promise<string[]> {
+export async function checkCheckpoint(plan: Plan, emitter: Emitter, env: NodeJS.ProcessEnv): Promise<{ step: string; failure: { message: string } }[]> {
   if (!plan.checkpoint) return [];
   const { dir, exclude, include } = plan.checkpoint;
   const ref = { phase: 'preflight' as const, index: plan.preflight.length, label: `checkpoint commits no secret or large file (${dir})` };
@@ -36,7 +36,7 @@ export async function checkCheckpoint(plan: Plan, emitter: Emitter, env: NodeJS.
   }
   const durationMs = performance.now() - started;
   await emitter.emit(problem ? { type: 'step.finished', ...ref, attempt: 1, ok: false, durationMs, failure: { message: problem } } : { type: 'step.finished', ...ref, attempt: 1, ok: true, durationMs });
-  return problem ? [`${ref.label}: ${problem}`] : [];
+  return problem ? [{ step: ref.label, failure: { message: problem } }] : [];
 }
 
 /**

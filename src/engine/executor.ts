@@ -9,7 +9,7 @@ import { foldRun, type ChangeState, type RunState } from './applied-state.js';
 import { takeRunCheckpoint, undoRunCheckpoint } from './checkpoint.js';
 import { Emitter } from './emitter.js';
 import type { EventListener, RunOutcome, StepFailure } from './events.js';
-import { runPreflight } from './preflight.js';
+import { runPreflight, type PreflightFailure } from './preflight.js';
 import { createRedactor } from './redact.js';
 import { rollbackChanges, type RollbackSignals } from './rollback.js';
 import { protectSecrets, secretValues, type SecretValues } from './secrets.js';
@@ -35,6 +35,8 @@ export interface ExecuteResult {
   state: RunState;
   failure?: { changeId?: string; phase: Phase; step?: string; failure: StepFailure };
   rollbackFailure?: { changeId: string; failure: StepFailure };
+  /** Every preflight check that failed (nothing was changed). */
+  preflightFailures?: PreflightFailure[];
   /** The rollback was stopped by an interrupt before it finished. */
   rollbackInterrupted?: boolean;
   /** Renderers that failed and were dropped (the run itself went on). */
@@ -133,7 +135,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
 
   const preflightFailures = await runPreflight(plan, emitter, base, options.signal);
   if (options.signal.aborted) return finish('interrupted', 130);
-  if (preflightFailures.length > 0) return finish('preflight-failed', 1, { failure: { phase: 'preflight', failure: { message: preflightFailures.join('; ') } } });
+  if (preflightFailures.length > 0) return finish('preflight-failed', 1, { preflightFailures });
 
   if (plan.checkpoint) {
     try {

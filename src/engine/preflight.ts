@@ -4,11 +4,18 @@ import { checkCheckpoint } from './checkpoint.js';
 import { Emitter } from './emitter.js';
 import type { EventListener } from './events.js';
 import { createRedactor } from './redact.js';
+import type { StepFailure } from './events.js';
 import { failureOf, runWithRetries, type StepEnvironment } from './step-runner.js';
 
+/** A preflight check that failed: its name and why (with the command, exit code and output tail when it ran one). */
+export interface PreflightFailure {
+  step: string;
+  failure: StepFailure;
+}
+
 /** Runs every preflight check (read-only; all of them, even after a failure). Returns the failures. */
-export async function runPreflight(plan: Plan, emitter: Emitter, base: Omit<StepEnvironment, 'output'>, signal: AbortSignal): Promise<string[]> {
-  const failures: string[] = [];
+export async function runPreflight(plan: Plan, emitter: Emitter, base: Omit<StepEnvironment, 'output'>, signal: AbortSignal): Promise<PreflightFailure[]> {
+  const failures: PreflightFailure[] = [];
   for (const [index, step] of plan.preflight.entries()) {
     if (signal.aborted) break;
     const ref = { phase: 'preflight' as const, index, label: step.label };
@@ -20,11 +27,11 @@ export async function runPreflight(plan: Plan, emitter: Emitter, base: Omit<Step
           emitter.emit(r.ok ? { type: 'step.finished', ...ref, attempt, ok: true, durationMs: r.ms, detail: r.outcome.detail } : { type: 'step.finished', ...ref, attempt, ok: false, durationMs: r.ms, failure: r.failure }),
       });
     } catch (error) {
-      failures.push(`${step.label}: ${failureOf(error).message}`);
+      failures.push({ step: step.label, failure: failureOf(error) });
     }
   }
   if (!signal.aborted) failures.push(...(await checkCheckpoint(plan, emitter, base.env)));
-  await emitter.emit({ type: 'preflight.finished', ok: failures.length === 0, failures }, true);
+  await emitter.emit({ type: 'preflight.finished', ok: failures.length === 0, failures: failures.map((f) => `${f.step}: ${f.failure.message}`) }, true);
   return failures;
 }
 

@@ -33,7 +33,7 @@ export function lineRenderer(out: Writable, opts: { verbose: boolean; total: num
         break;
       }
       case 'preflight.finished':
-        w(e.ok ? 'preflight: all checks passed' : `preflight: ${e.failures.length} check(s) failed — nothing was changed`);
+        w(e.ok ? 'preflight: all checks passed' : `preflight: ${e.failures.length} ${e.failures.length === 1 ? "check" : "checks"} failed — nothing was changed`);
         break;
       case 'checkpoint.taken':
         w(`checkpoint: ${e.commit.slice(0, 12)} in ${e.dir}${e.createdCommit ? ' (new commit)' : ' (tree was clean)'}`);

@@ -24,6 +24,8 @@ export interface ReportInput {
   outcome: RunOutcome;
   failure?: { changeId?: string; phase: string; step?: string; failure: StepFailure };
   rollbackFailure?: { changeId: string; failure: StepFailure };
+  /** Every preflight check that failed. */
+  preflightFailures?: { step: string; failure: StepFailure }[];
   /** The rollback stopped because of an interrupt (not because an undo step failed). */
   rollbackInterrupted?: boolean;
   /** The exact command that undoes what is left (same state and vars options as this run). */
@@ -76,6 +78,9 @@ export function renderReport(input: ReportInput): string {
   if (input.failure) {
     const f = input.failure;
     lines.push(`failed:       ${f.changeId ? `${f.changeId}, ` : ''}${f.phase}${f.step ? ` step "${f.step}"` : ''}`, ...failureLines(f.failure, '              '));
+  }
+  for (const [i, f] of (input.preflightFailures ?? []).entries()) {
+    lines.push(`${i === 0 ? 'failed:       ' : '              '}preflight check "${f.step}"`, ...failureLines(f.failure, '                '));
   }
   if (rolledBack.length) lines.push(`rolled back:  ${rolledBack.join(', ')}`);
   if (input.rollbackFailure) lines.push(`rollback of ${input.rollbackFailure.changeId} failed:`, ...failureLines(input.rollbackFailure.failure, '              '));

@@ -108,16 +108,19 @@ describe(`apply with the ${backend} state backend: verify after each change, rol
     expect(Date.now() - started).toBeLessThan(20_000);
   });
 
-  it('preflight failures are all reported and nothing changes', () => {
+  it('preflight failures are all reported, each with its command, exit code and output, and nothing changes', () => {
     const sb = fourChanges();
-    const text = readFileSync(sb.runbook, 'utf8').replace('changes:\n', 'preflight:\n  - which: [definitely-not-installed-tool]\n  - disk: { path: "/", minFree: 900TB }\n  - run: "true"\nchanges:\n');
+    const failing = `{ name: Schema is current, run: "echo checking schema; echo 'relation users does not exist' >&2; exit 3" }`;
+    const text = readFileSync(sb.runbook, 'utf8').replace('changes:\n', `preflight:\n  - which: [definitely-not-installed-tool]\n  - disk: { path: "/", minFree: 900TB }\n  - run: "true"\n  - ${failing}\nchanges:\n`);
     writeFileSync(sb.runbook, text);
     const before = sb.snapshot();
     const r = sb.cli(['apply', sb.runbook]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/preflight: 2 check\(s\) failed — nothing was changed/);
+    expect(r.stdout).toMatch(/preflight: 3 checks failed — nothing was changed/);
     expect(r.stdout).toMatch(/not found on PATH: definitely-not-installed-tool/);
     expect(r.stdout).toMatch(/need 900 TB/);
+    const report = r.stdout.slice(r.stdout.indexOf('✖ preflight failed'));
+    expect(report).toMatch(/preflight check "Schema is current"\n\s+error: +command exited with code 3\n\s+command: echo checking schema; .*\n\s+exit: +3\n\s+output \(last lines\):\n\s+│ checking schema\n\s+│ relation users does not exist/);
     expect(sb.snapshot()).toEqual(before);
   });
 
