@@ -48,6 +48,16 @@ describe('status: every printed command is the one to run', () => {
 });
 
 describe('history and rollback --to', () => {
+  it('with several runs, status, history, rollback and apply write nothing to stderr', () => {
+    const sb = fourChanges();
+    for (const id of ['change-1', 'change-2', 'change-3']) expect(runCli(['apply', sb.runbook, '--only', id]).code).toBe(0);
+    for (const args of [['status'], ['history'], ['history', '--json'], ['rollback'], ['apply', '--only', 'change-3']]) {
+      const r = runCli([args[0]!, sb.runbook, ...args.slice(1)]);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stderr, args.join(' ')).toBe('');
+    }
+  });
+
   it('history keeps how the apply ended and shows what a later rollback --to undid', () => {
     const sb = fourChanges();
     expect(runCli(['apply', sb.runbook]).code).toBe(0);
