@@ -3,8 +3,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, startCli, waitFor } from '../support/cli.js';
-import { backend, holdLockAs } from '../support/state-backend.js';
+import { runCli, runPrinted, startCli, waitFor } from '../support/cli.js';
+import { backend, holdLockAs, printedState } from '../support/state-backend.js';
 import { fourChanges, slowAt, slowStepsLeft } from './fixture.js';
 
 describe('interrupts', () => {
@@ -112,8 +112,8 @@ describe('an interrupted rollback --to', () => {
     expect(r.code).toBe(3);
     expect(r.stdout).toMatch(/ROLLBACK STOPPED by an interrupt/);
     const finish = /to finish: (runbook rollback .*?) {3}/.exec(r.stdout)?.[1];
-    expect(finish).toBe(`runbook rollback ${sb.runbook} --to change-3`);
-    expect(runCli(finish!.split(' ').slice(1)).code).toBe(0);
+    expect(finish).toBe(`runbook rollback ${sb.runbook} --to change-3${printedState(sb.runbook)}`);
+    expect(runPrinted(finish!).code).toBe(0);
     const now = sb.snapshot();
     expect([1, 2, 3, 4].map((i) => now[`conf${i}.txt`]!.split('\n')[0])).toEqual(['setting1=new', 'setting2=new', 'setting3=old', 'setting4=old']);
   });

@@ -1,9 +1,10 @@
-import { mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compareRuns, newRunId } from '../../src/engine/run-id.js';
 import { runCli } from '../support/cli.js';
+import { renameRun, runIdsOf } from '../support/state-backend.js';
 
 /** Two changes that write the same file: undoing them in the wrong order leaves the wrong bytes. */
 function sameFile() {
@@ -12,20 +13,24 @@ function sameFile() {
   const change = (id: string) => `  - id: ${id}\n    title: ${id}\n    risk: 0\n    apply:\n      - file: { path: f.txt, content: "${id}\\n" }\n    verify:\n      - run: "grep -q ${id} f.txt"\n`;
   const runbook = join(dir, 'rb.yaml');
   writeFileSync(runbook, `runbook: 1\nname: order\ntitle: Order\nchanges:\n${change('first')}${change('second')}`);
-  const runs = join(dir, '.runbook', 'runs');
-  return { dir, runbook, runs, content: () => readFileSync(join(dir, 'f.txt'), 'utf8') };
+  return { dir, runbook, content: () => readFileSync(join(dir, 'f.txt'), 'utf8') };
 }
 
 describe('the order of runs', () => {
-  it('a later run is undone first even when the clock stepped back between the two runs', () => {
+  it('a later run is undone first even when the clock stepped back between the two runs', async () => {
     const sb = sameFile();
     expect(runCli(['apply', sb.runbook, '--only', 'first']).code).toBe(0);
     // The first run was made by a clock an hour ahead (then corrected by NTP): its id says so.
-    const [name] = readdirSync(sb.runs);
-    const ahead = new Date(Date.now() + 3600_000).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-    renameSync(join(sb.runs, name!), join(sb.runs, `${ahead}-ffff.jsonl`));
+    const [first] = await runIdsOf(sb.runbook);
+    const ahead = `${new Date(Date.now() + 3600_000).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-ffff`;
+    renameRun(sb.runbook, first!, ahead);
+    expect(await runIdsOf(sb.runbook)).toEqual([ahead]);
     expect(runCli(['apply', sb.runbook, '--only', 'second']).code).toBe(0);
-    const history = runCli(['history', sb.runbook]).stdout.trim().split('\n');
+    // The second run's id is made later than the first's, whatever the clock says now.
+    expect((await runIdsOf(sb.runbook))[0]).toBe(ahead);
+    const history = runCli(['history', sb.runbook])
+      .stdout.split('\n')
+      .filter((line) => /^\d{8}T/.test(line));
     expect(history[0]).toMatch(/first:verified/);
     expect(history[1]).toMatch(/second:verified/);
     expect(runCli(['rollback', sb.runbook]).code).toBe(0);
