@@ -124,12 +124,19 @@ export class PostgresStateDb {
       let pool: Pool | undefined;
       try {
         const { default: pg } = await import('pg');
-        pool = new pg.Pool({ ...this.connectionConfig(`runbook:${hostname()}:${process.pid}`), max: 4, allowExitOnIdle: true });
+        pool = new pg.Pool({
+          ...this.connectionConfig(`runbook:${hostname()}:${process.pid}`),
+          max: 4,
+          allowExitOnIdle: true,
+          // A commit is on the server's disk before the work it announces proceeds, whatever the server's
+          // default: with synchronous_commit off, a server crash loses the last acknowledged events. Set
+          // before the pool hands the connection out (a query queued behind it makes pg warn on stderr).
+          onConnect: async (client) => {
+            await client.query('SET synchronous_commit TO on');
+          },
+        });
         // An idle connection dropped by the server must not crash the process; the next query reports it.
         pool.on('error', () => {});
-        // A commit is on the server's disk before the work it announces proceeds, whatever the server's
-        // default: with synchronous_commit off, a server crash loses the last acknowledged events.
-        pool.on('connect', (client) => void client.query('SET synchronous_commit TO on').catch(() => {}));
         const client = await pool.connect();
         try {
           await migrateSchema(client, this.schema);

@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, waitFor } from '../support/cli.js';
+import { holdLockAs, lockHolderOf } from '../support/state-backend.js';
 import { startInTerminal } from '../support/terminal.js';
 import { fourChanges, type Sandbox } from './fixture.js';
 
@@ -23,11 +23,9 @@ async function answerIfAsked(run: ReturnType<typeof startInTerminal>) {
   return r;
 }
 
-function lockHeldBy(sb: Sandbox, pid: number): string {
-  mkdirSync(sb.state, { recursive: true });
-  const record = JSON.stringify({ pid, host: hostname(), user: 'someone', command: 'runbook apply x', since: '2026-01-01T00:00:00Z' });
-  writeFileSync(join(sb.state, 'lock'), record);
-  return record;
+/** The runbook's lock held by another run (pid `pid`), as the leg's backend holds one. */
+function lockHeldBy(sb: Sandbox, pid: number) {
+  return holdLockAs(sb.runbook, { pid, host: hostname(), user: 'someone', command: 'runbook apply x' });
 }
 
 /** Leaves an unfinished run: onFailure stop with change 3 failing (changes 1–3 stay applied). */
@@ -56,22 +54,25 @@ describe('--dry-run', () => {
     expect(r.stdout).toMatch(/the real apply can start/);
   });
 
-  it('reports a lock held by another run (exit 4) without taking or touching it', () => {
+  it('reports a lock held by another run (exit 4) without taking or touching it', async () => {
     const sb = fourChanges();
-    const record = lockHeldBy(sb, process.pid);
+    const lock = await lockHeldBy(sb, process.pid);
+    const held = await lockHolderOf(sb.runbook);
+    expect(held?.holder).toMatchObject({ pid: process.pid, command: 'runbook apply x' });
     const r = runCli(['apply', sb.runbook, '--dry-run']);
     expect(r.code).toBe(4);
     expect(r.stdout).toMatch(/the real apply would be refused now \(exit 4\):\nlocked by another run: pid \d+/);
-    expect(readFileSync(join(sb.state, 'lock'), 'utf8')).toBe(record);
+    expect(await lockHolderOf(sb.runbook)).toEqual(held);
+    await lock.release();
   });
 
-  it('reports an unfinished run (exit 3) with the command that restores it', () => {
+  it('reports an unfinished run (exit 3) with the command that restores it', async () => {
     const sb = risky();
     unfinishedRun(sb);
     const r = runCli(['apply', sb.runbook, '--dry-run']);
     expect(r.code).toBe(3);
     expect(r.stdout).toMatch(/the real apply would be refused now \(exit 3\):\nrun \S+ did not finish cleanly; still applied: change-1 \(verified\), change-2 \(verified\), change-3 \(failed\)\.\nRestore first with: runbook rollback /);
-    expect(existsSync(join(sb.state, 'lock'))).toBe(false);
+    expect(await lockHolderOf(sb.runbook)).toBeNull();
   });
 
   it('with --json prints only NDJSON: preflight events, each step, then a summary', () => {
@@ -90,9 +91,10 @@ describe('the confirmation question comes after the lock and unfinished-run chec
   it('a locked state is refused (exit 4) before asking anything', async () => {
     const sb = fourChanges();
     writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('risk: 2', 'risk: 4'));
-    lockHeldBy(sb, process.pid);
+    const lock = await lockHeldBy(sb, process.pid);
     const run = startInTerminal(['apply', sb.runbook]);
     const r = await answerIfAsked(run);
+    await lock.release();
     expect(r.code).toBe(4);
     expect(r.screen).not.toMatch(/\[y\/N\]/);
     expect(r.screen).toMatch(/locked by another run/);
@@ -108,17 +110,17 @@ describe('the confirmation question comes after the lock and unfinished-run chec
     expect(r.screen).toMatch(/did not finish cleanly/);
   });
 
-  it('otherwise the question is asked: "y" applies, "n" changes nothing', async () => {
+  it('otherwise the question is asked: "n" changes nothing, then "y" applies', async () => {
+    const sb = fourChanges();
+    writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('risk: 2', 'risk: 4'));
     for (const [answer, code] of [['n', 1], ['y', 0]] as const) {
-      const sb = fourChanges();
-      writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('risk: 2', 'risk: 4'));
       const run = startInTerminal(['apply', sb.runbook]);
       await waitFor(() => run.screen().includes('[y/N]'));
       run.type(`${answer}\r`);
       const r = await run.done;
       expect(r.code, r.screen).toBe(code);
       expect(sb.snapshot()['conf1.txt']).toContain(answer === 'y' ? '=new' : '=old');
-      expect(existsSync(join(sb.state, 'lock'))).toBe(false);
+      expect(await lockHolderOf(sb.runbook)).toBeNull();
     }
   });
 });

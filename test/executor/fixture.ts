@@ -80,7 +80,7 @@ export function slowStepsLeft(dir: string, marker = 'at-'): string {
   }
 }
 
-/** The run's events as the journal has them (file backend). */
+/** The runbook's journal events, from whichever backend holds them. */
 export function journalEvents(sb: Sandbox): { type: string; [k: string]: unknown }[] {
   return sb
     .journal()

@@ -1,15 +1,15 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
+import { journalText, storedState } from '../support/state-backend.js';
 
 function sandbox(secretName: string, changeYaml: string) {
   const dir = mkdtempSync(join(tmpdir(), 'runbook-secrets-'));
   const runbook = join(dir, 'runbook.yaml');
   writeFileSync(runbook, `runbook: 1\nname: secrets\nsecrets: [${secretName}]\nchanges:\n${changeYaml}`);
-  const journal = () => readdirSync(join(dir, '.runbook', 'runs')).map((f) => readFileSync(join(dir, '.runbook', 'runs', f), 'utf8')).join('\n');
-  return { dir, runbook, journal };
+  return { dir, runbook, journal: () => journalText(dir) };
 }
 
 /** Every string in the journal, and every string that decodes from base64, as text. */
@@ -99,7 +99,11 @@ describe('a file holding a secret, snapshotted for rollback', () => {
     writeFileSync(join(dir, 'app.conf'), before);
     const env = { PASS: 'p@55word!' };
     expect(runCli(['apply', runbook], { env }).code).toBe(0);
-    for (const text of journalTexts(journal())) {
+    const texts = journalTexts(journal());
+    const stored = storedState(dir);
+    expect(texts.length).toBeGreaterThan(0);
+    expect(stored).toContain('run.finished');
+    for (const text of [...texts, stored]) {
       expect(text).not.toContain('p@55word!');
       expect(text).not.toContain('p%4055word!');
     }

@@ -1,15 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot, runCli, startCli, waitFor } from '../support/cli.js';
+import { runCli, runPrinted, startCli, waitFor } from '../support/cli.js';
+import { holdLockAs, printedState } from '../support/state-backend.js';
 import { fourChanges, slowAt } from './fixture.js';
-
-/** Runs a command exactly as printed for the operator (`runbook …` is this checkout's CLI). */
-function runPrinted(command: string) {
-  return spawnSync('bash', ['-c', `runbook() { node ${join(repoRoot, 'bin', 'runbook.js')} "$@"; }; ${command}`], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
-}
 
 describe('status: every printed command is the one to run', () => {
   it('keeps --state-dir and --vars-file in the unlock and rollback hints, and those commands work', async () => {
@@ -18,20 +14,25 @@ describe('status: every printed command is the one to run', () => {
     const varsFile = join(sb.dir, 'vars.yaml');
     writeFileSync(varsFile, 'fail_at: "0"\n');
     const opts = ['--state-dir', stateDir, '--vars-file', varsFile];
-    // A crashed apply: change 1 applied, a stale lock left behind.
+    // A crashed apply (change 1 applied) and a stale lock: a holder whose process is gone. The
+    // file backend keeps the dead apply's lock file; PostgreSQL frees a dead session's lock, so
+    // the stale lock is made the same way for both.
     const run = startCli(['apply', sb.runbook, ...opts]);
     await waitFor(() => existsSync(join(sb.dir, 'at-2')));
     run.child.kill('SIGKILL');
     await run.done;
     spawnSync('pkill', ['-f', `${sb.dir}/at-2`]);
+    const stale = await holdLockAs(sb.runbook, { pid: 999999, host: hostname(), user: 'someone', command: 'runbook apply x' }, { stateDir });
     const status = runCli(['status', sb.runbook, ...opts]);
     const unlock = /clear with: (.*)/.exec(status.stdout)?.[1];
-    expect(unlock).toBe(`runbook unlock ${sb.runbook} --state-dir '${stateDir}'`);
-    expect(runPrinted(unlock!).status).toBe(0);
+    expect(unlock).toBe(`runbook unlock ${sb.runbook} --state-dir '${stateDir}'${printedState(sb.runbook)}`);
+    expect(runPrinted(unlock!).code).toBe(0);
+    await stale.release();
     const again = runCli(['status', sb.runbook, ...opts]);
+    expect(again.stdout).toMatch(/lock: free/);
     const rollback = /UNFINISHED: .* restore with: (.*)/.exec(again.stdout)?.[1];
-    expect(rollback).toBe(`runbook rollback ${sb.runbook} --state-dir '${stateDir}' --vars-file ${varsFile}`);
-    expect(runPrinted(rollback!).status).toBe(0);
+    expect(rollback).toBe(`runbook rollback ${sb.runbook} --state-dir '${stateDir}'${printedState(sb.runbook)} --vars-file ${varsFile}`);
+    expect(runPrinted(rollback!).code).toBe(0);
     expect(Object.values(sb.snapshot()).every((t) => t.includes('=old'))).toBe(true);
   });
 
@@ -48,6 +49,16 @@ describe('status: every printed command is the one to run', () => {
 });
 
 describe('history and rollback --to', () => {
+  it('with several runs, status, history, rollback and apply write nothing to stderr', () => {
+    const sb = fourChanges();
+    for (const id of ['change-1', 'change-2', 'change-3']) expect(runCli(['apply', sb.runbook, '--only', id]).code).toBe(0);
+    for (const args of [['status'], ['history'], ['history', '--json'], ['rollback'], ['apply', '--only', 'change-3']]) {
+      const r = runCli([args[0]!, sb.runbook, ...args.slice(1)]);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stderr, args.join(' ')).toBe('');
+    }
+  });
+
   it('history keeps how the apply ended and shows what a later rollback --to undid', () => {
     const sb = fourChanges();
     expect(runCli(['apply', sb.runbook]).code).toBe(0);
@@ -114,11 +125,12 @@ describe('the report says what the policy did', () => {
 });
 
 describe('lock left by a dead process', () => {
-  it('status names the stale lock and the exact unlock command', () => {
+  it('status names the stale lock and the exact unlock command', async () => {
     const sb = fourChanges();
-    mkdirSync(sb.state, { recursive: true });
-    writeFileSync(join(sb.state, 'lock'), JSON.stringify({ pid: 999999, host: hostname(), user: 'someone', command: 'runbook apply x', since: '2026-01-01T00:00:00Z' }));
-    expect(runCli(['status', sb.runbook]).stdout).toContain(`lock: STALE — held by pid 999999`);
-    expect(runCli(['status', sb.runbook]).stdout).toContain(`clear with: runbook unlock ${sb.runbook}\n`);
+    const stale = await holdLockAs(sb.runbook, { pid: 999999, host: hostname(), user: 'someone', command: 'runbook apply x' });
+    const status = runCli(['status', sb.runbook]).stdout;
+    await stale.release();
+    expect(status).toContain(`lock: STALE — held by pid 999999`);
+    expect(status).toContain(`clear with: runbook unlock ${sb.runbook}${printedState(sb.runbook)}\n`);
   });
 });

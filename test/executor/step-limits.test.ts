@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, startCli, waitFor } from '../support/cli.js';
+import { lockHolderOf } from '../support/state-backend.js';
 import { fourChanges, journalEvents, type Sandbox } from './fixture.js';
 
 /** Inserts `text` (YAML lines) right after the `apply:` of change k. */
@@ -17,7 +18,7 @@ function addRollback(sb: Sandbox, k: number, text: string): void {
   writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace(`  - id: change-${k}\n`, `  - id: change-${k}\n    rollback:\n${text}`));
 }
 
-const lockFree = (sb: Sandbox) => !existsSync(join(sb.state, 'lock'));
+const lockFree = async (sb: Sandbox) => (await lockHolderOf(sb.runbook)) === null;
 
 /** A git checkout with two commits whose prepare-commit-msg hook hangs: `git revert` then hangs inside the git step. */
 function repoWithHangingHook(sb: Sandbox, seconds: number): string {
@@ -50,7 +51,7 @@ describe('a step that does not end by itself', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(r.stdout).toMatch(/pipe\.conf: it is a FIFO \(named pipe\), not a regular file/);
     expect(sb.snapshot()).toEqual(before);
-    expect(lockFree(sb)).toBe(true);
+    expect(await lockFree(sb)).toBe(true);
   });
 
   it('a snapshot taken before a step is bound by the step timeout (a crontab command that hangs)', async () => {
@@ -67,7 +68,7 @@ describe('a step that does not end by itself', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(r.stdout).toMatch(/cannot snapshot before changing: timed out after 1\.0s/);
     expect(sb.snapshot()).toEqual(before);
-    expect(lockFree(sb)).toBe(true);
+    expect(await lockFree(sb)).toBe(true);
   });
 
   it('a step that ignores its timeout (git revert stuck in a hook) is abandoned: counted failed, rolled back, exit 1', async () => {
@@ -82,7 +83,7 @@ describe('a step that does not end by itself', () => {
     expect(Date.now() - started).toBeLessThan(7_000);
     expect(r.stdout).toMatch(/timed out after 1\.0s; the step did not stop within 3\.0s of that, so runbook stopped waiting for it/);
     expect(sb.snapshot()).toEqual(before);
-    expect(lockFree(sb)).toBe(true);
+    expect(await lockFree(sb)).toBe(true);
     expect(journalEvents(sb).pop()).toMatchObject({ type: 'run.finished', outcome: 'rolled-back', exitCode: 1 });
   });
 
@@ -100,7 +101,7 @@ describe('a step that does not end by itself', () => {
     expect(r.code, r.stdout + r.stderr).toBe(130);
     expect(Date.now() - interrupted).toBeLessThan(6_000);
     expect(sb.snapshot()).toEqual(before);
-    expect(lockFree(sb)).toBe(true);
+    expect(await lockFree(sb)).toBe(true);
   });
 });
 

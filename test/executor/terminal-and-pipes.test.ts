@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliPath, runCli, startCli, waitFor } from '../support/cli.js';
+import { backendArgs, lockHolderOf } from '../support/state-backend.js';
 import { startInTerminal } from '../support/terminal.js';
 import { journalEvents, slowAt, slowStepsLeft, type Sandbox } from './fixture.js';
 
@@ -11,15 +12,18 @@ function lastRunFinished(sb: Sandbox) {
   return journalEvents(sb).filter((e) => e.type === 'run.finished').pop() as { outcome: string; exitCode: number } | undefined;
 }
 
-/** `runbook <args> | head -<lines>` in bash: the CLI's exit code, what head printed, the CLI's stderr. */
+/** `runbook <args> | head -<lines>` in bash (with the leg's state backend): the CLI's exit code, what head printed, the CLI's stderr. */
 function piped(args: string[], lines: number, opts: { stderrToo?: boolean } = {}) {
-  const cli = [process.execPath, cliPath, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
+  const { extra, call } = backendArgs(args);
+  const cli = [process.execPath, cliPath, ...args, ...extra].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
   const script = opts.stderrToo ? `${cli} 2>&1 | head -${lines}; echo "rc=\${PIPESTATUS[0]}" >&2` : `${cli} 2>"$ERR" | head -${lines}; echo "rc=\${PIPESTATUS[0]}" >>"$ERR"`;
   const err = join(mkdtempSync(join(tmpdir(), 'runbook-pipe-')), 'stderr');
   writeFileSync(err, '');
   const r = spawnSync('bash', ['-c', script], { env: { ...process.env, CI: '1', ERR: err }, encoding: 'utf8', timeout: 60_000 });
   const stderr = opts.stderrToo ? r.stderr : readFileSync(err, 'utf8');
-  return { code: Number(/rc=(\d+)/.exec(stderr)?.[1]), stdout: r.stdout, stderr: stderr.replace(/rc=\d+\n$/, '') };
+  const code = Number(/rc=(\d+)/.exec(stderr)?.[1]);
+  if (call) call.code = code;
+  return { code, stdout: r.stdout, stderr: stderr.replace(/rc=\d+\n$/, '') };
 }
 
 /** Four changes with a short pause in change 1, so `head` has surely gone by the time more is written. */
@@ -36,7 +40,7 @@ describe('Ctrl-C on a terminal (listr2 progress)', () => {
     expect(r.code, r.screen).toBe(130);
     expect(sb.snapshot()).toEqual(before);
     expect(slowStepsLeft(sb.dir)).toBe('');
-    expect(existsSync(join(sb.state, 'lock'))).toBe(false);
+    expect(await lockHolderOf(sb.runbook)).toBeNull();
     expect(lastRunFinished(sb)).toMatchObject({ outcome: 'interrupted', exitCode: 130 });
     expect(runCli(['status', sb.runbook]).stdout).not.toMatch(/UNFINISHED/);
   });
@@ -52,7 +56,7 @@ describe('the terminal goes away (ssh dropped): SIGHUP', () => {
     expect((await run.done).code).toBe(130);
     expect(sb.snapshot()).toEqual(before);
     expect(slowStepsLeft(sb.dir)).toBe('');
-    expect(existsSync(join(sb.state, 'lock'))).toBe(false);
+    expect(await lockHolderOf(sb.runbook)).toBeNull();
   });
 
   it('when the terminal itself is gone, writing to it cannot stop the rollback: files restored, lock released, run journaled', async () => {
@@ -61,7 +65,7 @@ describe('the terminal goes away (ssh dropped): SIGHUP', () => {
     const run = startInTerminal(['apply', sb.runbook]);
     await waitFor(() => existsSync(join(sb.dir, 'at-2')));
     run.child.kill('SIGKILL'); // the terminal emulator dies: the kernel hangs up the terminal
-    await waitFor(() => lastRunFinished(sb) !== undefined && !existsSync(join(sb.state, 'lock')), 20_000);
+    await waitFor(async () => lastRunFinished(sb) !== undefined && (await lockHolderOf(sb.runbook)) === null, 20_000);
     expect(lastRunFinished(sb)).toMatchObject({ outcome: 'interrupted', exitCode: 130 });
     expect(sb.snapshot()).toEqual(before);
     await waitFor(() => slowStepsLeft(sb.dir) === '', 5_000);
@@ -69,7 +73,7 @@ describe('the terminal goes away (ssh dropped): SIGHUP', () => {
 });
 
 describe('a reader that goes away (| head, less quit, a --json consumer exiting)', () => {
-  it('apply | head -2 still applies everything, journals it and exits 0, with no stack trace', () => {
+  it('apply | head -2 still applies everything, journals it and exits 0, with no stack trace', async () => {
     const sb = withPause();
     const r = piped(['apply', sb.runbook], 2);
     expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(2);
@@ -77,10 +81,10 @@ describe('a reader that goes away (| head, less quit, a --json consumer exiting)
     expect(r.code).toBe(0);
     expect(Object.values(sb.snapshot()).every((t) => t.includes('=new'))).toBe(true);
     expect(lastRunFinished(sb)).toMatchObject({ outcome: 'applied', exitCode: 0 });
-    expect(existsSync(join(sb.state, 'lock'))).toBe(false);
+    expect(await lockHolderOf(sb.runbook)).toBeNull();
   });
 
-  it('a failing apply | head -2 still rolls back and exits 1; with 2>&1 too', () => {
+  it('a failing apply | head -2 still rolls back and exits 1; with 2>&1 too', async () => {
     for (const stderrToo of [false, true]) {
       const sb = withPause();
       const before = sb.snapshot();
@@ -89,7 +93,7 @@ describe('a reader that goes away (| head, less quit, a --json consumer exiting)
       expect(r.code).toBe(1);
       expect(sb.snapshot()).toEqual(before);
       expect(lastRunFinished(sb)).toMatchObject({ outcome: 'rolled-back', exitCode: 1 });
-      expect(existsSync(join(sb.state, 'lock'))).toBe(false);
+      expect(await lockHolderOf(sb.runbook)).toBeNull();
     }
   });
 
@@ -102,7 +106,7 @@ describe('a reader that goes away (| head, less quit, a --json consumer exiting)
     expect(lastRunFinished(sb)).toMatchObject({ outcome: 'applied' });
   });
 
-  it('rollback | head -3 restores every file and exits 0', () => {
+  it('rollback | head -3 restores every file and exits 0', async () => {
     const sb = withPause();
     writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('    rollback:\n', '    rollback:\n      - run: "sleep 0.3"\n'));
     const before = sb.snapshot();
@@ -111,7 +115,7 @@ describe('a reader that goes away (| head, less quit, a --json consumer exiting)
     expect(r.stderr).not.toMatch(/EPIPE|Error|\n\s+at /);
     expect(r.code).toBe(0);
     expect(sb.snapshot()).toEqual(before);
-    expect(existsSync(join(sb.state, 'lock'))).toBe(false);
+    expect(await lockHolderOf(sb.runbook)).toBeNull();
   });
 
   it('plan of a 3000-change runbook | head -2 exits quietly, as table and as JSON', () => {

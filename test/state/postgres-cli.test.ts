@@ -230,6 +230,57 @@ describe('choosing the PostgreSQL state', () => {
   });
 });
 
+describe('what the database holds or refuses', () => {
+  it('a schema it cannot create (a role without CREATE on the database, a reserved pg_ name): one clear line, exit 2, nothing done', () => {
+    const sb = fourChanges();
+    const before = sb.snapshot();
+    const name = `team_${Date.now()}`;
+    psql(`DROP ROLE IF EXISTS runbook_nocreate; CREATE ROLE runbook_nocreate LOGIN PASSWORD 'Secr3t-pw'`);
+    const noCreate = new URL(url);
+    noCreate.username = 'runbook_nocreate';
+    noCreate.password = 'Secr3t-pw';
+    const where = (user: string) => `postgres://${user}:\\*\\*\\*@127\\.0\\.0\\.1:\\d+/runbook_test \\(host 127\\.0\\.0\\.1, port \\d+, database runbook_test\\)`;
+    const cases: [string, RegExp][] = [
+      [`${noCreate.toString()}?schema=${name}`, new RegExp(`^runbook: the state database ${where('runbook_nocreate')} cannot be used: permission denied for database runbook_test; nothing was done\\n$`)],
+      [`${url}?schema=pg_${name}`, new RegExp(`^runbook: the state database ${where('postgres')} cannot be used: unacceptable schema name "pg_${name}"; nothing was done\\n$`)],
+    ];
+    for (const [state, message] of cases) {
+      for (const command of ['apply', 'rollback', 'status', 'history']) {
+        const started = Date.now();
+        const r = runCli([command, sb.runbook, '--state', state]);
+        expect(r.code, `${command} ${state}`).toBe(2);
+        expect(r.stderr).toMatch(message);
+        expect(r.stdout + r.stderr).not.toContain('Secr3t-pw');
+        expect(Date.now() - started).toBeLessThan(10_000);
+      }
+    }
+    expect(sb.snapshot()).toEqual(before);
+    expect(existsSync(sb.state)).toBe(false);
+    expect(psql(`SELECT count(*) FROM pg_namespace WHERE nspname IN ('${name}', 'pg_${name}')`).trim()).toBe('0');
+  });
+
+  it('a row in events that runbook did not write (the table takes only INSERTs) is not taken for an event: no internal error, rollback restores the bytes', () => {
+    const sb = fourChanges();
+    const before = sb.snapshot();
+    const schema = `foreign_rows_${Date.now()}`;
+    const state = ['--state', `${url}?schema=${schema}`];
+    expect(runCli(['apply', sb.runbook, '--only', 'change-1', ...state]).code).toBe(0);
+    expect(runCli(['apply', sb.runbook, '--only', 'change-2', ...state]).code).toBe(0);
+    const [older, newer] = psql(`SELECT run_id FROM "${schema}".runs ORDER BY run_id`).trim().split('\n');
+    psql(`INSERT INTO "${schema}".events (run_id, seq, at, type, event) VALUES
+      ('${older}', -1, now(), 'note', '"garbage"'), ('${older}', 100, now(), 'note', '{}'), ('${newer}', 100, now(), 'note', '[1]'), ('${newer}', 101, now(), 'note', 'null')`);
+    const status = runCli(['status', sb.runbook, ...state]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/applied: 1\. change-1 — verified[^]*applied: 2\. change-2 — verified/);
+    const history = runCli(['history', sb.runbook, ...state]);
+    expect(history.stdout.match(/ applied {2,}change-\d:verified/g)).toHaveLength(2);
+    for (const out of [status.stderr, history.stderr]) expect(out).not.toMatch(/internal error/);
+    for (let i = 0; i < 2; i++) expect(runCli(['rollback', sb.runbook, ...state]).code).toBe(0);
+    expect(sb.snapshot()).toEqual(before);
+    expect(runCli(['rollback', sb.runbook, ...state]).stdout).toMatch(/nothing to roll back/);
+  });
+});
+
 describe('runbook state migrate', () => {
   it('--from .runbook --to URL copies the file history; the run is then rolled back from the database', () => {
     const sb = fourChanges();

@@ -123,6 +123,18 @@ describe('PostgresStateStore', () => {
     await expect(s.readRun('nope')).rejects.toThrow(/no run nope/);
   });
 
+  it('every connection of its pool commits synchronously, though the server default is off (as in this test cluster)', async () => {
+    const plain = new pg.Client({ connectionString: url });
+    await plain.connect();
+    expect((await plain.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit).toBe('off');
+    await plain.end();
+    const s = store(schemaName());
+    // Four at once, each holding its connection a moment: the pool opens a connection for each.
+    const rows = await Promise.all([1, 2, 3, 4].map(() => s.db.query<{ setting: string; pid: number }>('test', "SELECT current_setting('synchronous_commit') AS setting, pg_backend_pid() AS pid, pg_sleep(0.1)")));
+    expect(new Set(rows.map((r) => r[0]!.pid)).size).toBe(4);
+    expect(rows.map((r) => r[0]!.setting)).toEqual(['on', 'on', 'on', 'on']);
+  });
+
   it('two stores on the same key: one gets the lock, the other LockedError naming the holder', async () => {
     const schema = schemaName();
     const a = store(schema);

@@ -20,6 +20,12 @@ export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.Proces
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Runs a command line exactly as printed for the operator, through bash (`runbook …` is this checkout's CLI). */
+export function runPrinted(command: string): CliResult {
+  const r = spawnSync('bash', ['-c', `runbook() { "${process.execPath}" "${cliPath}" "$@"; }; ${command}`], { encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
 /** Starts the CLI in the background (for signals and kill -9). */
 export function startCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
   const { extra, call } = backendArgs(args, { cwd: opts.cwd ?? repoRoot, env: opts.env });
@@ -37,9 +43,9 @@ export function startCli(args: string[], opts: { cwd?: string; env?: NodeJS.Proc
   return { child, done, output: () => stdout };
 }
 
-export async function waitFor(check: () => boolean, timeoutMs = 20_000): Promise<void> {
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > end) throw new Error('timed out waiting for a condition');
     await new Promise((r) => setTimeout(r, 20));
   }

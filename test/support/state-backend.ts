@@ -6,10 +6,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { inject } from 'vitest';
 import { openStore } from '../../src/cli/state.js';
+import { compareRuns } from '../../src/engine/run-id.js';
 import type { LockHolder, StateStore } from '../../src/state/contract.js';
 
 export type Backend = 'file' | 'postgres';
@@ -24,8 +25,20 @@ export function schemaFor(runbookDir: string): string {
   return `t_${createHash('sha256').update(resolve(runbookDir)).digest('hex').slice(0, 16)}`;
 }
 
+/**
+ * The `--state` URL of a runbook in this leg. It has no password: the leg gives it in
+ * PGPASSWORD (postgres-leg.ts), as the README advises, so commands the engine prints carry an
+ * exact `--state` and can be run as printed.
+ */
 export function stateUrlFor(runbook: string): string {
-  return `${inject('pg').url}?schema=${schemaFor(dirname(resolve(runbook)))}`;
+  const url = new URL(inject('pg').url);
+  url.password = '';
+  return `${url.toString()}?schema=${schemaFor(dirname(resolve(runbook)))}`;
+}
+
+/** What a command printed for the operator repeats of this leg's state: '' or ` --state '<url>'`. */
+export function printedState(runbook: string): string {
+  return backend === 'postgres' ? ` --state '${stateUrlFor(runbook)}'` : '';
 }
 
 interface Call {
@@ -80,6 +93,22 @@ export function journalText(dir: string): string {
     .join('\n');
 }
 
+/**
+ * Everything the state backend stored for the runbook in `dir`, as text: every file under
+ * `.runbook/`, or a data dump of its schema (every table: runs, events, lock holders).
+ */
+export function storedState(dir: string): string {
+  if (backend === 'postgres') {
+    const schema = schemaFor(dir);
+    if (!schemaExists(schema)) return '';
+    return execFileSync(join(inject('pg').binDir, 'pg_dump'), ['--data-only', '--schema', schema, '-d', inject('pg').url], { encoding: 'utf8' });
+  }
+  const files = (d: string): string[] => (existsSync(d) ? readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)])) : []);
+  return files(join(dir, '.runbook'))
+    .map((f) => readFileSync(f, 'latin1'))
+    .join('\n');
+}
+
 /** Journal files written below `dir` (there must be none in the postgres leg). */
 function journalFiles(dir: string): string[] {
   const runs = join(dir, '.runbook', 'runs');
@@ -109,13 +138,53 @@ export function testStore(runbook: string): Promise<StateStore> {
   return openStore(runbook, { var: [], varsFile: [], state, json: false, color: false, verbose: false });
 }
 
+/** Who holds the runbook's lock now, as its backend (and so `runbook status`) sees it; null when it is free. */
+export async function lockHolderOf(runbook: string): Promise<Awaited<ReturnType<StateStore['lockHolder']>>> {
+  const store = await testStore(runbook);
+  try {
+    return await store.lockHolder();
+  } finally {
+    await store.close();
+  }
+}
+
+/** The runbook's run ids, oldest first (the engine's order, compareRuns). */
+export async function runIdsOf(runbook: string): Promise<string[]> {
+  const store = await testStore(runbook);
+  try {
+    return (await store.listRuns()).sort(compareRuns).map((r) => r.runId);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Gives a recorded run another id, as if it had been made with that id (e.g. by a clock that
+ * was ahead): the journal file renamed, or the run's rows re-keyed (the events' append-only
+ * trigger and the foreign key held off for that one transaction).
+ */
+export function renameRun(runbook: string, from: string, to: string): void {
+  const dir = dirname(resolve(runbook));
+  if (backend === 'file') {
+    const runs = join(dir, '.runbook', 'runs');
+    renameSync(join(runs, `${from}.jsonl`), join(runs, `${to}.jsonl`));
+    return;
+  }
+  const s = `"${schemaFor(dir)}"`;
+  psql(`BEGIN; SET LOCAL session_replication_role = replica;
+    UPDATE ${s}.runs SET run_id = '${to}' WHERE run_id = '${from}';
+    UPDATE ${s}.events SET run_id = '${to}' WHERE run_id = '${from}';
+    COMMIT;`);
+}
+
 /**
  * Makes the runbook's lock held by `holder` (a dead pid for a stale lock), the way that backend
- * would show it: the lock file, or an advisory lock held by a session of this process.
+ * would show it: the lock file (in `stateDir` if given), or an advisory lock held by a session
+ * of this process.
  */
-export async function holdLockAs(runbook: string, holder: Omit<LockHolder, 'since'>): Promise<{ release(): Promise<void> }> {
+export async function holdLockAs(runbook: string, holder: Omit<LockHolder, 'since'>, opts: { stateDir?: string } = {}): Promise<{ release(): Promise<void> }> {
   if (backend === 'file') {
-    const path = join(dirname(resolve(runbook)), '.runbook', 'lock');
+    const path = join(opts.stateDir ?? join(dirname(resolve(runbook)), '.runbook'), 'lock');
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, JSON.stringify({ since: '2026-01-01T00:00:00Z', ...holder }));
     return { release: async () => rmSync(path, { force: true }) };
