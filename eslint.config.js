@@ -12,6 +12,12 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS (bin/package.json): the entry loads the bundle with its code cache.
+    files: ['bin/**/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', __dirname: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['src/**/*.ts'],
     ignores: ['src/cli/**'],
     rules: {

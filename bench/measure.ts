@@ -10,7 +10,7 @@ export interface Timing {
   runs: number;
 }
 
-function hasHyperfine(): boolean {
+export function hasHyperfine(): boolean {
   return spawnSync('hyperfine', ['--version']).status === 0;
 }
 

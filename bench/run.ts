@@ -3,22 +3,22 @@
  * Prints a markdown table and writes the same figures to bench/results/latest.json.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ansiblePlaybook, bashScript, changesRunbook, failingRunbook, stepsRunbook } from './generate.js';
-import { compare, median, timeAndRss } from './measure.js';
+import { compare, hasHyperfine, median, timeAndRss } from './measure.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'bin', 'runbook.js');
 const work = mkdtempSync(join(tmpdir(), 'runbook-bench-'));
 const runs = Number(process.env.BENCH_RUNS ?? 10);
-const rows: { figure: string; engine: string; baseline: string; ratio: string; target: string }[] = [];
-const json: Record<string, unknown> = { machine: machine(), date: new Date().toISOString(), runs };
+const rows: { figure: string; engine: string; baseline: string; ratio: string; target: string; runs: number }[] = [];
+const json: Record<string, unknown> = { machine: machine(), date: new Date().toISOString(), runsPerTimedFigure: runs };
 
 function machine(): string {
-  return `${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, node ${process.version}`;
+  return `${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`;
 }
 function fmt(ms: number): string {
   return ms >= 100 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`;
@@ -29,19 +29,29 @@ function write(name: string, text: string): string {
   return path;
 }
 
-// 1. Cold start: plan vs node -e 0
+// 1. Cold start: plan vs node -e 0, each with and without NODE_EXTRA_CA_CERTS (Node reads
+// that bundle at every start: ~35 ms on these machines, the same for both commands).
 {
   const phase1 = join(root, 'runbooks', 'phase1.yaml');
-  const [plan, node] = compare(
-    [
-      { name: 'runbook plan phase1', command: `node ${cli} plan ${phase1}` },
-      { name: 'node -e 0', command: 'node -e 0' },
-    ],
-    runs,
-  );
-  const ratio = plan!.medianMs / node!.medianMs;
-  rows.push({ figure: 'Cold start: `plan runbooks/phase1.yaml`', engine: fmt(plan!.medianMs), baseline: `node -e 0: ${fmt(node!.medianMs)}`, ratio: `${ratio.toFixed(2)}x`, target: '≤ 3x' });
-  json.coldStart = { planMs: plan!.medianMs, nodeMs: node!.medianMs, ratio };
+  const caCerts = process.env.NODE_EXTRA_CA_CERTS ?? (existsSync('/etc/ssl/certs/ca-certificates.crt') ? '/etc/ssl/certs/ca-certificates.crt' : undefined);
+  const environments = [
+    { label: 'without NODE_EXTRA_CA_CERTS', prefix: 'env -u NODE_EXTRA_CA_CERTS' },
+    ...(caCerts ? [{ label: `with NODE_EXTRA_CA_CERTS=${caCerts}`, prefix: `env NODE_EXTRA_CA_CERTS=${caCerts}` }] : []),
+  ];
+  const coldStart: Record<string, unknown>[] = [];
+  for (const { label, prefix } of environments) {
+    const [plan, node] = compare(
+      [
+        { name: `runbook plan phase1 (${label})`, command: `${prefix} node ${cli} plan ${phase1}` },
+        { name: `node -e 0 (${label})`, command: `${prefix} node -e 0` },
+      ],
+      runs,
+    );
+    const ratio = plan!.medianMs / node!.medianMs;
+    rows.push({ figure: `Cold start: \`plan runbooks/phase1.yaml\`, ${label.replace(/=.*/, '')}`, engine: fmt(plan!.medianMs), baseline: `node -e 0: ${fmt(node!.medianMs)}`, ratio: `${ratio.toFixed(2)}x`, target: '≤ 3x', runs: plan!.runs });
+    coldStart.push({ environment: label, planMs: plan!.medianMs, nodeMs: node!.medianMs, ratio, runs: plan!.runs });
+  }
+  json.coldStart = coldStart;
 }
 
 // 2. Per-step overhead: 200 steps, and 50 changes × (3 apply + 1 verify), vs bash
@@ -61,7 +71,7 @@ function applyCommand(file: string): string {
   );
   const perStep = (engine!.medianMs - bash!.medianMs) / 200;
   const ratio = engine!.medianMs / bash!.medianMs;
-  rows.push({ figure: '200 `run: "true"` steps', engine: fmt(engine!.medianMs), baseline: `bash: ${fmt(bash!.medianMs)}`, ratio: `${ratio.toFixed(2)}x (+${perStep.toFixed(2)} ms/step)`, target: '≤ 3x' });
+  rows.push({ figure: '200 `run: "true"` steps', engine: fmt(engine!.medianMs), baseline: `bash: ${fmt(bash!.medianMs)}`, ratio: `${ratio.toFixed(2)}x (+${perStep.toFixed(2)} ms/step)`, target: '≤ 3x', runs: engine!.runs });
   json.steps200 = { engineMs: engine!.medianMs, bashMs: bash!.medianMs, ratio, overheadMsPerStep: perStep };
 
   const changes = write('changes50.yaml', changesRunbook(50));
@@ -74,7 +84,7 @@ function applyCommand(file: string): string {
     Math.max(3, Math.round(runs / 2)),
   );
   const ratio50 = engine50!.medianMs / bash50!.medianMs;
-  rows.push({ figure: '50 changes × (3 apply + 1 verify)', engine: fmt(engine50!.medianMs), baseline: `bash: ${fmt(bash50!.medianMs)}`, ratio: `${ratio50.toFixed(2)}x`, target: '—' });
+  rows.push({ figure: '50 changes × (3 apply + 1 verify)', engine: fmt(engine50!.medianMs), baseline: `bash: ${fmt(bash50!.medianMs)}`, ratio: `${ratio50.toFixed(2)}x`, target: '—', runs: engine50!.runs });
   json.changes50 = { engineMs: engine50!.medianMs, bashMs: bash50!.medianMs, ratio: ratio50 };
 
   // 3. Ansible, the same 50-task job
@@ -89,30 +99,50 @@ function applyCommand(file: string): string {
       3,
     );
     const speedup = ansible!.medianMs / engineA!.medianMs;
-    rows.push({ figure: '50 tasks vs Ansible (connection: local)', engine: fmt(engineA!.medianMs), baseline: `ansible: ${fmt(ansible!.medianMs)}`, ratio: `${speedup.toFixed(1)}x faster`, target: '≥ 20x faster' });
+    rows.push({ figure: '50 tasks vs Ansible (connection: local)', engine: fmt(engineA!.medianMs), baseline: `ansible: ${fmt(ansible!.medianMs)}`, ratio: `${speedup.toFixed(1)}x faster`, target: '≥ 20x faster', runs: engineA!.runs });
     json.ansible50 = { engineMs: engineA!.medianMs, ansibleMs: ansible!.medianMs, speedup };
   } else {
     process.stderr.write('note: ansible-playbook is not installed (apt-get install ansible-core); the Ansible comparison is skipped.\n');
-    rows.push({ figure: '50 tasks vs Ansible', engine: '—', baseline: 'ansible-playbook not installed', ratio: 'skipped', target: '≥ 20x faster' });
+    rows.push({ figure: '50 tasks vs Ansible', engine: '—', baseline: 'ansible-playbook not installed', ratio: 'skipped', target: '≥ 20x faster', runs: 0 });
     json.ansible50 = { skipped: 'ansible-playbook not installed' };
   }
 }
 
-// 4. Scale: validate + plan of 100, 1,000, 10,000 changes
+// 4. Scale: validate + plan of 100, 1,000, 10,000 changes, and whether the growth is linear
 {
-  const scale: Record<string, unknown>[] = [];
+  const scaleRuns = 3;
+  const scale: { changes: number; validateMs: number; planMs: number; peakRssMb: number }[] = [];
   for (const n of [100, 1000, 10000]) {
     const file = write(`scale${n}.yaml`, changesRunbook(n, 1));
-    const validate = [0, 1, 2].map(() => timeAndRss(['node', cli, 'validate', file]));
-    const plan = [0, 1, 2].map(() => timeAndRss(['node', cli, 'plan', file, '--format', 'json']));
+    const validate = Array.from({ length: scaleRuns }, () => timeAndRss(['node', cli, 'validate', file]));
+    const plan = Array.from({ length: scaleRuns }, () => timeAndRss(['node', cli, 'plan', file, '--format', 'json']));
     const v = median(validate.map((r) => r.ms));
     const p = median(plan.map((r) => r.ms));
     const rss = Math.max(...plan.map((r) => r.rssMb), ...validate.map((r) => r.rssMb));
     if (plan.some((r) => r.exitCode !== 0)) process.stderr.write(`warning: plan of ${n} changes exited non-zero\n`);
     scale.push({ changes: n, validateMs: v, planMs: p, peakRssMb: rss });
-    rows.push({ figure: `Scale: ${n.toLocaleString('en')} changes`, engine: `validate ${fmt(v)}, plan ${fmt(p)}`, baseline: `peak RSS ${rss.toFixed(0)} MB`, ratio: '—', target: n === 10000 ? '≤ 2 s, ≤ 300 MB' : '—' });
+    rows.push({ figure: `Scale: ${n.toLocaleString('en')} changes`, engine: `validate ${fmt(v)}, plan ${fmt(p)}`, baseline: `peak RSS ${rss.toFixed(0)} MB`, ratio: '—', target: n === 10000 ? '≤ 2 s, ≤ 300 MB' : '—', runs: scaleRuns });
   }
-  json.scale = scale;
+  // Cost of one more change, from the differences (the start-up cost drops out): linear when
+  // the 1,000→10,000 step costs per change what the 100→1,000 step did (within 1.5x).
+  const step = (a: (typeof scale)[number], b: (typeof scale)[number]) => ({
+    msPerChange: (b.planMs - a.planMs) / (b.changes - a.changes),
+    kbPerChange: ((b.peakRssMb - a.peakRssMb) * 1024) / (b.changes - a.changes),
+  });
+  const low = step(scale[0]!, scale[1]!);
+  const high = step(scale[1]!, scale[2]!);
+  const timeRatio = high.msPerChange / low.msPerChange;
+  const rssRatio = high.kbPerChange / low.kbPerChange;
+  const verdict = (r: number) => (r <= 1.5 ? 'linear' : `superlinear (${r.toFixed(2)}x per change)`);
+  rows.push({
+    figure: 'Scale: marginal cost per change',
+    engine: `100→1,000: ${low.msPerChange.toFixed(3)} ms, ${low.kbPerChange.toFixed(1)} KB; 1,000→10,000: ${high.msPerChange.toFixed(3)} ms, ${high.kbPerChange.toFixed(1)} KB`,
+    baseline: `time ${verdict(timeRatio)} (${timeRatio.toFixed(2)}x), RSS ${verdict(rssRatio)} (${rssRatio.toFixed(2)}x)`,
+    ratio: '—',
+    target: 'linear',
+    runs: scaleRuns,
+  });
+  json.scale = { points: scale, marginal: { from100to1000: low, from1000to10000: high, timeRatio, rssRatio, linear: timeRatio <= 1.5 && rssRatio <= 1.5 } };
 }
 
 // 5. Failure latency: failing verify's end → first rollback step's start (journal timestamps)
@@ -134,16 +164,16 @@ function applyCommand(file: string): string {
     }
   }
   const m = latencies.length ? median(latencies) : NaN;
-  rows.push({ figure: 'Failure → first rollback step', engine: Number.isNaN(m) ? 'not measured' : `${m.toFixed(0)} ms`, baseline: '(journal timestamps, ms resolution)', ratio: '—', target: '≤ 50 ms' });
+  rows.push({ figure: 'Failure → first rollback step', engine: Number.isNaN(m) ? 'not measured' : `${m.toFixed(0)} ms`, baseline: '(journal timestamps, ms resolution)', ratio: '—', target: '≤ 50 ms', runs: latencies.length });
   json.failureLatency = { medianMs: m, samples: latencies };
 }
 
 const table = [
-  `Machine: ${json.machine as string}; ${runs} runs per figure (median).`,
+  `Machine: ${json.machine as string}; medians of the runs counted in the last column (${hasHyperfine() ? 'hyperfine' : 'in-script loop'}).`,
   '',
-  '| Figure | runbook | Baseline | Ratio | Target |',
-  '|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.figure} | ${r.engine} | ${r.baseline} | ${r.ratio} | ${r.target} |`),
+  '| Figure | runbook | Baseline | Ratio | Target | Runs |',
+  '|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.figure} | ${r.engine} | ${r.baseline} | ${r.ratio} | ${r.target} | ${r.runs} |`),
 ].join('\n');
 process.stdout.write(table + '\n');
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });

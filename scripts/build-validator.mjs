@@ -15,7 +15,11 @@ writeFileSync(join(root, 'schema', 'runbook.schema.json'), JSON.stringify(schema
 const ajv = new Ajv.default({ ...ajvOptions, code: { source: true, esm: true } });
 const validate = ajv.compile(schema);
 const code = standaloneCode.default(ajv, validate);
-const prelude = "import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\n";
+// The standalone code require()s ajv's runtime helpers; static imports instead, so the file
+// is plain ESM that the bundler (scripts/bundle.mjs) can follow.
+const specifiers = [...new Set([...code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]))];
+const imports = specifiers.map((s, i) => `import runtime${i} from ${JSON.stringify(s.endsWith('.js') ? s : `${s}.js`)};\n`).join('');
+const body = specifiers.reduce((text, s, i) => text.split(`require(${JSON.stringify(s)})`).join(`runtime${i}`), code);
 const out = join(root, 'dist', 'generated', 'validate-runbook.js');
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, prelude + code);
+writeFileSync(out, imports + body);

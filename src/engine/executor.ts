@@ -145,6 +145,11 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
       return finish('preflight-failed', 1, { failure: { phase: 'checkpoint', failure: failureOf(error) } });
     }
   }
+  // Interrupted while the checkpoint was taken: start no change; take the checkpoint back.
+  if (options.signal.aborted) {
+    await undoRunCheckpoint(foldRun(options.runId, emitter.events), emitter);
+    return finish('interrupted', 130);
+  }
 
   const applied: string[] = [];
   let failed: { change: PlannedChange; error: ChangeFailed } | undefined;

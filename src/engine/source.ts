@@ -73,12 +73,12 @@ export async function readYaml(file: string, what = 'runbook'): Promise<ReadYaml
     return { diagnostics: [{ code: 'encoding', message: `${what} is not valid UTF-8 (byte 0x${bytes[bad]?.toString(16)} at offset ${bad})`, pos: at(line, col) }], text: bytes.toString('utf8') };
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const lines = new LineCounter();
+  const lines = lineStarts(text);
   let doc: Document.Parsed;
   try {
     // logLevel 'error': the parser's warnings (e.g. a list used as a key) would otherwise be
     // printed by Node; structureDiagnostics reports them with a position instead.
-    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false, strict: true, merge: true, logLevel: 'error' });
+    doc = parseDocument(text, { prettyErrors: false, uniqueKeys: false, strict: true, merge: true, logLevel: 'error' });
   } catch (error) {
     const message = error instanceof RangeError ? 'the document nests too deeply to read' : `cannot parse: ${(error as Error).message}`;
     return { diagnostics: [{ code: 'yaml-syntax', message, pos: at(1, 1) }], text };
@@ -114,6 +114,14 @@ export async function readYaml(file: string, what = 'runbook'): Promise<ReadYaml
     }
   }
   return { source: usable() ? src : undefined, doc, diagnostics, text };
+}
+
+/** Where each line starts, from the text itself: the parser's own count misses lines after some syntax errors. */
+function lineStarts(text: string): LineCounter {
+  const lines = new LineCounter();
+  lines.addNewLine(0);
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines.addNewLine(i + 1);
+  return lines;
 }
 
 function firstInvalidUtf8(bytes: Buffer): number {

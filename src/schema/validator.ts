@@ -21,8 +21,9 @@ let cached: Validate | undefined;
 export async function runbookValidator(): Promise<Validate> {
   if (cached) return cached;
   try {
-    const generated = '../generated/validate-runbook.js';
-    const mod = (await import(generated)) as { default: Validate };
+    // A literal path, so the build's bundler (scripts/bundle.mjs) includes the generated file.
+    // @ts-expect-error -- written by `npm run build` into dist/generated; absent when running from source
+    const mod = (await import('../generated/validate-runbook.js')) as { default: Validate };
     cached = mod.default;
   } catch {
     // Only when running from source (tests): the built CLI never loads the schema builder.

@@ -55,7 +55,7 @@ export class FileRunJournal implements RunJournal {
  * power loss could strike. Unset in normal use; costs one comparison per event.
  */
 const crashAt = /^(before|after):(\d+)$/.exec(process.env.RUNBOOK_CRASH_AT ?? '');
-function crashPoint(when: 'before' | 'after', seq: number): void {
+export function crashPoint(when: 'before' | 'after', seq: number): void {
   if (crashAt && crashAt[1] === when && Number(crashAt[2]) === seq) process.kill(process.pid, 'SIGKILL');
 }
 

@@ -16,7 +16,7 @@ import {
   type StateStore,
   type UnreconciledJournal,
 } from './contract.js';
-import { FileRunJournal, readJournalFile } from './journal-file.js';
+import { crashPoint, FileRunJournal, readJournalFile } from './journal-file.js';
 import { describeHolder, isStale } from './lock-file.js';
 import { PostgresStateDb, type PostgresDbOptions, type RunOwner } from './postgres-db.js';
 
@@ -391,7 +391,9 @@ export class PostgresRunJournal implements RunJournal {
       const record: JournalEvent = { ...event, seq: this.seq, at: new Date().toISOString() };
       try {
         if (this.store.lockLost) throw this.store.lockLost;
+        crashPoint('before', record.seq);
         await this.store.db.insertEvent(this.runId, record);
+        crashPoint('after', record.seq);
         this.seq++;
         return;
       } catch (error) {

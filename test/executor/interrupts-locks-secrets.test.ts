@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, runPrinted, startCli, waitFor } from '../support/cli.js';
@@ -128,12 +128,28 @@ describe('kill -9 of the engine, then runbook rollback', () => {
     run.child.kill('SIGKILL');
     await run.done;
     spawnSync('pkill', ['-f', `${sb.dir}/at-${k}`]);
+    const stillApplied = [...Array.from({ length: k - 1 }, (_, i) => `change-${i + 1} (verified)`), `change-${k} (applying)`].join(', ');
+    const unfinishedMessage = (runId: string, restore: string) => `runbook: run ${runId} did not finish cleanly; still applied: ${stillApplied}.\nRestore first with: ${restore}\n`;
     const refused = runCli(['apply', sb.runbook]);
-    expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toMatch(/stale lock|did not finish cleanly/);
-    // The database server dropped the dead holder's session, and its lock with it.
-    if (backend === 'postgres') expect(refused.code).toBe(3);
-    expect(runCli(['unlock', sb.runbook]).code).toBe(0);
+    if (backend === 'postgres') {
+      // The database server dropped the dead holder's session, and its lock with it.
+      expect(refused.code).toBe(3);
+      const restore = `runbook rollback ${sb.runbook}${printedState(sb.runbook)}`;
+      expect(refused.stderr).toMatch(new RegExp(`^${escapeRegExp(unfinishedMessage('RUN', restore)).replace('RUN', '\\S+')}$`));
+      expect(runCli(['unlock', sb.runbook]).code).toBe(0);
+    } else {
+      // The dead run's lock is named for what it is, exactly; unlock clears it; then apply refuses the unfinished run.
+      const lock = JSON.parse(readFileSync(join(sb.state, 'lock'), 'utf8')) as { since: string };
+      const holder = `pid ${run.child.pid} on ${hostname()} (user ${userInfo().username}, "runbook apply ${sb.runbook}") since ${lock.since}`;
+      expect(refused.code).toBe(4);
+      expect(refused.stderr).toBe(`runbook: stale lock: held by ${holder}, but that process is gone. Check nothing is running, then clear it with: runbook unlock ${sb.runbook}\n`);
+      const unlock = runCli(['unlock', sb.runbook]);
+      expect(unlock.code).toBe(0);
+      expect(unlock.stdout).toBe(`lock cleared (was ${holder})\n`);
+      const unfinished = runCli(['apply', sb.runbook]);
+      expect(unfinished.code).toBe(3);
+      expect(unfinished.stderr).toBe(unfinishedMessage(readdirSync(join(sb.state, 'runs'))[0]!.replace(/\.jsonl$/, ''), `runbook rollback ${sb.runbook}`));
+    }
     const status = runCli(['status', sb.runbook]);
     expect(status.stdout).toMatch(/UNFINISHED/);
     const rb = runCli(['rollback', sb.runbook]);
@@ -204,3 +220,7 @@ describe('secrets and injection', () => {
     }
   });
 });
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -91,9 +91,18 @@ describe('rollback failure', () => {
     expect(r.stdout).toMatch(/ROLLBACK FAILED — manual action needed/);
     expect(r.stdout).toMatch(/rollback of change-2 failed:/);
     expect(r.stdout).toMatch(/command: test -e .*allow-undo/);
-    expect(r.stdout).toMatch(/still applied: 1\. change-1 \(verified\), 2\. change-2 \(rollback-failed\)/);
-    expect(r.stdout).toMatch(/to finish by hand, in this order:\n.*change-2: test -e .*allow-undo/);
-    expect(r.stdout).toMatch(/then run: runbook rollback/);
+    // The whole tail, exactly: what remains (nothing more), and every undo step left, in order.
+    expect(r.stdout.slice(r.stdout.indexOf('still applied:'))).toBe(
+      [
+        'still applied: 1. change-1 (verified), 2. change-2 (rollback-failed)',
+        'to finish by hand, in this order:',
+        `  change-2: test -e ${sb.dir}/allow-undo && echo undo-2 >> ${log}`,
+        `  change-2: replace in ${sb.dir}/conf2.txt`,
+        `  change-1: restore ${sb.dir}/conf1.txt`,
+        `or fix the cause above, then run: runbook rollback ${sb.runbook}   (it continues with what is left)`,
+        '',
+      ].join('\n'),
+    );
     writeFileSync(join(sb.dir, 'allow-undo'), '');
     const again = runCli(['rollback', sb.runbook]);
     expect(again.code).toBe(0);
