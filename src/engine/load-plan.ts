@@ -76,9 +76,11 @@ export async function loadPlan(file: string, options: LoadPlanOptions = {}): Pro
   const data = src.data as Record<string, unknown> | null;
   const isPlainMap = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
   // Checked against the declared names only when there are some to check against; otherwise the schema problem is the news.
-  if (isPlainMap(data) && (data!.vars === undefined || isPlainMap(data!.vars))) checkVarFlags(flags, declared);
-  for (const warning of undeclaredWarnings(fromFiles.files, declared)) options.onWarning?.(warning);
-  const defs = effectiveVars(runbookDefs, fromFiles.files, flags, declared);
+  if (isPlainMap(data) && (data!.vars === undefined || isPlainMap(data!.vars))) checkVarFlags(flags, declared, secrets);
+  // A vars file may also give the values of the runbook's secrets (it can be mode 0600; argv cannot).
+  const fileNames = [...declared, ...secrets];
+  for (const warning of undeclaredWarnings(fromFiles.files, fileNames)) options.onWarning?.(warning);
+  const defs = effectiveVars(runbookDefs, fromFiles.files, flags, fileNames);
   const known = new Set(declared);
   const checked = await checkRunbook(src, resolvePath(file), known);
   const diagnostics = [...read.diagnostics, ...fromFiles.diagnostics, ...checked.diagnostics, ...externalTemplateProblems(defs.values(), known), ...varCycleDiagnostics(defs)];

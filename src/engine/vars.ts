@@ -69,10 +69,14 @@ const didYouMean = (name: string, declared: string[]) => {
 };
 
 /** A `--var` must name a variable the runbook declares under `vars:`: a typo is not silently ignored. */
-export function checkVarFlags(flags: [string, string][], declared: string[]): void {
+export function checkVarFlags(flags: [string, string][], declared: string[], secrets: string[] = []): void {
   const unknown = flags.filter(([name]) => !declared.includes(name));
   if (unknown.length === 0) return;
-  const lines = unknown.map(([name]) => `--var ${name}: the runbook declares no variable "${name}"${didYouMean(name, declared)}`);
+  const lines = unknown.map(([name]) =>
+    secrets.includes(name)
+      ? `--var ${name}: ${name} is a secret; give it in the environment or a vars file (mode 0600), not on the command line, where ps shows it`
+      : `--var ${name}: the runbook declares no variable "${name}"${didYouMean(name, declared)}`,
+  );
   throw new UsageError(`${lines.join('\n')}\n(variables are declared under vars: in the runbook; declared: ${declared.length ? [...declared].sort().join(', ') : 'none'})`);
 }
 

@@ -261,7 +261,7 @@ describe("the seed's Phase 1 on the CreationHub sandbox", () => {
       expect(apply.code).toBe(1);
       expect(apply.stdout).toMatch(/pg_dump available .* FAILED/);
       expect(apply.stdout + apply.stderr).toContain('database "no_such_database" does not exist');
-      expect(apply.stdout + apply.stderr).toMatch(/preflight: 1 check\(s\) failed — nothing was changed/);
+      expect(apply.stdout + apply.stderr).toMatch(/preflight: 1 check failed — nothing was changed/);
       expect(appHashes(sandbox.appDir)).toEqual(files);
     });
   });

@@ -1,3 +1,5 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot, runCli } from '../support/cli.js';
@@ -44,6 +46,22 @@ describe('problems in --vars-file and --var are reported where they are', () => 
     expect(r.code).toBe(0);
     expect(r.stderr).toBe(`${file}:1:1: warning: "app_dri" is not a variable of this runbook (did you mean app_dir?); it is ignored\n`);
     expect(JSON.parse(r.stdout).changes[0].apply[0].label).toBe('write /srv/other/x');
+  });
+
+  it('a vars file may give a secret that is no variable: no warning, and its value is redacted; a --var of it is refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runbook-secret-vars-'));
+    const rb = join(dir, 'rb.yaml');
+    writeFileSync(rb, 'runbook: 1\nname: s\nsecrets: [API_TOKEN]\nchanges:\n  - id: a\n    title: A\n    risk: 0\n    apply:\n      - run: "echo token=tok-9f8e7d"\n    rollback:\n      - run: "true"\n');
+    const file = join(dir, 'vars.yaml');
+    writeFileSync(file, 'API_TOKEN: tok-9f8e7d\n', { mode: 0o600 });
+    const r = runCli(['apply', rb, '--vars-file', file]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('echo token=***');
+    expect(r.stdout).not.toContain('tok-9f8e7d');
+    const flag = runCli(['plan', rb, '--var', 'API_TOKEN=tok-9f8e7d']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain('--var API_TOKEN: API_TOKEN is a secret; give it in the environment or a vars file');
   });
 
   it('a --var that refers to itself is an error, not a literal label', () => {
