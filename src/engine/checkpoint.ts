@@ -3,6 +3,7 @@ import type { ResolvedStep } from '../model/runbook.js';
 import { StepFailedError } from '../steps/contract.js';
 import type { CheckpointRecord } from '../steps/git-checkpoint.js';
 import { remaining, type RunState } from './applied-state.js';
+import { checkpointCheckLabel } from './checkpoint-label.js';
 import type { Emitter } from './emitter.js';
 import { secretValues, type SecretValues } from './secrets.js';
 import { failureOf } from './step-runner.js';
@@ -24,7 +25,7 @@ export function checkpointToUndo(state: RunState): boolean {
 export async function checkCheckpoint(plan: Plan, emitter: Emitter, env: NodeJS.ProcessEnv): Promise<{ step: string; failure: { message: string } }[]> {
   if (!plan.checkpoint) return [];
   const { dir, exclude, include } = plan.checkpoint;
-  const ref = { phase: 'preflight' as const, index: plan.preflight.length, label: `checkpoint commits no secret or large file (${dir})` };
+  const ref = { phase: 'preflight' as const, index: plan.preflight.length, label: checkpointCheckLabel(dir) };
   await emitter.emit({ type: 'step.started', ...ref, attempt: 1 });
   const started = performance.now();
   let problem: string | undefined;

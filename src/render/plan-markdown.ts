@@ -3,7 +3,7 @@ import type { OnFailure } from '../model/runbook.js';
 import type { Redactor } from '../engine/redact.js';
 import { mdBlock, mdCell, mdCode, mdInline, mdList } from './markdown-text.js';
 import { bandGlyph, riskText, totalRiskText, verifiedBy } from './risk.js';
-import { stepWhatLine } from './step-text.js';
+import { preflightLines } from './step-text.js';
 import { cellText, markdownTable } from './table.js';
 
 /** One preflight check as `plan --check` ran it against the live system. */
@@ -48,14 +48,12 @@ export function renderPlanMarkdown(plan: Plan, redact: Redactor, live?: LiveChec
   out.push(`**Verdict:** ${plan.verdict.ok ? '✅ within policy' : '⚠️ outside policy'} — total risk ${bandGlyph(plan.risk.band)} **${totalRiskText(plan)}**`, '', ...author);
   if (rb.description) out.push(block(rb.description), '');
 
-  if (rb.state.length || plan.preflight.length || live) {
+  const preflight = preflightLines(plan);
+  if (rb.state.length || preflight.length || live) {
     section('Current state and preflight');
     if (rb.state.length) out.push('**State at analysis time** (as written in the runbook, not measured now):', '', ...fenced(rb.state.map(redact)), '');
-    if (plan.preflight.length) {
-      const checks = plan.preflight.map((s) => {
-        const what = stepWhatLine(s);
-        return `- **${inline(s.label)}**${what ? ` — ${code(what)}` : ''}`;
-      });
+    if (preflight.length) {
+      const checks = preflight.map((c) => `- **${inline(c.label)}**${c.what ? ` — ${c.prose ? inline(c.what) : code(c.what)}` : ''}`);
       out.push('**Checked before anything changes (preflight):**', '', ...checks, '');
     }
     if (live) {

@@ -1,7 +1,7 @@
 import type { Plan } from '../model/plan.js';
 import type { Redactor } from '../engine/redact.js';
 import { bandGlyph, riskText, totalRiskText, verifiedBy } from './risk.js';
-import { stepWhatLine } from './step-text.js';
+import { preflightLines } from './step-text.js';
 import { cellText, renderTable, wrapText } from './table.js';
 
 export interface PlanTableOptions {
@@ -27,12 +27,10 @@ export function renderPlanTable(plan: Plan, redact: Redactor, opts: PlanTableOpt
   ];
   for (const c of plan.changes) if (c.irreversible !== undefined) out.push(...line(`⚠ Change ${c.number} (${c.change.id}) CANNOT BE UNDONE: ${c.irreversible}`, '  '));
   if (plan.checkpoint) out.push(...line(`Checkpoint: git commit in ${plan.checkpoint.dir} ("${plan.checkpoint.message}")`, '  '));
-  if (plan.preflight.length) {
-    out.push('', `Preflight (${plan.preflight.length} checks before anything changes):`);
-    for (const s of plan.preflight) {
-      const what = stepWhatLine(s);
-      out.push(...line(`  • ${s.label}${what ? `: ${what}` : ''}`, '    '));
-    }
+  const checks = preflightLines(plan);
+  if (checks.length) {
+    out.push('', `Preflight (${checks.length} check${checks.length === 1 ? '' : 's'} before anything changes):`);
+    for (const c of checks) out.push(...line(`  • ${c.label}${c.what ? `: ${c.what}` : ''}`, '    '));
   }
   return out.join('\n') + '\n';
 }

@@ -1,3 +1,5 @@
+import { CHECKPOINT_CHECK_WHAT, checkpointCheckLabel } from '../engine/checkpoint-label.js';
+import type { Plan } from '../model/plan.js';
 import type { ResolvedStep } from '../model/runbook.js';
 import { stepType } from '../steps/registry.js';
 
@@ -17,4 +19,14 @@ export function stepWhatLine(step: ResolvedStep): string | undefined {
   const first = lines[0]!.trim();
   const cut = first.length > MAX_LINE ? `${first.slice(0, MAX_LINE - 1)}…` : first;
   return lines.length > 1 && !cut.endsWith('…') ? `${cut} …` : cut;
+}
+
+/**
+ * The checks apply runs before anything changes, as plan lists them: the runbook's preflight
+ * steps (what each runs, in one line), then the checkpoint's own check when there is one.
+ */
+export function preflightLines(plan: Plan): { label: string; what?: string; prose?: true }[] {
+  const lines: { label: string; what?: string; prose?: true }[] = plan.preflight.map((s) => ({ label: s.label, what: stepWhatLine(s) }));
+  if (plan.checkpoint) lines.push({ label: checkpointCheckLabel(plan.checkpoint.dir), what: CHECKPOINT_CHECK_WHAT, prose: true });
+  return lines;
 }

@@ -13,7 +13,9 @@ describe('runbook plan runbooks/phase1.yaml', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('3/40 = 7.5%');
     expect(r.stdout).toMatch(/Policy: OK/);
-    expect(r.stdout).toMatch(/Preflight \(11 checks/);
+    // The runbook's 11 checks and the checkpoint's own, each as apply runs it.
+    expect(r.stdout).toMatch(/Preflight \(12 checks/);
+    expect(r.stdout).toMatch(/• checkpoint commits no secret or large file \(.*\): untracked files that look like secrets/);
   });
 
   it('--format json has the four changes with risks 0, 2, 1, 0', () => {
