@@ -15,8 +15,9 @@ function durationMs(value: unknown): number | undefined {
 
 function toStep(src: YamlSource, raw: Raw, path: (string | number)[]): StepSpec {
   const type = stepTypeOf(raw)!;
-  const offset = nodeOffset(nodeAt(src.doc, path).node) ?? 0;
-  const templatePos = templatePositions(src, path, type);
+  const node = nodeAt(src.doc, path).node;
+  const offset = nodeOffset(node) ?? 0;
+  const templatePos = templatePositions(src, node, type, raw[type]);
   return {
     type,
     params: raw[type],

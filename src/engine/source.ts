@@ -161,9 +161,9 @@ function pairIn(doc: Document.Parsed, map: unknown, key: string, depth = 0): Pai
   return undefined;
 }
 
-/** The node at a JSON path in the document, and the pair holding it (for key positions). */
-export function nodeAt(doc: Document.Parsed, path: (string | number)[]): { node?: Node; pair?: Pair } {
-  let current: unknown = doc.contents;
+/** The node at a JSON path in the document (or below `from`), and the pair holding it (for key positions). */
+export function nodeAt(doc: Document.Parsed, path: (string | number)[], from: unknown = doc.contents): { node?: Node; pair?: Pair } {
+  let current: unknown = from;
   let pair: Pair | undefined;
   for (const segment of path) {
     if (isAlias(current)) current = current.resolve(doc);

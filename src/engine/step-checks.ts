@@ -77,7 +77,8 @@ export async function stepCheckDiagnostics(src: YamlSource, data: Raw, invalid: 
 }
 
 /** Positions of the templated strings under a step's type key, for `checkResolvedStep`. */
-export function templatePositions(src: YamlSource, stepPath: Path, type: string): Record<string, SourcePos> | undefined {
+export function templatePositions(src: YamlSource, stepNode: Node | undefined, type: string, params: unknown): Record<string, SourcePos> | undefined {
+  if (!hasTemplate(params)) return undefined;
   const out: Record<string, SourcePos> = {};
   const walk = (node: unknown, path: string[], depth: number) => {
     if (depth > 50) return;
@@ -86,8 +87,15 @@ export function templatePositions(src: YamlSource, stepPath: Path, type: string)
     else if (isMap(target)) for (const pair of target.items) walk(pair.value, isScalar(pair.key) ? [...path, String(pair.key.value)] : path, depth + 1);
     else if (isSeq(target)) target.items.forEach((item, i) => walk(item, [...path, String(i)], depth + 1));
   };
-  walk(nodeAt(src.doc, [...stepPath, type]).node, [], 0);
+  walk(nodeAt(src.doc, [type], stepNode).node, [], 0);
   return Object.keys(out).length ? out : undefined;
+}
+
+/** Whether a `{{` appears in any string of the value (most steps have none: their positions need no walk). */
+function hasTemplate(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('{{');
+  if (value === null || typeof value !== 'object' || depth > 50) return false;
+  return (Array.isArray(value) ? value : Object.values(value)).some((v) => hasTemplate(v, depth + 1));
 }
 
 /** The step type's checks on a step whose templates are now filled: problems at templated values only (the others were reported at load). */

@@ -96,7 +96,7 @@ function placedScalars(src: YamlSource): Map<Scalar, TemplateField> {
     for (const [path, field] of Object.entries(fields)) {
       let node: unknown = params;
       for (const key of path === '' ? [] : path.split('.')) node = isMap(node) ? node.get(key, true) : undefined;
-      if (isScalar(node) && typeof node.value === 'string') placed.set(node, field);
+      if (isScalar(node) && typeof node.value === 'string' && node.value.includes('{{')) placed.set(node, field);
     }
   }
   return placed;
