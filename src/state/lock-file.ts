@@ -4,12 +4,23 @@ import { dirname } from 'node:path';
 import { fsyncDir } from '../steps/atomic-write.js';
 import { LockedError, type LockHandle, type LockHolder } from './contract.js';
 
+/** Whether the process runs. A zombie (killed, not yet reaped by its parent) does not: it holds nothing any more. */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/** Linux: the state field of /proc/<pid>/stat, after the command name (which may hold spaces and parentheses). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
   }
 }
 

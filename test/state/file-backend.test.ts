@@ -4,8 +4,9 @@
  * postgres-state leg on purpose (vitest.config.ts): PostgreSQL commits whole events and frees
  * a dead holder's lock with its session; its own failure modes are in postgres-*.test.ts.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fourChanges, slowAt } from '../executor/fixture.js';
@@ -27,6 +28,26 @@ describe('kill -9 while a journal event was being written', () => {
     expect(rb.code).toBe(0);
     expect(rb.stderr).toMatch(/torn line/);
     expect(sb.snapshot()).toEqual(before);
+  });
+});
+
+describe('a lock holder that was killed but not yet reaped (a zombie)', () => {
+  it('counts as gone: status says STALE, apply names the stale lock and the unlock command', async () => {
+    // perl (perl-base is essential on Debian) forks a child that exits at once and never waits for it: a zombie.
+    const parent = spawn('perl', ['-e', '$| = 1; my $pid = fork; exit 0 unless $pid; print "$pid\\n"; sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const pid = await new Promise<number>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
+      await waitFor(() => readFileSync(`/proc/${pid}/stat`, 'latin1').includes(') Z '));
+      const sb = fourChanges();
+      mkdirSync(sb.state, { recursive: true });
+      writeFileSync(join(sb.state, 'lock'), JSON.stringify({ pid, host: hostname(), user: 'someone', command: 'runbook apply x', since: '2026-01-01T00:00:00Z' }));
+      expect(runCli(['status', sb.runbook]).stdout).toContain(`lock: STALE — held by pid ${pid}`);
+      const apply = runCli(['apply', sb.runbook]);
+      expect(apply.code).toBe(4);
+      expect(apply.stderr).toContain(`but that process is gone. Check nothing is running, then clear it with: runbook unlock ${sb.runbook}`);
+    } finally {
+      parent.kill('SIGKILL');
+    }
   });
 });
 
