@@ -130,11 +130,11 @@ describe('file step: content, line, absent', () => {
     const dir = freshDir();
     const path = join(dir, 'hosts');
     writeFileSync(path, '127.0.0.1 localhost');
-    await fileStep.run({ path: 'hosts', line: '10.0.0.5 db' }, stepCtx(dir));
-    expect(readFileSync(path, 'utf8')).toBe('127.0.0.1 localhost\n10.0.0.5 db\n');
-    const second = await fileStep.run({ path: 'hosts', line: '10.0.0.5 db' }, stepCtx(dir));
+    await fileStep.run({ path: 'hosts', line: '127.0.0.1 db.local' }, stepCtx(dir));
+    expect(readFileSync(path, 'utf8')).toBe('127.0.0.1 localhost\n127.0.0.1 db.local\n');
+    const second = await fileStep.run({ path: 'hosts', line: '127.0.0.1 db.local' }, stepCtx(dir));
     expect(second.detail).toBe('unchanged');
-    expect(readFileSync(path, 'utf8')).toBe('127.0.0.1 localhost\n10.0.0.5 db\n');
+    expect(readFileSync(path, 'utf8')).toBe('127.0.0.1 localhost\n127.0.0.1 db.local\n');
   });
 
   it('line with regexp replaces the matching line in place', async () => {
