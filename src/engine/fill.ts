@@ -215,14 +215,18 @@ export function fillField(text: string, field: TemplateField | undefined, ctx: F
 
   let exec = '';
   let shown = '';
+  /** Literal text and `| raw` values go in as they are (a secret's value still shown as ***). */
+  const appendAsIs = (p: (typeof parts)[number]) => {
+    const literal = p.kind === 'ref' ? value(p) : p.text;
+    exec += literal;
+    shown += p.kind === 'ref' && ctx.isSecret(p.expr) ? '***' : literal;
+  };
   if (field === 'shell' || field === 'cron') {
     const slots = shellSlots(parts.map(piece));
     let k = 0;
     for (const p of parts) {
       if (p.kind !== 'ref' || p.filter === 'raw') {
-        const literal = p.kind === 'ref' ? value(p) : p.text;
-        exec += literal;
-        shown += p.kind === 'ref' && ctx.isSecret(p.expr) ? '***' : literal;
+        appendAsIs(p);
         continue;
       }
       const slot = slots[k++]!;
@@ -242,9 +246,7 @@ export function fillField(text: string, field: TemplateField | undefined, ctx: F
     let k = 0;
     for (const p of parts) {
       if (p.kind !== 'ref' || p.filter === 'raw') {
-        const literal = p.kind === 'ref' ? value(p) : p.text;
-        exec += literal;
-        shown += p.kind === 'ref' && ctx.isSecret(p.expr) ? '***' : literal;
+        appendAsIs(p);
         continue;
       }
       const slot = slots[k++]!;

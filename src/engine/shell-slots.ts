@@ -7,6 +7,7 @@
  * full parser. It does not need to be: values never become part of the command text (see
  * fill.ts), so a place read wrongly can at worst split a value into words, never run it.
  */
+import { HOLE, textWithHoles } from './template-holes.js';
 import { readsProgram, reparsedBy, type ReparseKind } from './program-args.js';
 
 export type ShellProblem = ReparseKind | 'single-quotes' | 'ansi-quotes' | 'quoted-heredoc' | 'heredoc-program' | 'after-backslash';
@@ -15,7 +16,6 @@ export type ShellSlot = { ok: true; context: 'bare' | 'double' | 'heredoc' } | {
 /** A piece of a command: literal text, or a template whose place is wanted (null). */
 export type ShellPiece = string | null;
 
-const HOLE = '\uE000';
 const TEST_ARITHMETIC = new Set(['-eq', '-ne', '-lt', '-le', '-gt', '-ge']);
 
 interface Heredoc {
@@ -53,14 +53,7 @@ const OPERATOR = /[\s;&|()<>]/;
 
 /** The place of every template (null piece) of the command, in order. */
 export function shellSlots(pieces: ShellPiece[]): ShellSlot[] {
-  let text = '';
-  const holes = new Map<number, number>();
-  for (const piece of pieces) {
-    if (piece === null) {
-      holes.set(text.length, holes.size);
-      text += HOLE;
-    } else text += piece;
-  }
+  const { text, holes } = textWithHoles(pieces);
   const slots: ShellSlot[] = Array.from({ length: holes.size }, () => ({ ok: true, context: 'bare' }) as ShellSlot);
   if (holes.size === 0) return slots;
 

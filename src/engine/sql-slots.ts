@@ -5,25 +5,19 @@
  * (the default since 9.1).
  */
 
+import { HOLE, textWithHoles } from './template-holes.js';
+
 export type SqlProblem = 'string' | 'identifier' | 'dollar-quoted' | 'comment';
 export type SqlSlot = { ok: true } | { ok: false; problem: SqlProblem };
 
 /** A piece of SQL: literal text, or a template whose place is wanted (null). */
 export type SqlPiece = string | null;
 
-const HOLE = '\uE000';
 const IDENT_CHAR = /[A-Za-z0-9_$\u0080-\uffff]/;
 const DOLLAR_TAG = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/;
 
 export function sqlSlots(pieces: SqlPiece[]): SqlSlot[] {
-  let text = '';
-  const holes = new Map<number, number>();
-  for (const piece of pieces) {
-    if (piece === null) {
-      holes.set(text.length, holes.size);
-      text += HOLE;
-    } else text += piece;
-  }
+  const { text, holes } = textWithHoles(pieces);
   const slots: SqlSlot[] = Array.from({ length: holes.size }, () => ({ ok: true }) as SqlSlot);
   const n = text.length;
   /** Marks every template in text[from, to) as misplaced. */
