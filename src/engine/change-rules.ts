@@ -35,6 +35,7 @@ const NONE_HINT = 'rollback: { none: "<why it cannot be undone>" }';
 export function changeDiagnostics(src: YamlSource, data: Raw): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   const changes = Array.isArray(data.changes) ? (data.changes as unknown[]) : [];
+  // Where each id was first used, as the change's index: positions are looked up only for a duplicate.
   const seen = new Map<string, number>();
   const at = (path: (string | number)[]) => posAt(src, nodeOffset(nodeAt(src.doc, path).node) ?? 0);
   changes.forEach((c, i) => {
@@ -42,10 +43,9 @@ export function changeDiagnostics(src: YamlSource, data: Raw): Diagnostic[] {
     const change = c as Raw;
     const id = change.id;
     if (typeof id === 'string') {
-      const pos = at(['changes', i, 'id']);
       const first = seen.get(id);
-      if (first !== undefined) diagnostics.push({ code: 'duplicate-id', message: `duplicate change id "${id}" (first used at line ${first})`, pos });
-      else seen.set(id, pos.line);
+      if (first !== undefined) diagnostics.push({ code: 'duplicate-id', message: `duplicate change id "${id}" (first used at line ${at(['changes', first, 'id']).line})`, pos: at(['changes', i, 'id']) });
+      else seen.set(id, i);
     }
     if (!Array.isArray(change.apply)) return;
     const undo = (change.apply as unknown[]).map(undoOf);

@@ -1,9 +1,10 @@
+import type { Node } from 'yaml';
 import type { Diagnostic } from '../model/diagnostic.js';
 import type { Change, Runbook, StepSpec } from '../model/runbook.js';
 import { parseDuration } from '../model/units.js';
 import { runbookValidator } from '../schema/validator.js';
 import { changeDiagnostics, stepTypeOf } from './change-rules.js';
-import { nodeAt, nodeOffset, posAt, type YamlSource } from './source.js';
+import { nodeAt, nodeBelow, nodeOffset, posAt, type YamlSource } from './source.js';
 import { stepCheckDiagnostics, templatePositions } from './step-checks.js';
 import { templateDiagnostics } from './template-checks.js';
 
@@ -13,9 +14,8 @@ function durationMs(value: unknown): number | undefined {
   return typeof value === 'string' ? parseDuration(value) : undefined;
 }
 
-function toStep(src: YamlSource, raw: Raw, path: (string | number)[]): StepSpec {
+function toStep(src: YamlSource, raw: Raw, node: Node | undefined): StepSpec {
   const type = stepTypeOf(raw)!;
-  const node = nodeAt(src.doc, path).node;
   const offset = nodeOffset(node) ?? 0;
   const templatePos = templatePositions(src, node, type, raw[type]);
   return {
@@ -34,8 +34,9 @@ function toStep(src: YamlSource, raw: Raw, path: (string | number)[]): StepSpec 
   };
 }
 
-function steps(src: YamlSource, list: unknown, path: (string | number)[]): StepSpec[] {
-  return Array.isArray(list) ? list.map((s, i) => toStep(src, s as Raw, [...path, i])) : [];
+/** The steps of a list; `listNode` is the list's YAML node (each step's node is looked up below it, not from the root). */
+function steps(src: YamlSource, list: unknown, listNode: Node | undefined): StepSpec[] {
+  return Array.isArray(list) ? list.map((s, i) => toStep(src, s as Raw, nodeBelow(src.doc, listNode, [i]).node)) : [];
 }
 
 function strings(value: unknown): string[] {
@@ -46,7 +47,10 @@ function toRunbook(src: YamlSource, file: string, data: Raw): Runbook {
   const policy = (data.policy ?? {}) as Raw;
   const watch = data.watch as Raw | undefined;
   const git = (data.checkpoint as Raw | undefined)?.git as Raw | undefined;
+  const changesNode = nodeAt(src.doc, ['changes']).node;
   const changes: Change[] = ((data.changes as Raw[]) ?? []).map((c, i) => {
+    const changeNode = nodeBelow(src.doc, changesNode, [i]).node;
+    const listNode = (key: string) => nodeBelow(src.doc, changeNode, [key]).node;
     const none = c.rollback !== undefined && !Array.isArray(c.rollback) ? ((c.rollback as Raw).none as string) : undefined;
     return {
       id: c.id as string,
@@ -59,11 +63,11 @@ function toRunbook(src: YamlSource, file: string, data: Raw): Runbook {
       breaks: (c.breaks as Change['breaks'] | undefined) ?? [],
       protections: strings(c.protections),
       benefits: strings(c.benefits),
-      apply: steps(src, c.apply, ['changes', i, 'apply']),
-      verify: steps(src, c.verify, ['changes', i, 'verify']),
-      rollback: c.rollback === undefined ? undefined : steps(src, c.rollback, ['changes', i, 'rollback']),
+      apply: steps(src, c.apply, listNode('apply')),
+      verify: steps(src, c.verify, listNode('verify')),
+      rollback: c.rollback === undefined ? undefined : steps(src, c.rollback, listNode('rollback')),
       ...(none !== undefined ? { irreversible: none } : {}),
-      pos: posAt(src, nodeOffset(nodeAt(src.doc, ['changes', i]).node) ?? 0),
+      pos: posAt(src, nodeOffset(changeNode) ?? 0),
     };
   });
   return {
@@ -79,7 +83,7 @@ function toRunbook(src: YamlSource, file: string, data: Raw): Runbook {
       onFailure: (policy.onFailure as Runbook['policy']['onFailure'] | undefined) ?? 'rollback-all',
     },
     checkpoint: git ? { git: { dir: git.dir as string, message: (git.message as string | undefined) ?? 'checkpoint: before {{ name }}', exclude: strings(git.exclude), include: strings(git.include) } } : undefined,
-    preflight: steps(src, data.preflight, ['preflight']),
+    preflight: steps(src, data.preflight, nodeAt(src.doc, ['preflight']).node),
     changes,
     watch: watch ? { duration: durationMs(watch.duration) ?? 0, interval: durationMs(watch.interval) ?? 5000 } : undefined,
     state: strings(data.state),

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node, type Pair } from 'yaml';
 import type { Diagnostic, SourcePos } from '../model/diagnostic.js';
 import { isMergeKey, openerOf, structureDiagnostics } from './yaml-structure.js';
 
@@ -143,9 +143,31 @@ function yamlMessage(code: string, message: string): string {
   return `YAML syntax error: ${first}`;
 }
 
+const aliasTargets = new WeakMap<Document.Parsed, Map<Alias, Node | undefined>>();
+
+/**
+ * What an alias names: the last node before it with that anchor, as `Alias.resolve` finds it.
+ * `Alias.resolve` walks the whole document on every call; this walks it once per document.
+ */
+export function aliasTarget(doc: Document.Parsed, alias: Alias): Node | undefined {
+  let targets = aliasTargets.get(doc);
+  if (!targets) {
+    const found = new Map<Alias, Node | undefined>();
+    const latest = new Map<string, Node>();
+    visit(doc, {
+      Node: (_key, node) => {
+        if (isAlias(node)) found.set(node, latest.get(node.source));
+        else if (node.anchor) latest.set(node.anchor, node);
+      },
+    });
+    aliasTargets.set(doc, (targets = found));
+  }
+  return targets.get(alias);
+}
+
 /** The pair for `key` in a map, looking through merge keys (`<<: *anchor`) like the data does. */
 function pairIn(doc: Document.Parsed, map: unknown, key: string, depth = 0): Pair | undefined {
-  const target = isAlias(map) ? map.resolve(doc) : map;
+  const target = isAlias(map) ? aliasTarget(doc, map) : map;
   if (!isMap(target) || depth > 20) return undefined;
   let found: Pair | undefined;
   for (const p of target.items) if (isScalar(p.key) && String(p.key.value) === key) found = p;
@@ -161,12 +183,18 @@ function pairIn(doc: Document.Parsed, map: unknown, key: string, depth = 0): Pai
   return undefined;
 }
 
-/** The node at a JSON path in the document (or below `from`), and the pair holding it (for key positions). */
-export function nodeAt(doc: Document.Parsed, path: (string | number)[], from: unknown = doc.contents): { node?: Node; pair?: Pair } {
+/** The node at a JSON path in the document, and the pair holding it (for key positions). */
+export function nodeAt(doc: Document.Parsed, path: (string | number)[]): { node?: Node; pair?: Pair } {
+  return nodeBelow(doc, doc.contents, path);
+}
+
+/** The node at a JSON path below `from` (nothing when `from` is absent), and the pair holding it. */
+export function nodeBelow(doc: Document.Parsed, from: unknown, path: (string | number)[]): { node?: Node; pair?: Pair } {
+  if (from === undefined || from === null) return {};
   let current: unknown = from;
   let pair: Pair | undefined;
   for (const segment of path) {
-    if (isAlias(current)) current = current.resolve(doc);
+    if (isAlias(current)) current = aliasTarget(doc, current);
     if (isMap(current)) {
       pair = pairIn(doc, current, String(segment));
       current = pair?.value;

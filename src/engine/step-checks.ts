@@ -6,7 +6,7 @@ import type { ParamProblem } from '../steps/contract.js';
 import { stepType } from '../steps/registry.js';
 import { stepTypeOf } from './change-rules.js';
 import { where } from './schema-messages.js';
-import { nodeAt, nodeOffset, posAt, type YamlSource } from './source.js';
+import { aliasTarget, nodeAt, nodeBelow, nodeOffset, posAt, type YamlSource } from './source.js';
 
 type Raw = Record<string, unknown>;
 type Path = (string | number)[];
@@ -82,12 +82,12 @@ export function templatePositions(src: YamlSource, stepNode: Node | undefined, t
   const out: Record<string, SourcePos> = {};
   const walk = (node: unknown, path: string[], depth: number) => {
     if (depth > 50) return;
-    const target = isAlias(node) ? node.resolve(src.doc) : node;
+    const target = isAlias(node) ? aliasTarget(src.doc, node) : node;
     if (isScalar(target) && templated(target.value)) out[path.join('/')] = posAt(src, (target as Node).range?.[0] ?? 0);
     else if (isMap(target)) for (const pair of target.items) walk(pair.value, isScalar(pair.key) ? [...path, String(pair.key.value)] : path, depth + 1);
     else if (isSeq(target)) target.items.forEach((item, i) => walk(item, [...path, String(i)], depth + 1));
   };
-  walk(nodeAt(src.doc, [type], stepNode).node, [], 0);
+  walk(nodeBelow(src.doc, stepNode, [type]).node, [], 0);
   return Object.keys(out).length ? out : undefined;
 }
 

@@ -1,6 +1,6 @@
 import type { Plan, PlannedChange } from '../model/plan.js';
 import type { ResolvedStep } from '../model/runbook.js';
-import { redactDeep, type Redactor } from '../engine/redact.js';
+import type { Redactor } from '../engine/redact.js';
 import type { LiveCheck } from './plan-markdown.js';
 import { verifiedBy } from './risk.js';
 import { stepWhat } from './step-text.js';
@@ -56,5 +56,6 @@ export function planJson(plan: Plan, redact: Redactor, live?: LiveCheck[]): stri
     troubleshooting: rb.troubleshooting.map((p) => ({ title: p.title, symptom: p.symptom ?? null, fix: p.fix ?? null })),
     expected: rb.expected.map((e) => ({ metric: e.metric, before: e.before ?? null, after: e.after ?? null, gain: e.gain ?? null })),
   };
-  return JSON.stringify(redactDeep(doc, redact), null, 2) + '\n';
+  // Redacts each string as it is written (the document holds no opaque encodings: see OPAQUE_KEYS), without copying the document first.
+  return JSON.stringify(doc, (_key, value: unknown) => (typeof value === 'string' ? redact(value) : value), 2) + '\n';
 }

@@ -59,6 +59,10 @@ describe('problems in --vars-file and --var are reported where they are', () => 
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain('echo token=***');
     expect(r.stdout).not.toContain('tok-9f8e7d');
+    const json = runCli(['plan', rb, '--vars-file', file, '--format', 'json']);
+    expect(json.code, json.stderr).toBe(0);
+    expect(json.stdout).not.toContain('tok-9f8e7d');
+    expect(JSON.parse(json.stdout).changes[0].apply[0].label).toBe('echo token=***');
     const flag = runCli(['plan', rb, '--var', 'API_TOKEN=tok-9f8e7d']);
     expect(flag.code).toBe(2);
     expect(flag.stderr).toContain('--var API_TOKEN: API_TOKEN is a secret; give it in the environment or a vars file');
