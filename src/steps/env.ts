@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
 import { parseDotenv } from './dotenv.js';
+import { readRegularFile } from './read-regular-file.js';
 
 export interface EnvParams {
   require: string[];
@@ -37,12 +37,15 @@ export const envStep: StepType<EnvParams> = {
   async run(p, ctx) {
     let source: (name: string) => string | undefined = (name) => ctx.env[name];
     if (p.file !== undefined) {
-      let text: string;
+      let bytes: Buffer | undefined;
       try {
-        text = await readFile(resolve(ctx.cwd, p.file), 'utf8');
+        // A FIFO or device is refused unread: reading one would wait for a writer forever.
+        bytes = await readRegularFile(resolve(ctx.cwd, p.file));
       } catch (error) {
         throw new StepFailedError(`cannot read ${p.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
       }
+      if (bytes === undefined) throw new StepFailedError(`cannot read ${p.file}: ENOENT`);
+      const text = bytes.toString('utf8');
       const vars = parseDotenv(text);
       source = (name) => vars.get(name);
     }

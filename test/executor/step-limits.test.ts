@@ -54,6 +54,23 @@ describe('a step that does not end by itself', () => {
     expect(await lockFree(sb)).toBe(true);
   });
 
+  it('an env check of a .env file that is a FIFO fails at once instead of hanging: rolled back, exit 1', async () => {
+    const sb = fourChanges();
+    execFileSync('mkfifo', [join(sb.dir, 'pipe.env')]);
+    addApply(sb, 2, `      - env: { require: [DB_URL], file: "{{ dir }}/pipe.env" }\n        timeout: 1s\n`);
+    const before = sb.snapshot();
+    const started = Date.now();
+    const run = startCli(['apply', sb.runbook]);
+    const killer = setTimeout(() => run.child.kill('SIGKILL'), 20_000);
+    const r = await run.done;
+    clearTimeout(killer);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(r.stdout).toMatch(/cannot read .*pipe\.env: it is a FIFO \(named pipe\), not a regular file/);
+    expect(sb.snapshot()).toEqual(before);
+    expect(await lockFree(sb)).toBe(true);
+  });
+
   it('a snapshot taken before a step is bound by the step timeout (a crontab command that hangs)', async () => {
     const sb = fourChanges();
     const bin = join(sb.dir, 'bin');
