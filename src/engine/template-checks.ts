@@ -88,6 +88,9 @@ function placedScalars(src: YamlSource): Map<Scalar, TemplateField> {
   const placed = new Map<Scalar, TemplateField>();
   for (const step of stepNodes(src)) {
     if (!isMap(step)) continue;
+    // Most steps hold no template: their text says so without a walk through their keys.
+    const [start, , end] = step.range ?? [0, 0, src.text.length];
+    if (!src.text.slice(start, end).includes('{{')) continue;
     const keys = step.items.map((p) => (isScalar(p.key) ? String(p.key.value) : ''));
     const type = stepTypeNames.find((t) => t !== 'env' && keys.includes(t)) ?? (keys.includes('env') ? 'env' : undefined);
     const fields = type ? stepType(type)?.templateFields : undefined;

@@ -55,9 +55,10 @@ function keyText(key: unknown): string | undefined {
  */
 export function structureDiagnostics(doc: Document.Parsed, src: Located & { text: string }): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
+  const first = new Map<string, number>();
   eachNode(doc.contents, {
     map(map) {
-      const first = new Map<string, number>();
+      first.clear();
       for (const pair of map.items) {
         const key = pair.key as Node | null;
         const offset = key?.range?.[0] ?? map.range?.[0] ?? 0;
