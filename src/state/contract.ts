@@ -125,5 +125,10 @@ export interface StateStore {
    */
   unreconciled?(): Promise<UnreconciledJournal[]>;
   readRun(runId: string): Promise<RunRead>;
+  /**
+   * The environment of this runbook that holds run `runId`, when the backend keeps several in
+   * one place (the file backend's environments are directories: the CLI looks there itself).
+   */
+  environmentOfRun?(runId: string): Promise<string | undefined>;
   close(): Promise<void>;
 }

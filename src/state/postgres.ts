@@ -291,6 +291,11 @@ export class PostgresStateStore implements StateStore {
     return rows.map((r) => ({ runId: r.run_id, startedAt: r.started_at ?? r.created_at.toISOString(), lastEvent: r.last_type ?? 'none', finished: r.finished }));
   }
 
+  async environmentOfRun(runId: string): Promise<string | undefined> {
+    const rows = await this.db.query<{ environment: string }>('looking up the run', `SELECT environment FROM ${this.s}.runs WHERE run_id = $1 AND runbook = $2`, [runId, this.runbook]);
+    return rows[0]?.environment;
+  }
+
   async readRun(runId: string): Promise<RunRead> {
     const rows = await this.db.query<{ event: JournalEvent | null }>(
       'reading the run',

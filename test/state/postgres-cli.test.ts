@@ -352,6 +352,15 @@ describe.each(['file', 'postgres'] as const)('environments with the %s state bac
       expect(existsSync(join(sb.state, 'runs'))).toBe(false);
     }
 
+    // A staging run asked for without --environment is not undone here; the error says where it is.
+    const stagingRun = history(staging).split('\n')[1]!.split(' ')[0]!;
+    const elsewhere = runCli(['rollback', sb.runbook, ...state, '--run', stagingRun]);
+    expect(elsewhere.code).toBe(2);
+    expect(elsewhere.stderr).toContain(`no run "${stagingRun}" of environment default in `);
+    expect(elsewhere.stderr).toContain(`; it is a run of environment staging: runbook rollback ${sb.runbook} --run ${stagingRun} --environment staging`);
+    expect(readFileSync(join(sb.dir, 'conf1.txt'), 'utf8')).toContain('setting1=new');
+    expect(runCli(['rollback', sb.runbook, ...state, '--run', 'no-such-run']).stderr).toMatch(/no run "no-such-run" of environment default in [^;]*$/m);
+
     // Rolling back staging leaves prod applied.
     expect(runCli(['rollback', sb.runbook, ...staging]).code).toBe(0);
     expect(readFileSync(join(sb.dir, 'conf1.txt'), 'utf8')).toContain('setting1=old');

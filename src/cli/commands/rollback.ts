@@ -18,7 +18,8 @@ import type { RollbackOptions } from '../options.js';
 import { withLock } from '../locked.js';
 import { reportError } from '../report-error.js';
 import { interruptLevels, ROLLBACK_INTERRUPTS } from '../signals.js';
-import { runbookCommand, withStore } from '../state.js';
+import { otherEnvironmentOfRun } from '../run-environment.js';
+import { environmentOf, runbookCommand, withStore } from '../state.js';
 
 /** The runbook as it is now, if it still loads: only for secret values and edit warnings. */
 async function currentPlan(file: string, options: RollbackOptions): Promise<Plan | undefined> {
@@ -67,7 +68,11 @@ export async function run(file: string | undefined, options: RollbackOptions): P
         const runs = await allRuns(store);
         const withCheckpoint = [...runs].reverse().find((r) => r.state.checkpoint);
         const target = options.run ? await readRunState(store, options.run).catch(() => undefined) : (lastRunWithChanges(runs) ?? (options.checkpoint ? withCheckpoint : undefined));
-        if (options.run && !target) throw new UsageError(`no run "${options.run}" in ${store.location}`);
+        if (options.run && !target) {
+          const elsewhere = await otherEnvironmentOfRun(file!, options, store, options.run);
+          const hint = elsewhere ? `; it is a run of environment ${elsewhere}: ${runbookCommand(['rollback', file!, '--run', options.run], { ...options, environment: elsewhere })}` : '';
+          throw new UsageError(`no run "${options.run}" of environment ${environmentOf(options)} in ${store.location}${hint}`);
+        }
         // A damaged journal at or after the run to undo: what it applied is unknown, so undoing under it could make things worse.
         const from = target ? runs.findIndex((r) => r.state.runId === target.state.runId) : 0;
         const damaged = (target?.corrupt ? [target] : []).concat(runs.slice(Math.max(from, 0)).filter((r) => r.corrupt && r !== target));
