@@ -5,8 +5,6 @@ import type { CommonOptions } from './options.js';
 import { DEFAULT_ENVIRONMENT, environmentOf } from './state.js';
 import { stateDirFor } from './state-dir.js';
 
-/** A run id that names a journal file (no path separators): anything else names no run anywhere. */
-const RUN_FILE_NAME = /^[A-Za-z0-9._-]+$/;
 
 /** The runs directory of each environment of the runbook in the state dir's layout (the default one keeps the plain layout). */
 function runDirs(file: string, options: CommonOptions): Map<string, string> {
@@ -32,7 +30,7 @@ export async function otherEnvironmentOfRun(file: string, options: CommonOptions
     const found = await store.environmentOfRun(runId);
     return found !== current ? found : undefined;
   }
-  if (!RUN_FILE_NAME.test(runId) || runId.startsWith('.')) return undefined;
+  if (runId === '' || /[/\0]/.test(runId)) return undefined;
   for (const [name, dir] of runDirs(file, options)) if (name !== current && existsSync(join(dir, `${runId}.jsonl`))) return name;
   return undefined;
 }

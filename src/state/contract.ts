@@ -51,6 +51,17 @@ export interface UnreconciledJournal {
   reconcile: string;
 }
 
+/** No run of that id in this state (and environment): what `readRun` and `openRun` throw for it, and only for it. */
+export class RunNotFoundError extends Error {
+  constructor(
+    readonly runId: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RunNotFoundError';
+  }
+}
+
 /**
  * A run's journal has a line that is not an event, and it is not a torn last line: something
  * other than runbook changed the file. What that run applied cannot be known for certain.

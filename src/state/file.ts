@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { compareRuns } from '../engine/run-id.js';
 import { UsageError } from '../model/diagnostic.js';
 import { fsyncDir } from '../steps/atomic-write.js';
-import { JournalCorruptError, type LockHandle, type LockHolder, type RunRead, type RunSummary, type StateStore } from './contract.js';
+import { JournalCorruptError, RunNotFoundError, StateUnavailableError, type LockHandle, type LockHolder, type RunRead, type RunSummary, type StateStore } from './contract.js';
 import { FileRunJournal, readJournalFile } from './journal-file.js';
 import { acquireLockFile, isStale, readLockFile, UNKNOWN_HOLDER } from './lock-file.js';
 
@@ -90,14 +90,30 @@ export class FileStateStore implements StateStore {
     return journal;
   }
 
+  /** A run's journal file; an id that is not a plain file name names no run (it must not reach outside the runs dir). */
+  private runPath(runId: string): string {
+    if (runId === '' || /[/\0]/.test(runId)) throw new RunNotFoundError(runId, `no run ${JSON.stringify(runId)} in ${this.dir}: a run id names a file in ${this.runsDir}`);
+    return join(this.runsDir, `${runId}.jsonl`);
+  }
+
+  /** A journal's text; a missing one is RunNotFoundError, one that cannot be read says so with its path. */
+  private readRunText(runId: string, path = this.runPath(runId)): string {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new RunNotFoundError(runId, `no run ${runId} in ${this.dir}`);
+      throw new StateUnavailableError(`cannot read the journal of run ${runId} (${path}): ${(error as Error).message}; nothing was changed`);
+    }
+  }
+
   async openRun(runId: string): Promise<FileRunJournal> {
-    const path = join(this.runsDir, `${runId}.jsonl`);
-    const text = readFileSync(path, 'utf8');
+    const path = this.runPath(runId);
+    const text = this.readRunText(runId);
     // A torn last line (crash mid-write) is cut off before appending, so new events start on a line of their own.
     if (text.length > 0 && !text.endsWith('\n')) truncateSync(path, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
     const { events } = await this.readRun(runId);
     const next = events.length ? events[events.length - 1]!.seq + 1 : 0;
-    return new FileRunJournal(runId, join(this.runsDir, `${runId}.jsonl`), next, false);
+    return new FileRunJournal(runId, path, next, false);
   }
 
   /** Every run, oldest first; a run whose journal is damaged is listed too (`readRun` says what is wrong). */
@@ -115,7 +131,8 @@ export class FileStateStore implements StateStore {
         const runId = name.slice(0, -'.jsonl'.length);
         let events;
         try {
-          events = readJournalFile(join(this.runsDir, name)).events;
+          const path = join(this.runsDir, name);
+          events = readJournalFile(path, this.readRunText(runId, path)).events;
         } catch (error) {
           if (!(error instanceof JournalCorruptError)) throw error;
           events = error.readable;
@@ -132,7 +149,7 @@ export class FileStateStore implements StateStore {
   }
 
   async readRun(runId: string): Promise<RunRead> {
-    return readJournalFile(join(this.runsDir, `${runId}.jsonl`));
+    return readJournalFile(this.runPath(runId), this.readRunText(runId));
   }
 
   async close(): Promise<void> {}

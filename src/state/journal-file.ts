@@ -63,8 +63,7 @@ export function crashPoint(when: 'before' | 'after', seq: number): void {
  * Reads a journal; a torn (partly written) last line is ignored and reported. Any other line
  * that is not an event throws JournalCorruptError (naming the first such line).
  */
-export function readJournalFile(path: string): RunRead {
-  const text = readFileSync(path, 'utf8');
+export function readJournalFile(path: string, text = readFileSync(path, 'utf8')): RunRead {
   const lines = text.split('\n');
   const events: JournalEvent[] = [];
   let torn = false;

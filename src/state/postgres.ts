@@ -7,6 +7,7 @@ import { fsyncDir } from '../steps/atomic-write.js';
 import { redactUrl } from '../steps/redact-url.js';
 import {
   LockedError,
+  RunNotFoundError,
   StateUnavailableError,
   type LockHandle,
   type LockHolder,
@@ -273,7 +274,7 @@ export class PostgresStateStore implements StateStore {
   }
 
   private noRun(runId: string): Error {
-    return new Error(`no run ${runId} of ${this.describeOwner()} in ${this.location}`);
+    return new RunNotFoundError(runId, `no run ${runId} of ${this.describeOwner()} in ${this.location}`);
   }
 
   async listRuns(): Promise<RunSummary[]> {

@@ -129,6 +129,34 @@ describe('a damaged journal line (not a torn last line)', () => {
   });
 });
 
+describe('a journal that cannot be read, and a run id that is no file name', () => {
+  it('a journal that cannot be read is said with its path (exit 3), not taken for a missing run; nothing is undone', () => {
+    const sb = fourChanges();
+    expect(runCli(['apply', sb.runbook, '--only', 'change-1']).code).toBe(0);
+    const unreadable = '20991231T000000.000Z-dead';
+    const path = join(sb.state, 'runs', `${unreadable}.jsonl`);
+    mkdirSync(path);
+    for (const args of [['rollback', sb.runbook, '--run', unreadable], ['rollback', sb.runbook], ['status', sb.runbook]]) {
+      const r = runCli(args);
+      expect(r.code, args.join(' ')).toBe(3);
+      expect(r.stderr).toContain(`cannot read the journal of run ${unreadable} (${path}): EISDIR`);
+      expect(r.stderr).not.toMatch(/internal error|no run/);
+    }
+    expect(sb.snapshot()['conf1.txt']).toContain('setting1=new');
+  });
+
+  it('rollback --run with a path in the id finds no run (exit 2) and reads nothing outside the runs directory', () => {
+    const sb = fourChanges();
+    expect(runCli(['apply', sb.runbook, '--only', 'change-1']).code).toBe(0);
+    const [journal] = readdirSync(join(sb.state, 'runs'));
+    writeFileSync(join(sb.dir, 'outside.jsonl'), readFileSync(join(sb.state, 'runs', journal!)));
+    const r = runCli(['rollback', sb.runbook, '--run', '../../outside']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no run "../../outside" of environment default in ');
+    expect(sb.snapshot()['conf1.txt']).toContain('setting1=new');
+  });
+});
+
 describe('a state directory that cannot be one', () => {
   it('--state-dir naming a regular file is a usage error (exit 2) for apply and status', () => {
     const sb = fourChanges();

@@ -9,6 +9,7 @@ import { rollbackChanges } from '../../engine/rollback.js';
 import { allRuns, lastRunWithChanges, readRunState, type RunView } from '../../engine/runs.js';
 import { secretValues } from '../../engine/secrets.js';
 import { UsageError } from '../../model/diagnostic.js';
+import { RunNotFoundError } from '../../state/contract.js';
 import type { Plan } from '../../model/plan.js';
 import { lineRenderer, ndjsonRenderer } from '../../render/lines.js';
 import { renderReport } from '../../render/report.js';
@@ -55,6 +56,12 @@ function nothingToUndo(runs: RunView[], target: RunView | undefined, options: Ro
   return undefined;
 }
 
+/** Only a run that is not there counts as none; a state that cannot be read is reported as what it is. */
+function notFoundAsUndefined(error: unknown): undefined {
+  if (error instanceof RunNotFoundError) return undefined;
+  throw error;
+}
+
 export async function run(file: string | undefined, options: RollbackOptions): Promise<number> {
   // Interrupts are ours from before the lock is taken to after it is released (see signals.ts).
   const interrupts = interruptLevels(ROLLBACK_INTERRUPTS, (text) => process.stderr.write(text));
@@ -67,7 +74,7 @@ export async function run(file: string | undefined, options: RollbackOptions): P
         if (options.checkpoint && options.to) throw new UsageError('--checkpoint returns the checkout to before the run; it cannot be combined with --to');
         const runs = await allRuns(store);
         const withCheckpoint = [...runs].reverse().find((r) => r.state.checkpoint);
-        const target = options.run ? await readRunState(store, options.run).catch(() => undefined) : (lastRunWithChanges(runs) ?? (options.checkpoint ? withCheckpoint : undefined));
+        const target = options.run ? await readRunState(store, options.run).catch(notFoundAsUndefined) : (lastRunWithChanges(runs) ?? (options.checkpoint ? withCheckpoint : undefined));
         if (options.run && !target) {
           const elsewhere = await otherEnvironmentOfRun(file!, options, store, options.run);
           const hint = elsewhere ? `; it is a run of environment ${elsewhere}: ${runbookCommand(['rollback', file!, '--run', options.run], { ...options, environment: elsewhere })}` : '';
