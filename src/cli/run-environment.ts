@@ -5,7 +5,6 @@ import type { CommonOptions } from './options.js';
 import { DEFAULT_ENVIRONMENT, environmentOf } from './state.js';
 import { stateDirFor } from './state-dir.js';
 
-
 /** The runs directory of each environment of the runbook in the state dir's layout (the default one keeps the plain layout). */
 function runDirs(file: string, options: CommonOptions): Map<string, string> {
   const base = stateDirFor(file, options.stateDir);
