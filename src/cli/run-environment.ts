@@ -33,3 +33,20 @@ export async function otherEnvironmentOfRun(file: string, options: CommonOptions
   for (const [name, dir] of runDirs(file, options)) if (name !== current && existsSync(join(dir, `${runId}.jsonl`))) return name;
   return undefined;
 }
+
+/**
+ * The other environments of this runbook that have runs, sorted: `status` and a rollback that
+ * finds nothing here name them, so a forgotten `--environment` does not read as "nothing applied".
+ */
+export async function otherEnvironmentsWithRuns(file: string, options: CommonOptions, store: StateStore): Promise<string[]> {
+  const current = environmentOf(options);
+  if (store.environmentsWithRuns) return (await store.environmentsWithRuns()).filter((name) => name !== current).sort();
+  const hasRuns = (dir: string) => {
+    try {
+      return readdirSync(dir).some((name) => name.endsWith('.jsonl'));
+    } catch {
+      return false;
+    }
+  };
+  return [...runDirs(file, options)].filter(([name, dir]) => name !== current && hasRuns(dir)).map(([name]) => name).sort();
+}

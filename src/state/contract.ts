@@ -141,5 +141,7 @@ export interface StateStore {
    * one place (the file backend's environments are directories: the CLI looks there itself).
    */
   environmentOfRun?(runId: string): Promise<string | undefined>;
+  /** Every environment of this runbook that has runs here (the same kind of backend: the file backend's are looked up by the CLI). */
+  environmentsWithRuns?(): Promise<string[]>;
   close(): Promise<void>;
 }

@@ -297,6 +297,11 @@ export class PostgresStateStore implements StateStore {
     return rows[0]?.environment;
   }
 
+  async environmentsWithRuns(): Promise<string[]> {
+    const rows = await this.db.query<{ environment: string }>('listing environments', `SELECT DISTINCT environment FROM ${this.s}.runs WHERE runbook = $1`, [this.runbook]);
+    return rows.map((r) => r.environment);
+  }
+
   async readRun(runId: string): Promise<RunRead> {
     const rows = await this.db.query<{ event: JournalEvent | null }>(
       'reading the run',

@@ -352,6 +352,17 @@ describe.each(['file', 'postgres'] as const)('environments with the %s state bac
       expect(existsSync(join(sb.state, 'runs'))).toBe(false);
     }
 
+    // Without --environment, status and rollback say which other environments have runs.
+    const plainStatus = runCli(['status', sb.runbook, ...state]);
+    expect(plainStatus.stdout).toContain(`other environments with runs: prod, staging (runbook status ${sb.runbook} --environment NAME`);
+    expect(plainStatus.stdout).toContain('runs: none yet');
+    const plainRollback = runCli(['rollback', sb.runbook, ...state]);
+    expect(plainRollback.code).toBe(0);
+    expect(plainRollback.stdout).toMatch(/^nothing to roll back/);
+    expect(plainRollback.stderr).toContain('note: environment default has nothing to undo; other environments of this runbook have runs: prod, staging');
+    expect(readFileSync(join(prodDir, 'conf1.txt'), 'utf8')).toContain('setting1=new');
+    expect(runCli(['status', sb.runbook, ...staging]).stdout).toContain('other environments with runs: prod (');
+
     // A staging run asked for without --environment is not undone here; the error says where it is.
     const stagingRun = history(staging).split('\n')[1]!.split(' ')[0]!;
     const elsewhere = runCli(['rollback', sb.runbook, ...state, '--run', stagingRun]);

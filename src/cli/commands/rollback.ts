@@ -19,7 +19,7 @@ import type { RollbackOptions } from '../options.js';
 import { withLock } from '../locked.js';
 import { reportError } from '../report-error.js';
 import { interruptLevels, ROLLBACK_INTERRUPTS } from '../signals.js';
-import { otherEnvironmentOfRun } from '../run-environment.js';
+import { otherEnvironmentOfRun, otherEnvironmentsWithRuns } from '../run-environment.js';
 import { environmentOf, runbookCommand, withStore } from '../state.js';
 
 /** The runbook as it is now, if it still loads: only for secret values and edit warnings. */
@@ -91,6 +91,8 @@ export async function run(file: string | undefined, options: RollbackOptions): P
         if (nothing !== undefined) {
           if (options.json) process.stdout.write(JSON.stringify({ type: 'rollback.nothing', runId: target?.state.runId ?? null, message: nothing, at: new Date().toISOString() }) + '\n');
           (options.json ? process.stderr : process.stdout).write(`nothing to roll back${target ? ` in run ${target.state.runId}` : ''}: ${nothing}\n`);
+          const others = options.run ? [] : await otherEnvironmentsWithRuns(file!, options, store);
+          if (others.length) process.stderr.write(`note: environment ${environmentOf(options)} has nothing to undo; other environments of this runbook have runs: ${others.join(', ')} (${runbookCommand(['rollback', file!], { ...options, environment: 'NAME' })})\n`);
           return 0;
         }
         const { state } = target!;

@@ -9,6 +9,7 @@ import { describeHolder } from '../../state/lock-file.js';
 import { damagedJournal } from '../damaged-journal.js';
 import type { CommonOptions } from '../options.js';
 import { reportError } from '../report-error.js';
+import { otherEnvironmentsWithRuns } from '../run-environment.js';
 import { environmentOf, runbookCommand, withStore } from '../state.js';
 
 /** Exit 2 when a journal is damaged (DESIGN §5: the state cannot be read as it should). */
@@ -31,11 +32,13 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
       const damaged = runs.filter((r) => r.corrupt);
       const unlock = runbookCommand(['unlock', file!], { ...options, varsFile: [] });
       const rollback = runbookCommand(['rollback', file!], options);
+      const others = await otherEnvironmentsWithRuns(file!, options, store);
       if (options.json) {
         process.stdout.write(
           JSON.stringify({
             state: store.location,
             environment: environmentOf(options),
+            otherEnvironments: others,
             lock,
             unreconciled,
             applied: applied.map((a) => ({ run: a.run, id: a.change.id, status: a.change.status, noVerifySteps: a.change.noVerifySteps ?? false, edited: a.edited, drifted: a.drifted })),
@@ -47,6 +50,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
         return damaged.length ? 2 : 0;
       }
       const out: string[] = [`state: ${store.location}`, `environment: ${environmentOf(options)}`];
+      if (others.length) out.push(`other environments with runs: ${others.join(', ')} (${runbookCommand(['status', file!], { ...options, environment: 'NAME' })})`);
       if (!lock) out.push('lock: free');
       else if (lock.unreadable) out.push(`lock: unreadable (${lock.unreadable})\n      if no apply or rollback is running, clear it with: ${unlock} --force`);
       else if (lock.stale) out.push(`lock: STALE — held by ${describeHolder(lock.holder)}\n      the process is gone; clear with: ${unlock}`);
