@@ -221,8 +221,8 @@ export function fillField(text: string, field: TemplateField | undefined, ctx: F
     exec += literal;
     shown += p.kind === 'ref' && ctx.isSecret(p.expr) ? '***' : literal;
   };
-  if (field === 'shell' || field === 'cron') {
-    const slots = shellSlots(parts.map(piece));
+  /** Each reference not filtered `| raw` goes in through `put`, at the slot the scan found for it; a slot it cannot take is an error. */
+  const fillSlots = <S extends { ok: boolean }>(slots: S[], problem: (p: TemplateRef, slot: Extract<S, { ok: false }>) => string, put: (p: TemplateRef, slot: Extract<S, { ok: true }>) => void): Filled => {
     let k = 0;
     for (const p of parts) {
       if (p.kind !== 'ref' || p.filter === 'raw') {
@@ -230,35 +230,39 @@ export function fillField(text: string, field: TemplateField | undefined, ctx: F
         continue;
       }
       const slot = slots[k++]!;
-      if (!slot.ok) throw new TemplatePlacementError(`${shellMessage(p, slot.problem)} (after the | raw values were inserted)`);
-      const quoted = quoteForShell(value(p), slot.context);
-      if (field === 'cron') exec += quoted.replaceAll('%', '\\%');
-      else {
-        const name = ctx.bindings.envVar(p.expr, value(p));
-        exec += slot.context === 'bare' ? `"\${${name}}"` : `\${${name}}`;
-      }
-      shown += shownValue(p, quoted);
+      if (!slot.ok) throw new TemplatePlacementError(`${problem(p, slot as Extract<S, { ok: false }>)} (after the | raw values were inserted)`);
+      put(p, slot as Extract<S, { ok: true }>);
     }
     return { exec, shown };
+  };
+  if (field === 'shell' || field === 'cron') {
+    return fillSlots(
+      shellSlots(parts.map(piece)),
+      (p, slot) => shellMessage(p, slot.problem),
+      (p, slot) => {
+        const quoted = quoteForShell(value(p), slot.context);
+        if (field === 'cron') exec += quoted.replaceAll('%', '\\%');
+        else {
+          const name = ctx.bindings.envVar(p.expr, value(p));
+          exec += slot.context === 'bare' ? `"\${${name}}"` : `\${${name}}`;
+        }
+        shown += shownValue(p, quoted);
+      },
+    );
   }
   if (isSql(field)) {
-    const slots = sqlSlots(parts.map(piece));
-    let k = 0;
-    for (const p of parts) {
-      if (p.kind !== 'ref' || p.filter === 'raw') {
-        appendAsIs(p);
-        continue;
-      }
-      const slot = slots[k++]!;
-      if (!slot.ok) throw new TemplatePlacementError(`${sqlMessage(p, slot.problem, field)} (after the | raw values were inserted)`);
-      let sql: string;
-      if (p.filter === 'ident') sql = escapeIdentifier(value(p));
-      else if (field === 'sql') sql = `$${ctx.bindings.param(p.expr, value(p))}`;
-      else sql = escapeLiteral(value(p));
-      exec += sql;
-      shown += field === 'sql' && p.filter !== 'ident' ? sql : shownValue(p, sql);
-    }
-    return { exec, shown };
+    return fillSlots(
+      sqlSlots(parts.map(piece)),
+      (p, slot) => sqlMessage(p, slot.problem, field),
+      (p) => {
+        let sql: string;
+        if (p.filter === 'ident') sql = escapeIdentifier(value(p));
+        else if (field === 'sql') sql = `$${ctx.bindings.param(p.expr, value(p))}`;
+        else sql = escapeLiteral(value(p));
+        exec += sql;
+        shown += field === 'sql' && p.filter !== 'ident' ? sql : shownValue(p, sql);
+      },
+    );
   }
   if (field === 'http-url' || field === 'pg-url') {
     const base = URL_BASES[field];
