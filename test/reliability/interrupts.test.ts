@@ -98,29 +98,22 @@ describe('interrupts during apply', () => {
     expect(sb.snapshot()).toEqual(before);
   });
 
-  it('a signal during preflight: exit 130, no change started, nothing rolled back, no file written', async () => {
+  it.each([
+    ['preflight', 'in-preflight', (sb: Sandbox) => edit(sb, (t) => t.replace('changes:\n', 'preflight:\n  - run: "touch {{ dir }}/in-preflight; sleep 30"\nchanges:\n'))],
+    [
+      'the checkpoint',
+      'in-checkpoint',
+      (sb: Sandbox) => {
+        slowGitAdd(sb);
+        edit(sb, (t) => t.replace('changes:\n', 'checkpoint: { git: { dir: "{{ dir }}", message: "checkpoint" } }\nchanges:\n'));
+      },
+    ],
+  ])('a signal during %s: exit 130, no change started, nothing rolled back, no file written', async (_phase, marker, prepare) => {
     const sb = fourChanges();
-    edit(sb, (t) => t.replace('changes:\n', 'preflight:\n  - run: "touch {{ dir }}/in-preflight; sleep 30"\nchanges:\n'));
+    prepare(sb);
     const before = touches(sb);
     const run = startCli(['apply', sb.runbook]);
-    await waitFor(() => existsSync(join(sb.dir, 'in-preflight')));
-    run.child.kill('SIGTERM');
-    const r = await run.done;
-    expect(r.code, r.stdout + r.stderr).toBe(130);
-    expect(r.stdout).not.toMatch(/── change|rolling back/);
-    expect(r.stdout).toMatch(/still applied: nothing — the system is as before this run/);
-    expect(eventTypes(sb)).not.toContain('change.started');
-    expect(touches(sb)).toEqual(before);
-    expect(runCli(['rollback', sb.runbook]).stdout).toMatch(/nothing to roll back/);
-  });
-
-  it('a signal during the checkpoint: exit 130, no change started, no file written', async () => {
-    const sb = fourChanges();
-    slowGitAdd(sb);
-    edit(sb, (t) => t.replace('changes:\n', 'checkpoint: { git: { dir: "{{ dir }}", message: "checkpoint" } }\nchanges:\n'));
-    const before = touches(sb);
-    const run = startCli(['apply', sb.runbook]);
-    await waitFor(() => existsSync(join(sb.dir, 'in-checkpoint')));
+    await waitFor(() => existsSync(join(sb.dir, marker)));
     run.child.kill('SIGTERM');
     const r = await run.done;
     expect(r.code, r.stdout + r.stderr).toBe(130);
