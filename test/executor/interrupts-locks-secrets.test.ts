@@ -59,7 +59,10 @@ describe('interrupting a rollback', () => {
     expect(r.stderr).toMatch(/second interrupt: the running rollback step may finish .* interrupt a third time to kill that step now/);
     expect(existsSync(join(sb.dir, 'undo-step-finished'))).toBe(true);
     expect(r.stdout).toMatch(/still applied: 1\. change-1 \(rollback-failed\)/);
-    expect(runCli(['rollback', sb.runbook]).code).toBe(0);
+    expect(r.stdout).toMatch(/runbook rollback/);
+    const rb = runCli(['rollback', sb.runbook]);
+    expect(rb.code).toBe(0);
+    expect(rb.stdout).toMatch(/rolling back change-1 \(runbook rollback\)/);
     expect(sb.snapshot()).toEqual(before);
   });
 
