@@ -9,6 +9,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, ren
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ownThrowaway, sweepLeftovers } from './throwaway.js';
 
 export interface Cluster {
   host: string;
@@ -91,13 +92,18 @@ function templateDir(binDir: string, password: string): string {
 }
 
 export interface StartOptions {
-  /** Where to keep data and socket (default: a new temp dir). */
+  /**
+   * Where to keep data and socket. Default: a new temp dir, and the cluster is this process's
+   * own (stopped and removed when it ends, however it ends: tools/throwaway.ts). With a baseDir
+   * the caller decides how long the cluster lives.
+   */
   baseDir?: string;
   port?: number;
 }
 
 export async function startCluster(options: StartOptions = {}): Promise<Cluster> {
   const binDir = findPgBin();
+  sweepLeftovers();
   const password = `pw-${randomBytes(8).toString('hex')}`;
   const template = templateDir(binDir, 'template-password');
   const base = options.baseDir ?? mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'runbook-pg-'));
@@ -108,6 +114,7 @@ export async function startCluster(options: StartOptions = {}): Promise<Cluster>
   chownToPostgres(home);
   const dataDir = join(home, 'data');
   const socketDir = join(home, 'socket');
+  const owned = options.baseDir ? undefined : ownThrowaway('a throwaway PostgreSQL cluster', [base], [{ path: join(dataDir, 'postmaster.pid'), signal: 'SIGQUIT' }]);
   cpSync(template, dataDir, { recursive: true });
   mkdirSync(socketDir, { recursive: true });
   chmodSync(socketDir, 0o777);
@@ -148,6 +155,7 @@ export async function startCluster(options: StartOptions = {}): Promise<Cluster>
       }
       if (!options.baseDir) rmSync(base, { recursive: true, force: true });
       else rmSync(home, { recursive: true, force: true });
+      owned?.release();
     },
   };
 }

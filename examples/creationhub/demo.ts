@@ -39,7 +39,7 @@ async function main(): Promise<number> {
   let failed = 0;
   section('1/6  Sandbox up: PostgreSQL, system-api, dashboard on 127.0.0.1');
   const crontabBefore = spawnSync('crontab', ['-l'], { encoding: 'utf8' }).stdout;
-  const state = await sandboxUp(dir);
+  const state = await sandboxUp(dir, { throwaway: true });
   try {
     const vars = join(dir, 'vars.yaml');
     const runs = join(dir, 'runbook-state');

@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startCluster, stopClusterAt } from '../../tools/pg-cluster.js';
+import { ownThrowaway, releaseThrowaway } from '../../tools/throwaway.js';
 import { logFile, parseDotenv, SERVICES, servicePid, startMarker, startService, stopService, type ServiceName } from './services.js';
 import { here, readState, repoRoot, stateDir, type SandboxState } from './state.js';
 
@@ -36,12 +37,20 @@ async function port(envName: string, preferred: number): Promise<number> {
   return (await portFree(preferred)) ? preferred : freePort();
 }
 
-export async function sandboxUp(dir = stateDir()): Promise<SandboxState> {
+/**
+ * Starts the sandbox in `dir`. `throwaway` (the demo, the tests): it belongs to this process and
+ * is stopped and removed when the process ends, however it ends; otherwise it runs until `down`.
+ */
+export async function sandboxUp(dir = stateDir(), { throwaway = false } = {}): Promise<SandboxState> {
   if (readState(dir)) throw new Error(`a sandbox already exists in ${dir}; run "npm run sandbox -- down" first`);
   mkdirSync(dir, { recursive: true });
   const appDir = join(dir, 'app');
   const runDir = join(dir, 'run');
   mkdirSync(runDir, { recursive: true });
+  if (throwaway) {
+    const pidFiles = [join(dir, 'pg', 'data', 'postmaster.pid'), ...SERVICES.map((name) => join(runDir, `${name}.pid`))];
+    ownThrowaway('a throwaway sandbox', [dir], pidFiles.map((path) => ({ path, signal: path.endsWith('postmaster.pid') ? 'SIGQUIT' : 'SIGTERM' })));
+  }
   cpSync(join(here, 'template'), appDir, { recursive: true });
 
   const cluster = await startCluster({ baseDir: dir });
@@ -128,6 +137,7 @@ export async function sandboxDown(dir = stateDir()): Promise<boolean> {
     process.stderr.write(`warning: ${(error as Error).message}\n`);
   }
   rmSync(dir, { recursive: true, force: true });
+  releaseThrowaway([dir]);
   return true;
 }
 

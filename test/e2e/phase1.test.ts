@@ -96,7 +96,7 @@ const mode = (path: string) => statSync(path).mode & 0o777;
 beforeAll(async () => {
   process.env.API_PORT = String(await freePort());
   process.env.DASHBOARD_PORT = String(await freePort());
-  sandbox = await sandboxUp(mkdtempSync(join(tmpdir(), 'runbook-sandbox-')));
+  sandbox = await sandboxUp(mkdtempSync(join(tmpdir(), 'runbook-sandbox-')), { throwaway: true });
 });
 afterAll(async () => {
   if (sandbox) await sandboxDown(sandbox.stateDir);

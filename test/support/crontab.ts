@@ -14,7 +14,7 @@ const LOCK = '/tmp/runbook-test-crontab.lock';
 
 export function crontabText(): { text: string; exists: boolean } {
   const r = spawnSync('crontab', ['-l'], { encoding: 'utf8' });
-  if (r.error) throw new Error(`the crontab command is not available (${r.error.message}); install the cron package (.ci/run does)`);
+  if (r.error) throw new Error(`the crontab command is not available (${r.error.message}): npm test installs it (scripts/prerequisites.mjs), or apt-get install cron`);
   return { text: r.stdout, exists: r.status === 0 };
 }
 
@@ -37,16 +37,17 @@ export async function withCrontab<T>(fn: () => Promise<T> | T): Promise<T> {
     } catch {
       const holder = Number(readFileSync(`${LOCK}/pid`, { encoding: 'utf8', flag: 'a+' }) || 0);
       if (holder && !alive(holder)) rmSync(LOCK, { recursive: true, force: true });
-      if (Date.now() > end) throw new Error(`timed out waiting for ${LOCK}`);
+      if (Date.now() > end) throw new Error(`timed out waiting for ${LOCK}, held by process ${holder}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  const saved = crontabText();
+  let saved: { text: string; exists: boolean } | undefined;
   try {
+    saved = crontabText();
     spawnSync('crontab', ['-r']);
     return await fn();
   } finally {
-    restore(saved);
+    if (saved) restore(saved);
     rmSync(LOCK, { recursive: true, force: true });
   }
 }

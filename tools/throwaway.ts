@@ -1,0 +1,180 @@
+/**
+ * Throwaway servers that tests and the demo start (PostgreSQL clusters, the sandbox's
+ * services) never outlive the process that started them:
+ * - each is recorded, with its owner (pid + start time), in a registry directory;
+ * - when the owner ends for any reason it can see (normal end, an uncaught failure, SIGINT,
+ *   SIGTERM, SIGHUP), it stops what it owns and removes its directories;
+ * - what an owner killed with SIGKILL left behind is removed by the next process that starts
+ *   one (sweepLeftovers): by the pids in its recorded pid files, and only processes whose
+ *   working directory lies inside the recorded directories — never by a name.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, sep } from 'node:path';
+
+interface ProcessId {
+  pid: number;
+  /** Start time in clock ticks since boot (/proc/PID/stat): tells a reused pid apart. */
+  started: string;
+}
+
+interface PidFile {
+  /** A file whose first line is the pid (postmaster.pid, a service's pid file). */
+  path: string;
+  /** How to ask it to stop (SIGQUIT is PostgreSQL's immediate shutdown). */
+  signal: NodeJS.Signals;
+}
+
+export interface ThrowawayRecord {
+  what: string;
+  owner: ProcessId;
+  pidFiles: PidFile[];
+  dirs: string[];
+}
+
+const registry = join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `runbook-throwaway-${process.getuid?.() ?? 'user'}`);
+const recordPath = (dirs: string[]) => join(registry, `${createHash('sha256').update(dirs[0] ?? '').digest('hex').slice(0, 16)}.json`);
+
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(id: ProcessId): boolean {
+  if (existsSync('/proc/self/stat')) return startTime(id.pid) === id.started;
+  try {
+    process.kill(id.pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function realOrSame(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/** The pid in the file, if that process runs inside one of the dirs (so it is really ours). */
+function ourPid(file: string, dirs: string[]): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return undefined;
+  let cwd: string;
+  try {
+    cwd = readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return undefined;
+  }
+  return dirs.map(realOrSame).some((dir) => cwd === dir || cwd.startsWith(dir + sep)) ? pid : undefined;
+}
+
+function signal(pid: number, sig: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Stops the record's processes (its signal, then SIGKILL after 5 s) and removes its dirs. Synchronous: it runs in exit handlers. */
+function stopRecorded(record: ThrowawayRecord): void {
+  const pids = record.pidFiles.flatMap((f) => {
+    const pid = ourPid(f.path, record.dirs);
+    return pid !== undefined && signal(pid, f.signal) ? [pid] : [];
+  });
+  const deadline = Date.now() + 5_000;
+  while (pids.some((pid) => signal(pid, 0)) && Date.now() < deadline) sleepSync(20);
+  for (const pid of pids) signal(pid, 'SIGKILL');
+  for (const dir of record.dirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  rmSync(recordPath(record.dirs), { force: true });
+}
+
+const mine = new Map<string, ThrowawayRecord>();
+
+function stopMine(): void {
+  for (const [path, record] of mine) {
+    mine.delete(path);
+    stopRecorded(record);
+  }
+}
+
+function onSignal(sig: NodeJS.Signals): void {
+  stopMine();
+  process.removeListener(sig, onSignal);
+  // Nobody else handles it: end as the signal would have ended us.
+  if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+}
+
+let hooked = false;
+function hookProcessEnd(): void {
+  if (hooked) return;
+  hooked = true;
+  process.once('exit', stopMine);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+}
+
+/**
+ * Records `dirs` (and the processes in `pidFiles`) as owned by this process until release():
+ * stopped and removed when this process ends, or by the next sweep if it is killed.
+ */
+export function ownThrowaway(what: string, dirs: string[], pidFiles: PidFile[]): { release(): void } {
+  sweepLeftovers();
+  const me = process.pid;
+  const record: ThrowawayRecord = { what, owner: { pid: me, started: startTime(me) ?? '' }, pidFiles, dirs };
+  const path = recordPath(dirs);
+  mkdirSync(registry, { recursive: true, mode: 0o700 });
+  writeFileSync(`${path}.tmp`, JSON.stringify(record));
+  renameSync(`${path}.tmp`, path);
+  mine.set(path, record);
+  hookProcessEnd();
+  return { release: () => releaseThrowaway(dirs) };
+}
+
+/** Its owner stopped it as planned: forget the record. */
+export function releaseThrowaway(dirs: string[]): void {
+  const path = recordPath(dirs);
+  mine.delete(path);
+  rmSync(path, { force: true });
+}
+
+let swept = false;
+/** Removes what dead owners left (once per process). Says so on stderr, one line each. */
+export function sweepLeftovers(): void {
+  if (swept) return;
+  swept = true;
+  let names: string[];
+  try {
+    names = readdirSync(registry).filter((n) => n.endsWith('.json'));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    let record: ThrowawayRecord;
+    try {
+      record = JSON.parse(readFileSync(join(registry, name), 'utf8')) as ThrowawayRecord;
+    } catch {
+      continue; // gone meanwhile (its owner released it)
+    }
+    if (alive(record.owner)) continue;
+    stopRecorded(record);
+    process.stderr.write(`removed ${record.what} left by process ${record.owner.pid}, which was killed (${record.dirs.join(', ')})\n`);
+  }
+}
