@@ -36,23 +36,28 @@ export interface ThrowawayRecord {
 const registry = join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `runbook-throwaway-${process.getuid?.() ?? 'user'}`);
 const recordPath = (dirs: string[]) => join(registry, `${createHash('sha256').update(dirs[0] ?? '').digest('hex').slice(0, 16)}.json`);
 
-function startTime(pid: number): string | undefined {
+/** State letter and start time (clock ticks since boot) from /proc/PID/stat. */
+function procStat(pid: number): { state: string; started: string } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0] ?? '', started: fields[19] ?? '' };
   } catch {
     return undefined;
   }
 }
 
+const hasProc = existsSync('/proc/self/stat');
+
+/** Still running: a zombie (ended, not yet reaped by its parent) does not count. */
+function running(pid: number): boolean {
+  if (!hasProc) return signal(pid, 0);
+  const stat = procStat(pid);
+  return stat !== undefined && stat.state !== 'Z';
+}
+
 function alive(id: ProcessId): boolean {
-  if (existsSync('/proc/self/stat')) return startTime(id.pid) === id.started;
-  try {
-    process.kill(id.pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return running(id.pid) && (!hasProc || procStat(id.pid)?.started === id.started);
 }
 
 function sleepSync(ms: number): void {
@@ -101,7 +106,7 @@ function stopRecorded(record: ThrowawayRecord): void {
     return pid !== undefined && signal(pid, f.signal) ? [pid] : [];
   });
   const deadline = Date.now() + 5_000;
-  while (pids.some((pid) => signal(pid, 0)) && Date.now() < deadline) sleepSync(20);
+  while (pids.some(running) && Date.now() < deadline) sleepSync(20);
   for (const pid of pids) signal(pid, 'SIGKILL');
   for (const dir of record.dirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   rmSync(recordPath(record.dirs), { force: true });
@@ -138,7 +143,7 @@ function hookProcessEnd(): void {
 export function ownThrowaway(what: string, dirs: string[], pidFiles: PidFile[]): { release(): void } {
   sweepLeftovers();
   const me = process.pid;
-  const record: ThrowawayRecord = { what, owner: { pid: me, started: startTime(me) ?? '' }, pidFiles, dirs };
+  const record: ThrowawayRecord = { what, owner: { pid: me, started: procStat(me)?.started ?? '' }, pidFiles, dirs };
   const path = recordPath(dirs);
   mkdirSync(registry, { recursive: true, mode: 0o700 });
   writeFileSync(`${path}.tmp`, JSON.stringify(record));
@@ -175,6 +180,6 @@ export function sweepLeftovers(): void {
     }
     if (alive(record.owner)) continue;
     stopRecorded(record);
-    process.stderr.write(`removed ${record.what} left by process ${record.owner.pid}, which was killed (${record.dirs.join(', ')})\n`);
+    process.stderr.write(`removed ${record.what} left by process ${record.owner.pid}, which is gone (${record.dirs.join(', ')})\n`);
   }
 }
