@@ -9,6 +9,7 @@ import { fillField, StepBindings, TemplatePlacementError, VALUE_ENV, type FillCo
 import { checkResolvedStep } from './step-checks.js';
 import { render, TemplateLookupError, type TemplateScope } from './template.js';
 import { varRefs } from './vars.js';
+import { requiredCommandsCheck } from './required-commands.js';
 
 export function riskBand(risk: number): RiskBand {
   if (risk <= 1) return 'green';
@@ -182,6 +183,8 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
   }
   for (const found of await Promise.all(checks)) diagnostics.push(...found);
   if (diagnostics.length > 0) return { diagnostics, vars };
+  const commandsCheck = requiredCommandsCheck(preflight, changes, checkpoint !== undefined);
+  if (commandsCheck) preflight.unshift(commandsCheck);
 
   const sum = runbook.changes.reduce((s, c) => s + c.risk, 0);
   const max = 10 * runbook.changes.length;

@@ -26,6 +26,7 @@ function argv(p: ComposeParams): string[] {
 export const composeStep: StepType<ComposeParams> = {
   type: 'compose',
   summary: 'docker compose restart / build / up -d / logs for named services.',
+  commands: () => ['docker'],
   schema: {
     type: 'object',
     additionalProperties: false,

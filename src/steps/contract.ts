@@ -105,6 +105,8 @@ export interface StepType<P = unknown> {
    * params to keep: e.g. `run` keeps the shown command for its messages. Default: as executed.
    */
   withShown?(params: P, shown: P): P;
+  /** Programs this type runs (crontab, git, docker): preflight checks they are installed before anything changes. */
+  commands?(params: P): string[];
   /** `check` steps only read the system (safe in preflight and dry-run); `action` steps change it. */
   kind: 'check' | 'action' | ((params: P) => 'check' | 'action');
   /**

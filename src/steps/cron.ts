@@ -70,6 +70,7 @@ function target(p: CronParams, ctx: Pick<StepContext, 'cwd'>): CronTarget {
 export const cronStep: StepType<CronParams> = {
   type: 'cron',
   summary: 'Ensure a cron entry, identified by `id` (a marker comment), is present or absent — in the user’s crontab or a cron.d file. Idempotent and undone automatically.',
+  commands: (p) => (p.file ? [] : ['crontab']),
   schema: {
     type: 'object',
     additionalProperties: false,

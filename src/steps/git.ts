@@ -32,6 +32,7 @@ export type GitParams =
 export const gitStep: StepType<GitParams> = {
   type: 'git',
   summary: 'Git on a checkout: commit a checkpoint, revert a commit, or reset to a commit (guarded).',
+  commands: () => ['git'],
   schema: {
     type: 'object',
     additionalProperties: false,

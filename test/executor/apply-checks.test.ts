@@ -1,5 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, waitFor } from '../support/cli.js';
 import { holdLockAs, lockHolderOf } from '../support/state-backend.js';
@@ -122,5 +123,33 @@ describe('the confirmation question comes after the lock and unfinished-run chec
       expect(sb.snapshot()['conf1.txt']).toContain(answer === 'y' ? '=new' : '=old');
       expect(await lockHolderOf(sb.runbook)).toBeNull();
     }
+  });
+});
+
+describe('a program the steps need is missing', () => {
+  it('preflight names it (crontab for a cron step) and nothing changes, not even the earlier steps of that change', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runbook-no-crontab-'));
+    // A PATH with the shell and nothing else: crontab is not on it, as on a machine without the cron package.
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    for (const tool of ['bash', 'sh']) symlinkSync(`/bin/${tool}`, join(bin, tool));
+    const runbook = join(dir, 'runbook.yaml');
+    writeFileSync(
+      runbook,
+      `runbook: 1
+name: nightly
+changes:
+  - id: nightly-job
+    title: A nightly job
+    risk: 0
+    apply:
+      - file: { path: job.sh, content: "#!/bin/sh\\ntrue\\n", mode: "0755" }
+      - cron: { id: nightly-job, schedule: "0 3 * * *", command: "${dir}/job.sh" }
+`,
+    );
+    const r = runCli(['apply', runbook, '--yes'], { env: { PATH: bin } });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(/Programs the steps need: crontab \(nightly-job\).*not found on PATH: crontab/s);
+    expect(existsSync(join(dir, 'job.sh'))).toBe(false);
   });
 });

@@ -14,7 +14,7 @@ describe('runbook plan runbooks/phase1.yaml', () => {
     expect(r.stdout).toContain('3/40 = 7.5%');
     expect(r.stdout).toMatch(/Policy: OK/);
     // The runbook's 11 checks and the checkpoint's own, each as apply runs it.
-    expect(r.stdout).toMatch(/Preflight \(12 checks/);
+    expect(r.stdout).toMatch(/Preflight \(13 checks/);
     expect(r.stdout).toMatch(/• checkpoint commits no secret or large file \(.*\): untracked files that look like secrets/);
   });
 

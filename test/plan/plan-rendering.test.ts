@@ -124,7 +124,8 @@ describe('plan --format json', () => {
     expect(doc.state[0]).toMatch(/^Disk:/);
     expect(doc.troubleshooting).toHaveLength(3);
     expect(doc.expected.map((e) => e.metric)).toContain('Backups');
-    expect(doc.preflight[1]).toMatchObject({ label: 'Free disk space (seed: 61 GB free)', checks: expect.stringMatching(/GB free at/) });
+    expect(doc.preflight[0]).toMatchObject({ type: 'which', label: 'Programs the steps need: git (checkpoint), crontab (auto-backups)' });
+    expect(doc.preflight[2]).toMatchObject({ label: 'Free disk space (seed: 61 GB free)', checks: expect.stringMatching(/GB free at/) });
   });
 
   it('rollback always has one shape: automatic inverses or explicit steps, each as a list of steps', () => {
