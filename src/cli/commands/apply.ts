@@ -125,7 +125,7 @@ async function renderers(plan: Plan, options: ApplyOptions, total: number): Prom
   if (options.json) return [ndjsonRenderer(process.stdout)];
   if (process.stdout.isTTY && !process.env.CI) {
     const { listrRenderer } = await import('../../render/listr.js');
-    return [listrRenderer(plan, total, options.verbose)];
+    return [listrRenderer(plan, total, { verbose: options.verbose })];
   }
   return [lineRenderer(process.stdout, { verbose: options.verbose, total })];
 }
