@@ -74,6 +74,22 @@ function applyCommand(file: string): string {
   rows.push({ figure: '200 `run: "true"` steps', engine: fmt(engine!.medianMs), baseline: `bash: ${fmt(bash!.medianMs)}`, ratio: `${ratio.toFixed(2)}x (+${perStep.toFixed(2)} ms/step)`, target: '≤ 3x', runs: engine!.runs });
   json.steps200 = { engineMs: engine!.medianMs, bashMs: bash!.medianMs, ratio, overheadMsPerStep: perStep };
 
+  // The same 200 steps on a real pseudo-terminal of a real size (util-linux `script`, 120×40):
+  // the listr2 progress an operator watches, against the same apply piped and the bash loop.
+  const terminal = (command: string) => `script -qec ${JSON.stringify(`stty cols 120 rows 40; env -u CI ${command}`)} /dev/null > /dev/null`;
+  const [onTty, piped, bashTty] = compare(
+    [
+      { name: 'runbook apply 200 steps on a 120×40 pty', command: terminal(applyCommand(steps)), prepare: `rm -rf ${stateDir}` },
+      { name: 'runbook apply 200 steps piped', command: `${applyCommand(steps)} | cat > /dev/null`, prepare: `rm -rf ${stateDir}` },
+      { name: 'bash 200 × bash -c true', command: `bash ${bash200}`, prepare: 'true' },
+    ],
+    Math.max(3, Math.round(runs / 2)),
+  );
+  const ttyRatio = onTty!.medianMs / piped!.medianMs;
+  const ttyBash = onTty!.medianMs / bashTty!.medianMs;
+  rows.push({ figure: '200 steps on a real terminal (pty 120×40)', engine: fmt(onTty!.medianMs), baseline: `piped: ${fmt(piped!.medianMs)}; bash: ${fmt(bashTty!.medianMs)}`, ratio: `${ttyRatio.toFixed(2)}x piped, ${ttyBash.toFixed(2)}x bash`, target: '≤ 1.5x piped, ≤ 2x bash', runs: onTty!.runs });
+  json.terminal200 = { ptyMs: onTty!.medianMs, pipedMs: piped!.medianMs, bashMs: bashTty!.medianMs, ratioToPiped: ttyRatio, ratioToBash: ttyBash };
+
   const changes = write('changes50.yaml', changesRunbook(50));
   const bash250 = write('steps250.sh', bashScript(250));
   const [engine50, bash50] = compare(
