@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parse } from 'yaml';
-import { quoteForShell } from '../engine/shell-quote.js';
+import { quoteForShell } from '../support/shell-quote.js';
 import { UsageError } from '../model/diagnostic.js';
-import { redactUrl } from '../steps/redact-url.js';
+import { redactUrl } from '../support/redact-url.js';
 import { StateUnusableError, type StateStore } from '../state/contract.js';
 import { FileStateStore } from '../state/file.js';
 import type { CommonOptions } from './options.js';

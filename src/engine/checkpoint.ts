@@ -1,7 +1,7 @@
 import type { Plan } from '../model/plan.js';
 import type { ResolvedStep } from '../model/runbook.js';
 import { StepFailedError } from '../steps/contract.js';
-import type { CheckpointRecord } from '../steps/git-checkpoint.js';
+import type { CheckpointRecord } from '../model/checkpoint.js';
 import { remaining, type RunState } from './applied-state.js';
 import { checkpointCheckLabel } from './checkpoint-label.js';
 import type { Emitter } from './emitter.js';

@@ -1,5 +1,5 @@
 import type { RunJournal } from '../state/contract.js';
-import type { EngineEvent, EventListener, JournalEvent } from './events.js';
+import type { EngineEvent, EventListener, JournalEvent } from '../model/events.js';
 import { redactDeep, type OutputRedactor, type Redactor } from './redact.js';
 
 type OutputEvent = Extract<EngineEvent, { type: 'step.output' }>;

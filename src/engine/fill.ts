@@ -19,7 +19,7 @@
  * quoted, secrets as ***).
  */
 import type { TemplateField } from '../steps/contract.js';
-import { quoteForShell } from './shell-quote.js';
+import { quoteForShell } from '../support/shell-quote.js';
 import { shellSlots, type ShellProblem } from './shell-slots.js';
 import { sqlSlots, type SqlProblem } from './sql-slots.js';
 import { lookup, parseTemplate, TemplateLookupError, type TemplateRef, type TemplateScope } from './template.js';

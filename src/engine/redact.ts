@@ -1,5 +1,5 @@
-import { redactUrl } from '../steps/redact-url.js';
-import { quoteForShell } from './shell-quote.js';
+import { redactUrl } from '../support/redact-url.js';
+import { quoteForShell } from '../support/shell-quote.js';
 
 export type Redactor = (text: string) => string;
 

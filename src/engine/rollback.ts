@@ -1,7 +1,7 @@
-import type { Phase } from '../steps/contract.js';
+import type { Phase } from '../model/events.js';
 import { undoSteps, type ChangeState } from './applied-state.js';
 import type { Emitter } from './emitter.js';
-import type { StepFailure } from './events.js';
+import type { StepFailure } from '../model/events.js';
 import { fillSecrets, type SecretValues } from './secrets.js';
 import { abortReason, failureOf, runWithRetries, type StepEnvironment } from './step-runner.js';
 

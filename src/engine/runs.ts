@@ -1,7 +1,7 @@
 import { JournalCorruptError, type StateStore } from '../state/contract.js';
 import { foldRun, remaining, type RunState } from './applied-state.js';
 import { checkpointToUndo } from './checkpoint.js';
-import { compareRuns } from './run-id.js';
+import { compareRuns } from '../model/run-id.js';
 
 export interface RunView {
   state: RunState;

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type { EngineEvent, EventListener } from '../engine/events.js';
+import type { EngineEvent, EventListener } from '../model/events.js';
 import { formatMs } from '../model/units.js';
 
 /**

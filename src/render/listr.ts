@@ -1,5 +1,5 @@
 import { Listr, type ListrTask } from 'listr2';
-import type { EngineEvent, EventListener } from '../engine/events.js';
+import type { EngineEvent, EventListener } from '../model/events.js';
 import { selectChanges } from '../engine/executor.js';
 import type { Plan } from '../model/plan.js';
 import type { ResolvedStep } from '../model/runbook.js';

@@ -1,4 +1,4 @@
-import type { EngineEvent, JournalEvent } from '../engine/events.js';
+import type { EngineEvent, JournalEvent } from '../model/events.js';
 import { UsageError } from '../model/diagnostic.js';
 
 /** Who holds a lock: shown to the operator who is refused. */

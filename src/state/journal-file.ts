@@ -1,5 +1,5 @@
 import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
-import type { EngineEvent, JournalEvent } from '../engine/events.js';
+import type { EngineEvent, JournalEvent } from '../model/events.js';
 import { basename } from 'node:path';
 import { JournalCorruptError, type RunJournal, type RunRead } from './contract.js';
 

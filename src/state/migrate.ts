@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { JournalEvent } from '../engine/events.js';
+import type { JournalEvent } from '../model/events.js';
 import { UsageError } from '../model/diagnostic.js';
-import { fsyncDir } from '../steps/atomic-write.js';
+import { fsyncDir } from '../support/atomic-write.js';
 import { readJournalFile } from './journal-file.js';
 import { EventConflictError, type PostgresStateDb, type RunOwner } from './postgres-db.js';
 import { readFallbackMeta } from './postgres.js';

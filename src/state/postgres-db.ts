@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { hostname } from 'node:os';
 import type { Pool, PoolClient } from 'pg';
-import type { JournalEvent } from '../engine/events.js';
-import { redactUrl } from '../steps/redact-url.js';
+import type { JournalEvent } from '../model/events.js';
+import { redactUrl } from '../support/redact-url.js';
 import { StateUnavailableError, StateUnusableError } from './contract.js';
 import { migrateSchema, quoteIdent, SchemaTooNewError } from './postgres-schema.js';
 

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Client } from 'pg';
-import type { EngineEvent, JournalEvent } from '../engine/events.js';
-import { fsyncDir } from '../steps/atomic-write.js';
-import { redactUrl } from '../steps/redact-url.js';
+import type { EngineEvent, JournalEvent } from '../model/events.js';
+import { fsyncDir } from '../support/atomic-write.js';
+import { redactUrl } from '../support/redact-url.js';
 import {
   LockedError,
   RunNotFoundError,

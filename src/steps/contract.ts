@@ -1,3 +1,4 @@
+import type { Phase } from '../model/events.js';
 import type { ResolvedStep } from '../model/runbook.js';
 
 /**
@@ -8,9 +9,6 @@ import type { ResolvedStep } from '../model/runbook.js';
  * percent-encoded after the base).
  */
 export type TemplateField = 'shell' | 'cron' | 'sql' | 'sql-script' | 'http-url' | 'pg-url';
-
-/** Where in a run a step executes. */
-export type Phase = 'preflight' | 'checkpoint' | 'apply' | 'verify' | 'rollback' | 'watch';
 
 export interface StepContext {
   phase: Phase;

@@ -3,7 +3,7 @@ import { lchown, lstat, readlink, rename, rm, stat, symlink } from 'node:fs/prom
 import { basename, dirname, join } from 'node:path';
 import { StepFailedError, type JournaledBytes } from './contract.js';
 import { readRegularFile } from './read-regular-file.js';
-import { fsyncDir } from './atomic-write.js';
+import { fsyncDir } from '../support/atomic-write.js';
 
 /** What a path holds, read either as the entry itself (a symlink stays a symlink) or through links. */
 export type Entry =

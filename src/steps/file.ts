@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { ResolvedStep } from '../model/runbook.js';
 import type { StepContext, StepOutcome, StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
-import { removeFileDurably, writeFileAtomic } from './atomic-write.js';
+import { removeFileDurably, writeFileAtomic } from '../support/atomic-write.js';
 import { bytesHash, driftProblem, entryHash, placeSymlink, readEntry, type Entry, type RestoreParams } from './file-snapshot.js';
 import { occurrences, transform } from './file-transform.js';
 import { asMap, regexProblem } from './param-checks.js';

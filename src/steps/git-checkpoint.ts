@@ -1,27 +1,8 @@
+import type { CheckpointRecord } from '../model/checkpoint.js';
 import { StepFailedError } from './contract.js';
 import { checkpointRefusal, type CheckpointFiles } from './git-checkpoint-guard.js';
 import { git, gitCommandText, gitTry } from './git-cli.js';
 import { headBranch, headCommit, identityArgs, indexTree, openCheckout, operationInProgress, worktreeTree } from './git-repo.js';
-
-/**
- * Everything needed to take a checkpoint commit back, journaled (fsynced) before the commit
- * is made: HEAD and its branch before, the operator's index as a tree, and the tree the
- * checkpoint commits.
- */
-export interface CheckpointRecord {
-  dir: string;
-  message: string;
-  /** HEAD before the checkpoint; null when the branch had no commit yet. */
-  head: string | null;
-  /** The branch HEAD was on (`refs/heads/…`); null when detached. */
-  branch: string | null;
-  /** The index before the checkpoint, as a tree (`git write-tree`). */
-  index: string;
-  /** The tree the checkpoint commits: the work tree, minus ignored and excluded files. */
-  tree: string;
-  /** Pathspecs left out of the checkpoint. */
-  exclude: string[];
-}
 
 export interface PreparedCheckpoint extends CheckpointRecord {
   /** False when the work tree is exactly HEAD: the checkpoint is HEAD itself. */

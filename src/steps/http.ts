@@ -2,7 +2,7 @@ import type { StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
 import { truncate } from './match.js';
 import { asMap, httpUrlProblem, regexProblem } from './param-checks.js';
-import { redactUrl } from './redact-url.js';
+import { redactUrl } from '../support/redact-url.js';
 
 export interface HttpParams {
   url: string;

@@ -4,7 +4,7 @@ import { StepFailedError } from './contract.js';
 import { compare, describeComparison, parseComparison } from './compare.js';
 import { asMap, durationProblem } from './param-checks.js';
 import { describePgError, parsePgUrl } from './pg-errors.js';
-import { redactUrl } from './redact-url.js';
+import { redactUrl } from '../support/redact-url.js';
 
 export interface PostgresParams {
   url: string;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
-import type { EngineEvent, JournalEvent } from '../../src/engine/events.js';
+import type { EngineEvent, JournalEvent } from '../../src/model/events.js';
 import { LockedError, StateUnusableError } from '../../src/state/contract.js';
 import { FileStateStore } from '../../src/state/file.js';
 import { migrateJournals } from '../../src/state/migrate.js';

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { dirname, join, resolve } from 'node:path';
 import { inject } from 'vitest';
 import { openStore } from '../../src/cli/state.js';
-import { compareRuns } from '../../src/engine/run-id.js';
+import { compareRuns } from '../../src/model/run-id.js';
 import type { LockHolder, StateStore } from '../../src/state/contract.js';
 
 export type Backend = 'file' | 'postgres';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EngineEvent } from '../../engine/events.js';
+import type { EngineEvent } from '../../model/events.js';
 import { loadPlan } from '../../engine/load-plan.js';
 import { loadOptions } from '../load-options.js';
 import { createRedactor } from '../../engine/redact.js';

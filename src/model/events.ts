@@ -1,6 +1,8 @@
-import type { ResolvedStep } from '../model/runbook.js';
-import type { Phase } from '../steps/contract.js';
-import type { CheckpointRecord } from '../steps/git-checkpoint.js';
+import type { CheckpointRecord } from './checkpoint.js';
+import type { ResolvedStep } from './runbook.js';
+
+/** Where in a run a step executes. */
+export type Phase = 'preflight' | 'checkpoint' | 'apply' | 'verify' | 'rollback' | 'watch';
 
 export interface StepFailure {
   message: string;
