@@ -3,9 +3,9 @@ import type { ResolvedStep } from '../model/runbook.js';
 import { StepFailedError } from '../steps/contract.js';
 import type { CheckpointRecord } from '../model/checkpoint.js';
 import { remaining, type RunState } from './applied-state.js';
-import { checkpointCheckLabel } from './checkpoint-label.js';
+import { checkpointCheckLabel } from '../plan/checkpoint-label.js';
 import type { Emitter } from './emitter.js';
-import { secretValues, type SecretValues } from './secrets.js';
+import { secretValues, type SecretValues } from '../secrets/secrets.js';
 import { failureOf } from './step-runner.js';
 
 type Checkpoint = NonNullable<Plan['checkpoint']>;

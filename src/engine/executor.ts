@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { Plan, PlannedChange } from '../model/plan.js';
 import type { ResolvedStep } from '../model/runbook.js';
 import type { Phase } from '../model/events.js';
+import { selectChanges } from '../plan/select.js';
 import type { StepContext } from '../steps/contract.js';
 import { stepType } from '../steps/registry.js';
 import type { RunJournal } from '../state/contract.js';
@@ -11,9 +12,9 @@ import { takeRunCheckpoint, undoRunCheckpoint } from './checkpoint.js';
 import { Emitter } from './emitter.js';
 import type { EventListener, RunOutcome, StepFailure } from '../model/events.js';
 import { runPreflight, type PreflightFailure } from './preflight.js';
-import { createRedactor } from './redact.js';
+import { createRedactor } from '../secrets/redact.js';
 import { rollbackChanges, type RollbackSignals } from './rollback.js';
-import { protectSecrets, secretValues, type SecretValues } from './secrets.js';
+import { protectSecrets, secretValues, type SecretValues } from '../secrets/secrets.js';
 import { abortableSleep, abortReason, failureOf, runWithRetries, stepContext, withinLimits, type StepEnvironment } from './step-runner.js';
 
 export interface ExecuteOptions {
@@ -52,12 +53,6 @@ class ChangeFailed extends Error {
   ) {
     super(failure.message);
   }
-}
-
-export function selectChanges(plan: Plan, only?: string, from?: string): PlannedChange[] {
-  if (only) return plan.changes.filter((c) => c.change.id === only);
-  if (from) return plan.changes.slice(plan.changes.findIndex((c) => c.change.id === from));
-  return plan.changes;
 }
 
 /**

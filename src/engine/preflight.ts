@@ -3,7 +3,7 @@ import type { Plan } from '../model/plan.js';
 import { checkCheckpoint } from './checkpoint.js';
 import { Emitter } from './emitter.js';
 import type { EventListener } from '../model/events.js';
-import { createRedactor } from './redact.js';
+import { createRedactor } from '../secrets/redact.js';
 import type { StepFailure } from '../model/events.js';
 import { failureOf, runWithRetries, type StepEnvironment } from './step-runner.js';
 

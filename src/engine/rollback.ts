@@ -2,7 +2,7 @@ import type { Phase } from '../model/events.js';
 import { undoSteps, type ChangeState } from './applied-state.js';
 import type { Emitter } from './emitter.js';
 import type { StepFailure } from '../model/events.js';
-import { fillSecrets, type SecretValues } from './secrets.js';
+import { fillSecrets, type SecretValues } from '../secrets/secrets.js';
 import { abortReason, failureOf, runWithRetries, type StepEnvironment } from './step-runner.js';
 
 /**

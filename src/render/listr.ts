@@ -1,6 +1,6 @@
 import { Listr, type ListrTask } from 'listr2';
 import type { EngineEvent, EventListener } from '../model/events.js';
-import { selectChanges } from '../engine/executor.js';
+import { selectChanges } from '../plan/select.js';
 import type { Plan } from '../model/plan.js';
 import type { ResolvedStep } from '../model/runbook.js';
 import { formatMs } from '../model/units.js';

@@ -1,6 +1,6 @@
 import type { Plan, PlannedChange } from '../model/plan.js';
 import type { ResolvedStep } from '../model/runbook.js';
-import type { Redactor } from '../engine/redact.js';
+import type { Redactor } from '../secrets/redact.js';
 import type { LiveCheck } from './plan-markdown.js';
 import { verifiedBy } from './risk.js';
 import { stepWhat } from './step-text.js';

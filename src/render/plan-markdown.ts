@@ -1,6 +1,6 @@
 import type { Plan, PlannedChange } from '../model/plan.js';
 import type { OnFailure } from '../model/runbook.js';
-import type { Redactor } from '../engine/redact.js';
+import type { Redactor } from '../secrets/redact.js';
 import { mdBlock, mdCell, mdCode, mdInline, mdList } from './markdown-text.js';
 import { bandGlyph, riskText, totalRiskText, verifiedBy } from './risk.js';
 import { preflightLines } from './step-text.js';

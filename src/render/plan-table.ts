@@ -1,5 +1,5 @@
 import type { Plan } from '../model/plan.js';
-import type { Redactor } from '../engine/redact.js';
+import type { Redactor } from '../secrets/redact.js';
 import { bandGlyph, riskText, totalRiskText, verifiedBy } from './risk.js';
 import { preflightLines } from './step-text.js';
 import { cellText, renderTable, wrapText } from './table.js';

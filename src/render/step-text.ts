@@ -1,4 +1,4 @@
-import { CHECKPOINT_CHECK_WHAT, checkpointCheckLabel } from '../engine/checkpoint-label.js';
+import { CHECKPOINT_CHECK_WHAT, checkpointCheckLabel } from '../plan/checkpoint-label.js';
 import type { Plan } from '../model/plan.js';
 import type { ResolvedStep } from '../model/runbook.js';
 import { stepType } from '../steps/registry.js';

@@ -5,7 +5,7 @@ import Ajv from 'ajv';
 import fc from 'fast-check';
 import { parse, stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadPlan } from '../../src/engine/load-plan.js';
+import { loadPlan } from '../../src/plan/load-plan.js';
 import { RunbookInvalidError } from '../../src/model/diagnostic.js';
 import { repoRoot } from '../support/cli.js';
 

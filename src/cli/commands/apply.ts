@@ -1,11 +1,11 @@
 import { remaining } from '../../engine/applied-state.js';
 import { previewChanges } from '../../engine/dry-run.js';
 import type { EventListener } from '../../model/events.js';
-import { selectChanges } from '../../engine/executor.js';
-import { loadPlan } from '../../engine/load-plan.js';
+import { selectChanges } from '../../plan/select.js';
+import { loadPlan } from '../../plan/load-plan.js';
 import { loadOptions } from '../load-options.js';
 import { runPreflightOnly } from '../../engine/preflight.js';
-import { createRedactor } from '../../engine/redact.js';
+import { createRedactor } from '../../secrets/redact.js';
 import { newRunId } from '../../model/run-id.js';
 import { allRuns, isUnsettled, type RunView } from '../../engine/runs.js';
 import { UsageError } from '../../model/diagnostic.js';

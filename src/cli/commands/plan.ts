@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineEvent } from '../../model/events.js';
-import { loadPlan } from '../../engine/load-plan.js';
+import { loadPlan } from '../../plan/load-plan.js';
 import { loadOptions } from '../load-options.js';
-import { createRedactor } from '../../engine/redact.js';
+import { createRedactor } from '../../secrets/redact.js';
 import type { Plan } from '../../model/plan.js';
 import type { LiveCheck } from '../../render/plan-markdown.js';
 import type { PlanOptions } from '../options.js';

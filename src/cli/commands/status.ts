@@ -1,6 +1,6 @@
 import { remaining, statusText } from '../../engine/applied-state.js';
 import type { ResolvedStep } from '../../model/runbook.js';
-import { loadPlan } from '../../engine/load-plan.js';
+import { loadPlan } from '../../plan/load-plan.js';
 import { loadOptions } from '../load-options.js';
 import { allRuns, isUnsettled, type RunView } from '../../engine/runs.js';
 import type { LockHolder } from '../../state/contract.js';

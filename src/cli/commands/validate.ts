@@ -1,4 +1,4 @@
-import { loadPlan } from '../../engine/load-plan.js';
+import { loadPlan } from '../../plan/load-plan.js';
 import { loadOptions } from '../load-options.js';
 import type { CommonOptions } from '../options.js';
 import { reportError } from '../report-error.js';

@@ -2,8 +2,8 @@ import { isMap, isScalar, isSeq, type Node, type Scalar } from 'yaml';
 import type { Diagnostic, SourcePos } from '../model/diagnostic.js';
 import type { TemplateField } from '../steps/contract.js';
 import { stepType, stepTypeNames } from '../steps/registry.js';
-import { fieldProblems } from './fill.js';
-import { parseTemplate } from './template.js';
+import { fieldProblems } from '../template/fill.js';
+import { parseTemplate } from '../template/template.js';
 import { posAt, type YamlSource } from './source.js';
 import { eachNode } from './yaml-structure.js';
 

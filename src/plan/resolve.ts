@@ -5,10 +5,10 @@ import type { Plan, PlannedChange, RiskBand } from '../model/plan.js';
 import type { Change, ResolvedStep, Runbook, StepSpec } from '../model/runbook.js';
 import { stepType } from '../steps/registry.js';
 import type { TemplateField } from '../steps/contract.js';
-import { fillField, StepBindings, TemplatePlacementError, VALUE_ENV, type FillContext } from './fill.js';
-import { checkResolvedStep } from './step-checks.js';
-import { render, TemplateLookupError, type TemplateScope } from './template.js';
-import { varRefs } from './vars.js';
+import { fillField, StepBindings, TemplatePlacementError, VALUE_ENV, type FillContext } from '../template/fill.js';
+import { checkResolvedStep } from '../load/step-checks.js';
+import { render, TemplateLookupError, type TemplateScope } from '../template/template.js';
+import { varRefs } from '../load/vars.js';
 
 export function riskBand(risk: number): RiskBand {
   if (risk <= 1) return 'green';

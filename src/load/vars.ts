@@ -3,7 +3,7 @@ import { UsageError, type Diagnostic, type SourcePos } from '../model/diagnostic
 import { closest } from './schema-messages.js';
 import { posAt, readYaml, type ReadYaml, type YamlSource } from './source.js';
 import { scalarTemplateProblems, templateProblems } from './template-checks.js';
-import { parseTemplate } from './template.js';
+import { parseTemplate } from '../template/template.js';
 
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
