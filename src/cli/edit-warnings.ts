@@ -1,5 +1,5 @@
-import { remaining } from '../engine/applied-state.js';
-import { allRuns } from '../engine/runs.js';
+import { remaining } from '../history/applied-state.js';
+import { allRuns } from '../history/runs.js';
 import type { Plan } from '../model/plan.js';
 import type { StateStore } from '../state/contract.js';
 

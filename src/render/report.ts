@@ -1,4 +1,4 @@
-import { statusText, undoSteps, type ChangeState, type RunState } from '../engine/applied-state.js';
+import { statusText, undoSteps, type ChangeState, type RunState } from '../history/applied-state.js';
 import type { RunOutcome, StepFailure } from '../model/events.js';
 
 function failureLines(f: StepFailure, indent = '  '): string[] {

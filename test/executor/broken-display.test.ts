@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { execute } from '../../src/engine/executor.js';
+import { execute } from '../../src/run/executor.js';
 import { loadPlan } from '../../src/plan/load-plan.js';
 import { testStore } from '../support/state-backend.js';
 import { fourChanges } from './fixture.js';

@@ -1,13 +1,13 @@
-import { remaining } from '../../engine/applied-state.js';
-import { previewChanges } from '../../engine/dry-run.js';
+import { remaining } from '../../history/applied-state.js';
+import { previewChanges } from '../../run/dry-run.js';
 import type { EventListener } from '../../model/events.js';
 import { selectChanges } from '../../plan/select.js';
 import { loadPlan } from '../../plan/load-plan.js';
 import { loadOptions } from '../load-options.js';
-import { runPreflightOnly } from '../../engine/preflight.js';
+import { runPreflightOnly } from '../../run/preflight.js';
 import { createRedactor } from '../../secrets/redact.js';
 import { newRunId } from '../../model/run-id.js';
-import { allRuns, isUnsettled, type RunView } from '../../engine/runs.js';
+import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
 import { UsageError } from '../../model/diagnostic.js';
 import type { Plan } from '../../model/plan.js';
 import { lineRenderer, ndjsonRenderer } from '../../render/lines.js';
@@ -170,7 +170,7 @@ export async function run(file: string | undefined, options: ApplyOptions): Prom
           const journal = await store.createRun(runId);
           const total = selectChanges(plan, options.only, options.from).length;
           const listeners = await renderers(plan, options, total);
-          const { execute } = await import('../../engine/executor.js');
+          const { execute } = await import('../../run/executor.js');
           try {
             const result = await execute(plan, {
               runId,

@@ -1,5 +1,5 @@
-import { statusText } from '../../engine/applied-state.js';
-import { allRuns, type RunView } from '../../engine/runs.js';
+import { statusText } from '../../history/applied-state.js';
+import { allRuns, type RunView } from '../../history/runs.js';
 import { damagedJournal } from '../damaged-journal.js';
 import type { CommonOptions } from '../options.js';
 import { reportError } from '../report-error.js';

@@ -12,7 +12,7 @@ import { reportError } from '../report-error.js';
 
 /** `--check` for the report formats: the preflight's results, to print inside the document. */
 async function liveChecks(plan: Plan): Promise<LiveCheck[]> {
-  const { runPreflightOnly } = await import('../../engine/preflight.js');
+  const { runPreflightOnly } = await import('../../run/preflight.js');
   const results: LiveCheck[] = [];
   await runPreflightOnly(plan, [
     (e: EngineEvent) => {
@@ -54,7 +54,7 @@ export async function run(file: string | undefined, options: PlanOptions): Promi
       for (const warning of await withStore(file!, options, (store) => editedSinceApply(plan, store))) process.stderr.write(`${warning}\n`);
     }
     if (options.check && checked === undefined) {
-      const { runPreflightOnly } = await import('../../engine/preflight.js');
+      const { runPreflightOnly } = await import('../../run/preflight.js');
       const { lineRenderer } = await import('../../render/lines.js');
       process.stdout.write('\nPreflight against the live system:\n');
       checked = await runPreflightOnly(plan, [lineRenderer(process.stdout, { verbose: options.verbose, total: plan.changes.length })]);

@@ -1,12 +1,12 @@
 import { dirname, resolve } from 'node:path';
-import { remaining, type ChangeState, type RunState } from '../../engine/applied-state.js';
-import { checkpointForeignChanges, checkpointToUndo, resetToRunCheckpoint, undoRunCheckpoint } from '../../engine/checkpoint.js';
-import { Emitter } from '../../engine/emitter.js';
+import { remaining, type ChangeState, type RunState } from '../../history/applied-state.js';
+import { checkpointForeignChanges, resetToRunCheckpoint, undoRunCheckpoint } from '../../run/checkpoint.js';
+import { Emitter } from '../../run/emitter.js';
 import { loadPlan } from '../../plan/load-plan.js';
 import { loadOptions } from '../load-options.js';
 import { createRedactor } from '../../secrets/redact.js';
-import { rollbackChanges } from '../../engine/rollback.js';
-import { allRuns, lastRunWithChanges, readRunState, type RunView } from '../../engine/runs.js';
+import { rollbackChanges } from '../../run/rollback.js';
+import { allRuns, checkpointToUndo, lastRunWithChanges, readRunState, type RunView } from '../../history/runs.js';
 import { secretValues } from '../../secrets/secrets.js';
 import { UsageError } from '../../model/diagnostic.js';
 import { RunNotFoundError } from '../../state/contract.js';

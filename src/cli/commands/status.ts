@@ -1,8 +1,8 @@
-import { remaining, statusText } from '../../engine/applied-state.js';
+import { remaining, statusText } from '../../history/applied-state.js';
 import type { ResolvedStep } from '../../model/runbook.js';
 import { loadPlan } from '../../plan/load-plan.js';
 import { loadOptions } from '../load-options.js';
-import { allRuns, isUnsettled, type RunView } from '../../engine/runs.js';
+import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
 import type { LockHolder } from '../../state/contract.js';
 import { stepType } from '../../steps/registry.js';
 import { describeHolder } from '../../state/lock-file.js';

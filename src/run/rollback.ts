@@ -1,5 +1,5 @@
 import type { Phase } from '../model/events.js';
-import { undoSteps, type ChangeState } from './applied-state.js';
+import { undoSteps, type ChangeState } from '../history/applied-state.js';
 import type { Emitter } from './emitter.js';
 import type { StepFailure } from '../model/events.js';
 import { fillSecrets, type SecretValues } from '../secrets/secrets.js';

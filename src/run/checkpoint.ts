@@ -2,7 +2,7 @@ import type { Plan } from '../model/plan.js';
 import type { ResolvedStep } from '../model/runbook.js';
 import { StepFailedError } from '../steps/contract.js';
 import type { CheckpointRecord } from '../model/checkpoint.js';
-import { remaining, type RunState } from './applied-state.js';
+import { remaining, type RunState } from '../history/applied-state.js';
 import { checkpointCheckLabel } from '../plan/checkpoint-label.js';
 import type { Emitter } from './emitter.js';
 import { secretValues, type SecretValues } from '../secrets/secrets.js';
@@ -15,11 +15,6 @@ type Checkpoint = NonNullable<Plan['checkpoint']>;
  * secrets or large files; taken with everything needed to undo it journaled first; undone when
  * a rollback leaves nothing of the run applied; and `rollback --checkpoint`'s reset.
  */
-
-/** A checkpoint commit to take back: nothing of its run is applied any more and its undo was not tried yet. */
-export function checkpointToUndo(state: RunState): boolean {
-  return state.checkpointCommit !== undefined && state.checkpointCommit.undone === undefined && remaining(state).length === 0;
-}
 
 /** Preflight check (also in `plan --check` and `apply --dry-run`): the checkpoint would not commit a secret or a large file. */
 export async function checkCheckpoint(plan: Plan, emitter: Emitter, env: NodeJS.ProcessEnv): Promise<{ step: string; failure: { message: string } }[]> {

@@ -7,7 +7,7 @@ import { selectChanges } from '../plan/select.js';
 import type { StepContext } from '../steps/contract.js';
 import { stepType } from '../steps/registry.js';
 import type { RunJournal } from '../state/contract.js';
-import { foldRun, type ChangeState, type RunState } from './applied-state.js';
+import { foldRun, type ChangeState, type RunState } from '../history/applied-state.js';
 import { takeRunCheckpoint, undoRunCheckpoint } from './checkpoint.js';
 import { Emitter } from './emitter.js';
 import type { EventListener, RunOutcome, StepFailure } from '../model/events.js';

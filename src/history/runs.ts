@@ -1,6 +1,5 @@
 import { JournalCorruptError, type StateStore } from '../state/contract.js';
 import { foldRun, remaining, type RunState } from './applied-state.js';
-import { checkpointToUndo } from './checkpoint.js';
 import { compareRuns } from '../model/run-id.js';
 
 export interface RunView {
@@ -24,6 +23,11 @@ export async function readRunState(store: StateStore, runId: string): Promise<Ru
 export async function allRuns(store: StateStore): Promise<RunView[]> {
   const runs = (await store.listRuns()).sort(compareRuns);
   return Promise.all(runs.map((r) => readRunState(store, r.runId)));
+}
+
+/** A checkpoint commit to take back: nothing of its run is applied any more and its undo was not tried yet. */
+export function checkpointToUndo(state: RunState): boolean {
+  return state.checkpointCommit !== undefined && state.checkpointCommit.undone === undefined && remaining(state).length === 0;
 }
 
 /**
