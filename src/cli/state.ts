@@ -5,7 +5,7 @@ import { quoteForShell } from '../support/shell-quote.js';
 import { UsageError } from '../model/diagnostic.js';
 import { redactUrl } from '../support/redact-url.js';
 import { StateUnusableError, type StateStore } from '../state/contract.js';
-import { FileStateStore } from '../state/file.js';
+import { FileStateStore } from '../state/file/file-store.js';
 import type { CommonOptions } from './options.js';
 import { stateDirFor } from './state-dir.js';
 
@@ -103,7 +103,7 @@ export async function openStore(file: string, options: CommonOptions): Promise<S
   const unlockHint = runbookCommand(['unlock', file], { ...options, varsFile: [] });
   if (options.state) {
     const { url, schema } = parseStateUrl(options.state);
-    const { PostgresStateStore } = await import('../state/postgres.js');
+    const { PostgresStateStore } = await import('../state/postgres/postgres-store.js');
     return new PostgresStateStore(url, {
       runbook: runbookKey(file),
       environment: environmentOf(options),

@@ -13,7 +13,7 @@ import type { Plan } from '../../model/plan.js';
 import { lineRenderer, ndjsonRenderer } from '../../render/lines.js';
 import { renderReport } from '../../render/report.js';
 import type { StateStore } from '../../state/contract.js';
-import { describeHolder } from '../../state/lock-file.js';
+import { describeHolder } from '../../state/file/lock-file.js';
 import { confirm, interactive } from '../confirm.js';
 import { damagedJournal } from '../damaged-journal.js';
 import { editedSinceApply } from '../edit-warnings.js';

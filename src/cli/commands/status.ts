@@ -5,7 +5,7 @@ import { loadOptions } from '../load-options.js';
 import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
 import type { LockHolder } from '../../state/contract.js';
 import { stepType } from '../../steps/registry.js';
-import { describeHolder } from '../../state/lock-file.js';
+import { describeHolder } from '../../state/file/lock-file.js';
 import { damagedJournal } from '../damaged-journal.js';
 import type { CommonOptions } from '../options.js';
 import { reportError } from '../report-error.js';

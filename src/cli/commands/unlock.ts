@@ -1,4 +1,4 @@
-import { describeHolder } from '../../state/lock-file.js';
+import { describeHolder } from '../../state/file/lock-file.js';
 import type { UnlockOptions } from '../options.js';
 import { reportError } from '../report-error.js';
 import { runbookCommand, withStore } from '../state.js';

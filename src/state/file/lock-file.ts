@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import { closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fsyncDir } from '../support/atomic-write.js';
-import { LockedError, type LockHandle, type LockHolder } from './contract.js';
+import { fsyncDir } from '../../support/atomic-write.js';
+import { LockedError, type LockHandle, type LockHolder } from '../contract.js';
 
 /** Whether the process runs. A zombie (killed, not yet reaped by its parent) does not: it holds nothing any more. */
 export function pidAlive(pid: number): boolean {

@@ -1,7 +1,7 @@
 import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
-import type { EngineEvent, JournalEvent } from '../model/events.js';
+import type { EngineEvent, JournalEvent } from '../../model/events.js';
 import { basename } from 'node:path';
-import { JournalCorruptError, type RunJournal, type RunRead } from './contract.js';
+import { JournalCorruptError, type RunJournal, type RunRead } from '../contract.js';
 
 /**
  * One run's events as JSON lines, appended with synchronous writes (microseconds) and made

@@ -1,10 +1,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import { hostname } from 'node:os';
 import type { Pool, PoolClient } from 'pg';
-import type { JournalEvent } from '../model/events.js';
-import { redactUrl } from '../support/redact-url.js';
-import { StateUnavailableError, StateUnusableError } from './contract.js';
-import { migrateSchema, quoteIdent, SchemaTooNewError } from './postgres-schema.js';
+import type { JournalEvent } from '../../model/events.js';
+import { redactUrl } from '../../support/redact-url.js';
+import { StateUnavailableError, StateUnusableError } from '../contract.js';
+import { migrateSchema, quoteIdent, SchemaTooNewError } from './schema.js';
 
 export interface PostgresDbOptions {
   /** Schema holding the tables (default `runbook`), created on first use. */

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Client } from 'pg';
-import type { EngineEvent, JournalEvent } from '../model/events.js';
-import { fsyncDir } from '../support/atomic-write.js';
-import { redactUrl } from '../support/redact-url.js';
+import type { EngineEvent, JournalEvent } from '../../model/events.js';
+import { fsyncDir } from '../../support/atomic-write.js';
+import { redactUrl } from '../../support/redact-url.js';
 import {
   LockedError,
   RunNotFoundError,
@@ -16,10 +16,10 @@ import {
   type RunSummary,
   type StateStore,
   type UnreconciledJournal,
-} from './contract.js';
-import { crashPoint, FileRunJournal, readJournalFile } from './journal-file.js';
-import { describeHolder, isStale } from './lock-file.js';
-import { PostgresStateDb, type PostgresDbOptions, type RunOwner } from './postgres-db.js';
+} from '../contract.js';
+import { crashPoint, FileRunJournal, readJournalFile } from '../file/journal-file.js';
+import { describeHolder, isStale } from '../file/lock-file.js';
+import { PostgresStateDb, type PostgresDbOptions, type RunOwner } from './db.js';
 
 export interface PostgresStoreOptions extends PostgresDbOptions {
   /** The runbook's `name`: with the environment, what the lock protects and whose runs are listed. */
@@ -36,7 +36,7 @@ export interface PostgresStoreOptions extends PostgresDbOptions {
   statusHint?: string;
 }
 
-export { isUnreachable } from './postgres-db.js';
+export { isUnreachable } from './db.js';
 export { redactUrl };
 
 /** How long a refused apply waits for the server to drop the session of a holder whose process is gone. */

@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { JournalEvent } from '../model/events.js';
-import { UsageError } from '../model/diagnostic.js';
-import { fsyncDir } from '../support/atomic-write.js';
-import { readJournalFile } from './journal-file.js';
-import { EventConflictError, type PostgresStateDb, type RunOwner } from './postgres-db.js';
-import { readFallbackMeta } from './postgres.js';
+import type { JournalEvent } from '../../model/events.js';
+import { UsageError } from '../../model/diagnostic.js';
+import { fsyncDir } from '../../support/atomic-write.js';
+import { readJournalFile } from '../file/journal-file.js';
+import { EventConflictError, type PostgresStateDb, type RunOwner } from './db.js';
+import { readFallbackMeta } from './postgres-store.js';
 
 export interface MigratedRun {
   runId: string;
