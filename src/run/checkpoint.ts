@@ -25,7 +25,7 @@ export async function checkCheckpoint(plan: Plan, emitter: Emitter, env: NodeJS.
   const started = performance.now();
   let problem: string | undefined;
   try {
-    const { checkpointRefusal, RUNBOOK_CHECKPOINT_ADVICE } = await import('../steps/git-checkpoint-guard.js');
+    const { checkpointRefusal, RUNBOOK_CHECKPOINT_ADVICE } = await import('../steps/kit/git-checkpoint-guard.js');
     problem = await checkpointRefusal(dir, { exclude, include, secrets: secretValues(plan.runbook.secrets, plan.vars, env) }, RUNBOOK_CHECKPOINT_ADVICE);
   } catch (error) {
     problem = failureOf(error).message;
@@ -41,8 +41,8 @@ export async function checkCheckpoint(plan: Plan, emitter: Emitter, env: NodeJS.
  * commit (HEAD itself when the tree was clean).
  */
 export async function takeRunCheckpoint(cp: Checkpoint, emitter: Emitter, secrets: SecretValues): Promise<string> {
-  const { checkpointRefusal, RUNBOOK_CHECKPOINT_ADVICE } = await import('../steps/git-checkpoint-guard.js');
-  const { commitCheckpoint, prepareCheckpoint } = await import('../steps/git-checkpoint.js');
+  const { checkpointRefusal, RUNBOOK_CHECKPOINT_ADVICE } = await import('../steps/kit/git-checkpoint-guard.js');
+  const { commitCheckpoint, prepareCheckpoint } = await import('../steps/kit/git-checkpoint.js');
   // Again, right before committing: files may have appeared since preflight.
   const refusal = await checkpointRefusal(cp.dir, { exclude: cp.exclude, include: cp.include, secrets }, RUNBOOK_CHECKPOINT_ADVICE);
   if (refusal) throw new StepFailedError(refusal);
@@ -76,7 +76,7 @@ export async function undoRunCheckpoint(state: RunState, emitter: Emitter, retry
 }
 
 async function undoAndJournal(record: CheckpointRecord & { commit?: string }, emitter: Emitter): Promise<void> {
-  const { undoCheckpoint } = await import('../steps/git-checkpoint.js');
+  const { undoCheckpoint } = await import('../steps/kit/git-checkpoint.js');
   const r = await undoCheckpoint(record);
   await emitter.emit({ type: 'checkpoint.undone', dir: record.dir, commit: r.commit, restored: r.restored, ...(r.restored ? {} : { reason: r.reason, finish: r.finish }) }, true);
 }
@@ -102,7 +102,7 @@ function resetTarget(state: RunState) {
 
 /** `rollback --checkpoint`: what resetting to the run's checkpoint would discard that the run did not do. */
 export async function checkpointForeignChanges(state: RunState): Promise<string[]> {
-  const { diffFromCheckpoint } = await import('../steps/git-reset.js');
+  const { diffFromCheckpoint } = await import('../steps/kit/git-reset.js');
   const t = resetTarget(state);
   const d = await diffFromCheckpoint(t.dir, t.commit, t);
   return [...d.changed, ...d.commits];
@@ -110,7 +110,7 @@ export async function checkpointForeignChanges(state: RunState): Promise<string[
 
 /** `rollback --checkpoint`: returns the checkout's files to the run's checkpoint (files created since by others are kept). */
 export async function resetToRunCheckpoint(state: RunState, force: boolean): Promise<{ foreign: string[]; kept: string[] }> {
-  const { resetToCheckpoint } = await import('../steps/git-reset.js');
+  const { resetToCheckpoint } = await import('../steps/kit/git-reset.js');
   const t = resetTarget(state);
   return resetToCheckpoint(t.dir, t.commit, { ...t, force });
 }

@@ -1,7 +1,7 @@
 import type { StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
-import { truncate } from './match.js';
-import { asMap, httpUrlProblem, regexProblem } from './param-checks.js';
+import { truncate } from './kit/match.js';
+import { asMap, httpUrlProblem, regexProblem } from './kit/param-checks.js';
 import { redactUrl } from '../support/redact-url.js';
 
 export interface HttpParams {

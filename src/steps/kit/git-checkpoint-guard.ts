@@ -1,6 +1,6 @@
 import { lstatSync, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { formatBytes } from '../model/units.js';
+import { formatBytes } from '../../model/units.js';
 import { git, zList } from './git-cli.js';
 import { allExcept, openCheckout, operationInProgress } from './git-repo.js';
 

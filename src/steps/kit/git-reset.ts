@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { StepFailedError } from './contract.js';
+import { StepFailedError } from '../contract.js';
 import { git, gitCommandText, gitTry, zList } from './git-cli.js';
 import { headCommit, openCheckout, topRelative, worktreeTree, type Checkout } from './git-repo.js';
 

@@ -1,4 +1,4 @@
-import type { FileParams } from './file.js';
+import type { FileParams } from './file-params.js';
 
 /**
  * The pure part of the `file` step: the bytes a step leaves, from the bytes it found.

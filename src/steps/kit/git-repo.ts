@@ -1,6 +1,6 @@
 import { copyFileSync, existsSync, realpathSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { StepFailedError } from './contract.js';
+import { StepFailedError } from '../contract.js';
 import { git, gitCommandText, gitTry } from './git-cli.js';
 
 /** Commits made by runbook use this identity unless the repository has its own. */

@@ -1,4 +1,4 @@
-import { StepFailedError } from './contract.js';
+import { StepFailedError } from '../contract.js';
 
 export interface GitCall {
   /** Use this index file instead of the checkout's (GIT_INDEX_FILE): stage without touching the operator's index. */

@@ -1,5 +1,5 @@
-import type { CheckpointRecord } from '../model/checkpoint.js';
-import { StepFailedError } from './contract.js';
+import type { CheckpointRecord } from '../../model/checkpoint.js';
+import { StepFailedError } from '../contract.js';
 import { checkpointRefusal, type CheckpointFiles } from './git-checkpoint-guard.js';
 import { git, gitCommandText, gitTry } from './git-cli.js';
 import { headBranch, headCommit, identityArgs, indexTree, openCheckout, operationInProgress, worktreeTree } from './git-repo.js';
