@@ -10,7 +10,7 @@ import { newRunId } from '../../model/run-id.js';
 import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
 import { UsageError } from '../../model/diagnostic.js';
 import type { Plan } from '../../model/plan.js';
-import { lineRenderer, ndjsonRenderer } from '../../render/lines.js';
+import { lineRenderer, ndjsonRenderer } from '../../render/progress/lines.js';
 import { renderReport } from '../../render/report.js';
 import type { StateStore } from '../../state/contract.js';
 import { describeHolder } from '../../state/file/lock-file.js';
@@ -124,7 +124,7 @@ async function dryRun(plan: Plan, file: string, options: ApplyOptions): Promise<
 async function renderers(plan: Plan, options: ApplyOptions, total: number): Promise<EventListener[]> {
   if (options.json) return [ndjsonRenderer(process.stdout)];
   if (process.stdout.isTTY && !process.env.CI) {
-    const { listrRenderer } = await import('../../render/listr.js');
+    const { listrRenderer } = await import('../../render/progress/listr.js');
     return [listrRenderer(plan, total, options.verbose)];
   }
   return [lineRenderer(process.stdout, { verbose: options.verbose, total })];

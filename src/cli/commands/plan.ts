@@ -5,7 +5,7 @@ import { loadPlan } from '../../plan/load-plan.js';
 import { loadOptions } from '../load-options.js';
 import { createRedactor } from '../../secrets/redact.js';
 import type { Plan } from '../../model/plan.js';
-import type { LiveCheck } from '../../render/plan-markdown.js';
+import type { LiveCheck } from '../../render/plan/plan-markdown.js';
 import type { PlanOptions } from '../options.js';
 import { stateDirFor } from '../state-dir.js';
 import { reportError } from '../report-error.js';
@@ -38,14 +38,14 @@ export async function run(file: string | undefined, options: PlanOptions): Promi
       const live = options.check ? await liveChecks(plan) : undefined;
       if (live) checked = live.every((r) => r.ok);
       if (options.format === 'json') {
-        const { planJson } = await import('../../render/plan-json.js');
+        const { planJson } = await import('../../render/plan/plan-json.js');
         process.stdout.write(planJson(plan, redact, live));
       } else {
-        const { renderPlanMarkdown } = await import('../../render/plan-markdown.js');
+        const { renderPlanMarkdown } = await import('../../render/plan/plan-markdown.js');
         process.stdout.write(renderPlanMarkdown(plan, redact, live));
       }
     } else {
-      const { renderPlanTable } = await import('../../render/plan-table.js');
+      const { renderPlanTable } = await import('../../render/plan/plan-table.js');
       process.stdout.write(renderPlanTable(plan, redact, { width: process.stdout.isTTY ? process.stdout.columns : undefined }));
     }
     if (existsSync(join(stateDirFor(file!, options.stateDir), 'runs'))) {
@@ -55,7 +55,7 @@ export async function run(file: string | undefined, options: PlanOptions): Promi
     }
     if (options.check && checked === undefined) {
       const { runPreflightOnly } = await import('../../run/preflight.js');
-      const { lineRenderer } = await import('../../render/lines.js');
+      const { lineRenderer } = await import('../../render/progress/lines.js');
       process.stdout.write('\nPreflight against the live system:\n');
       checked = await runPreflightOnly(plan, [lineRenderer(process.stdout, { verbose: options.verbose, total: plan.changes.length })]);
     }

@@ -11,7 +11,7 @@ import { secretValues } from '../../secrets/secrets.js';
 import { UsageError } from '../../model/diagnostic.js';
 import { RunNotFoundError } from '../../state/contract.js';
 import type { Plan } from '../../model/plan.js';
-import { lineRenderer, ndjsonRenderer } from '../../render/lines.js';
+import { lineRenderer, ndjsonRenderer } from '../../render/progress/lines.js';
 import { renderReport } from '../../render/report.js';
 import { confirm, interactive } from '../confirm.js';
 import { damagedJournal } from '../damaged-journal.js';

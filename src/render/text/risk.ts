@@ -1,4 +1,4 @@
-import type { Plan, PlannedChange, RiskBand } from '../model/plan.js';
+import type { Plan, PlannedChange, RiskBand } from '../../model/plan.js';
 
 const GLYPH: Record<RiskBand, string> = { green: '🟢', yellow: '🟡', orange: '🟠', red: '🔴' };
 

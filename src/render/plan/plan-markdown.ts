@@ -1,10 +1,10 @@
-import type { Plan, PlannedChange } from '../model/plan.js';
-import type { OnFailure } from '../model/runbook.js';
-import type { Redactor } from '../secrets/redact.js';
-import { mdBlock, mdCell, mdCode, mdInline, mdList } from './markdown-text.js';
-import { bandGlyph, riskText, totalRiskText, verifiedBy } from './risk.js';
-import { preflightLines } from './step-text.js';
-import { cellText, markdownTable } from './table.js';
+import type { Plan, PlannedChange } from '../../model/plan.js';
+import type { OnFailure } from '../../model/runbook.js';
+import type { Redactor } from '../../secrets/redact.js';
+import { mdBlock, mdCell, mdCode, mdInline, mdList } from '../text/markdown-text.js';
+import { bandGlyph, riskText, totalRiskText, verifiedBy } from '../text/risk.js';
+import { preflightLines } from '../text/step-text.js';
+import { cellText, markdownTable } from '../text/table.js';
 
 /** One preflight check as `plan --check` ran it against the live system. */
 export interface LiveCheck {

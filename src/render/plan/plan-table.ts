@@ -1,8 +1,8 @@
-import type { Plan } from '../model/plan.js';
-import type { Redactor } from '../secrets/redact.js';
-import { bandGlyph, riskText, totalRiskText, verifiedBy } from './risk.js';
-import { preflightLines } from './step-text.js';
-import { cellText, renderTable, wrapText } from './table.js';
+import type { Plan } from '../../model/plan.js';
+import type { Redactor } from '../../secrets/redact.js';
+import { bandGlyph, riskText, totalRiskText, verifiedBy } from '../text/risk.js';
+import { preflightLines } from '../text/step-text.js';
+import { cellText, renderTable, wrapText } from '../text/table.js';
 
 export interface PlanTableOptions {
   /** A terminal's width: the table and long lines are fitted to it. Unset (a pipe, a file): full width. */

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
-import type { EngineEvent, EventListener } from '../model/events.js';
-import { formatMs } from '../model/units.js';
+import type { EngineEvent, EventListener } from '../../model/events.js';
+import { formatMs } from '../../model/units.js';
 
 /**
  * Line output for CI and pipes: one line per finished step and per change event, never
