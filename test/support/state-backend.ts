@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { inject } from 'vitest';
-import { openStore } from '../../src/cli/state.js';
+import { openStore } from '../../src/cli/kit/open-store.js';
 import { compareRuns } from '../../src/model/run-id.js';
 import type { LockHolder, StateStore } from '../../src/state/contract.js';
 

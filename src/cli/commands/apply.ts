@@ -3,7 +3,7 @@ import { previewChanges } from '../../run/dry-run.js';
 import type { EventListener } from '../../model/events.js';
 import { selectChanges } from '../../plan/select.js';
 import { loadPlan } from '../../plan/load-plan.js';
-import { loadOptions } from '../load-options.js';
+import { loadOptions } from '../kit/load-options.js';
 import { runPreflightOnly } from '../../run/preflight.js';
 import { createRedactor } from '../../secrets/redact.js';
 import { newRunId } from '../../model/run-id.js';
@@ -14,14 +14,15 @@ import { lineRenderer, ndjsonRenderer } from '../../render/progress/lines.js';
 import { renderReport } from '../../render/report.js';
 import type { StateStore } from '../../state/contract.js';
 import { describeHolder } from '../../state/file/lock-file.js';
-import { confirm, interactive } from '../confirm.js';
-import { damagedJournal } from '../damaged-journal.js';
-import { editedSinceApply } from '../edit-warnings.js';
-import { withLock } from '../locked.js';
-import type { ApplyOptions } from '../options.js';
-import { reportError } from '../report-error.js';
-import { APPLY_INTERRUPTS, interruptLevels } from '../signals.js';
-import { runbookCommand, withStore } from '../state.js';
+import { confirm, interactive } from '../kit/confirm.js';
+import { damagedJournal } from '../kit/damaged-journal.js';
+import { editedSinceApply } from '../kit/edit-warnings.js';
+import { withLock } from '../kit/locked.js';
+import type { ApplyOptions } from '../kit/options.js';
+import { reportError } from '../kit/report-error.js';
+import { APPLY_INTERRUPTS, interruptLevels } from '../kit/signals.js';
+import { runbookCommand } from '../kit/next-command.js';
+import { withStore } from '../kit/open-store.js';
 
 /** What the policy asks of this apply: --accept-risk for changes above maxRisk, a confirmation (or --yes) for those at or above confirmFrom. */
 function policyNeeds(plan: Plan, options: ApplyOptions) {

@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineEvent } from '../../model/events.js';
 import { loadPlan } from '../../plan/load-plan.js';
-import { loadOptions } from '../load-options.js';
+import { loadOptions } from '../kit/load-options.js';
 import { createRedactor } from '../../secrets/redact.js';
 import type { Plan } from '../../model/plan.js';
 import type { LiveCheck } from '../../render/plan/plan-markdown.js';
-import type { PlanOptions } from '../options.js';
-import { stateDirFor } from '../state-dir.js';
-import { reportError } from '../report-error.js';
+import type { PlanOptions } from '../kit/options.js';
+import { stateDirFor } from '../kit/state-dir.js';
+import { reportError } from '../kit/report-error.js';
 
 /** `--check` for the report formats: the preflight's results, to print inside the document. */
 async function liveChecks(plan: Plan): Promise<LiveCheck[]> {
@@ -49,8 +49,8 @@ export async function run(file: string | undefined, options: PlanOptions): Promi
       process.stdout.write(renderPlanTable(plan, redact, { width: process.stdout.isTTY ? process.stdout.columns : undefined }));
     }
     if (existsSync(join(stateDirFor(file!, options.stateDir), 'runs'))) {
-      const { withStore } = await import('../state.js');
-      const { editedSinceApply } = await import('../edit-warnings.js');
+      const { withStore } = await import('../kit/open-store.js');
+      const { editedSinceApply } = await import('../kit/edit-warnings.js');
       for (const warning of await withStore(file!, options, (store) => editedSinceApply(plan, store))) process.stderr.write(`${warning}\n`);
     }
     if (options.check && checked === undefined) {

@@ -3,7 +3,7 @@ import { remaining, type ChangeState, type RunState } from '../../history/applie
 import { checkpointForeignChanges, resetToRunCheckpoint, undoRunCheckpoint } from '../../run/checkpoint.js';
 import { Emitter } from '../../run/emitter.js';
 import { loadPlan } from '../../plan/load-plan.js';
-import { loadOptions } from '../load-options.js';
+import { loadOptions } from '../kit/load-options.js';
 import { createRedactor } from '../../secrets/redact.js';
 import { rollbackChanges } from '../../run/rollback.js';
 import { allRuns, checkpointToUndo, lastRunWithChanges, readRunState, type RunView } from '../../history/runs.js';
@@ -13,14 +13,15 @@ import { RunNotFoundError } from '../../state/contract.js';
 import type { Plan } from '../../model/plan.js';
 import { lineRenderer, ndjsonRenderer } from '../../render/progress/lines.js';
 import { renderReport } from '../../render/report.js';
-import { confirm, interactive } from '../confirm.js';
-import { damagedJournal } from '../damaged-journal.js';
-import type { RollbackOptions } from '../options.js';
-import { withLock } from '../locked.js';
-import { reportError } from '../report-error.js';
-import { interruptLevels, ROLLBACK_INTERRUPTS } from '../signals.js';
-import { otherEnvironmentOfRun, otherEnvironmentsWithRuns } from '../run-environment.js';
-import { environmentOf, runbookCommand, withStore } from '../state.js';
+import { confirm, interactive } from '../kit/confirm.js';
+import { damagedJournal } from '../kit/damaged-journal.js';
+import type { RollbackOptions } from '../kit/options.js';
+import { withLock } from '../kit/locked.js';
+import { reportError } from '../kit/report-error.js';
+import { interruptLevels, ROLLBACK_INTERRUPTS } from '../kit/signals.js';
+import { otherEnvironmentOfRun, otherEnvironmentsWithRuns } from '../kit/run-environment.js';
+import { runbookCommand } from '../kit/next-command.js';
+import { environmentOf, withStore } from '../kit/open-store.js';
 
 /** The runbook as it is now, if it still loads: only for secret values and edit warnings. */
 async function currentPlan(file: string, options: RollbackOptions): Promise<Plan | undefined> {

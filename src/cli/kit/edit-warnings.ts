@@ -1,7 +1,7 @@
-import { remaining } from '../history/applied-state.js';
-import { allRuns } from '../history/runs.js';
-import type { Plan } from '../model/plan.js';
-import type { StateStore } from '../state/contract.js';
+import { remaining } from '../../history/applied-state.js';
+import { allRuns } from '../../history/runs.js';
+import type { Plan } from '../../model/plan.js';
+import type { StateStore } from '../../state/contract.js';
 
 /** Applied changes whose definition in the runbook changed since they were applied. */
 export async function editedSinceApply(plan: Plan, store: StateStore): Promise<string[]> {

@@ -1,5 +1,5 @@
 import { dirname } from 'node:path';
-import type { JournalCorruptError } from '../state/contract.js';
+import type { JournalCorruptError } from '../../state/contract.js';
 
 /**
  * What a damaged journal means and what the operator can do, for a refusal (`consequence`

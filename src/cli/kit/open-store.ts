@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parse } from 'yaml';
-import { quoteForShell } from '../support/shell-quote.js';
-import { UsageError } from '../model/diagnostic.js';
-import { redactUrl } from '../support/redact-url.js';
-import { StateUnusableError, type StateStore } from '../state/contract.js';
-import { FileStateStore } from '../state/file/file-store.js';
+import { UsageError } from '../../model/diagnostic.js';
+import { redactUrl } from '../../support/redact-url.js';
+import { StateUnusableError, type StateStore } from '../../state/contract.js';
+import { FileStateStore } from '../../state/file/file-store.js';
+import { reconcileCommand, runbookCommand } from './next-command.js';
 import type { CommonOptions } from './options.js';
 import { stateDirFor } from './state-dir.js';
 
@@ -59,40 +59,6 @@ function maskAnyUrl(value: string): string {
   return at > start && start >= 0 ? `${value.slice(0, start + 3)}***${value.slice(at)}` : value;
 }
 
-const fromEnv = (value: string | undefined, name: string) => value !== undefined && value === process.env[name];
-
-/**
- * The state options a printed command must repeat to act on the same state: `--state-dir`,
- * `--environment` and `--state` unless they came from RUNBOOK_ENVIRONMENT / RUNBOOK_STATE (still
- * set for the next command). A password in `--state` is shown as *** — never printed.
- */
-function stateFlags(options: CommonOptions): string[] {
-  const flags: string[] = [];
-  if (options.stateDir) flags.push('--state-dir', options.stateDir);
-  if (options.environment && !fromEnv(options.environment, 'RUNBOOK_ENVIRONMENT')) flags.push('--environment', options.environment);
-  if (options.state && !fromEnv(options.state, 'RUNBOOK_STATE')) flags.push('--state', redactUrl(options.state));
-  return flags;
-}
-
-function shellLine(words: string[]): string {
-  return words.map((w) => quoteForShell(w, 'bare')).join(' ');
-}
-
-/**
- * The exact command to print for the operator to run next, e.g. `runbook rollback x.yaml
- * --state-dir /s --vars-file prod.yaml`: the same state and vars files as this invocation.
- */
-export function runbookCommand(args: string[], options: CommonOptions): string {
-  const vars = (options.varsFile ?? []).flatMap((f) => ['--vars-file', f]);
-  return shellLine(['runbook', ...args, ...stateFlags(options), ...vars]);
-}
-
-/** The command that copies a fallback dir into the state database (`--to` unless RUNBOOK_STATE names it). */
-export function reconcileCommand(fallbackDir: string, options: CommonOptions): string {
-  const to = options.state && !fromEnv(options.state, 'RUNBOOK_STATE') ? ['--to', redactUrl(options.state)] : [];
-  return shellLine(['runbook', 'state', 'migrate', '--from', fallbackDir, ...to]);
-}
-
 /**
  * The state backend for a runbook: `.runbook/` beside it (or `--state-dir`), or PostgreSQL with
  * `--state postgres://…` / RUNBOOK_STATE (`?schema=name` picks the schema, default `runbook`);
@@ -103,7 +69,7 @@ export async function openStore(file: string, options: CommonOptions): Promise<S
   const unlockHint = runbookCommand(['unlock', file], { ...options, varsFile: [] });
   if (options.state) {
     const { url, schema } = parseStateUrl(options.state);
-    const { PostgresStateStore } = await import('../state/postgres/postgres-store.js');
+    const { PostgresStateStore } = await import('../../state/postgres/postgres-store.js');
     return new PostgresStateStore(url, {
       runbook: runbookKey(file),
       environment: environmentOf(options),

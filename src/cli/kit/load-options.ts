@@ -1,4 +1,4 @@
-import type { LoadPlanOptions } from '../plan/load-plan.js';
+import type { LoadPlanOptions } from '../../plan/load-plan.js';
 import type { CommonOptions } from './options.js';
 import { formatDiagnostic } from './report-error.js';
 

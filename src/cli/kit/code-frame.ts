@@ -1,4 +1,4 @@
-import type { Concealed, Diagnostic } from '../model/diagnostic.js';
+import type { Concealed, Diagnostic } from '../../model/diagnostic.js';
 
 /** Columns of source shown around the problem on a long line. */
 const WIDTH = 120;
