@@ -17,6 +17,8 @@ export type ShellSlot = { ok: true; context: 'bare' | 'double' | 'heredoc' } | {
 export type ShellPiece = string | null;
 
 const TEST_ARITHMETIC = new Set(['-eq', '-ne', '-lt', '-le', '-gt', '-ge']);
+/** The words `[[` may follow and still open a test. */
+const TEST_MAY_FOLLOW = new Set(['!', 'if', 'then', 'elif', 'while', 'until', 'do', 'else']);
 
 interface Heredoc {
   delim: string;
@@ -51,40 +53,137 @@ type Frame =
 const isBlank = (c: string | undefined) => c === ' ' || c === '\t';
 const OPERATOR = /[\s;&|()<>]/;
 
+type Context = 'bare' | 'double' | 'heredoc';
+
 /** The place of every template (null piece) of the command, in order. */
 export function shellSlots(pieces: ShellPiece[]): ShellSlot[] {
   const { text, holes } = textWithHoles(pieces);
-  const slots: ShellSlot[] = Array.from({ length: holes.size }, () => ({ ok: true, context: 'bare' }) as ShellSlot);
-  if (holes.size === 0) return slots;
+  const reader = new ShellReader(text, holes);
+  return holes.size === 0 ? reader.slots : reader.read();
+}
 
-  const top: CmdFrame = newCmd('eof');
-  const stack: Frame[] = [top];
-  const n = text.length;
-  let i = 0;
+/**
+ * Reads a command once, left to right, keeping a stack of what the reader is inside (a
+ * command, quotes, `${ }`, arithmetic, a heredoc body); each template found gets its slot.
+ */
+class ShellReader {
+  readonly slots: ShellSlot[];
+  private readonly n: number;
+  private readonly top: CmdFrame = newCmd('eof');
+  private readonly stack: Frame[] = [this.top];
+  private i = 0;
+  /** At the start of a heredoc body line (where its delimiter may stand). */
+  private lineStart = false;
 
-  function newCmd(close: CmdFrame['close']): CmdFrame {
-    return { t: 'cmd', close, depth: 0, words: [], word: null, redirect: '', pending: [] };
+  constructor(
+    private readonly text: string,
+    private readonly holes: Map<number, number>,
+  ) {
+    this.n = text.length;
+    this.slots = Array.from({ length: holes.size }, () => ({ ok: true, context: 'bare' }) as ShellSlot);
   }
-  function cmdFrame(): CmdFrame {
-    for (let k = stack.length - 1; k >= 0; k--) if (stack[k]!.t === 'cmd') return stack[k] as CmdFrame;
-    return top;
+
+  read(): ShellSlot[] {
+    while (this.i < this.n) this.readOne();
+    for (const frame of this.stack) if (frame.t === 'cmd') this.endCommand(frame);
+    return this.slots;
   }
-  function inDouble(): boolean {
-    for (let k = stack.length - 1; k >= 0; k--) {
-      const t = stack[k]!.t;
+
+  /** Reads the character (or few) at i, as the innermost frame reads it. */
+  private readOne(): void {
+    const { text, i } = this;
+    const frame = this.stack[this.stack.length - 1]!;
+    const ch = text[i]!;
+    const hole = ch === HOLE ? this.holes.get(i) : undefined;
+    const escaped = ch === '\\' && text[i + 1] === HOLE ? this.holes.get(i + 1) : undefined;
+    if (escaped !== undefined && frame.t !== 'single' && !(frame.t === 'heredoc' && frame.quoted)) {
+      // `\{{ x }}` would escape the first character of what the template becomes.
+      this.fail(escaped, 'after-backslash');
+      this.i++;
+      return;
+    }
+    switch (frame.t) {
+      case 'heredoc':
+        return this.inHeredoc(frame, ch, hole);
+      case 'single':
+      case 'ansi':
+        return this.inSingleQuotes(frame.t, ch, hole);
+      case 'double':
+        return this.inDoubleQuotes(ch, hole);
+      case 'param':
+        return this.inParameter(frame.start, ch, hole);
+      case 'arith':
+        return this.inArithmetic(frame, ch, hole);
+      case 'cmd':
+        return this.inCommand(frame, ch, hole);
+    }
+  }
+
+  // ── Slots ──────────────────────────────────────────────────────────────────────────────
+
+  private fail(hole: number, problem: ShellProblem): void {
+    if (this.slots[hole]!.ok) this.slots[hole] = { ok: false, problem };
+  }
+
+  private place(hole: number, context: Context): void {
+    if (this.slots[hole]!.ok) this.slots[hole] = { ok: true, context };
+  }
+
+  /** A template read in a command frame (bare) or in "…" directly inside one. */
+  private commandHole(hole: number, context: 'bare' | 'double'): void {
+    const c = this.cmdFrame();
+    this.place(hole, context);
+    const current = c.word ?? '';
+    if (c.redirect === '<<<' && readsProgram(c.words)) this.fail(hole, 'heredoc-program');
+    else if (!c.redirect) {
+      const reparsed = reparsedBy(c.words, current);
+      if (reparsed) this.fail(hole, reparsed);
+    }
+    c.test?.holes.push(hole);
+    c.word = current + HOLE;
+  }
+
+  // ── Frames ─────────────────────────────────────────────────────────────────────────────
+
+  private cmdFrame(): CmdFrame {
+    for (let k = this.stack.length - 1; k >= 0; k--) if (this.stack[k]!.t === 'cmd') return this.stack[k] as CmdFrame;
+    return this.top;
+  }
+
+  private inDouble(): boolean {
+    for (let k = this.stack.length - 1; k >= 0; k--) {
+      const t = this.stack[k]!.t;
       if (t === 'double' || t === 'heredoc') return true;
       if (t === 'cmd') return false;
     }
     return false;
   }
-  const fail = (hole: number, problem: ShellProblem) => {
-    if (slots[hole]!.ok) slots[hole] = { ok: false, problem };
-  };
-  const appendToWord = (ch: string) => {
-    const c = cmdFrame();
+
+  /** Pushes a frame and steps over the `width` characters that opened it. */
+  private open(frame: Frame, width: number): void {
+    this.stack.push(frame);
+    this.i += width;
+  }
+
+  /** `$…` at i: pushes the frame it opens, or returns false for a plain `$`. */
+  private dollar(): boolean {
+    const next = this.text[this.i + 1];
+    if (next === '(' && this.text[this.i + 2] === '(') this.open({ t: 'arith', close: '))', depth: 0 }, 3);
+    else if (next === '(') this.open(newCmd(')'), 2);
+    else if (next === '{') this.open({ t: 'param', start: this.i + 2 }, 2);
+    else if (next === '[') this.open({ t: 'arith', close: ']', depth: 0 }, 2);
+    else return false;
+    return true;
+  }
+
+  // ── Words and commands ─────────────────────────────────────────────────────────────────
+
+  private appendToWord(ch: string): void {
+    const c = this.cmdFrame();
     c.word = (c.word ?? '') + ch;
-  };
-  function endWord(c: CmdFrame): void {
+  }
+
+  private endWord(c: CmdFrame): void {
     if (c.word === null) return;
     const word = c.word;
     c.word = null;
@@ -92,377 +191,346 @@ export function shellSlots(pieces: ShellPiece[]): ShellSlot[] {
       c.redirect = '';
       return;
     }
-    if (word === '[[' && c.words.every((w) => w === '!' || w === 'if' || w === 'then' || w === 'elif' || w === 'while' || w === 'until' || w === 'do' || w === 'else')) c.test = { holes: [], arithmetic: false };
+    if (word === '[[' && c.words.every((w) => TEST_MAY_FOLLOW.has(w))) c.test = { holes: [], arithmetic: false };
     else if (c.test && TEST_ARITHMETIC.has(word)) c.test.arithmetic = true;
-    else if (c.test && word === ']]') endTest(c);
+    else if (c.test && word === ']]') this.endTest(c);
     c.words.push(word);
   }
-  function endTest(c: CmdFrame): void {
-    if (c.test?.arithmetic) for (const h of c.test.holes) fail(h, 'arithmetic');
+
+  private endTest(c: CmdFrame): void {
+    if (c.test?.arithmetic) for (const h of c.test.holes) this.fail(h, 'arithmetic');
     c.test = undefined;
   }
-  function endCommand(c: CmdFrame): void {
-    endWord(c);
-    endTest(c);
+
+  private endCommand(c: CmdFrame): void {
+    this.endWord(c);
+    this.endTest(c);
     c.words = [];
   }
-  const place = (hole: number, context: 'bare' | 'double' | 'heredoc') => {
-    if (slots[hole]!.ok) slots[hole] = { ok: true, context };
-  };
-  /** A template read in a command frame (bare) or in "…" directly inside one. */
-  function commandHole(hole: number, context: 'bare' | 'double'): void {
-    const c = cmdFrame();
-    place(hole, context);
-    const current = c.word ?? '';
-    if (c.redirect === '<<<' && readsProgram(c.words)) fail(hole, 'heredoc-program');
-    else if (!c.redirect) {
-      const reparsed = reparsedBy(c.words, current);
-      if (reparsed) fail(hole, reparsed);
-    }
-    c.test?.holes.push(hole);
-    c.word = current + HOLE;
+
+  private skipBlanks(): void {
+    while (isBlank(this.text[this.i])) this.i++;
   }
-  /** `$…` at i: pushes the frame it opens, or returns false for a plain `$`. */
-  function dollar(): boolean {
-    const next = text[i + 1];
-    if (next === '(' && text[i + 2] === '(') {
-      stack.push({ t: 'arith', close: '))', depth: 0 });
-      i += 3;
-    } else if (next === '(') {
-      stack.push(newCmd(')'));
-      i += 2;
-    } else if (next === '{') {
-      stack.push({ t: 'param', start: i + 2 });
-      i += 2;
-    } else if (next === '[') {
-      stack.push({ t: 'arith', close: ']', depth: 0 });
-      i += 2;
-    } else return false;
-    return true;
-  }
-  function readHeredocWord(c: CmdFrame, strip: boolean): void {
-    while (isBlank(text[i])) i++;
+
+  // ── Heredocs ───────────────────────────────────────────────────────────────────────────
+
+  /** The delimiter word after `<<` / `<<-`: the body it announces starts at the next line. */
+  private readHeredocWord(c: CmdFrame, strip: boolean): void {
+    const { text, n } = this;
+    this.skipBlanks();
     let delim = '';
     let quoted = false;
-    while (i < n && !OPERATOR.test(text[i]!)) {
-      const ch = text[i]!;
+    while (this.i < n && !OPERATOR.test(text[this.i]!)) {
+      const ch = text[this.i]!;
       if (ch === "'" || ch === '"') {
         quoted = true;
-        const close = text.indexOf(ch, i + 1);
+        const close = text.indexOf(ch, this.i + 1);
         const end = close === -1 ? n : close;
-        delim += text.slice(i + 1, end);
-        i = end + 1;
+        delim += text.slice(this.i + 1, end);
+        this.i = end + 1;
       } else if (ch === '\\') {
         quoted = true;
-        delim += text[i + 1] ?? '';
-        i += 2;
+        delim += text[this.i + 1] ?? '';
+        this.i += 2;
       } else {
         delim += ch;
-        i++;
+        this.i++;
       }
     }
     c.pending.push({ delim, strip, quoted, program: readsProgram(c.words) });
   }
-  function startHeredoc(c: CmdFrame): void {
+
+  private startHeredoc(c: CmdFrame): void {
     const next = c.pending.shift();
-    if (next) stack.push({ t: 'heredoc', ...next });
+    if (next) this.stack.push({ t: 'heredoc', ...next });
   }
 
   // Heredoc bodies are read line by line: is the line at i the delimiter?
-  function heredocEnds(h: Heredoc): boolean {
-    let start = i;
+  private heredocEnds(h: Heredoc): boolean {
+    const { text, n } = this;
+    let start = this.i;
     if (h.strip) while (text[start] === '\t') start++;
     const nl = text.indexOf('\n', start);
     const line = text.slice(start, nl === -1 ? n : nl);
     if (line !== h.delim) return false;
-    i = nl === -1 ? n : nl + 1;
+    this.i = nl === -1 ? n : nl + 1;
     return true;
   }
-  let lineStart = false;
 
-  while (i < n) {
-    const frame = stack[stack.length - 1]!;
-    const ch = text[i]!;
-    const hole = ch === HOLE ? holes.get(i) : undefined;
-    const escaped = ch === '\\' && text[i + 1] === HOLE ? holes.get(i + 1) : undefined;
-    if (escaped !== undefined && frame.t !== 'single' && !(frame.t === 'heredoc' && frame.quoted)) {
-      // `\{{ x }}` would escape the first character of what the template becomes.
-      fail(escaped, 'after-backslash');
-      i++;
-      continue;
-    }
-
-    if (frame.t === 'heredoc') {
-      if (lineStart) {
-        lineStart = false;
-        if (heredocEnds(frame)) {
-          stack.pop();
-          const c = cmdFrame();
-          startHeredoc(c);
-          lineStart = stack[stack.length - 1]!.t === 'heredoc';
-          continue;
-        }
+  private inHeredoc(frame: Extract<Frame, { t: 'heredoc' }>, ch: string, hole: number | undefined): void {
+    if (this.lineStart) {
+      this.lineStart = false;
+      if (this.heredocEnds(frame)) {
+        this.stack.pop();
+        this.startHeredoc(this.cmdFrame());
+        this.lineStart = this.stack[this.stack.length - 1]!.t === 'heredoc';
+        return;
       }
-      if (hole !== undefined) {
-        if (frame.quoted) fail(hole, 'quoted-heredoc');
-        else place(hole, 'heredoc');
-        if (frame.program) fail(hole, 'heredoc-program');
-        i++;
-      } else if (frame.quoted) {
-        if (ch === '\n') lineStart = true;
-        i++;
-      } else if (ch === '\\') i += 2;
-      else if (ch === '$' && dollar()) continue;
-      else if (ch === '`') {
-        stack.push(newCmd('`'));
-        i++;
-      } else {
-        if (ch === '\n') lineStart = true;
-        i++;
-      }
-      continue;
     }
-
-    if (frame.t === 'single' || frame.t === 'ansi') {
-      if (hole !== undefined) fail(hole, frame.t === 'single' ? 'single-quotes' : 'ansi-quotes');
-      if (frame.t === 'ansi' && ch === '\\') {
-        appendToWord(text.slice(i, i + 2));
-        i += 2;
-        continue;
-      }
-      if (ch === "'") stack.pop();
-      else appendToWord(ch);
-      i++;
-      continue;
-    }
-
-    if (frame.t === 'double') {
-      if (hole !== undefined) {
-        commandHole(hole, 'double');
-        i++;
-      } else if (ch === '\\') {
-        appendToWord(text.slice(i, i + 2));
-        i += 2;
-      } else if (ch === '"') {
-        stack.pop();
-        i++;
-      } else if (ch === '$' && dollar()) {
-        appendToWord('$');
-      } else if (ch === '`') {
-        appendToWord('`');
-        stack.push(newCmd('`'));
-        i++;
-      } else {
-        appendToWord(ch);
-        i++;
-      }
-      continue;
-    }
-
-    if (frame.t === 'param') {
-      if (hole !== undefined) {
-        const expr = text.slice(frame.start, i);
-        // ${a[…]}, ${a:offset}: bash evaluates these as arithmetic.
-        if (expr.includes('[') || /^[#!]?[A-Za-z0-9_@*]+:(?![-=+?])/.test(expr)) fail(hole, 'arithmetic');
-        else if (expr === '!') fail(hole, 'variable-name');
-        else place(hole, inDouble() ? 'double' : 'bare');
-        i++;
-      } else if (ch === '\\') i += 2;
-      else if (ch === '}') {
-        stack.pop();
-        i++;
-      } else if (ch === "'" && !inDouble()) {
-        stack.push({ t: 'single' });
-        i++;
-      } else if (ch === '"') {
-        stack.push({ t: 'double' });
-        i++;
-      } else if (ch === '$' && dollar()) continue;
-      else if (ch === '`') {
-        stack.push(newCmd('`'));
-        i++;
-      } else i++;
-      continue;
-    }
-
-    if (frame.t === 'arith') {
-      if (hole !== undefined) fail(hole, 'arithmetic');
-      if (ch === '(') frame.depth++;
-      else if (ch === ')' && frame.depth > 0) frame.depth--;
-      else if (frame.close === '))' && ch === ')' && text[i + 1] === ')') {
-        stack.pop();
-        i += 2;
-        continue;
-      } else if (frame.close === ']' && ch === ']') {
-        stack.pop();
-        i++;
-        continue;
-      } else if (ch === '$' && dollar()) continue;
-      else if (ch === '`') {
-        stack.push(newCmd('`'));
-        i++;
-        continue;
-      }
-      i++;
-      continue;
-    }
-
-    // A command frame: the top level, $( ), backticks, <( ).
-    const c = frame;
     if (hole !== undefined) {
-      commandHole(hole, inDouble() ? 'double' : 'bare');
-      i++;
-      continue;
-    }
-    if (c.word === null && ch === '#') {
-      const nl = text.indexOf('\n', i);
-      i = nl === -1 ? n : nl;
-      continue;
-    }
-    switch (ch) {
-      case '\\':
-        if (text[i + 1] === '\n') i += 2;
-        else {
-          appendToWord(text[i + 1] ?? '');
-          i += 2;
-        }
-        continue;
-      case "'":
-        appendToWord('');
-        stack.push({ t: 'single' });
-        i++;
-        continue;
-      case '"':
-        appendToWord('');
-        stack.push({ t: 'double' });
-        i++;
-        continue;
-      case '`':
-        if (c.close === '`') {
-          endWord(c);
-          stack.pop();
-          appendToWord('`');
-          i++;
-          continue;
-        }
-        appendToWord('`');
-        stack.push(newCmd('`'));
-        i++;
-        continue;
-      case '$':
-        if (text[i + 1] === "'") {
-          appendToWord('');
-          stack.push({ t: 'ansi' });
-          i += 2;
-          continue;
-        }
-        if (text[i + 1] === '"') {
-          appendToWord('');
-          stack.push({ t: 'double' });
-          i += 2;
-          continue;
-        }
-        appendToWord('$');
-        if (!dollar()) i++;
-        continue;
-      case ' ':
-      case '\t':
-        endWord(c);
-        i++;
-        continue;
-      case '\n':
-        endCommand(c);
-        i++;
-        if (c.pending.length > 0) {
-          startHeredoc(c);
-          lineStart = true;
-        }
-        continue;
-      case '&':
-        if (text[i + 1] === '>' && !c.test) {
-          endWord(c);
-          c.redirect = '<>';
-          i += text[i + 2] === '>' ? 3 : 2;
-          while (isBlank(text[i])) i++;
-          continue;
-        }
-      // falls through
-      case ';':
-      case '|':
-        if (c.test && ch !== ';') {
-          endWord(c);
-          i += text[i + 1] === ch ? 2 : 1;
-          continue;
-        }
-        endCommand(c);
-        i += text[i + 1] === ch || (ch === '|' && text[i + 1] === '&') || (ch === ';' && text[i + 1] === '&') ? 2 : 1;
-        continue;
-      case '(':
-        if (c.word === null && text[i + 1] === '(' && c.words.length === 0) {
-          stack.push({ t: 'arith', close: '))', depth: 0 });
-          i += 2;
-          continue;
-        }
-        if (c.test) {
-          endWord(c);
-          i++;
-          continue;
-        }
-        endCommand(c);
-        c.depth++;
-        i++;
-        continue;
-      case ')':
-        if (c.test) {
-          endWord(c);
-          i++;
-          continue;
-        }
-        endCommand(c);
-        if (c.depth > 0) c.depth--;
-        else if (c.close === ')') {
-          stack.pop();
-          appendToWord(')');
-        }
-        i++;
-        continue;
-      case '<':
-      case '>': {
-        if (text[i + 1] === '(') {
-          appendToWord(ch);
-          stack.push(newCmd(')'));
-          i += 2;
-          continue;
-        }
-        if (c.test) {
-          endWord(c);
-          i++;
-          continue;
-        }
-        if (c.word !== null && /^\d+$/.test(c.word)) c.word = null;
-        endWord(c);
-        if (ch === '<' && text[i + 1] === '<' && text[i + 2] === '<') {
-          c.redirect = '<<<';
-          i += 3;
-        } else if (ch === '<' && text[i + 1] === '<') {
-          i += 2;
-          const strip = text[i] === '-';
-          if (strip) i++;
-          readHeredocWord(c, strip);
-          continue;
-        } else {
-          c.redirect = '<>';
-          i++;
-          while (text[i] === '>' || text[i] === '&' || text[i] === '|') i++;
-        }
-        while (isBlank(text[i])) i++;
-        continue;
-      }
-      default:
-        appendToWord(ch);
-        i++;
+      if (frame.quoted) this.fail(hole, 'quoted-heredoc');
+      else this.place(hole, 'heredoc');
+      if (frame.program) this.fail(hole, 'heredoc-program');
+      this.i++;
+    } else if (frame.quoted) {
+      if (ch === '\n') this.lineStart = true;
+      this.i++;
+    } else if (ch === '\\') this.i += 2;
+    else if (ch === '$' && this.dollar()) return;
+    else if (ch === '`') this.open(newCmd('`'), 1);
+    else {
+      if (ch === '\n') this.lineStart = true;
+      this.i++;
     }
   }
-  for (const frame of stack) if (frame.t === 'cmd') endCommand(frame);
-  return slots;
+
+  // ── Quotes, ${ } and arithmetic ────────────────────────────────────────────────────────
+
+  private inSingleQuotes(kind: 'single' | 'ansi', ch: string, hole: number | undefined): void {
+    if (hole !== undefined) this.fail(hole, kind === 'single' ? 'single-quotes' : 'ansi-quotes');
+    if (kind === 'ansi' && ch === '\\') {
+      this.appendToWord(this.text.slice(this.i, this.i + 2));
+      this.i += 2;
+      return;
+    }
+    if (ch === "'") this.stack.pop();
+    else this.appendToWord(ch);
+    this.i++;
+  }
+
+  private inDoubleQuotes(ch: string, hole: number | undefined): void {
+    if (hole !== undefined) {
+      this.commandHole(hole, 'double');
+      this.i++;
+    } else if (ch === '\\') {
+      this.appendToWord(this.text.slice(this.i, this.i + 2));
+      this.i += 2;
+    } else if (ch === '"') {
+      this.stack.pop();
+      this.i++;
+    } else if (ch === '$' && this.dollar()) {
+      this.appendToWord('$');
+    } else if (ch === '`') {
+      this.appendToWord('`');
+      this.open(newCmd('`'), 1);
+    } else {
+      this.appendToWord(ch);
+      this.i++;
+    }
+  }
+
+  /** Inside `${ … }`, which started at `start`. */
+  private inParameter(start: number, ch: string, hole: number | undefined): void {
+    if (hole !== undefined) {
+      const expr = this.text.slice(start, this.i);
+      // ${a[…]}, ${a:offset}: bash evaluates these as arithmetic.
+      if (expr.includes('[') || /^[#!]?[A-Za-z0-9_@*]+:(?![-=+?])/.test(expr)) this.fail(hole, 'arithmetic');
+      else if (expr === '!') this.fail(hole, 'variable-name');
+      else this.place(hole, this.inDouble() ? 'double' : 'bare');
+      this.i++;
+    } else if (ch === '\\') this.i += 2;
+    else if (ch === '}') {
+      this.stack.pop();
+      this.i++;
+    } else if (ch === "'" && !this.inDouble()) this.open({ t: 'single' }, 1);
+    else if (ch === '"') this.open({ t: 'double' }, 1);
+    else if (ch === '$' && this.dollar()) return;
+    else if (ch === '`') this.open(newCmd('`'), 1);
+    else this.i++;
+  }
+
+  private inArithmetic(frame: Extract<Frame, { t: 'arith' }>, ch: string, hole: number | undefined): void {
+    if (hole !== undefined) this.fail(hole, 'arithmetic');
+    if (ch === '(') frame.depth++;
+    else if (ch === ')' && frame.depth > 0) frame.depth--;
+    else if (frame.close === '))' && ch === ')' && this.text[this.i + 1] === ')') {
+      this.stack.pop();
+      this.i += 2;
+      return;
+    } else if (frame.close === ']' && ch === ']') {
+      this.stack.pop();
+      this.i++;
+      return;
+    } else if (ch === '$' && this.dollar()) return;
+    else if (ch === '`') {
+      this.open(newCmd('`'), 1);
+      return;
+    }
+    this.i++;
+  }
+
+  // ── A command frame: the top level, $( ), backticks, <( ) ──────────────────────────────
+
+  private inCommand(c: CmdFrame, ch: string, hole: number | undefined): void {
+    if (hole !== undefined) {
+      this.commandHole(hole, this.inDouble() ? 'double' : 'bare');
+      this.i++;
+      return;
+    }
+    if (c.word === null && ch === '#') return this.skipComment();
+    switch (ch) {
+      case '\\':
+        return this.backslash();
+      case "'":
+        return this.openQuote({ t: 'single' }, 1);
+      case '"':
+        return this.openQuote({ t: 'double' }, 1);
+      case '`':
+        return this.backtick(c);
+      case '$':
+        return this.commandDollar();
+      case ' ':
+      case '\t':
+        this.endWord(c);
+        this.i++;
+        return;
+      case '\n':
+        return this.newline(c);
+      case '&':
+      case ';':
+      case '|':
+        return this.controlOperator(c, ch);
+      case '(':
+        return this.openParen(c);
+      case ')':
+        return this.closeParen(c);
+      case '<':
+      case '>':
+        return this.redirection(c, ch);
+      default:
+        this.appendToWord(ch);
+        this.i++;
+    }
+  }
+
+  private skipComment(): void {
+    const nl = this.text.indexOf('\n', this.i);
+    this.i = nl === -1 ? this.n : nl;
+  }
+
+  private backslash(): void {
+    if (this.text[this.i + 1] !== '\n') this.appendToWord(this.text[this.i + 1] ?? '');
+    this.i += 2;
+  }
+
+  /** A quote starting inside a word (or starting one). */
+  private openQuote(frame: Frame, width: number): void {
+    this.appendToWord('');
+    this.open(frame, width);
+  }
+
+  private backtick(c: CmdFrame): void {
+    if (c.close === '`') {
+      this.endWord(c);
+      this.stack.pop();
+      this.appendToWord('`');
+      this.i++;
+      return;
+    }
+    this.appendToWord('`');
+    this.open(newCmd('`'), 1);
+  }
+
+  /** `$'…'`, `$"…"`, or `$` opening `$( )`, `${ }`, `$(( ))`, `$[ ]` (or a plain `$`). */
+  private commandDollar(): void {
+    const next = this.text[this.i + 1];
+    if (next === "'") return this.openQuote({ t: 'ansi' }, 2);
+    if (next === '"') return this.openQuote({ t: 'double' }, 2);
+    this.appendToWord('$');
+    if (!this.dollar()) this.i++;
+  }
+
+  /** The command ends; a heredoc announced on it starts its body here. */
+  private newline(c: CmdFrame): void {
+    this.endCommand(c);
+    this.i++;
+    if (c.pending.length > 0) {
+      this.startHeredoc(c);
+      this.lineStart = true;
+    }
+  }
+
+  /** `&`, `;`, `|` and their doubles (`&>`, `&>>` redirect instead; inside `[[ ]]` they only end a word). */
+  private controlOperator(c: CmdFrame, ch: '&' | ';' | '|'): void {
+    const { text, i } = this;
+    if (ch === '&' && text[i + 1] === '>' && !c.test) {
+      this.endWord(c);
+      c.redirect = '<>';
+      this.i += text[i + 2] === '>' ? 3 : 2;
+      this.skipBlanks();
+      return;
+    }
+    if (c.test && ch !== ';') {
+      this.endWord(c);
+      this.i += text[i + 1] === ch ? 2 : 1;
+      return;
+    }
+    this.endCommand(c);
+    this.i += text[i + 1] === ch || (ch === '|' && text[i + 1] === '&') || (ch === ';' && text[i + 1] === '&') ? 2 : 1;
+  }
+
+  /** `((` opening arithmetic, or a subshell `(`. */
+  private openParen(c: CmdFrame): void {
+    if (c.word === null && this.text[this.i + 1] === '(' && c.words.length === 0) return this.open({ t: 'arith', close: '))', depth: 0 }, 2);
+    if (c.test) {
+      this.endWord(c);
+      this.i++;
+      return;
+    }
+    this.endCommand(c);
+    c.depth++;
+    this.i++;
+  }
+
+  /** Closes a subshell, or the `$( )` / `<( )` this frame is. */
+  private closeParen(c: CmdFrame): void {
+    if (c.test) {
+      this.endWord(c);
+      this.i++;
+      return;
+    }
+    this.endCommand(c);
+    if (c.depth > 0) c.depth--;
+    else if (c.close === ')') {
+      this.stack.pop();
+      this.appendToWord(')');
+    }
+    this.i++;
+  }
+
+  /** `<( )` / `>( )`, or a redirection: `<<<` (stdin from the word), `<<` / `<<-` (heredoc), `<`, `>`, `>>`, `>&`, `>|`. */
+  private redirection(c: CmdFrame, ch: '<' | '>'): void {
+    const { text } = this;
+    if (text[this.i + 1] === '(') {
+      this.appendToWord(ch);
+      this.open(newCmd(')'), 2);
+      return;
+    }
+    if (c.test) {
+      this.endWord(c);
+      this.i++;
+      return;
+    }
+    if (c.word !== null && /^\d+$/.test(c.word)) c.word = null;
+    this.endWord(c);
+    if (ch === '<' && text[this.i + 1] === '<' && text[this.i + 2] === '<') {
+      c.redirect = '<<<';
+      this.i += 3;
+    } else if (ch === '<' && text[this.i + 1] === '<') {
+      this.i += 2;
+      const strip = text[this.i] === '-';
+      if (strip) this.i++;
+      this.readHeredocWord(c, strip);
+      return;
+    } else {
+      c.redirect = '<>';
+      this.i++;
+      while (text[this.i] === '>' || text[this.i] === '&' || text[this.i] === '|') this.i++;
+    }
+    this.skipBlanks();
+  }
+}
+
+function newCmd(close: CmdFrame['close']): CmdFrame {
+  return { t: 'cmd', close, depth: 0, words: [], word: null, redirect: '', pending: [] };
 }
