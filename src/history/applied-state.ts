@@ -1,6 +1,6 @@
-import type { ResolvedStep } from '../model/runbook.js';
 import type { CheckpointRecord } from '../model/checkpoint.js';
 import type { JournalEvent, RunOutcome, StepFailure } from '../model/events.js';
+import type { ResolvedStep } from '../model/runbook.js';
 
 export type ChangeStatus = 'applying' | 'applied' | 'verified' | 'failed' | 'rolling-back' | 'rolled-back' | 'rollback-failed';
 

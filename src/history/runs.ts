@@ -1,6 +1,6 @@
+import { compareRuns } from '../model/run-id.js';
 import { JournalCorruptError, type StateStore } from '../state/contract.js';
 import { foldRun, remaining, type RunState } from './applied-state.js';
-import { compareRuns } from '../model/run-id.js';
 
 export interface RunView {
   state: RunState;

@@ -1,9 +1,9 @@
 import { isMap, isScalar, type Scalar } from 'yaml';
 import { UsageError, type Diagnostic, type SourcePos } from '../model/diagnostic.js';
+import { parseTemplate } from '../template/template.js';
 import { closest } from './schema-messages.js';
 import { posAt, readYaml, type ReadYaml, type YamlSource } from './source.js';
 import { scalarTemplateProblems, templateProblems } from './template-checks.js';
-import { parseTemplate } from '../template/template.js';
 
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 

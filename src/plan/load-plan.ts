@@ -1,12 +1,12 @@
 import { resolve as resolvePath } from 'node:path';
 import { isMap, isScalar } from 'yaml';
+import { checkRunbook } from '../load/load.js';
+import { nodeAt, nodeOffset, posAt, readYaml, type YamlSource } from '../load/source.js';
+import { checkVarFlags, effectiveVars, externalTemplateProblems, parseVarFlag, readVarsFiles, undeclaredWarnings, varCycleDiagnostics, type VarDef } from '../load/vars.js';
 import { RunbookInvalidError, type Concealed, type Diagnostic } from '../model/diagnostic.js';
 import type { Plan } from '../model/plan.js';
 import { concealKeys, concealValues, secretNamesIn } from '../secrets/concealed.js';
-import { checkRunbook } from '../load/load.js';
 import { resolvePlan } from './resolve.js';
-import { nodeAt, nodeOffset, posAt, readYaml, type YamlSource } from '../load/source.js';
-import { checkVarFlags, effectiveVars, externalTemplateProblems, parseVarFlag, readVarsFiles, undeclaredWarnings, varCycleDiagnostics, type VarDef } from '../load/vars.js';
 
 export interface LoadPlanOptions {
   /** `--var key=value` flags, in order. */

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { dirname, resolve as resolvePath } from 'node:path';
+import { checkResolvedStep } from '../load/step-checks.js';
+import { varRefs } from '../load/vars.js';
 import type { Diagnostic, SourcePos } from '../model/diagnostic.js';
 import type { Plan, PlannedChange, RiskBand } from '../model/plan.js';
 import type { Change, ResolvedStep, Runbook, StepSpec } from '../model/runbook.js';
-import { stepType } from '../steps/registry.js';
 import type { TemplateField } from '../steps/contract.js';
+import { stepType } from '../steps/registry.js';
 import { fillField, StepBindings, TemplatePlacementError, VALUE_ENV, type FillContext } from '../template/fill.js';
-import { checkResolvedStep } from '../load/step-checks.js';
 import { render, TemplateLookupError, type TemplateScope } from '../template/template.js';
-import { varRefs } from '../load/vars.js';
 
 export function riskBand(risk: number): RiskBand {
   if (risk <= 1) return 'green';

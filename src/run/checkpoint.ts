@@ -1,11 +1,11 @@
+import { remaining, type RunState } from '../history/applied-state.js';
+import type { CheckpointRecord } from '../model/checkpoint.js';
 import type { Plan } from '../model/plan.js';
 import type { ResolvedStep } from '../model/runbook.js';
-import { StepFailedError } from '../steps/contract.js';
-import type { CheckpointRecord } from '../model/checkpoint.js';
-import { remaining, type RunState } from '../history/applied-state.js';
 import { checkpointCheckLabel } from '../plan/checkpoint-label.js';
-import type { Emitter } from './emitter.js';
 import { secretValues, type SecretValues } from '../secrets/secrets.js';
+import { StepFailedError } from '../steps/contract.js';
+import type { Emitter } from './emitter.js';
 import { failureOf } from './step-runner.js';
 
 type Checkpoint = NonNullable<Plan['checkpoint']>;

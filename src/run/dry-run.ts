@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
+import type { Phase } from '../model/events.js';
 import type { Plan, PlannedChange } from '../model/plan.js';
 import type { ResolvedStep } from '../model/runbook.js';
-import type { Phase } from '../model/events.js';
 import { stepType } from '../steps/registry.js';
 import { stepContext, type StepEnvironment } from './step-runner.js';
 

@@ -1,6 +1,6 @@
-import type { RunJournal } from '../state/contract.js';
 import type { EngineEvent, EventListener, JournalEvent } from '../model/events.js';
 import { redactDeep, type OutputRedactor, type Redactor } from '../secrets/redact.js';
+import type { RunJournal } from '../state/contract.js';
 
 type OutputEvent = Extract<EngineEvent, { type: 'step.output' }>;
 

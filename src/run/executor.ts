@@ -1,20 +1,19 @@
 import { hostname, userInfo } from 'node:os';
 import { dirname } from 'node:path';
+import { foldRun, type ChangeState, type RunState } from '../history/applied-state.js';
+import type { Phase, EventListener, RunOutcome, StepFailure } from '../model/events.js';
 import type { Plan, PlannedChange } from '../model/plan.js';
 import type { ResolvedStep } from '../model/runbook.js';
-import type { Phase } from '../model/events.js';
 import { selectChanges } from '../plan/select.js';
+import { createRedactor } from '../secrets/redact.js';
+import { protectSecrets, secretValues, type SecretValues } from '../secrets/secrets.js';
+import type { RunJournal } from '../state/contract.js';
 import type { StepContext } from '../steps/contract.js';
 import { stepType } from '../steps/registry.js';
-import type { RunJournal } from '../state/contract.js';
-import { foldRun, type ChangeState, type RunState } from '../history/applied-state.js';
 import { takeRunCheckpoint, undoRunCheckpoint } from './checkpoint.js';
 import { Emitter } from './emitter.js';
-import type { EventListener, RunOutcome, StepFailure } from '../model/events.js';
 import { runPreflight, type PreflightFailure } from './preflight.js';
-import { createRedactor } from '../secrets/redact.js';
 import { rollbackChanges, type RollbackSignals } from './rollback.js';
-import { protectSecrets, secretValues, type SecretValues } from '../secrets/secrets.js';
 import { abortableSleep, abortReason, failureOf, runWithRetries, stepContext, withinLimits, type StepEnvironment } from './step-runner.js';
 
 export interface ExecuteOptions {

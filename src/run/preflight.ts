@@ -1,10 +1,9 @@
 import { dirname } from 'node:path';
+import type { EventListener, StepFailure } from '../model/events.js';
 import type { Plan } from '../model/plan.js';
+import { createRedactor } from '../secrets/redact.js';
 import { checkCheckpoint } from './checkpoint.js';
 import { Emitter } from './emitter.js';
-import type { EventListener } from '../model/events.js';
-import { createRedactor } from '../secrets/redact.js';
-import type { StepFailure } from '../model/events.js';
 import { failureOf, runWithRetries, type StepEnvironment } from './step-runner.js';
 
 /** A preflight check that failed: its name and why (with the command, exit code and output tail when it ran one). */

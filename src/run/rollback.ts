@@ -1,8 +1,7 @@
-import type { Phase } from '../model/events.js';
 import { undoSteps, type ChangeState } from '../history/applied-state.js';
-import type { Emitter } from './emitter.js';
-import type { StepFailure } from '../model/events.js';
+import type { Phase, StepFailure } from '../model/events.js';
 import { fillSecrets, type SecretValues } from '../secrets/secrets.js';
+import type { Emitter } from './emitter.js';
 import { abortReason, failureOf, runWithRetries, type StepEnvironment } from './step-runner.js';
 
 /**

@@ -1,11 +1,10 @@
 import { isAbsolute, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Phase, StepFailure } from '../model/events.js';
 import type { ResolvedStep } from '../model/runbook.js';
 import { formatMs } from '../model/units.js';
-import type { Phase } from '../model/events.js';
 import { StepFailedError, type StepContext, type StepOutcome } from '../steps/contract.js';
 import { stepType } from '../steps/registry.js';
-import type { StepFailure } from '../model/events.js';
 
 export const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 export const DEFAULT_INTERVAL_MS = 1000;

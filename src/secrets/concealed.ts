@@ -1,6 +1,6 @@
 import { isMap, isScalar, isSeq, type Document } from 'yaml';
-import type { Concealed } from '../model/diagnostic.js';
 import { eachNode } from '../load/yaml-structure.js';
+import type { Concealed } from '../model/diagnostic.js';
 
 /** The names listed under `secrets:`, read from the document even when it has other errors. */
 export function secretNamesIn(doc: Document.Parsed | undefined): string[] {

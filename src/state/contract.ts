@@ -1,5 +1,5 @@
-import type { EngineEvent, JournalEvent } from '../model/events.js';
 import { UsageError } from '../model/diagnostic.js';
+import type { EngineEvent, JournalEvent } from '../model/events.js';
 
 /** Who holds a lock: shown to the operator who is refused. */
 export interface LockHolder {

@@ -1,11 +1,11 @@
 import { chmod, chown, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { ResolvedStep } from '../model/runbook.js';
+import { removeFileDurably, writeFileAtomic } from '../support/atomic-write.js';
 import type { StepContext, StepOutcome, StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
-import { removeFileDurably, writeFileAtomic } from '../support/atomic-write.js';
-import { bytesHash, driftProblem, entryHash, placeSymlink, readEntry, type Entry, type RestoreParams } from './kit/file-snapshot.js';
 import type { FileParams } from './kit/file-params.js';
+import { bytesHash, driftProblem, entryHash, placeSymlink, readEntry, type Entry, type RestoreParams } from './kit/file-snapshot.js';
 import { occurrences, transform } from './kit/file-transform.js';
 import { asMap, regexProblem } from './kit/param-checks.js';
 

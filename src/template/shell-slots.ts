@@ -7,8 +7,8 @@
  * full parser. It does not need to be: values never become part of the command text (see
  * fill.ts), so a place read wrongly can at worst split a value into words, never run it.
  */
-import { HOLE, textWithHoles } from './template-holes.js';
 import { readsProgram, reparsedBy, type ReparseKind } from './program-args.js';
+import { HOLE, textWithHoles } from './template-holes.js';
 
 export type ShellProblem = ReparseKind | 'single-quotes' | 'ansi-quotes' | 'quoted-heredoc' | 'heredoc-program' | 'after-backslash';
 export type ShellSlot = { ok: true; context: 'bare' | 'double' | 'heredoc' } | { ok: false; problem: ShellProblem };

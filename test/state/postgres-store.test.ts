@@ -9,10 +9,10 @@ import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import type { EngineEvent, JournalEvent } from '../../src/model/events.js';
 import { LockedError, StateUnusableError } from '../../src/state/contract.js';
 import { FileStateStore } from '../../src/state/file/file-store.js';
-import { migrateJournals } from '../../src/state/postgres/migrate.js';
 import { EventConflictError } from '../../src/state/postgres/db.js';
-import { MIGRATIONS, SCHEMA_VERSION } from '../../src/state/postgres/schema.js';
+import { migrateJournals } from '../../src/state/postgres/migrate.js';
 import { advisoryKey, PostgresStateStore, redactUrl } from '../../src/state/postgres/postgres-store.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/state/postgres/schema.js';
 import { startCluster } from '../../tools/pg-cluster.js';
 
 const { url, password } = inject('pg');

@@ -1,28 +1,28 @@
 import { remaining } from '../../history/applied-state.js';
-import { previewChanges } from '../../run/dry-run.js';
-import type { EventListener } from '../../model/events.js';
-import { selectChanges } from '../../plan/select.js';
-import { loadPlan } from '../../plan/load-plan.js';
-import { loadOptions } from '../kit/load-options.js';
-import { runPreflightOnly } from '../../run/preflight.js';
-import { createRedactor } from '../../secrets/redact.js';
-import { newRunId } from '../../model/run-id.js';
 import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
 import { UsageError } from '../../model/diagnostic.js';
+import type { EventListener } from '../../model/events.js';
 import type { Plan } from '../../model/plan.js';
+import { newRunId } from '../../model/run-id.js';
+import { loadPlan } from '../../plan/load-plan.js';
+import { selectChanges } from '../../plan/select.js';
 import { lineRenderer, ndjsonRenderer } from '../../render/progress/lines.js';
 import { renderReport } from '../../render/report.js';
+import { previewChanges } from '../../run/dry-run.js';
+import { runPreflightOnly } from '../../run/preflight.js';
+import { createRedactor } from '../../secrets/redact.js';
 import type { StateStore } from '../../state/contract.js';
 import { describeHolder } from '../../state/file/lock-file.js';
 import { confirm, interactive } from '../kit/confirm.js';
 import { damagedJournal } from '../kit/damaged-journal.js';
 import { editedSinceApply } from '../kit/edit-warnings.js';
+import { loadOptions } from '../kit/load-options.js';
 import { withLock } from '../kit/locked.js';
+import { runbookCommand } from '../kit/next-command.js';
+import { withStore } from '../kit/open-store.js';
 import type { ApplyOptions } from '../kit/options.js';
 import { reportError } from '../kit/report-error.js';
 import { APPLY_INTERRUPTS, interruptLevels } from '../kit/signals.js';
-import { runbookCommand } from '../kit/next-command.js';
-import { withStore } from '../kit/open-store.js';
 
 /** What the policy asks of this apply: --accept-risk for changes above maxRisk, a confirmation (or --yes) for those at or above confirmFrom. */
 function policyNeeds(plan: Plan, options: ApplyOptions) {

@@ -1,14 +1,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineEvent } from '../../model/events.js';
-import { loadPlan } from '../../plan/load-plan.js';
-import { loadOptions } from '../kit/load-options.js';
-import { createRedactor } from '../../secrets/redact.js';
 import type { Plan } from '../../model/plan.js';
+import { loadPlan } from '../../plan/load-plan.js';
 import type { LiveCheck } from '../../render/plan/plan-markdown.js';
+import { createRedactor } from '../../secrets/redact.js';
+import { loadOptions } from '../kit/load-options.js';
 import type { PlanOptions } from '../kit/options.js';
-import { stateDirFor } from '../kit/state-dir.js';
 import { reportError } from '../kit/report-error.js';
+import { stateDirFor } from '../kit/state-dir.js';
 
 /** `--check` for the report formats: the preflight's results, to print inside the document. */
 async function liveChecks(plan: Plan): Promise<LiveCheck[]> {

@@ -1,9 +1,9 @@
 import { statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { UsageError } from '../../model/diagnostic.js';
+import { environmentOf, localStateDir, parseStateUrl, runbookKey } from '../kit/open-store.js';
 import type { MigrateOptions } from '../kit/options.js';
 import { reportError } from '../kit/report-error.js';
-import { environmentOf, localStateDir, parseStateUrl, runbookKey } from '../kit/open-store.js';
 
 /**
  * `runbook state migrate --from DIR --to postgres://…` (or `state migrate FILE`): copies run

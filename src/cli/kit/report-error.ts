@@ -1,6 +1,6 @@
 import { RunbookInvalidError, UsageError, type Concealed, type Diagnostic } from '../../model/diagnostic.js';
-import { codeFrame, concealMessage } from './code-frame.js';
 import { JournalCorruptError, LockedError, StateUnavailableError } from '../../state/contract.js';
+import { codeFrame, concealMessage } from './code-frame.js';
 import { damagedJournal } from './damaged-journal.js';
 
 export function formatDiagnostics(error: RunbookInvalidError): string {

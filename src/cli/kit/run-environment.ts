@@ -1,8 +1,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StateStore } from '../../state/contract.js';
-import type { CommonOptions } from './options.js';
 import { DEFAULT_ENVIRONMENT, environmentOf } from './open-store.js';
+import type { CommonOptions } from './options.js';
 import { stateDirFor } from './state-dir.js';
 
 /** The runs directory of each environment of the runbook in the state dir's layout (the default one keeps the plain layout). */

@@ -1,9 +1,9 @@
 import type { Plan, PlannedChange } from '../../model/plan.js';
 import type { ResolvedStep } from '../../model/runbook.js';
 import type { Redactor } from '../../secrets/redact.js';
-import type { LiveCheck } from './plan-markdown.js';
 import { verifiedBy } from '../text/risk.js';
 import { stepWhat } from '../text/step-text.js';
+import type { LiveCheck } from './plan-markdown.js';
 
 const step = (s: ResolvedStep) => ({ type: s.type, label: s.label });
 

@@ -1,9 +1,9 @@
 import { Listr, type ListrTask } from 'listr2';
 import type { EngineEvent, EventListener } from '../../model/events.js';
-import { selectChanges } from '../../plan/select.js';
 import type { Plan } from '../../model/plan.js';
 import type { ResolvedStep } from '../../model/runbook.js';
 import { formatMs } from '../../model/units.js';
+import { selectChanges } from '../../plan/select.js';
 
 type Outcome = { kind: 'done'; note?: string } | { kind: 'skip'; note: string } | { kind: 'fail'; message: string };
 

@@ -1,6 +1,6 @@
-import { CHECKPOINT_CHECK_WHAT, checkpointCheckLabel } from '../../plan/checkpoint-label.js';
 import type { Plan } from '../../model/plan.js';
 import type { ResolvedStep } from '../../model/runbook.js';
+import { CHECKPOINT_CHECK_WHAT, checkpointCheckLabel } from '../../plan/checkpoint-label.js';
 import { stepType } from '../../steps/registry.js';
 
 const MAX_LINE = 120;

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { compareRuns } from '../../model/run-id.js';
 import { UsageError } from '../../model/diagnostic.js';
+import { compareRuns } from '../../model/run-id.js';
 import { fsyncDir } from '../../support/atomic-write.js';
 import { JournalCorruptError, RunNotFoundError, StateUnavailableError, type LockHandle, type LockHolder, type RunRead, type RunSummary, type StateStore } from '../contract.js';
 import { FileRunJournal, readJournalFile } from './journal-file.js';

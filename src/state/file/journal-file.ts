@@ -1,6 +1,6 @@
 import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
-import type { EngineEvent, JournalEvent } from '../../model/events.js';
 import { basename } from 'node:path';
+import type { EngineEvent, JournalEvent } from '../../model/events.js';
 import { JournalCorruptError, type RunJournal, type RunRead } from '../contract.js';
 
 /**

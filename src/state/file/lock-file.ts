@@ -1,5 +1,5 @@
-import { hostname } from 'node:os';
 import { closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { fsyncDir } from '../../support/atomic-write.js';
 import { LockedError, type LockHandle, type LockHolder } from '../contract.js';

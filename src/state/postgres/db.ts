@@ -1,5 +1,5 @@
-import { isDeepStrictEqual } from 'node:util';
 import { hostname } from 'node:os';
+import { isDeepStrictEqual } from 'node:util';
 import type { Pool, PoolClient } from 'pg';
 import type { JournalEvent } from '../../model/events.js';
 import { redactUrl } from '../../support/redact-url.js';

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { JournalEvent } from '../../model/events.js';
 import { UsageError } from '../../model/diagnostic.js';
+import type { JournalEvent } from '../../model/events.js';
 import { fsyncDir } from '../../support/atomic-write.js';
 import { readJournalFile } from '../file/journal-file.js';
 import { EventConflictError, type PostgresStateDb, type RunOwner } from './db.js';

@@ -1,7 +1,7 @@
-import { runProcess } from './process.js';
-import { StepFailedError } from '../contract.js';
 import { rm } from 'node:fs/promises';
 import { writeFileAtomic } from '../../support/atomic-write.js';
+import { StepFailedError } from '../contract.js';
+import { runProcess } from './process.js';
 import { readRegularFile } from './read-regular-file.js';
 
 /** Where cron entries live: a user's crontab (via the `crontab` command) or a cron.d-style file. */

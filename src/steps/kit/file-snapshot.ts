@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { lchown, lstat, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { fsyncDir } from '../../support/atomic-write.js';
 import { StepFailedError, type JournaledBytes } from '../contract.js';
 import { readRegularFile } from './read-regular-file.js';
-import { fsyncDir } from '../../support/atomic-write.js';
 
 /** What a path holds, read either as the entry itself (a symlink stays a symlink) or through links. */
 export type Entry =

@@ -1,6 +1,6 @@
 import { durationLimitProblem, parseDuration } from '../../model/units.js';
-import type { ParamProblem } from '../contract.js';
 import { redactUrl } from '../../support/redact-url.js';
+import type { ParamProblem } from '../contract.js';
 
 type Path = ParamProblem['path'];
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
-import { OutputTail } from './output-tail.js';
 import { StepFailedError } from '../contract.js';
+import { OutputTail } from './output-tail.js';
 import { killGroup, killGroupOnAbort } from './process-group.js';
 
 export interface ProcessRequest {
