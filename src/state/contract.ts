@@ -111,7 +111,7 @@ export interface RunJournal {
 }
 
 /**
- * Where runs, their events and the lock live. The file backend (`src/state/file.ts`) is the
+ * Where runs, their events and the lock live. The file backend (`src/state/file/`) is the
  * default; the PostgreSQL backend implements the same contract. The executor only knows this.
  */
 export interface StateStore {

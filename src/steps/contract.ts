@@ -94,7 +94,7 @@ export interface StepType<P = unknown> {
   schema: Record<string, unknown>;
   /**
    * String params whose templates land somewhere a value could become code, by dotted path
-   * (e.g. `command`; '' for the value itself): how each is filled (src/engine/fill.ts).
+   * (e.g. `command`; '' for the value itself): how each is filled (src/template/fill.ts).
    * Other strings are filled as plain text.
    */
   templateFields?: Record<string, TemplateField>;
