@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
-import type { ApplyOptions, CommonOptions, MigrateOptions, PlanOptions, RollbackOptions, UnlockOptions } from './options.js';
-import { guardOutput } from './output.js';
-import { reportError } from './report-error.js';
+import type { ApplyOptions, CommonOptions, MigrateOptions, PlanOptions, RollbackOptions, UnlockOptions } from './kit/options.js';
+import { guardOutput } from './kit/output.js';
+import { reportError } from './kit/report-error.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

@@ -1,5 +1,5 @@
-import { statusText, undoSteps, type ChangeState, type RunState } from '../engine/applied-state.js';
-import type { RunOutcome, StepFailure } from '../engine/events.js';
+import { statusText, undoSteps, type ChangeState, type RunState } from '../history/applied-state.js';
+import type { RunOutcome, StepFailure } from '../model/events.js';
 
 function failureLines(f: StepFailure, indent = '  '): string[] {
   const lines = [`${indent}error:   ${f.message}`];

@@ -1,5 +1,5 @@
-import type { EngineEvent, JournalEvent } from '../engine/events.js';
 import { UsageError } from '../model/diagnostic.js';
+import type { EngineEvent, JournalEvent } from '../model/events.js';
 
 /** Who holds a lock: shown to the operator who is refused. */
 export interface LockHolder {
@@ -111,7 +111,7 @@ export interface RunJournal {
 }
 
 /**
- * Where runs, their events and the lock live. The file backend (`src/state/file.ts`) is the
+ * Where runs, their events and the lock live. The file backend (`src/state/file/`) is the
  * default; the PostgreSQL backend implements the same contract. The executor only knows this.
  */
 export interface StateStore {

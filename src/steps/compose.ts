@@ -1,6 +1,6 @@
 import type { StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
-import { killGroupOnAbort } from './process-group.js';
+import { killGroupOnAbort } from './kit/process-group.js';
 
 export interface ComposeParams {
   action: 'restart' | 'build' | 'up' | 'logs';

@@ -1,3 +1,4 @@
+import type { Phase } from '../model/events.js';
 import type { ResolvedStep } from '../model/runbook.js';
 
 /**
@@ -8,9 +9,6 @@ import type { ResolvedStep } from '../model/runbook.js';
  * percent-encoded after the base).
  */
 export type TemplateField = 'shell' | 'cron' | 'sql' | 'sql-script' | 'http-url' | 'pg-url';
-
-/** Where in a run a step executes. */
-export type Phase = 'preflight' | 'checkpoint' | 'apply' | 'verify' | 'rollback' | 'watch';
 
 export interface StepContext {
   phase: Phase;
@@ -96,7 +94,7 @@ export interface StepType<P = unknown> {
   schema: Record<string, unknown>;
   /**
    * String params whose templates land somewhere a value could become code, by dotted path
-   * (e.g. `command`; '' for the value itself): how each is filled (src/engine/fill.ts).
+   * (e.g. `command`; '' for the value itself): how each is filled (src/template/fill.ts).
    * Other strings are filled as plain text.
    */
   templateFields?: Record<string, TemplateField>;

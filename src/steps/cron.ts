@@ -1,7 +1,7 @@
 import type { ResolvedStep } from '../model/runbook.js';
 import type { ParamProblem, StepContext, StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
-import { readCrontab, readCrontabState, removeCrontab, targetName, writeCrontab, type CronTarget } from './crontab-io.js';
+import { readCrontab, readCrontabState, removeCrontab, targetName, writeCrontab, type CronTarget } from './kit/crontab-io.js';
 
 export interface CronParams extends CronTarget {
   id: string;

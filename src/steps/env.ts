@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import type { StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
-import { parseDotenv } from './dotenv.js';
-import { readRegularFile } from './read-regular-file.js';
+import { parseDotenv } from './kit/dotenv.js';
+import { readRegularFile } from './kit/read-regular-file.js';
 
 export interface EnvParams {
   require: string[];

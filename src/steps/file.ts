@@ -1,25 +1,13 @@
 import { chmod, chown, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { ResolvedStep } from '../model/runbook.js';
+import { removeFileDurably, writeFileAtomic } from '../support/atomic-write.js';
 import type { StepContext, StepOutcome, StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
-import { removeFileDurably, writeFileAtomic } from './atomic-write.js';
-import { bytesHash, driftProblem, entryHash, placeSymlink, readEntry, type Entry, type RestoreParams } from './file-snapshot.js';
-import { occurrences, transform } from './file-transform.js';
-import { asMap, regexProblem } from './param-checks.js';
-
-export interface FileParams {
-  path: string;
-  replace?: { from: string; to: string; count?: number };
-  content?: string;
-  encoding?: 'utf8' | 'base64';
-  line?: string;
-  regexp?: string;
-  absent?: boolean;
-  mode?: string;
-  /** Only in the journal, as the inverse of a step: put a snapshot back (not part of the schema). */
-  restore?: RestoreParams;
-}
+import type { FileParams } from './kit/file-params.js';
+import { bytesHash, driftProblem, entryHash, placeSymlink, readEntry, type Entry, type RestoreParams } from './kit/file-snapshot.js';
+import { occurrences, transform } from './kit/file-transform.js';
+import { asMap, regexProblem } from './kit/param-checks.js';
 
 function target(p: FileParams, ctx: Pick<StepContext, 'cwd'>): string {
   return isAbsolute(p.path) ? p.path : resolve(ctx.cwd, p.path);

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import type { StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
-import { takeCheckpoint } from './git-checkpoint.js';
-import { resetToCheckpoint } from './git-reset.js';
+import { takeCheckpoint } from './kit/git-checkpoint.js';
+import { resetToCheckpoint } from './kit/git-reset.js';
 
 /** Commits made by runbook use this identity unless the repository has its own. */
 const IDENTITY = ['-c', 'user.name=runbook', '-c', 'user.email=runbook@localhost'];

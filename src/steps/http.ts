@@ -1,8 +1,8 @@
+import { redactUrl } from '../support/redact-url.js';
 import type { StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
-import { truncate } from './match.js';
-import { asMap, httpUrlProblem, regexProblem } from './param-checks.js';
-import { redactUrl } from './redact-url.js';
+import { truncate } from './kit/match.js';
+import { asMap, httpUrlProblem, regexProblem } from './kit/param-checks.js';
 
 export interface HttpParams {
   url: string;

@@ -1,10 +1,10 @@
 import { parseDuration } from '../model/units.js';
+import { redactUrl } from '../support/redact-url.js';
 import type { StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
-import { compare, describeComparison, parseComparison } from './compare.js';
-import { asMap, durationProblem } from './param-checks.js';
-import { describePgError, parsePgUrl } from './pg-errors.js';
-import { redactUrl } from './redact-url.js';
+import { compare, describeComparison, parseComparison } from './kit/compare.js';
+import { asMap, durationProblem } from './kit/param-checks.js';
+import { describePgError, parsePgUrl } from './kit/pg-errors.js';
 
 export interface PostgresParams {
   url: string;

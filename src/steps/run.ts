@@ -1,8 +1,8 @@
 import type { StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
-import { checkText, describeText, textExpectationSchema, type TextExpectation } from './match.js';
-import { asMap, regexProblem } from './param-checks.js';
-import { commandText, runProcess } from './process.js';
+import { checkText, describeText, textExpectationSchema, type TextExpectation } from './kit/match.js';
+import { asMap, regexProblem } from './kit/param-checks.js';
+import { commandText, runProcess } from './kit/process.js';
 
 export interface RunParams {
   /** As executed: template values are passed in environment variables (RUNBOOK_V1, …). */

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatMs, parseDuration } from '../model/units.js';
 import type { StepType } from './contract.js';
-import { durationProblem } from './param-checks.js';
 import { StepFailedError } from './contract.js';
+import { durationProblem } from './kit/param-checks.js';
 
 export const waitStep: StepType<number> = {
   type: 'wait',

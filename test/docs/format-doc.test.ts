@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PATTERN_WORDS } from '../../src/engine/schema-messages.js';
-import { buildRunbookSchema } from '../../src/schema/runbook-schema.js';
-import { commonStepProperties } from '../../src/schema/runbook-schema.js';
+import { PATTERN_WORDS } from '../../src/load/schema-messages.js';
+import { buildRunbookSchema, commonStepProperties } from '../../src/schema/runbook-schema.js';
 import { stepTypes } from '../../src/steps/registry.js';
 import { repoRoot } from '../support/cli.js';
 

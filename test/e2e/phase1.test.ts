@@ -1,7 +1,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import http from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,8 +10,8 @@ import { parse as parseYaml } from 'yaml';
 import { appSecrets, EVENT_ROWS, sandboxDown, sandboxUp } from '../../examples/creationhub/sandbox.js';
 import type { SandboxState } from '../../examples/creationhub/state.js';
 import { freePort } from '../../tools/pg-cluster.js';
-import { crontabText, withCrontab } from '../support/crontab.js';
 import { repoRoot, runCli, type CliResult } from '../support/cli.js';
+import { crontabText, withCrontab } from '../support/crontab.js';
 
 const runbook = join(repoRoot, 'runbooks', 'phase1.yaml');
 let sandbox: SandboxState;

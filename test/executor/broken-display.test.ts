@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { execute } from '../../src/engine/executor.js';
-import { loadPlan } from '../../src/engine/load-plan.js';
+import { loadPlan } from '../../src/plan/load-plan.js';
+import { execute } from '../../src/run/executor.js';
 import { testStore } from '../support/state-backend.js';
 import { fourChanges } from './fixture.js';
 

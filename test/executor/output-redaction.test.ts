@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createRedactor } from '../../src/engine/redact.js';
+import { createRedactor } from '../../src/secrets/redact.js';
 
 function streamed(secrets: string[], chunks: string[]): string[] {
   const s = createRedactor(secrets).stream();

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compareRuns, newRunId } from '../../src/engine/run-id.js';
+import { compareRuns, newRunId } from '../../src/model/run-id.js';
 import { runCli } from '../support/cli.js';
 import { renameRun, runIdsOf } from '../support/state-backend.js';
 

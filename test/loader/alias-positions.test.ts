@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseDocument, visit, type Alias } from 'yaml';
-import { aliasTarget } from '../../src/engine/source.js';
+import { aliasTarget } from '../../src/load/source.js';
 import { runCli } from '../support/cli.js';
 
 /**

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import fc from 'fast-check';
-import { parse, stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadPlan } from '../../src/engine/load-plan.js';
+import { parse, stringify } from 'yaml';
 import { RunbookInvalidError } from '../../src/model/diagnostic.js';
+import { loadPlan } from '../../src/plan/load-plan.js';
 import { repoRoot } from '../support/cli.js';
 
 /**

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import stringWidth from 'string-width';
 import { describe, expect, it } from 'vitest';
-import { loadPlan } from '../../src/engine/load-plan.js';
-import { createRedactor } from '../../src/engine/redact.js';
-import { renderPlanTable } from '../../src/render/plan-table.js';
+import { loadPlan } from '../../src/plan/load-plan.js';
+import { renderPlanTable } from '../../src/render/plan/plan-table.js';
+import { createRedactor } from '../../src/secrets/redact.js';
 import { cliPath, repoRoot, runCli } from '../support/cli.js';
 
 const fixture = (name: string) => join(repoRoot, 'test', 'fixtures', 'plan', name);

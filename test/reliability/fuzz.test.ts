@@ -3,8 +3,8 @@ import { cpus, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadPlan } from '../../src/engine/load-plan.js';
 import { RunbookInvalidError, type Diagnostic } from '../../src/model/diagnostic.js';
+import { loadPlan } from '../../src/plan/load-plan.js';
 import { repoRoot, startCli, type CliResult } from '../support/cli.js';
 
 /**

@@ -1,15 +1,15 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { escapeIdentifier, escapeLiteral } from '../../src/engine/fill.js';
-import { shellSlots } from '../../src/engine/shell-slots.js';
-import { sqlSlots } from '../../src/engine/sql-slots.js';
+import { escapeIdentifier, escapeLiteral } from '../../src/template/fill.js';
+import { shellSlots } from '../../src/template/shell-slots.js';
+import { sqlSlots } from '../../src/template/sql-slots.js';
 import { runCli, runCliAsync } from '../support/cli.js';
 
 /**

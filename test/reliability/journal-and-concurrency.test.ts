@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, truncateSy
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readJournalFile } from '../../src/state/journal-file.js';
+import { readJournalFile } from '../../src/state/file/journal-file.js';
 import { fourChanges } from '../executor/fixture.js';
 import { runCli, runCliAsync, startCli, waitFor } from '../support/cli.js';
 

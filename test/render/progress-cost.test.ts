@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { loadPlan } from '../../src/engine/load-plan.js';
-import type { EngineEvent } from '../../src/engine/events.js';
-import { listrRenderer } from '../../src/render/listr.js';
+import { loadPlan } from '../../src/plan/load-plan.js';
+import type { EngineEvent } from '../../src/model/events.js';
+import { listrRenderer } from '../../src/render/progress/listr.js';
 
 /** A terminal of a real size that keeps every write. */
 function fakeTerminal(columns: number) {

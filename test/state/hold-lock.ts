@@ -3,7 +3,7 @@
  * waits to be killed. Usage: node --import tsx hold-lock.ts <url> <schema> <runbook> [environment]
  */
 import { hostname, userInfo } from 'node:os';
-import { PostgresStateStore } from '../../src/state/postgres.js';
+import { PostgresStateStore } from '../../src/state/postgres/postgres-store.js';
 
 const [url, schema, runbook, environment] = process.argv.slice(2);
 const store = new PostgresStateStore(url!, { runbook: runbook!, environment, schema: schema! });

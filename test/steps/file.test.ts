@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ResolvedStep } from '../../src/model/runbook.js';
-import { fileStep, type FileParams } from '../../src/steps/file.js';
+import { fileStep } from '../../src/steps/file.js';
+import type { FileParams } from '../../src/steps/kit/file-params.js';
 import { stepType } from '../../src/steps/registry.js';
 import { failure, stepCtx } from '../support/step-context.js';
 

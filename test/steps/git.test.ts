@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gitStep, type GitParams } from '../../src/steps/git.js';
-import { checkpointRefusal } from '../../src/steps/git-checkpoint-guard.js';
-import { commitCheckpoint, prepareCheckpoint, takeCheckpoint, undoCheckpoint } from '../../src/steps/git-checkpoint.js';
-import { diffFromCheckpoint, foreignChanges, resetToCheckpoint } from '../../src/steps/git-reset.js';
+import { checkpointRefusal } from '../../src/steps/kit/git-checkpoint-guard.js';
+import { commitCheckpoint, prepareCheckpoint, takeCheckpoint, undoCheckpoint } from '../../src/steps/kit/git-checkpoint.js';
+import { diffFromCheckpoint, foreignChanges, resetToCheckpoint } from '../../src/steps/kit/git-reset.js';
 import { git } from '../support/real-system.js';
 import { failure, stepCtx } from '../support/step-context.js';
 

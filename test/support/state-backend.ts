@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { inject } from 'vitest';
-import { openStore } from '../../src/cli/state.js';
-import { compareRuns } from '../../src/engine/run-id.js';
+import { openStore } from '../../src/cli/kit/open-store.js';
+import { compareRuns } from '../../src/model/run-id.js';
 import type { LockHolder, StateStore } from '../../src/state/contract.js';
 
 export type Backend = 'file' | 'postgres';

@@ -1,27 +1,28 @@
-import { remaining } from '../../engine/applied-state.js';
-import { previewChanges } from '../../engine/dry-run.js';
-import type { EventListener } from '../../engine/events.js';
-import { selectChanges } from '../../engine/executor.js';
-import { loadPlan } from '../../engine/load-plan.js';
-import { loadOptions } from '../load-options.js';
-import { runPreflightOnly } from '../../engine/preflight.js';
-import { createRedactor } from '../../engine/redact.js';
-import { newRunId } from '../../engine/run-id.js';
-import { allRuns, isUnsettled, type RunView } from '../../engine/runs.js';
+import { remaining } from '../../history/applied-state.js';
+import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
 import { UsageError } from '../../model/diagnostic.js';
+import type { EventListener } from '../../model/events.js';
 import type { Plan } from '../../model/plan.js';
-import { lineRenderer, ndjsonRenderer } from '../../render/lines.js';
+import { newRunId } from '../../model/run-id.js';
+import { loadPlan } from '../../plan/load-plan.js';
+import { selectChanges } from '../../plan/select.js';
+import { lineRenderer, ndjsonRenderer } from '../../render/progress/lines.js';
 import { renderReport } from '../../render/report.js';
+import { previewChanges } from '../../run/dry-run.js';
+import { runPreflightOnly } from '../../run/preflight.js';
+import { createRedactor } from '../../secrets/redact.js';
 import type { StateStore } from '../../state/contract.js';
-import { describeHolder } from '../../state/lock-file.js';
-import { confirm, interactive } from '../confirm.js';
-import { damagedJournal } from '../damaged-journal.js';
-import { editedSinceApply } from '../edit-warnings.js';
-import { withLock } from '../locked.js';
-import type { ApplyOptions } from '../options.js';
-import { reportError } from '../report-error.js';
-import { APPLY_INTERRUPTS, interruptLevels } from '../signals.js';
-import { runbookCommand, withStore } from '../state.js';
+import { describeHolder } from '../../state/file/lock-file.js';
+import { confirm, interactive } from '../kit/confirm.js';
+import { damagedJournal } from '../kit/damaged-journal.js';
+import { editedSinceApply } from '../kit/edit-warnings.js';
+import { loadOptions } from '../kit/load-options.js';
+import { withLock } from '../kit/locked.js';
+import { runbookCommand } from '../kit/next-command.js';
+import { withStore } from '../kit/open-store.js';
+import type { ApplyOptions } from '../kit/options.js';
+import { reportError } from '../kit/report-error.js';
+import { APPLY_INTERRUPTS, interruptLevels } from '../kit/signals.js';
 
 /** What the policy asks of this apply: --accept-risk for changes above maxRisk, a confirmation (or --yes) for those at or above confirmFrom. */
 function policyNeeds(plan: Plan, options: ApplyOptions) {
@@ -124,7 +125,7 @@ async function dryRun(plan: Plan, file: string, options: ApplyOptions): Promise<
 async function renderers(plan: Plan, options: ApplyOptions, total: number): Promise<EventListener[]> {
   if (options.json) return [ndjsonRenderer(process.stdout)];
   if (process.stdout.isTTY && !process.env.CI) {
-    const { listrRenderer } = await import('../../render/listr.js');
+    const { listrRenderer } = await import('../../render/progress/listr.js');
     return [listrRenderer(plan, total, { verbose: options.verbose })];
   }
   return [lineRenderer(process.stdout, { verbose: options.verbose, total })];
@@ -170,7 +171,7 @@ export async function run(file: string | undefined, options: ApplyOptions): Prom
           const journal = await store.createRun(runId);
           const total = selectChanges(plan, options.only, options.from).length;
           const listeners = await renderers(plan, options, total);
-          const { execute } = await import('../../engine/executor.js');
+          const { execute } = await import('../../run/executor.js');
           try {
             const result = await execute(plan, {
               runId,

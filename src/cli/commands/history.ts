@@ -1,9 +1,9 @@
-import { statusText } from '../../engine/applied-state.js';
-import { allRuns, type RunView } from '../../engine/runs.js';
-import { damagedJournal } from '../damaged-journal.js';
-import type { CommonOptions } from '../options.js';
-import { reportError } from '../report-error.js';
-import { environmentOf, withStore } from '../state.js';
+import { statusText } from '../../history/applied-state.js';
+import { allRuns, type RunView } from '../../history/runs.js';
+import { damagedJournal } from '../kit/damaged-journal.js';
+import { environmentOf, withStore } from '../kit/open-store.js';
+import type { CommonOptions } from '../kit/options.js';
+import { reportError } from '../kit/report-error.js';
 
 /** One run: how its apply ended, each change's status now, and every later `runbook rollback` of it. */
 function runLines(r: RunView): string {

@@ -1,18 +1,18 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EngineEvent } from '../../engine/events.js';
-import { loadPlan } from '../../engine/load-plan.js';
-import { loadOptions } from '../load-options.js';
-import { createRedactor } from '../../engine/redact.js';
+import type { EngineEvent } from '../../model/events.js';
 import type { Plan } from '../../model/plan.js';
-import type { LiveCheck } from '../../render/plan-markdown.js';
-import type { PlanOptions } from '../options.js';
-import { stateDirFor } from '../state-dir.js';
-import { reportError } from '../report-error.js';
+import { loadPlan } from '../../plan/load-plan.js';
+import type { LiveCheck } from '../../render/plan/plan-markdown.js';
+import { createRedactor } from '../../secrets/redact.js';
+import { loadOptions } from '../kit/load-options.js';
+import type { PlanOptions } from '../kit/options.js';
+import { reportError } from '../kit/report-error.js';
+import { stateDirFor } from '../kit/state-dir.js';
 
 /** `--check` for the report formats: the preflight's results, to print inside the document. */
 async function liveChecks(plan: Plan): Promise<LiveCheck[]> {
-  const { runPreflightOnly } = await import('../../engine/preflight.js');
+  const { runPreflightOnly } = await import('../../run/preflight.js');
   const results: LiveCheck[] = [];
   await runPreflightOnly(plan, [
     (e: EngineEvent) => {
@@ -38,24 +38,24 @@ export async function run(file: string | undefined, options: PlanOptions): Promi
       const live = options.check ? await liveChecks(plan) : undefined;
       if (live) checked = live.every((r) => r.ok);
       if (options.format === 'json') {
-        const { planJson } = await import('../../render/plan-json.js');
+        const { planJson } = await import('../../render/plan/plan-json.js');
         process.stdout.write(planJson(plan, redact, live));
       } else {
-        const { renderPlanMarkdown } = await import('../../render/plan-markdown.js');
+        const { renderPlanMarkdown } = await import('../../render/plan/plan-markdown.js');
         process.stdout.write(renderPlanMarkdown(plan, redact, live));
       }
     } else {
-      const { renderPlanTable } = await import('../../render/plan-table.js');
+      const { renderPlanTable } = await import('../../render/plan/plan-table.js');
       process.stdout.write(renderPlanTable(plan, redact, { width: process.stdout.isTTY ? process.stdout.columns : undefined }));
     }
     if (existsSync(join(stateDirFor(file!, options.stateDir), 'runs'))) {
-      const { withStore } = await import('../state.js');
-      const { editedSinceApply } = await import('../edit-warnings.js');
+      const { withStore } = await import('../kit/open-store.js');
+      const { editedSinceApply } = await import('../kit/edit-warnings.js');
       for (const warning of await withStore(file!, options, (store) => editedSinceApply(plan, store))) process.stderr.write(`${warning}\n`);
     }
     if (options.check && checked === undefined) {
-      const { runPreflightOnly } = await import('../../engine/preflight.js');
-      const { lineRenderer } = await import('../../render/lines.js');
+      const { runPreflightOnly } = await import('../../run/preflight.js');
+      const { lineRenderer } = await import('../../render/progress/lines.js');
       process.stdout.write('\nPreflight against the live system:\n');
       checked = await runPreflightOnly(plan, [lineRenderer(process.stdout, { verbose: options.verbose, total: plan.changes.length })]);
     }

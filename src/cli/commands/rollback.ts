@@ -1,26 +1,27 @@
 import { dirname, resolve } from 'node:path';
-import { remaining, type ChangeState, type RunState } from '../../engine/applied-state.js';
-import { checkpointForeignChanges, checkpointToUndo, resetToRunCheckpoint, undoRunCheckpoint } from '../../engine/checkpoint.js';
-import { Emitter } from '../../engine/emitter.js';
-import { loadPlan } from '../../engine/load-plan.js';
-import { loadOptions } from '../load-options.js';
-import { createRedactor } from '../../engine/redact.js';
-import { rollbackChanges } from '../../engine/rollback.js';
-import { allRuns, lastRunWithChanges, readRunState, type RunView } from '../../engine/runs.js';
-import { secretValues } from '../../engine/secrets.js';
+import { remaining, type ChangeState, type RunState } from '../../history/applied-state.js';
+import { allRuns, checkpointToUndo, lastRunWithChanges, readRunState, type RunView } from '../../history/runs.js';
 import { UsageError } from '../../model/diagnostic.js';
-import { RunNotFoundError } from '../../state/contract.js';
 import type { Plan } from '../../model/plan.js';
-import { lineRenderer, ndjsonRenderer } from '../../render/lines.js';
+import { loadPlan } from '../../plan/load-plan.js';
+import { lineRenderer, ndjsonRenderer } from '../../render/progress/lines.js';
 import { renderReport } from '../../render/report.js';
-import { confirm, interactive } from '../confirm.js';
-import { damagedJournal } from '../damaged-journal.js';
-import type { RollbackOptions } from '../options.js';
-import { withLock } from '../locked.js';
-import { reportError } from '../report-error.js';
-import { interruptLevels, ROLLBACK_INTERRUPTS } from '../signals.js';
-import { otherEnvironmentOfRun, otherEnvironmentsWithRuns } from '../run-environment.js';
-import { environmentOf, runbookCommand, withStore } from '../state.js';
+import { checkpointForeignChanges, resetToRunCheckpoint, undoRunCheckpoint } from '../../run/checkpoint.js';
+import { Emitter } from '../../run/emitter.js';
+import { rollbackChanges } from '../../run/rollback.js';
+import { createRedactor } from '../../secrets/redact.js';
+import { secretValues } from '../../secrets/secrets.js';
+import { RunNotFoundError } from '../../state/contract.js';
+import { confirm, interactive } from '../kit/confirm.js';
+import { damagedJournal } from '../kit/damaged-journal.js';
+import { loadOptions } from '../kit/load-options.js';
+import { withLock } from '../kit/locked.js';
+import { runbookCommand } from '../kit/next-command.js';
+import { environmentOf, withStore } from '../kit/open-store.js';
+import type { RollbackOptions } from '../kit/options.js';
+import { reportError } from '../kit/report-error.js';
+import { otherEnvironmentOfRun, otherEnvironmentsWithRuns } from '../kit/run-environment.js';
+import { interruptLevels, ROLLBACK_INTERRUPTS } from '../kit/signals.js';
 
 /** The runbook as it is now, if it still loads: only for secret values and edit warnings. */
 async function currentPlan(file: string, options: RollbackOptions): Promise<Plan | undefined> {

@@ -1,9 +1,9 @@
 import { statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { UsageError } from '../../model/diagnostic.js';
-import type { MigrateOptions } from '../options.js';
-import { reportError } from '../report-error.js';
-import { environmentOf, localStateDir, parseStateUrl, runbookKey } from '../state.js';
+import { environmentOf, localStateDir, parseStateUrl, runbookKey } from '../kit/open-store.js';
+import type { MigrateOptions } from '../kit/options.js';
+import { reportError } from '../kit/report-error.js';
 
 /**
  * `runbook state migrate --from DIR --to postgres://…` (or `state migrate FILE`): copies run
@@ -21,8 +21,8 @@ export async function run(file: string | undefined, options: MigrateOptions): Pr
     const environment = options.environment === undefined && basename(dirname(from)) === 'environments' ? environmentOf({ environment: basename(from) }) : environmentOf(options);
     if (!statSync(from, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${options.from ? '--from' : 'state migrate'}: no directory ${from}`);
     const { url, schema } = parseStateUrl(target, options.to ? '--to' : '--state');
-    const { PostgresStateDb } = await import('../../state/postgres-db.js');
-    const { migrateJournals } = await import('../../state/migrate.js');
+    const { PostgresStateDb } = await import('../../state/postgres/db.js');
+    const { migrateJournals } = await import('../../state/postgres/migrate.js');
     const db = new PostgresStateDb(url, { schema });
     try {
       // Connect first: an unreachable or unusable database is said so even when there is nothing to copy.

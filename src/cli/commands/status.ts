@@ -1,16 +1,17 @@
-import { remaining, statusText } from '../../engine/applied-state.js';
+import { remaining, statusText } from '../../history/applied-state.js';
+import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
 import type { ResolvedStep } from '../../model/runbook.js';
-import { loadPlan } from '../../engine/load-plan.js';
-import { loadOptions } from '../load-options.js';
-import { allRuns, isUnsettled, type RunView } from '../../engine/runs.js';
+import { loadPlan } from '../../plan/load-plan.js';
 import type { LockHolder } from '../../state/contract.js';
+import { describeHolder } from '../../state/file/lock-file.js';
 import { stepType } from '../../steps/registry.js';
-import { describeHolder } from '../../state/lock-file.js';
-import { damagedJournal } from '../damaged-journal.js';
-import type { CommonOptions } from '../options.js';
-import { reportError } from '../report-error.js';
-import { otherEnvironmentsWithRuns } from '../run-environment.js';
-import { environmentOf, runbookCommand, withStore } from '../state.js';
+import { damagedJournal } from '../kit/damaged-journal.js';
+import { loadOptions } from '../kit/load-options.js';
+import { runbookCommand } from '../kit/next-command.js';
+import { environmentOf, withStore } from '../kit/open-store.js';
+import type { CommonOptions } from '../kit/options.js';
+import { reportError } from '../kit/report-error.js';
+import { otherEnvironmentsWithRuns } from '../kit/run-environment.js';
 
 /** Exit 2 when a journal is damaged (DESIGN §5: the state cannot be read as it should). */
 export async function run(file: string | undefined, options: CommonOptions): Promise<number> {

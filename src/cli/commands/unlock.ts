@@ -1,7 +1,8 @@
-import { describeHolder } from '../../state/lock-file.js';
-import type { UnlockOptions } from '../options.js';
-import { reportError } from '../report-error.js';
-import { runbookCommand, withStore } from '../state.js';
+import { describeHolder } from '../../state/file/lock-file.js';
+import { runbookCommand } from '../kit/next-command.js';
+import { withStore } from '../kit/open-store.js';
+import type { UnlockOptions } from '../kit/options.js';
+import { reportError } from '../kit/report-error.js';
 
 export async function run(file: string | undefined, options: UnlockOptions): Promise<number> {
   try {

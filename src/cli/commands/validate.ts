@@ -1,7 +1,7 @@
-import { loadPlan } from '../../engine/load-plan.js';
-import { loadOptions } from '../load-options.js';
-import type { CommonOptions } from '../options.js';
-import { reportError } from '../report-error.js';
+import { loadPlan } from '../../plan/load-plan.js';
+import { loadOptions } from '../kit/load-options.js';
+import type { CommonOptions } from '../kit/options.js';
+import { reportError } from '../kit/report-error.js';
 
 export async function run(file: string | undefined, options: CommonOptions): Promise<number> {
   try {

@@ -1,0 +1,118 @@
+import { isMap, isScalar, isSeq, type Node, type Scalar } from 'yaml';
+import type { Diagnostic, SourcePos } from '../model/diagnostic.js';
+import type { TemplateField } from '../steps/contract.js';
+import { stepType, stepTypeNames } from '../steps/registry.js';
+import { fieldProblems } from '../template/fill.js';
+import { parseTemplate } from '../template/template.js';
+import { posAt, type YamlSource } from './source.js';
+import { eachNode } from './yaml-structure.js';
+
+/** Offsets of every "{{" in `text` (overlapping runs counted one by one). */
+function openings(text: string): number[] {
+  const at: number[] = [];
+  for (let i = text.indexOf('{{'); i !== -1; i = text.indexOf('{{', i + 1)) at.push(i);
+  return at;
+}
+
+/**
+ * Source offset of the "{{" at `index` of a scalar's value. Quoting, escapes, folding and
+ * block indentation change everything in a scalar except its braces, so the n-th "{{" of the
+ * value is the n-th "{{" of its source. When they do not line up (a brace written as an
+ * escape), the template is looked for by its own text, else the scalar's start.
+ */
+export function templateOffset(node: Scalar, index: number, text: string): number {
+  const [start, end] = node.range ?? [0, 0];
+  const value = String(node.value);
+  const inValue = openings(value);
+  const inSource = openings(text.slice(start, end));
+  const n = inValue.indexOf(index);
+  if (n !== -1 && inValue.length === inSource.length) return start + inSource[n]!;
+  const close = value.indexOf('}}', index);
+  const whole = value.slice(index, close === -1 ? index + 2 : close + 2);
+  const needle = /^[^\n\\"']{0,200}$/.test(whole) ? whole : '{{';
+  let nth = 0;
+  for (let at = value.indexOf(needle); at !== -1 && at < index; at = value.indexOf(needle, at + 1)) nth++;
+  let found = text.indexOf(needle, start);
+  for (let k = 0; k < nth && found !== -1; k++) found = text.indexOf(needle, found + 1);
+  return found !== -1 && found < end ? found : start;
+}
+
+function unknownVarMessage(expr: string, known: Set<string>): string {
+  const list = [...known].sort();
+  return `unknown variable "${expr}" in template; ${list.length ? `defined: ${list.join(', ')}` : 'no variables are defined'} (declare it under vars:, where --var and --vars-file can set it; environment variables are {{ env.NAME }})`;
+}
+
+/**
+ * Syntax problems and unknown variables of one string, and — when it lands in a shell command,
+ * SQL or a URL (`field`) — templates placed where no value can be passed safely. `at` maps an
+ * offset of the string to a position.
+ */
+export function templateProblems(value: string, known: Set<string>, at: (offset: number) => SourcePos | undefined, field?: TemplateField): Diagnostic[] {
+  const diagnostics: Diagnostic[] = [];
+  const { refs, problems } = parseTemplate(value);
+  for (const p of problems) diagnostics.push({ code: 'template', message: p.message, pos: at(p.offset) });
+  for (const ref of refs) {
+    if (ref.expr.startsWith('env.') || ref.expr === 'name') continue;
+    if (known.has(ref.expr.split('.')[0]!)) continue;
+    diagnostics.push({ code: 'unknown-var', message: unknownVarMessage(ref.expr, known), pos: at(ref.offset) });
+  }
+  if (field) for (const p of fieldProblems(value, field)) diagnostics.push({ code: 'template', message: p.message, pos: at(p.offset) });
+  return diagnostics;
+}
+
+/** Template problems of a scalar node of a YAML file, at the line and column of each "{{". */
+export function scalarTemplateProblems(src: YamlSource, node: Scalar, known: Set<string>, field?: TemplateField): Diagnostic[] {
+  if (typeof node.value !== 'string' || !node.value.includes('{{')) return [];
+  return templateProblems(node.value, known, (offset) => posAt(src, templateOffset(node, offset, src.text)), field);
+}
+
+/** The step maps of the runbook: preflight and every change's apply, verify and rollback. */
+function stepNodes(src: YamlSource): Node[] {
+  const steps: Node[] = [];
+  const list = (node: unknown) => {
+    if (isSeq(node)) for (const item of node.items) if (isMap(item)) steps.push(item);
+  };
+  list(src.doc.get('preflight', true));
+  const changes = src.doc.get('changes', true);
+  if (isSeq(changes)) {
+    for (const change of changes.items) {
+      if (!isMap(change)) continue;
+      for (const phase of ['apply', 'verify', 'rollback']) list(change.get(phase, true));
+    }
+  }
+  return steps;
+}
+
+/** Scalars of step params whose templates land in a shell command, SQL or a URL. */
+function placedScalars(src: YamlSource): Map<Scalar, TemplateField> {
+  const placed = new Map<Scalar, TemplateField>();
+  for (const step of stepNodes(src)) {
+    if (!isMap(step)) continue;
+    // Most steps hold no template: their text says so without a walk through their keys.
+    const [start, , end] = step.range ?? [0, 0, src.text.length];
+    if (!src.text.slice(start, end).includes('{{')) continue;
+    const keys = step.items.map((p) => (isScalar(p.key) ? String(p.key.value) : ''));
+    const type = stepTypeNames.find((t) => t !== 'env' && keys.includes(t)) ?? (keys.includes('env') ? 'env' : undefined);
+    const fields = type ? stepType(type)?.templateFields : undefined;
+    if (!type || !fields) continue;
+    const params = step.get(type, true);
+    for (const [path, field] of Object.entries(fields)) {
+      let node: unknown = params;
+      for (const key of path === '' ? [] : path.split('.')) node = isMap(node) ? node.get(key, true) : undefined;
+      if (isScalar(node) && typeof node.value === 'string' && node.value.includes('{{')) placed.set(node, field);
+    }
+  }
+  return placed;
+}
+
+/**
+ * Every `{{ }}` in the runbook must parse and name a known variable (`env.X` and `name` are
+ * always known), and templates in shell commands, SQL and URLs must sit where a value can be
+ * passed safely. `known` holds the top-level variable names.
+ */
+export function templateDiagnostics(src: YamlSource, known: Set<string>): Diagnostic[] {
+  const diagnostics: Diagnostic[] = [];
+  const placed = placedScalars(src);
+  eachNode(src.doc.contents, { scalar: (node) => diagnostics.push(...scalarTemplateProblems(src, node, known, placed.get(node))) });
+  return diagnostics;
+}

@@ -1,0 +1,66 @@
+import type { CheckpointRecord } from './checkpoint.js';
+import type { ResolvedStep } from './runbook.js';
+
+/** Where in a run a step executes. */
+export type Phase = 'preflight' | 'checkpoint' | 'apply' | 'verify' | 'rollback' | 'watch';
+
+export interface StepFailure {
+  message: string;
+  command?: string;
+  exitCode?: number | null;
+  outputTail?: string;
+  timedOut?: boolean;
+}
+
+export type RunOutcome = 'applied' | 'rolled-back' | 'stopped' | 'rollback-failed' | 'interrupted' | 'dry-run' | 'preflight-failed';
+
+interface StepRef {
+  phase: Phase;
+  /** Absent for preflight/checkpoint steps. */
+  changeId?: string;
+  /** Index of the step within its list (apply/verify/rollback/preflight). */
+  index: number;
+  label: string;
+}
+
+/**
+ * Everything the executor reports. Renderers (listr2, lines, NDJSON) and the journal are
+ * listeners of this one stream. Events marked (journal) are appended and fsynced before the
+ * work they announce proceeds.
+ */
+export type EngineEvent =
+  | {
+      type: 'run.started';
+      runId: string;
+      runbook: string;
+      file: string;
+      changes: { id: string; title: string; risk: number; checksum: string }[];
+      host: string;
+      pid: number;
+      user: string;
+      dryRun: boolean;
+      /** Names (never values) of the runbook's secrets, so rollback knows what to fill from the environment. */
+      secrets: string[];
+    } // (journal)
+  | { type: 'preflight.finished'; ok: boolean; failures: string[] } // (journal)
+  | ({ type: 'checkpoint.started' } & CheckpointRecord) // (journal) before the checkpoint commit is made
+  | { type: 'checkpoint.taken'; dir: string; commit: string; createdCommit: boolean } // (journal)
+  | { type: 'checkpoint.undone'; dir: string; commit: string | null; restored: boolean; reason?: string; finish?: string } // (journal) after a rollback left nothing of the run applied
+  | { type: 'change.started'; changeId: string; number: number; title: string; checksum: string; rollback: ResolvedStep[] | null; irreversible?: string } // (journal)
+  | ({ type: 'step.started'; attempt: number; inverse?: ResolvedStep[] } & StepRef) // (journal for apply/rollback)
+  | ({ type: 'step.output'; chunk: string } & StepRef)
+  | ({ type: 'step.finished'; ok: boolean; durationMs: number; attempt: number; detail?: string; data?: Record<string, unknown>; failure?: StepFailure } & StepRef) // (journal)
+  | { type: 'change.applied'; changeId: string; durationMs: number } // (journal)
+  | { type: 'change.verified'; changeId: string; durationMs: number; /** How many verify steps passed; 0: the change has none (absent in older journals). */ verifySteps?: number } // (journal)
+  | { type: 'change.failed'; changeId: string; phase: Phase; failure: StepFailure } // (journal)
+  | { type: 'watch.started'; durationMs: number } // (journal)
+  | { type: 'watch.finished'; ok: boolean } // (journal)
+  | { type: 'rollback.started'; changeIds: string[]; reason: string; pid: number } // (journal)
+  | { type: 'change.rollingBack'; changeId: string; steps: number } // (journal)
+  | { type: 'change.rolledBack'; changeId: string; ok: boolean; failure?: StepFailure; durationMs: number } // (journal)
+  | { type: 'run.finished'; outcome: RunOutcome; exitCode: number; remaining: string[]; durationMs: number }; // (journal)
+
+/** An event as stored: with its time and sequence number. */
+export type JournalEvent = EngineEvent & { seq: number; at: string };
+
+export type EventListener = (event: EngineEvent) => void | Promise<void>;

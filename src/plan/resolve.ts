@@ -1,0 +1,223 @@
+import { createHash } from 'node:crypto';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { checkResolvedStep } from '../load/step-checks.js';
+import { varRefs } from '../load/vars.js';
+import type { Diagnostic, SourcePos } from '../model/diagnostic.js';
+import type { Plan, PlannedChange, RiskBand } from '../model/plan.js';
+import type { Change, ResolvedStep, Runbook, StepSpec } from '../model/runbook.js';
+import type { TemplateField } from '../steps/contract.js';
+import { stepType } from '../steps/registry.js';
+import { fillField, StepBindings, TemplatePlacementError, VALUE_ENV, type FillContext } from '../template/fill.js';
+import { render, TemplateLookupError, type TemplateScope } from '../template/template.js';
+import { requiredCommandsCheck } from './required-commands.js';
+
+export function riskBand(risk: number): RiskBand {
+  if (risk <= 1) return 'green';
+  if (risk <= 4) return 'yellow';
+  if (risk <= 7) return 'orange';
+  return 'red';
+}
+
+export interface ResolveOptions {
+  vars: Record<string, unknown>;
+  env: NodeJS.ProcessEnv;
+  /** Unset `env.X` is an error (apply) rather than shown as `${X}` (plan). */
+  strictEnv: boolean;
+  /** Run the step types' checks on values filled from templates (default true; plan skips them, see LoadPlanOptions). */
+  checkFilled?: boolean;
+  /** Where each variable's effective value is written, for problems found while filling it. */
+  varPositions?: Record<string, SourcePos | undefined>;
+}
+
+type Fill = (text: string, field: TemplateField | undefined) => { exec: string; shown: string };
+
+/** Fills every string of a step's params for where it goes: [as executed, as shown]. */
+function renderDeep(value: unknown, path: string, fields: Record<string, TemplateField>, fill: Fill): [unknown, unknown] {
+  if (typeof value === 'string') {
+    const { exec, shown } = fill(value, fields[path]);
+    return [exec, shown];
+  }
+  const at = (key: string | number) => (path === '' ? String(key) : `${path}.${key}`);
+  if (Array.isArray(value)) {
+    const pairs = value.map((v, i) => renderDeep(v, at(i), fields, fill));
+    return [pairs.map((p) => p[0]), pairs.map((p) => p[1])];
+  }
+  if (value !== null && typeof value === 'object') {
+    const pairs = Object.entries(value).map(([k, v]) => [k, renderDeep(v, at(k), fields, fill)] as const);
+    return [Object.fromEntries(pairs.map(([k, p]) => [k, p[0]])), Object.fromEntries(pairs.map(([k, p]) => [k, p[1]]))];
+  }
+  return [value, value];
+}
+
+/**
+ * Vars may use other vars (`backups: "{{ project_dir }}/backups"`): each is filled once, after
+ * the vars it uses. The loader has already rejected cycles; one that slips through fails here
+ * instead of looping. Problems come back per variable.
+ */
+function resolveVars(vars: Record<string, unknown>, scope: Omit<TemplateScope, 'vars'>, fill: (text: string, scope: TemplateScope) => string): { vars: Record<string, unknown>; failed: [string, Error][] } {
+  const done: Record<string, unknown> = {};
+  const visiting = new Set<string>();
+  const failed: [string, Error][] = [];
+  const resolveOne = (name: string): void => {
+    if (Object.hasOwn(done, name) || visiting.has(name)) return;
+    const value = vars[name];
+    visiting.add(name);
+    for (const ref of varRefs(value)) {
+      if (visiting.has(ref)) throw new Error(`variable ${name} refers to itself through ${ref}`);
+      if (Object.hasOwn(vars, ref)) resolveOne(ref);
+    }
+    visiting.delete(name);
+    try {
+      done[name] = typeof value === 'string' ? fill(value, { ...scope, vars: done }) : value;
+    } catch (error) {
+      failed.push([name, error as Error]);
+      done[name] = value;
+    }
+  };
+  for (const name of Object.keys(vars)) {
+    try {
+      resolveOne(name);
+    } catch (error) {
+      failed.push([name, error as Error]);
+      visiting.clear();
+    }
+  }
+  return { vars: done, failed };
+}
+
+function checksum(change: Change): string {
+  const { pos: _pos, ...definition } = change;
+  const strip = (steps: StepSpec[] | undefined) => steps?.map(({ pos: _p, templatePos: _t, ...s }) => s);
+  const normalised = { ...definition, apply: strip(change.apply), verify: strip(change.verify), rollback: strip(change.rollback) };
+  return createHash('sha256').update(JSON.stringify(normalised)).digest('hex').slice(0, 16);
+}
+
+/**
+ * load → **resolve** → plan: pure; runs nothing. Problems come back as diagnostics, with the
+ * variables as far as they could be filled (to hide secrets in the messages).
+ */
+export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Promise<{ plan?: Plan; diagnostics: Diagnostic[]; vars: Record<string, unknown> }> {
+  const diagnostics: Diagnostic[] = [];
+  const baseScope = { env: options.env, name: runbook.name };
+  let current: StepSpec | undefined;
+  const onMissing = (expr: string, reason: string) => {
+    if (expr.startsWith('env.') && !options.strictEnv) return `\${${expr.slice(4)}}`;
+    throw new TemplateLookupError(expr, reason);
+  };
+  const { vars, failed } = resolveVars({ ...runbook.vars, ...options.vars }, baseScope, (t, s) => render(t, s, onMissing));
+  if (failed.length > 0) {
+    const at = (name: string) => (Object.hasOwn(options.varPositions ?? {}, name) ? options.varPositions![name] : runbook.pos);
+    return { vars, diagnostics: failed.map(([name, error]) => ({ code: 'unknown-var', message: `variable ${name}: ${error.message}`, pos: at(name) })) };
+  }
+  const scope: TemplateScope = { ...baseScope, vars };
+  const fill = (text: string) => render(text, scope, onMissing);
+  const secretNames = new Set(runbook.secrets);
+  const isSecret = (expr: string) => secretNames.has(expr.startsWith('env.') ? expr.slice(4) : expr.split('.')[0]!);
+
+  const checks: Promise<Diagnostic[]>[] = [];
+  const resolveStep = (spec: StepSpec): ResolvedStep | undefined => {
+    current = spec;
+    const def = stepType(spec.type)!;
+    try {
+      const explicitParams = (spec.params as { params?: unknown } | null)?.params;
+      const bindings = new StepBindings(Array.isArray(explicitParams) ? explicitParams.length : 0);
+      const ctx: FillContext = { scope, onMissing, isSecret, bindings };
+      const [exec, shown] = renderDeep(spec.params, '', def.templateFields ?? {}, (text, field) => fillField(text, field, ctx));
+      if (options.checkFilled !== false) checks.push(checkResolvedStep(spec, exec));
+      if (bindings.params.length > 0) (exec as { params?: unknown[] }).params = [...((exec as { params?: unknown[] }).params ?? []), ...bindings.params];
+      const normalize = (p: unknown) => (def.normalize ? def.normalize(p) : p);
+      const shownParams = normalize(shown);
+      const params = def.withShown ? def.withShown(normalize(exec) as never, shownParams as never) : normalize(exec);
+      const env = spec.env ? Object.fromEntries(Object.entries(spec.env).map(([k, v]) => [k, fill(v)])) : undefined;
+      const reserved = Object.keys(env ?? {}).find((k) => VALUE_ENV.test(k));
+      if (reserved) throw new Error(`the environment variable name ${reserved} is reserved: runbook passes template values in RUNBOOK_V1, RUNBOOK_V2, … — pick another name`);
+      const valueEnv = Object.keys(bindings.env).length > 0 ? bindings.env : undefined;
+      return {
+        type: spec.type,
+        params,
+        label: spec.name !== undefined ? fill(spec.name) : def.describe((def.withShown ? params : shownParams) as never),
+        timeout: spec.timeout,
+        retries: spec.retries,
+        interval: spec.interval,
+        passes: spec.passes,
+        settle: spec.settle,
+        cwd: spec.cwd !== undefined ? fill(spec.cwd) : undefined,
+        env: env || valueEnv ? { ...env, ...valueEnv } : undefined,
+        pos: spec.pos,
+      };
+    } catch (error) {
+      const lookupFailed = error instanceof TemplateLookupError;
+      const message = lookupFailed ? `${error.message} (in a ${spec.type} step)` : error instanceof TemplatePlacementError ? error.message : `cannot resolve ${spec.type} step: ${(error as Error).message}`;
+      diagnostics.push({ code: lookupFailed ? 'unknown-var' : error instanceof TemplatePlacementError ? 'template' : 'resolve', message, pos: current?.pos });
+      return undefined;
+    }
+  };
+  const resolveAll = (list: StepSpec[]) => list.map(resolveStep).filter((s): s is ResolvedStep => s !== undefined);
+
+  const preflight = resolveAll(runbook.preflight);
+  const changes: PlannedChange[] = runbook.changes.map((change, i) => ({
+    number: i + 1,
+    change,
+    band: riskBand(change.risk),
+    checksum: checksum(change),
+    apply: resolveAll(change.apply),
+    verify: resolveAll(change.verify),
+    rollback: change.rollback ? resolveAll(change.rollback) : null,
+    ...(change.irreversible !== undefined ? { irreversible: change.irreversible } : {}),
+    needsAcceptRisk: change.risk > runbook.policy.maxRisk,
+    needsConfirm: change.risk >= runbook.policy.confirmFrom,
+  }));
+  let checkpoint: Plan['checkpoint'];
+  if (runbook.checkpoint?.git) {
+    try {
+      const git = runbook.checkpoint.git;
+      checkpoint = {
+        dir: resolvePath(dirname(runbook.file), fill(git.dir)),
+        message: fill(git.message),
+        exclude: git.exclude.map((p) => fill(p)),
+        include: git.include.map((p) => fill(p)),
+      };
+    } catch (error) {
+      diagnostics.push({ code: 'unknown-var', message: `in checkpoint: ${(error as Error).message}`, pos: runbook.pos });
+    }
+  }
+  for (const found of await Promise.all(checks)) diagnostics.push(...found);
+  if (diagnostics.length > 0) return { diagnostics, vars };
+  const commandsCheck = requiredCommandsCheck(preflight, changes, checkpoint !== undefined);
+  if (commandsCheck) preflight.unshift(commandsCheck);
+
+  const sum = runbook.changes.reduce((s, c) => s + c.risk, 0);
+  const max = 10 * runbook.changes.length;
+  const percent = max === 0 ? 0 : Math.round((sum / max) * 1000) / 10;
+  const over = changes.filter((c) => c.needsAcceptRisk);
+  const confirm = changes.filter((c) => c.needsConfirm);
+  const irreversible = changes.filter((c) => c.irreversible !== undefined);
+  const changesText = (n: number) => `${n} change${n === 1 ? '' : 's'}`;
+  const verdictParts = [
+    over.length ? `${changesText(over.length)} above maxRisk ${runbook.policy.maxRisk} (${over.map((c) => c.change.id).join(', ')}): apply needs --accept-risk` : `every change within maxRisk ${runbook.policy.maxRisk}`,
+    confirm.length ? `${changesText(confirm.length)} ${confirm.length === 1 ? 'needs' : 'need'} confirmation (risk ≥ ${runbook.policy.confirmFrom}: ${confirm.map((c) => c.change.id).join(', ')})` : `none needs confirmation (confirmFrom ${runbook.policy.confirmFrom})`,
+    ...(irreversible.length ? [`${changesText(irreversible.length)} CANNOT BE UNDONE (${irreversible.map((c) => c.change.id).join(', ')})`] : []),
+    `on failure: ${runbook.policy.onFailure}`,
+  ];
+  const secretValues = runbook.secrets
+    .map((name) => (name in vars ? String(vars[name] ?? '') : (options.env[name] ?? '')))
+    .filter((v) => v.length >= 3);
+  return {
+    diagnostics,
+    vars,
+    plan: {
+      runbook,
+      vars,
+      secretValues,
+      preflight,
+      checkpoint,
+      changes,
+      risk: { sum, max, percent, band: riskBand(Math.round(percent / 10)) },
+      verdict: { ok: over.length === 0, text: verdictParts.join('; ') },
+    },
+  };
+}
+
+export function runbookDir(runbook: Runbook): string {
+  return dirname(runbook.file);
+}

@@ -1,0 +1,61 @@
+import type { Plan, PlannedChange } from '../../model/plan.js';
+import type { ResolvedStep } from '../../model/runbook.js';
+import type { Redactor } from '../../secrets/redact.js';
+import { verifiedBy } from '../text/risk.js';
+import { stepWhat } from '../text/step-text.js';
+import type { LiveCheck } from './plan-markdown.js';
+
+const step = (s: ResolvedStep) => ({ type: s.type, label: s.label });
+
+/** Explicit rollback steps, or — automatic — the inverse of each apply step, in the order they run; `none` (the reason) for a change declared irreversible. */
+function rollback(c: PlannedChange) {
+  if (c.irreversible !== undefined) return { automatic: false, none: c.irreversible, steps: [] };
+  if (c.rollback) return { automatic: false, steps: c.rollback.map(step) };
+  return { automatic: true, steps: [...c.apply].reverse().map((s) => ({ type: s.type, label: `undo: ${s.label}` })) };
+}
+
+/**
+ * `plan --format json`: a stable document, documented in docs/runbook-format.md. Version 2:
+ * `rollback` is always an object (it was a list or the string "inverse"); everything else of
+ * version 1 is unchanged, and fields were added.
+ */
+export function planJson(plan: Plan, redact: Redactor, live?: LiveCheck[]): string {
+  const rb = plan.runbook;
+  const doc = {
+    formatVersion: 2,
+    runbook: { name: rb.name, title: rb.title, file: rb.file, description: rb.description ?? null },
+    policy: rb.policy,
+    risk: plan.risk,
+    verdict: plan.verdict,
+    authorVerdict: rb.verdict ?? null,
+    state: rb.state,
+    checkpoint: plan.checkpoint ?? null,
+    preflight: plan.preflight.map((s) => ({ ...step(s), checks: stepWhat(s) ?? s.label })),
+    ...(live ? { check: { ok: live.every((r) => r.ok), results: live.map((r) => ({ label: r.label, ok: r.ok, detail: r.detail ?? null })) } } : {}),
+    changes: plan.changes.map((c) => ({
+      number: c.number,
+      id: c.change.id,
+      title: c.change.title,
+      risk: c.change.risk,
+      band: c.band,
+      impact: c.change.impact ?? null,
+      rollbackTime: c.change.rollbackTime ?? null,
+      verifiedBy: c.change.verifiedBy ?? (c.verify.length ? verifiedBy(c) : null),
+      checksum: c.checksum,
+      needsConfirm: c.needsConfirm,
+      needsAcceptRisk: c.needsAcceptRisk,
+      does: c.change.does,
+      breaks: c.change.breaks.map((b) => ({ what: b.what, probability: b.probability ?? null, fix: b.fix ?? null })),
+      protections: c.change.protections,
+      benefits: c.change.benefits,
+      apply: c.apply.map(step),
+      verify: c.verify.map(step),
+      rollback: rollback(c),
+      ...(c.irreversible !== undefined ? { irreversible: c.irreversible } : {}),
+    })),
+    troubleshooting: rb.troubleshooting.map((p) => ({ title: p.title, symptom: p.symptom ?? null, fix: p.fix ?? null })),
+    expected: rb.expected.map((e) => ({ metric: e.metric, before: e.before ?? null, after: e.after ?? null, gain: e.gain ?? null })),
+  };
+  // Redacts each string as it is written (the document holds no opaque encodings: see OPAQUE_KEYS), without copying the document first.
+  return JSON.stringify(doc, (_key, value: unknown) => (typeof value === 'string' ? redact(value) : value), 2) + '\n';
+}

@@ -1,0 +1,36 @@
+import type { Plan } from '../../model/plan.js';
+import type { Redactor } from '../../secrets/redact.js';
+import { bandGlyph, riskText, totalRiskText, verifiedBy } from '../text/risk.js';
+import { preflightLines } from '../text/step-text.js';
+import { cellText, renderTable, wrapText } from '../text/table.js';
+
+export interface PlanTableOptions {
+  /** A terminal's width: the table and long lines are fitted to it. Unset (a pipe, a file): full width. */
+  width?: number;
+}
+
+/** `runbook plan`: the risk table, total, policy verdict and preflight, for a terminal. */
+export function renderPlanTable(plan: Plan, redact: Redactor, opts: PlanTableOptions = {}): string {
+  /** One line of free text, redacted and made safe; on a terminal, wrapped with `indent` under it. */
+  const line = (text: string, indent = '') => {
+    const safe = cellText(redact(text));
+    return opts.width === undefined ? [safe] : wrapText(safe, opts.width - indent.length).map((l, i) => (i === 0 ? l : indent + l));
+  };
+  const rows = plan.changes.map((c) => [String(c.number), c.change.title, riskText(c.change.risk, c.band), c.change.impact ?? '—', c.change.rollbackTime ?? '—', verifiedBy(c)].map(redact));
+  const out = [
+    ...line(`${plan.runbook.title} (${plan.runbook.name}) — ${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}`),
+    '',
+    renderTable(['№', 'Change', 'Risk', 'Impact', 'Rollback', 'Verified by'], rows, { maxWidth: opts.width, shrink: [1, 3, 5] }),
+    '',
+    `Total risk: ${bandGlyph(plan.risk.band)} ${totalRiskText(plan)} (${plan.risk.band})`,
+    ...line(`Policy: ${plan.verdict.ok ? 'OK' : 'NEEDS --accept-risk'} — ${plan.verdict.text}`, '  '),
+  ];
+  for (const c of plan.changes) if (c.irreversible !== undefined) out.push(...line(`⚠ Change ${c.number} (${c.change.id}) CANNOT BE UNDONE: ${c.irreversible}`, '  '));
+  if (plan.checkpoint) out.push(...line(`Checkpoint: git commit in ${plan.checkpoint.dir} ("${plan.checkpoint.message}")`, '  '));
+  const checks = preflightLines(plan);
+  if (checks.length) {
+    out.push('', `Preflight (${checks.length} check${checks.length === 1 ? '' : 's'} before anything changes):`);
+    for (const c of checks) out.push(...line(`  • ${c.label}${c.what ? `: ${c.what}` : ''}`, '    '));
+  }
+  return out.join('\n') + '\n';
+}

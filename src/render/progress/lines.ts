@@ -1,0 +1,73 @@
+import type { Writable } from 'node:stream';
+import type { EngineEvent, EventListener } from '../../model/events.js';
+import { formatMs } from '../../model/units.js';
+
+/**
+ * Line output for CI and pipes: one line per finished step and per change event, never
+ * cursor tricks. With `verbose`, step output is echoed as it comes.
+ */
+export function lineRenderer(out: Writable, opts: { verbose: boolean; total: number }): EventListener {
+  const numbers = new Map<string, number>();
+  let retried = false;
+  const w = (line: string) => out.write(line + '\n');
+  const where = (e: { phase: string; changeId?: string; index: number }) => {
+    const n = e.changeId ? numbers.get(e.changeId) : undefined;
+    return `${e.phase}${e.changeId ? ` ${n !== undefined ? `${n}/${opts.total} ` : ''}${e.changeId}` : ''} · step ${e.index + 1}`;
+  };
+  return (e: EngineEvent) => {
+    switch (e.type) {
+      case 'run.started':
+        e.changes.forEach((c, i) => numbers.set(c.id, i + 1));
+        w(`runbook ${e.runbook}: run ${e.runId} (${e.changes.length} change${e.changes.length === 1 ? '' : 's'})`);
+        break;
+      case 'step.started':
+        retried = e.attempt > 1;
+        break;
+      case 'step.output':
+        if (opts.verbose) for (const line of e.chunk.replace(/\n$/, '').split('\n')) w(`    │ ${line}`);
+        break;
+      case 'step.finished': {
+        const attempt = e.attempt > 1 || retried ? ` (attempt ${e.attempt})` : '';
+        if (e.ok) w(`[${where(e)}] ${e.label} … ok ${formatMs(e.durationMs)}${attempt}`);
+        else w(`[${where(e)}] ${e.label} … FAILED ${formatMs(e.durationMs)}${attempt}: ${e.failure?.message ?? ''}`);
+        break;
+      }
+      case 'preflight.finished':
+        w(e.ok ? 'preflight: all checks passed' : `preflight: ${e.failures.length} ${e.failures.length === 1 ? "check" : "checks"} failed — nothing was changed`);
+        break;
+      case 'checkpoint.taken':
+        w(`checkpoint: ${e.commit.slice(0, 12)} in ${e.dir}${e.createdCommit ? ' (new commit)' : ' (tree was clean)'}`);
+        break;
+      case 'checkpoint.undone':
+        w(e.restored ? `checkpoint undone: HEAD and index of ${e.dir} as before the run` : `checkpoint kept: ${e.reason}`);
+        break;
+      case 'change.started':
+        w(`── change ${e.number}: ${e.title} (${e.changeId})`);
+        break;
+      case 'change.verified':
+        w(`✔ ${e.changeId} ${e.verifySteps === 0 ? 'applied (no verify steps)' : 'applied and verified'} in ${formatMs(e.durationMs)}`);
+        break;
+      case 'change.failed':
+        w(`✖ ${e.changeId} failed in ${e.phase}: ${e.failure.message}`);
+        break;
+      case 'watch.started':
+        w(`watch: re-verifying every change for ${formatMs(e.durationMs)}`);
+        break;
+      case 'rollback.started':
+        w(`↩ rolling back ${e.changeIds.join(', ')} (${e.reason})`);
+        break;
+      case 'change.rolledBack':
+        w(e.ok ? `↩ ${e.changeId} rolled back in ${formatMs(e.durationMs)}` : `✖ rollback of ${e.changeId} FAILED: ${e.failure?.message ?? ''}`);
+        break;
+      default:
+        break;
+    }
+  };
+}
+
+/** `--json`: every event as one JSON line (already redacted by the emitter). */
+export function ndjsonRenderer(out: Writable): EventListener {
+  return (e: EngineEvent) => {
+    out.write(JSON.stringify({ ...e, at: new Date().toISOString() }) + '\n');
+  };
+}

@@ -1,0 +1,274 @@
+import { DefaultRenderer, Listr, ListrLogger, ProcessOutput, type ListrTask } from 'listr2';
+import type { EngineEvent, EventListener } from '../../model/events.js';
+import type { Plan } from '../../model/plan.js';
+import { formatMs } from '../../model/units.js';
+import { selectChanges } from '../../plan/select.js';
+
+type Outcome = { kind: 'done'; note?: string } | { kind: 'skip'; note: string } | { kind: 'fail'; message: string };
+
+/** A promise settled by events; `end` settles every gate still waiting when the run is over. */
+class Gates {
+  private readonly waiting = new Map<string, { promise: Promise<Outcome>; resolve: (o: Outcome) => void }>();
+  private ended: Outcome | undefined;
+  private readonly byPrefix = new Map<string, Outcome>();
+  get(key: string): Promise<Outcome> {
+    if (!this.waiting.has(key)) {
+      const settled = this.ended ?? [...this.byPrefix].find(([prefix]) => key.startsWith(prefix))?.[1];
+      if (settled) return Promise.resolve(settled);
+    }
+    return this.entry(key).promise;
+  }
+  /** The run is over: every gate still open, and any asked for later, settles as `outcome`. */
+  end(outcome: Outcome): void {
+    this.ended = outcome;
+    for (const e of this.waiting.values()) e.resolve(outcome);
+  }
+  settle(key: string, outcome: Outcome): void {
+    this.entry(key).resolve(outcome);
+  }
+  /** Settles every gate with this prefix, also those asked for later. */
+  settleAll(prefix: string, outcome: Outcome): void {
+    if (!this.byPrefix.has(prefix)) this.byPrefix.set(prefix, outcome);
+    for (const [key, e] of this.waiting) if (key.startsWith(prefix)) e.resolve(outcome);
+  }
+  private entry(key: string) {
+    let e = this.waiting.get(key);
+    if (!e) {
+      let resolve!: (o: Outcome) => void;
+      const promise = new Promise<Outcome>((r) => (resolve = r));
+      e = { promise, resolve };
+      this.waiting.set(key, e);
+    }
+    return e;
+  }
+}
+
+function apply(outcome: Outcome, task: { skip(m?: string): void; title: string }): void {
+  if (outcome.kind === 'skip') task.skip(`${task.title} (${outcome.note})`);
+  else if (outcome.kind === 'fail') throw new Error(`${task.title} — ${outcome.message}`);
+  else if (outcome.note) task.title = `${task.title} (${outcome.note})`;
+}
+
+/** At most one redraw per frame, however fast events come: a step costs the same whatever the step count. */
+const FRAME_MS = 100;
+
+/**
+ * listr2's default renderer, drawing at most once a frame. listr2 redraws on every task event;
+ * with hundreds of fast steps that is most of the run's time on a real terminal.
+ */
+class FrameRenderer extends DefaultRenderer {
+  // The CLI picks this renderer only for a terminal (cli/commands/apply.ts); told to draw into
+  // a given stream, it must not fall back because the process's own stdout is not one.
+  static override nonTTY = true;
+  private timer: NodeJS.Timeout | undefined;
+  private due = false;
+  override update(): void {
+    if (this.timer) {
+      this.due = true;
+      return;
+    }
+    super.update();
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.due) {
+        this.due = false;
+        this.update();
+      }
+    }, FRAME_MS);
+  }
+  override end(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    super.end();
+  }
+}
+
+/** Failures and retries shown under a running change (the newest ones). */
+const KEPT_PROBLEMS = 3;
+
+/** What the running change shows: a counter, the current step, its live output, the last problems. */
+class ChangeProgress {
+  finished = 0;
+  private current = '';
+  private tail = '';
+  private readonly problems: string[] = [];
+  constructor(readonly total: number) {}
+  started(label: string): void {
+    this.current = label;
+    this.tail = '';
+  }
+  output(line: string): void {
+    this.tail = line;
+  }
+  problem(line: string): void {
+    this.problems.push(line);
+    if (this.problems.length > KEPT_PROBLEMS) this.problems.shift();
+  }
+  text(): string {
+    const lines = [`✔ ${this.finished}/${this.total}${this.current ? `  ▸ ${this.current}` : ''}`];
+    if (this.tail) lines.push(`  ${this.tail}`);
+    for (const p of this.problems) lines.push(`✖ ${p}`);
+    return lines.join('\n');
+  }
+}
+
+export interface ListrRendererOptions {
+  verbose: boolean;
+  /** Where to draw (tests): default the process's stdout. */
+  output?: NodeJS.WriteStream;
+}
+
+/**
+ * listr2 progress for a terminal: one task per change. The running change shows a counter of
+ * its finished steps, the step running now with its live output, and its last failures and
+ * retries; finished changes collapse to one line. What is drawn does not grow with the number
+ * of steps, and it is drawn at most once a frame. Driven by engine events: the executor never
+ * knows it exists.
+ */
+export function listrRenderer(plan: Plan, _total: number, options: ListrRendererOptions): EventListener & { finished: Promise<void> } {
+  const { verbose } = options;
+  const gates = new Gates();
+  const outputs = new Map<string, (text: string) => void>();
+  const progress = new Map<string, ChangeProgress>();
+  const show = (changeId: string) => {
+    const p = progress.get(changeId);
+    if (p) outputs.get(`change:${changeId}`)?.(p.text());
+  };
+
+  const tasks: ListrTask[] = [];
+  if (plan.preflight.length) {
+    tasks.push({
+      title: `Preflight (${plan.preflight.length} checks)`,
+      task: async (_ctx, task) => {
+        outputs.set('preflight', (text) => (task.output = text));
+        const outcome = await gates.get('preflight');
+        outputs.delete('preflight');
+        apply(outcome, task);
+      },
+    });
+  }
+  if (plan.checkpoint) tasks.push({ title: `Checkpoint (git, ${plan.checkpoint.dir})`, task: async (_ctx, task) => apply(await gates.get('checkpoint'), task) });
+  for (const c of selectChanges(plan)) {
+    const id = c.change.id;
+    const steps = c.apply.length + c.verify.length;
+    tasks.push({
+      title: `${c.number}. ${c.change.title} [risk ${c.change.risk}/10]`,
+      // The last output only: the change's progress block, redrawn whole each time.
+      rendererOptions: { outputBar: 1 },
+      task: async (_ctx, task) => {
+        const started = await gates.get(`change:${id}`);
+        if (started.kind !== 'done') return apply(started, task);
+        progress.set(id, new ChangeProgress(steps));
+        outputs.set(`change:${id}`, (text) => (task.output = text));
+        show(id);
+        const outcome = await gates.get(`verified:${id}`);
+        outputs.delete(`change:${id}`);
+        const stepsText = `${steps} step${steps === 1 ? '' : 's'}`;
+        if (outcome.kind === 'done') task.title = `${task.title} — ${c.verify.length ? 'verified' : 'applied (no verify steps)'} in ${outcome.note} (${stepsText})`;
+        else apply(outcome, task);
+      },
+    });
+  }
+  if (plan.runbook.watch) tasks.push({ title: `Watch window (${formatMs(plan.runbook.watch.duration)})`, task: async (_ctx, task) => apply(await gates.get('watch'), task) });
+  tasks.push({
+    title: 'Rollback',
+    task: async (_ctx, task) => {
+      const started = await gates.get('rollback');
+      if (started.kind !== 'done') return apply(started, task);
+      const ids = started.note?.split(',') ?? [];
+      task.title = `Rollback of ${ids.join(', ')}`;
+      return task.newListr(
+        ids.map((cid) => ({
+          title: `undo ${cid}`,
+          task: async (_c, t) => {
+            outputs.set(`rollback:${cid}`, (text) => (t.output = text));
+            const outcome = await gates.get(`rolledBack:${cid}`);
+            outputs.delete(`rollback:${cid}`);
+            apply(outcome, t);
+          },
+        })),
+        { exitOnError: true },
+      );
+    },
+  });
+
+  // listr2's own SIGINT handler would exit(127) on the spot: no rollback, the step's process
+  // group orphaned, the lock left behind. The CLI handles interrupts; listr2 only draws.
+  const logger = options.output ? new ListrLogger({ useIcons: true, toStderr: [], processOutput: new ProcessOutput(options.output, options.output) }) : undefined;
+  const listr = new Listr(tasks, {
+    renderer: FrameRenderer,
+    exitOnError: false,
+    registerSignalListeners: false,
+    rendererOptions: { collapseSubtasks: true, showErrorMessage: true, ...(logger ? { logger } : {}) },
+    collectErrors: false,
+  });
+  const finished = listr.run().then(
+    () => undefined,
+    () => undefined,
+  );
+
+  const listener = (e: EngineEvent) => {
+    switch (e.type) {
+      case 'step.started':
+        if ((e.phase === 'apply' || e.phase === 'verify') && e.changeId) {
+          progress.get(e.changeId)?.started(`${e.phase === 'verify' ? 'verify: ' : ''}${e.label}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`);
+          show(e.changeId);
+        }
+        break;
+      case 'step.output': {
+        const line = e.chunk.replace(/\s+$/, '').split('\n').pop() ?? '';
+        if (e.phase === 'preflight') {
+          if (verbose) outputs.get('preflight')?.(line);
+        } else if (e.phase === 'rollback') outputs.get(`rollback:${e.changeId}`)?.(line);
+        else if (e.changeId) {
+          progress.get(e.changeId)?.output(line);
+          show(e.changeId);
+        }
+        break;
+      }
+      case 'step.finished':
+        if (e.phase === 'preflight') outputs.get('preflight')?.(`${e.ok ? '✔' : '✖'} ${e.label}${e.ok ? '' : `: ${e.failure?.message}`}`);
+        else if (e.phase === 'rollback') outputs.get(`rollback:${e.changeId}`)?.(`${e.ok ? '✔' : '✖'} ${e.label}`);
+        else if (e.changeId) {
+          const p = progress.get(e.changeId);
+          if (e.ok && p) p.finished++;
+          else p?.problem(`${e.phase === 'verify' ? 'verify: ' : ''}${e.label}: attempt ${e.attempt} failed: ${e.failure?.message ?? ''}`);
+          show(e.changeId);
+        }
+        break;
+      case 'preflight.finished':
+        gates.settle('preflight', e.ok ? { kind: 'done' } : { kind: 'fail', message: e.failures.join('; ') });
+        break;
+      case 'checkpoint.taken':
+        gates.settle('checkpoint', { kind: 'done', note: e.commit.slice(0, 12) });
+        break;
+      case 'change.started':
+        gates.settle(`change:${e.changeId}`, { kind: 'done' });
+        break;
+      case 'change.verified':
+        gates.settle(`verified:${e.changeId}`, { kind: 'done', note: formatMs(e.durationMs) });
+        break;
+      case 'change.failed':
+        if (e.phase === 'watch') gates.settle('watch', { kind: 'fail', message: `${e.changeId}: ${e.failure.message}` });
+        else gates.settle(`verified:${e.changeId}`, { kind: 'fail', message: `${e.phase} failed: ${e.failure.message}` });
+        break;
+      case 'watch.finished':
+        gates.settle('watch', { kind: 'done' });
+        break;
+      case 'rollback.started':
+        gates.settleAll('change:', { kind: 'skip', note: 'not applied' });
+        gates.settle('rollback', { kind: 'done', note: e.changeIds.join(',') });
+        break;
+      case 'change.rolledBack':
+        gates.settle(`rolledBack:${e.changeId}`, e.ok ? { kind: 'done', note: formatMs(e.durationMs) } : { kind: 'fail', message: e.failure?.message ?? 'failed' });
+        break;
+      case 'run.finished':
+        gates.end({ kind: 'skip', note: 'not run' });
+        return finished;
+      default:
+        break;
+    }
+    return undefined;
+  };
+  return Object.assign(listener, { finished });
+}

@@ -1,0 +1,93 @@
+import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { UsageError } from '../../model/diagnostic.js';
+import type { JournalEvent } from '../../model/events.js';
+import { fsyncDir } from '../../support/atomic-write.js';
+import { readJournalFile } from '../file/journal-file.js';
+import { EventConflictError, type PostgresStateDb, type RunOwner } from './db.js';
+import { readFallbackMeta } from './postgres-store.js';
+
+export interface MigratedRun {
+  runId: string;
+  path: string;
+  owner: RunOwner;
+  /** Events added (0: already there in full). */
+  added: number;
+  torn: boolean;
+  /** A fallback journal: moved to `fallback/reconciled/` once in the database. */
+  fallback: boolean;
+}
+
+export interface MigrateReport {
+  runs: MigratedRun[];
+  /** Journals not imported because an event differs from the one stored with its seq (kept where they are). */
+  conflicts: { runId: string; path: string; message: string }[];
+}
+
+interface Journal {
+  runId: string;
+  path: string;
+  fallback: boolean;
+}
+
+/** `.runbook/`-style state dir (runs/ and fallback/), or a dir of journals (e.g. `.runbook/fallback`). */
+function journalsIn(dir: string): Journal[] {
+  const list = (sub: string, fallback: boolean): Journal[] => {
+    let names: string[];
+    try {
+      names = readdirSync(sub).filter((n) => n.endsWith('.jsonl'));
+    } catch {
+      return [];
+    }
+    return names.sort().map((n) => ({ runId: n.slice(0, -'.jsonl'.length), path: join(sub, n), fallback: fallback || readFallbackMeta(join(sub, n)) !== undefined }));
+  };
+  if (existsSync(join(dir, 'runs')) || existsSync(join(dir, 'fallback'))) return [...list(join(dir, 'runs'), false), ...list(join(dir, 'fallback'), true)];
+  return list(dir, basename(dir) === 'fallback');
+}
+
+/** Whose run a journal is: its fallback meta, else its run.started event, else the defaults. */
+function ownerOf(journal: Journal, events: JournalEvent[], defaults: { runbook?: string; environment: string }): RunOwner {
+  const meta = readFallbackMeta(journal.path);
+  if (meta) return { runbook: meta.runbook, environment: meta.environment };
+  const started = events.find((e) => e.type === 'run.started');
+  const runbook = (started?.type === 'run.started' ? started.runbook : undefined) ?? defaults.runbook;
+  if (!runbook) throw new UsageError(`cannot tell which runbook run ${journal.runId} (${journal.path}) belongs to: name the runbook FILE`);
+  return { runbook, environment: defaults.environment };
+}
+
+/** A reconciled fallback journal (and its meta) goes to `reconciled/`, so apply no longer waits for it. */
+async function setAside(journal: Journal): Promise<void> {
+  const dir = join(journal.path, '..');
+  const done = join(dir, 'reconciled');
+  mkdirSync(done, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[-:.]/g, '');
+  renameSync(journal.path, join(done, `${journal.runId}.${stamp}.jsonl`));
+  const meta = journal.path.replace(/\.jsonl$/, '.json');
+  if (existsSync(meta)) renameSync(meta, join(done, `${journal.runId}.${stamp}.json`));
+  await fsyncDir(done);
+  await fsyncDir(dir);
+}
+
+/**
+ * Copies every run journal under `dir` (a file state dir, or a fallback dir) into PostgreSQL
+ * with its seq and times, one transaction per run. Safe to run again: events already stored
+ * identically are skipped, so an interrupted migration is finished by running it once more.
+ * A journal whose event differs from the stored one with the same seq is not imported and is
+ * reported as a conflict; nothing is ever dropped silently.
+ */
+export async function migrateJournals(dir: string, to: PostgresStateDb, defaults: { runbook?: string; environment: string }): Promise<MigrateReport> {
+  const report: MigrateReport = { runs: [], conflicts: [] };
+  for (const journal of journalsIn(dir)) {
+    const { events, torn } = readJournalFile(journal.path);
+    const owner = ownerOf(journal, events, defaults);
+    try {
+      const added = await to.importEvents(journal.runId, events, owner);
+      if (journal.fallback) await setAside(journal);
+      report.runs.push({ runId: journal.runId, path: journal.path, owner, added, torn, fallback: journal.fallback });
+    } catch (error) {
+      if (!(error instanceof EventConflictError)) throw error;
+      report.conflicts.push({ runId: journal.runId, path: journal.path, message: error.message });
+    }
+  }
+  return report;
+}

@@ -1,0 +1,116 @@
+import { spawn } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
+import { StepFailedError } from '../contract.js';
+import { OutputTail } from './output-tail.js';
+import { killGroup, killGroupOnAbort } from './process-group.js';
+
+export interface ProcessRequest {
+  /** A shell string (run by bash with pipefail) … */
+  command?: string;
+  /** … and how it is shown in messages, when that differs. */
+  shown?: string;
+  /** … or an argv array run directly. */
+  argv?: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  onOutput?: (chunk: string) => void;
+  input?: string;
+  /** Keep full stdout/stderr (for expectations); otherwise only the tail. */
+  capture?: boolean;
+}
+
+export interface ProcessResult {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  tail: string;
+}
+
+const OUTPUT_GRACE_MS = 250;
+const CAPTURE_LIMIT = 1 << 20;
+
+/** How a command is shown in messages: `shown` when the command has one (values quoted for reading). */
+export function commandText(req: Pick<ProcessRequest, 'command' | 'argv'> & { shown?: string }): string {
+  return req.shown ?? req.command ?? (req.argv ?? []).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
+}
+
+/**
+ * Runs one command in its own process group (so a timeout or an interrupt kills everything
+ * it started). node:child_process rather than execa: this is the per-step hot path.
+ */
+export function runProcess(req: ProcessRequest): Promise<ProcessResult> {
+  const [file, args] = req.command !== undefined ? ['/bin/bash', ['-o', 'pipefail', '-c', req.command]] : [req.argv![0]!, req.argv!.slice(1)];
+  const shown = commandText(req);
+  return new Promise((resolve, reject) => {
+    if (req.signal.aborted) {
+      reject(abortError(req.signal, shown, ''));
+      return;
+    }
+    const tail = new OutputTail();
+    let stdout = '';
+    let stderr = '';
+    const child = spawn(file, args, {
+      cwd: req.cwd,
+      env: req.env,
+      detached: true,
+      stdio: [req.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    const stopWatching = killGroupOnAbort(req.signal, () => child.pid);
+    const take = (which: 'out' | 'err') => {
+      // One decoder per stream: a character split across two reads stays whole (a secret too).
+      const decoder = new StringDecoder('utf8');
+      return (data: Buffer) => {
+        const chunk = decoder.write(data);
+        if (chunk === '') return;
+        tail.push(chunk);
+        if (req.capture) {
+          if (which === 'out' && stdout.length < CAPTURE_LIMIT) stdout += chunk;
+          if (which === 'err' && stderr.length < CAPTURE_LIMIT) stderr += chunk;
+        }
+        req.onOutput?.(chunk);
+      };
+    };
+    child.stdout!.on('data', take('out'));
+    child.stderr!.on('data', take('err'));
+    if (req.input !== undefined) {
+      child.stdin!.on('error', () => {});
+      child.stdin!.end(req.input);
+    }
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      stopWatching();
+      const reason = error.code === 'ENOENT' ? `command not found: ${file}` : error.message;
+      reject(new StepFailedError(reason, { command: shown, exitCode: null, outputTail: tail.toString() }));
+    });
+    // A command that starts something in the background (`server &`) exits while the
+    // background process still holds its output open: stop waiting for that output shortly
+    // after the command itself has exited, instead of hanging until the timeout.
+    let settled = false;
+    child.on('exit', () => {
+      setTimeout(() => {
+        if (settled) return;
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        child.emit('close', child.exitCode, child.signalCode);
+      }, OUTPUT_GRACE_MS).unref();
+    });
+    child.on('close', (exitCode, signal) => {
+      if (settled) return;
+      settled = true;
+      stopWatching();
+      if (req.signal.aborted) {
+        // The leader exited; make sure nothing of its group lingers.
+        killGroup(child.pid, 'SIGKILL');
+        reject(abortError(req.signal, shown, tail.toString()));
+        return;
+      }
+      resolve({ exitCode, signal, stdout, stderr, tail: tail.toString() });
+    });
+  });
+}
+
+function abortError(signal: AbortSignal, command: string, outputTail: string): StepFailedError {
+  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted');
+  return new StepFailedError(reason, { command, exitCode: null, outputTail, timedOut: /timed out/.test(reason) });
+}
