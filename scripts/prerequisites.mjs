@@ -81,11 +81,15 @@ const TOOLS = {
   script: { present: () => onPath('script'), package: () => 'bsdutils', why: 'the terminal tests run the CLI on a real pseudo-terminal', elsewhere: 'util-linux script' },
   perl: { present: () => onPath('perl'), package: () => 'perl-base', why: 'a test step is a perl process that ignores signals', elsewhere: 'any perl 5' },
   pgrep: { present: () => onPath('pgrep') && onPath('pkill'), package: () => 'procps', why: 'the interrupt tests look for orphaned steps by process', elsewhere: 'procps' },
+  ssh: { present: () => onPath('ssh') && onPath('ssh-keygen'), package: () => 'openssh-client', why: 'remote hosts are reached with the system OpenSSH client', elsewhere: 'any OpenSSH client' },
+  sshd: { present: () => onPath('sshd'), package: () => 'openssh-server', why: 'the fleet demo and tests run real sshd hosts on 127.0.0.N', elsewhere: 'Linux only (network and mount namespaces)' },
+  unshare: { present: () => onPath('unshare'), package: () => 'util-linux', why: 'each test host runs in its own pid and mount namespace', elsewhere: 'Linux only' },
 };
 
 const PROFILES = {
   demo: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock'],
-  test: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock', 'script', 'perl', 'pgrep'],
+  fleet: ['ssh', 'sshd', 'unshare', 'crontab'],
+  test: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock', 'script', 'perl', 'pgrep', 'ssh', 'sshd', 'unshare'],
 };
 
 function say(line) {
@@ -100,7 +104,8 @@ function sudoWorks() {
 function aptInstall(prefix, packages) {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const [command, ...before] = [...prefix, 'apt-get'];
-  const run = (args) => spawnSync(command, [...before, ...args], { env, encoding: 'utf8' });
+  // Another apt-get (an unattended upgrade, a parallel job) holds the dpkg lock: wait for it.
+  const run = (args) => spawnSync(command, [...before, '-o', 'DPkg::Lock::Timeout=300', ...args], { env, encoding: 'utf8' });
   const install = () => run(['install', '-y', '-qq', '--no-install-recommends', ...packages]);
   const hasLists = existsSync('/var/lib/apt/lists') && readdirSync('/var/lib/apt/lists').some((f) => f.includes('_Packages'));
   if (hasLists) {

@@ -50,7 +50,7 @@ function procStat(pid: number): { state: string; started: string } | undefined {
 const hasProc = existsSync('/proc/self/stat');
 
 /** Still running: a zombie (ended, not yet reaped by its parent) does not count. */
-function running(pid: number): boolean {
+export function running(pid: number): boolean {
   if (!hasProc) return signal(pid, 0);
   const stat = procStat(pid);
   return stat !== undefined && stat.state !== 'Z';
@@ -60,7 +60,7 @@ function alive(id: ProcessId): boolean {
   return running(id.pid) && (!hasProc || procStat(id.pid)?.started === id.started);
 }
 
-function sleepSync(ms: number): void {
+export function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
