@@ -10,7 +10,7 @@
  * process that started them ends, or by the next run if it was killed.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,17 +99,70 @@ function listening(address: string): Promise<boolean> {
   });
 }
 
-/** Starts one host per name on 127.0.0.<firstOctet>, <firstOctet + 1>, … (loopback only). */
-export async function startSshHosts(names: string[], { firstOctet = 12 } = {}): Promise<SshHosts> {
+/**
+ * Kills each host's namespace. Its first process goes first, so that unshare (its parent)
+ * reaps it and exits; killed the other way round it would be left a zombie for this
+ * machine's init.
+ */
+function stopNamespaces(unsharePids: number[]): void {
+  const kill = (pid: number) => {
+    try {
+      process.kill(pid, 'SIGKILL'); // unshare --fork ignores SIGTERM
+    } catch {
+      // already gone
+    }
+  };
+  for (const pid of unsharePids) {
+    let children: string[] = [];
+    try {
+      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    } catch {
+      // unshare is gone already
+    }
+    for (const child of children) kill(Number(child));
+  }
+  const deadline = Date.now() + 2_000;
+  while (unsharePids.some(running) && Date.now() < deadline) sleepSync(10);
+  for (const pid of unsharePids) kill(pid);
+}
+
+/** Stops a fleet started with a `dir` (by another process): `npm run fleet -- down`. */
+export function stopSshHostsAt(dir: string): boolean {
+  const file = join(dir, 'fleet.json');
+  if (!existsSync(file)) return false;
+  const { namespaces } = JSON.parse(readFileSync(file, 'utf8')) as { namespaces: number[] };
+  // Only processes that are still this fleet's: unshare runs with its cwd in the fleet's dir.
+  const inFleet = (pid: number) => {
+    try {
+      return readlinkSync(`/proc/${pid}/cwd`).startsWith(realpathSync(dir));
+    } catch {
+      return false;
+    }
+  };
+  stopNamespaces(namespaces.filter(inFleet));
+  rmSync(dir, { recursive: true, force: true });
+  return true;
+}
+
+/**
+ * Starts one host per name on 127.0.0.<firstOctet>, <firstOctet + 1>, … (loopback only).
+ * Without `dir` the hosts are this process's own (throwaway); with it they run until
+ * stopSshHostsAt(dir) (`npm run fleet -- down`).
+ */
+export async function startSshHosts(names: string[], { firstOctet = 12, dir: keptIn }: { firstOctet?: number; dir?: string } = {}): Promise<SshHosts> {
   if (firstOctet < 2 || firstOctet + names.length > 254) throw new Error('test hosts live on 127.0.0.2–254');
-  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'runbook-ssh-'));
+  if (keptIn && existsSync(join(keptIn, 'fleet.json'))) throw new Error(`a fleet is already up in ${keptIn}; stop it first`);
+  const dir = keptIn ?? mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'runbook-ssh-'));
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const hosts = names.map((name, i) => ({ name, address: `127.0.0.${firstOctet + i}` }));
   const hostDir = (h: TestHost) => join(dir, 'hosts', h.name);
-  const owned = ownThrowaway(
-    'throwaway sshd hosts',
-    [dir],
-    hosts.map((h) => ({ path: join(hostDir(h), 'namespace.pid'), signal: 'SIGKILL' as const })),
-  );
+  const owned = keptIn
+    ? undefined
+    : ownThrowaway(
+        'throwaway sshd hosts',
+        [dir],
+        hosts.map((h) => ({ path: join(hostDir(h), 'namespace.pid'), signal: 'SIGKILL' as const })),
+      );
   const keygen = (file: string) => execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', '', '-f', file]);
   keygen(join(dir, 'client_key'));
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_key.pub')));
@@ -132,6 +185,7 @@ export async function startSshHosts(names: string[], { firstOctet = 12 } = {}): 
     started.push(child.pid!);
   }
   writeFileSync(join(dir, 'known_hosts'), knownHosts.join('\n') + '\n');
+  writeFileSync(join(dir, 'fleet.json'), JSON.stringify({ hosts, namespaces: started }, null, 2) + '\n');
   const sshConfig = join(dir, 'ssh_config');
   writeFileSync(sshConfig, clientConfig(dir, hosts));
 
@@ -139,29 +193,9 @@ export async function startSshHosts(names: string[], { firstOctet = 12 } = {}): 
   const stop = () => {
     if (stopped) return;
     stopped = true;
-    // The namespace's first process goes first, so that unshare (its parent) reaps it and
-    // exits; killed the other way round it would be left a zombie for this machine's init.
-    const kill = (pid: number) => {
-      try {
-        process.kill(pid, 'SIGKILL'); // unshare --fork ignores SIGTERM
-      } catch {
-        // already gone
-      }
-    };
-    for (const pid of started) {
-      let children: string[] = [];
-      try {
-        children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-      } catch {
-        // unshare is gone already
-      }
-      for (const child of children) kill(Number(child));
-    }
-    const deadline = Date.now() + 2_000;
-    while (started.some(running) && Date.now() < deadline) sleepSync(10);
-    for (const pid of started) kill(pid);
+    stopNamespaces(started);
     rmSync(dir, { recursive: true, force: true });
-    owned.release();
+    owned?.release();
   };
   const deadline = Date.now() + 10_000;
   for (const h of hosts) {
