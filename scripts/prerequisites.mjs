@@ -5,7 +5,7 @@
 // setup (`--check`: never installs). Plain JavaScript with no dependencies: it runs before the
 // build, and must answer in well under a second when everything is there.
 //
-//   node scripts/prerequisites.mjs <demo|test> [--check]
+//   node scripts/prerequisites.mjs <demo|compose|test> [--check]
 //
 // RUNBOOK_NO_INSTALL=1: never install anything; a missing tool is exit 2 with the command to run.
 import { spawnSync } from 'node:child_process';
@@ -81,11 +81,22 @@ const TOOLS = {
   script: { present: () => onPath('script'), package: () => 'bsdutils', why: 'the terminal tests run the CLI on a real pseudo-terminal', elsewhere: 'util-linux script' },
   perl: { present: () => onPath('perl'), package: () => 'perl-base', why: 'a test step is a perl process that ignores signals', elsewhere: 'any perl 5' },
   pgrep: { present: () => onPath('pgrep') && onPath('pkill'), package: () => 'procps', why: 'the interrupt tests look for orphaned steps by process', elsewhere: 'procps' },
+  // The compose sandbox: a Docker engine of its own (data root, socket and pid file in a temp
+  // dir, no bridge, no iptables) and compose v1; docker.io also brings containerd, runc and
+  // docker-init (tini, for `init: true`). Its own client, /usr/bin/docker, matches the daemon.
+  dockerd: { present: () => onPath('dockerd') && executable('/usr/bin/docker'), package: () => 'docker.io', why: 'the compose sandbox runs the seed\'s services on a Docker engine of its own', elsewhere: 'Docker Engine (dockerd) with its docker CLI' },
+  'docker-compose': {
+    present: () => onPath('docker-compose') || spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0,
+    package: () => 'docker-compose',
+    why: 'the compose sandbox and its runbook vars run docker compose / docker-compose',
+    elsewhere: 'the docker compose plugin (v2) or docker-compose (v1)',
+  },
 };
 
 const PROFILES = {
   demo: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock'],
-  test: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock', 'script', 'perl', 'pgrep'],
+  test: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock', 'script', 'perl', 'pgrep', 'dockerd', 'docker-compose'],
+  compose: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock', 'dockerd', 'docker-compose'],
 };
 
 function say(line) {
