@@ -128,8 +128,12 @@ for c in "$@"; do
     s=$(docker inspect --format '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "$c" 2>&1) || { echo "$c: $s"; exit 1; }
     case $s in
       "running healthy") echo "$c: healthy"; continue 2 ;;
-      exited*|dead*|*unhealthy)
-        echo "$c: $s (exit code $(docker inspect --format '{{.State.ExitCode}}' "$c")); its last log lines:"
+      exited*|dead*)
+        echo "$c: exited (exit code $(docker inspect --format '{{.State.ExitCode}}' "$c")); its last log lines:"
+        docker logs --tail 20 "$c" 2>&1
+        exit 1 ;;
+      *unhealthy)
+        echo "$c: unhealthy; its last log lines:"
         docker logs --tail 20 "$c" 2>&1
         exit 1 ;;
     esac

@@ -67,7 +67,8 @@ export function composeProblem(output: string, cli: Exclude<ComposeCli, 'auto'>)
   if (/permission denied while trying to connect to the Docker daemon|PermissionError|connect: permission denied|Permission denied.*docker\.sock/i.test(output)) {
     return 'permission denied on the Docker socket (run as a member of the docker group, or as root)';
   }
-  if (/Cannot connect to the Docker daemon|docker daemon is not running|error during connect|Couldn't connect to Docker daemon|Is the docker daemon running/i.test(output)) {
+  // docker-compose v1 prints a Python traceback ending in "Error while fetching server API version".
+  if (/Cannot connect to the Docker daemon|docker daemon is not running|error during connect|Couldn't connect to Docker daemon|Is the docker daemon running|Error while fetching server API version/i.test(output)) {
     return 'the Docker engine is not running (cannot connect to the Docker daemon)';
   }
   const service = /no such service:? "?([^"\s]+)"?/i.exec(output);
@@ -123,7 +124,9 @@ export const composeStep: StepType<ComposeParams> = {
     if (ctx.signal.aborted) throw new StepFailedError(ctx.signal.reason instanceof Error ? ctx.signal.reason.message : 'aborted', { command: shown });
     if (result.exitCode !== 0) {
       const problem = composeProblem(output, cli);
-      throw new StepFailedError(problem ?? `${cli} ${p.action} exited with code ${result.exitCode}`, { command: shown, exitCode: result.exitCode, outputTail: output.slice(-2000) });
+      // A known problem keeps only compose's last line: never a Python traceback in the report.
+      const tail = problem ? (output.trim().split('\n').at(-1) ?? '') : output.slice(-2000);
+      throw new StepFailedError(problem ?? `${cli} ${p.action} exited with code ${result.exitCode}`, { command: shown, exitCode: result.exitCode, outputTail: tail });
     }
     return { detail: p.action === 'logs' ? `${output.split('\n').length} lines` : 'done' };
   },
