@@ -42,6 +42,16 @@ function cgroupDirs(parent: string): string[] {
   return readdirSync(SYS_CGROUP).map((c) => join(SYS_CGROUP, c, parent));
 }
 
+const cgroupParentOf = (dir: string) => `runbook-docker-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`;
+
+/**
+ * What an engine in `<baseDir>/docker` leaves outside its directory, removed when empty: its
+ * cgroups, and containerd's shim socket directory (a system containerd, if any, recreates it).
+ */
+export function engineEmptyDirs(baseDir: string): string[] {
+  return [...cgroupDirs(cgroupParentOf(join(baseDir, 'docker'))), '/run/containerd/s', '/run/containerd'];
+}
+
 /** Answers GET /_ping on the socket. */
 function ping(socket: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -77,8 +87,8 @@ export async function startEngine(options: { baseDir?: string } = {}): Promise<D
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const socket = join(dir, 'docker.sock');
   const pidFile = join(dir, 'docker.pid');
-  const cgroupParent = `runbook-docker-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`;
-  if (!options.baseDir) ownThrowaway('a throwaway Docker engine', [base], [{ path: pidFile, signal: 'SIGTERM' }], cgroupDirs(cgroupParent));
+  const cgroupParent = cgroupParentOf(dir);
+  if (!options.baseDir) ownThrowaway('a throwaway Docker engine', [base], [{ path: pidFile, signal: 'SIGTERM' }], engineEmptyDirs(base));
   // Its own daemon.json: the machine's /etc/docker/daemon.json is not ours to read, and the
   // engine's key goes here instead of /etc/docker/key.json.
   writeFileSync(join(dir, 'daemon.json'), JSON.stringify({ 'deprecated-key-path': join(dir, 'key.json') }));
@@ -151,11 +161,7 @@ export function stopEngineAt(baseDir: string): boolean {
   }
   unmountUnder([dir]);
   rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-  const cgroupParent = `runbook-docker-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`;
-  removeEmptyDirs(cgroupDirs(cgroupParent));
-  // containerd's shims keep their sockets in /run/containerd/s: remove it when empty (a
-  // system containerd, if any, recreates it).
-  removeEmptyDirs(['/run/containerd/s', '/run/containerd']);
+  removeEmptyDirs(engineEmptyDirs(baseDir));
   return wasRunning;
 }
 

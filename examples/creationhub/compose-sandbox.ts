@@ -13,7 +13,7 @@ import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, rmSy
 import { userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { findPgBin, freePort } from '../../tools/pg-cluster.js';
-import { INSTALL_HINT, startEngine, stopEngineAt } from '../../tools/docker-engine.js';
+import { engineEmptyDirs, INSTALL_HINT, startEngine, stopEngineAt } from '../../tools/docker-engine.js';
 import { ownThrowaway, releaseThrowaway } from '../../tools/throwaway.js';
 import { appSecrets, git, port, SEED_SQL, sh } from './sandbox.js';
 import { here, readState, repoRoot, type SandboxState } from './state.js';
@@ -157,7 +157,7 @@ export async function composeSandboxUp(dir: string, { throwaway = false } = {}):
   const appDir = join(dir, 'app');
   const runDir = join(dir, 'run');
   mkdirSync(runDir, { recursive: true });
-  if (throwaway) ownThrowaway('a throwaway compose sandbox', [dir], [{ path: join(dir, 'docker', 'docker.pid'), signal: 'SIGTERM' }]);
+  if (throwaway) ownThrowaway('a throwaway compose sandbox', [dir], [{ path: join(dir, 'docker', 'docker.pid'), signal: 'SIGTERM' }], engineEmptyDirs(dir));
   const engine = await startEngine({ baseDir: dir });
 
   cpSync(join(here, 'template'), appDir, { recursive: true });
