@@ -205,13 +205,14 @@ describe("the seed's Phase 1 on the compose sandbox (a real Docker engine)", () 
     });
   });
 
-  it('the compose step against the real engine: docker-compose v1 is picked, restarts in under 2 s; an unknown service and a stopped engine are one line each', async () => {
+  it('the compose step against the real engine: docker-compose v1 is picked, a restart is quick (init: true, not the 10 s stop timeout); an unknown service and a stopped engine are one line each', async () => {
     const env = dockerEnv();
     const params = (raw: Record<string, unknown>) => composeStep.normalize!(raw as never);
     const started = Date.now();
     const r = await composeStep.run(params({ action: 'restart', services: ['dashboard'], dir: sandbox.appDir }), stepCtx(sandbox.appDir, { env }));
     expect(r.detail).toBe('done');
-    expect(Date.now() - started).toBeLessThan(2000);
+    // ~0.5 s here; a server that ignored SIGTERM would take docker's 10 s stop timeout. Loose for a loaded CI machine.
+    expect(Date.now() - started).toBeLessThan(4000);
     const logs = stepCtx(sandbox.appDir, { env });
     await composeStep.run(params({ action: 'logs', services: ['system-api'], dir: sandbox.appDir, cli: 'docker-compose', tail: 5 }), logs);
     expect(logs.out.join('')).toContain(CONTAINERS['system-api']);
