@@ -79,7 +79,8 @@ export function composeProblem(output: string, cli: Exclude<ComposeCli, 'auto'>)
 export const composeStep: StepType<ComposeParams> = {
   type: 'compose',
   summary: 'docker compose (v2) or docker-compose (v1) restart / build / up -d / logs for named services.',
-  commands: (p) => (p.cli === 'docker-compose' ? ['docker-compose'] : p.cli === 'docker compose' ? ['docker'] : []),
+  // auto needs the docker CLI too in practice (docker.io brings it with the engine); a runbook for a host with only docker-compose names that cli.
+  commands: (p) => (p.cli === 'docker-compose' ? ['docker-compose'] : ['docker']),
   schema: {
     type: 'object',
     additionalProperties: false,
