@@ -118,8 +118,9 @@ export async function startEngine(options: { baseDir?: string } = {}): Promise<D
   while (!(await ping(socket))) {
     if (exited !== undefined || Date.now() > deadline) {
       const why = exited !== undefined ? `dockerd exited with code ${exited}` : 'dockerd did not answer within 30 s';
+      const log = lastLines(join(dir, 'dockerd.log'), 2);
       stopEngineAt(base);
-      throw new Error(`the Docker engine did not start (${why}): ${lastLines(join(dir, 'dockerd.log'))} — is docker.io installed? ${INSTALL_HINT}`);
+      throw new Error(`the Docker engine did not start (${why}: ${log}); it needs docker.io: ${INSTALL_HINT}`);
     }
     await sleep(50);
   }

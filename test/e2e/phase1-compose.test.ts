@@ -105,7 +105,14 @@ function cronCommand(): string {
 beforeAll(async () => {
   process.env.API_PORT = String(await freePort());
   process.env.DASHBOARD_PORT = String(await freePort());
-  sandbox = await composeSandboxUp(mkdtempSync(join(tmpdir(), 'runbook-sandbox-')), { throwaway: true });
+  try {
+    sandbox = await composeSandboxUp(mkdtempSync(join(tmpdir(), 'runbook-sandbox-')), { throwaway: true });
+  } catch (error) {
+    // Never a skip: the file fails with the one line that names the component and the install command.
+    const failed = new Error(`the compose sandbox cannot start: ${(error as Error).message}`);
+    failed.stack = failed.message;
+    throw failed;
+  }
 }, 180_000);
 afterAll(async () => {
   if (sandbox) await sandboxDown(sandbox.stateDir);
