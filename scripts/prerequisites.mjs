@@ -5,7 +5,7 @@
 // setup (`--check`: never installs). Plain JavaScript with no dependencies: it runs before the
 // build, and must answer in well under a second when everything is there.
 //
-//   node scripts/prerequisites.mjs <demo|test> [--check]
+//   node scripts/prerequisites.mjs <demo|compose|test> [--check]
 //
 // RUNBOOK_NO_INSTALL=1: never install anything; a missing tool is exit 2 with the command to run.
 import { spawnSync } from 'node:child_process';
@@ -84,12 +84,23 @@ const TOOLS = {
   ssh: { present: () => onPath('ssh') && onPath('ssh-keygen'), package: () => 'openssh-client', why: 'remote hosts are reached with the system OpenSSH client', elsewhere: 'any OpenSSH client' },
   sshd: { present: () => onPath('sshd'), package: () => 'openssh-server', why: 'the fleet demo and tests run real sshd hosts on 127.0.0.N', elsewhere: 'Linux only (network and mount namespaces)' },
   unshare: { present: () => onPath('unshare'), package: () => 'util-linux', why: 'each test host runs in its own pid and mount namespace', elsewhere: 'Linux only' },
+  // The compose sandbox: a Docker engine of its own (data root, socket and pid file in a temp
+  // dir, no bridge, no iptables) and compose v1; docker.io also brings containerd, runc and
+  // docker-init (tini, for `init: true`). Its own client, /usr/bin/docker, matches the daemon.
+  dockerd: { present: () => onPath('dockerd') && executable('/usr/bin/docker'), package: () => 'docker.io', why: 'the compose sandbox runs the seed\'s services on a Docker engine of its own', elsewhere: 'Docker Engine (dockerd) with its docker CLI' },
+  'docker-compose': {
+    present: () => onPath('docker-compose') || spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0,
+    package: () => 'docker-compose',
+    why: 'the compose sandbox and its runbook vars run docker compose / docker-compose',
+    elsewhere: 'the docker compose plugin (v2) or docker-compose (v1)',
+  },
 };
 
 const PROFILES = {
   demo: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock'],
   fleet: ['ssh', 'sshd', 'unshare', 'crontab'],
-  test: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock', 'script', 'perl', 'pgrep', 'ssh', 'sshd', 'unshare'],
+  test: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock', 'script', 'perl', 'pgrep', 'ssh', 'sshd', 'unshare', 'dockerd', 'docker-compose'],
+  compose: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock', 'dockerd', 'docker-compose'],
 };
 
 function say(line) {

@@ -8,8 +8,9 @@
  *   one (sweepLeftovers): by the pids in its recorded pid files, and only processes whose
  *   working directory lies inside the recorded directories — never by a name.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 
@@ -31,6 +32,8 @@ export interface ThrowawayRecord {
   owner: ProcessId;
   pidFiles: PidFile[];
   dirs: string[];
+  /** Directories removed only when empty, deepest first (a Docker engine's cgroups). */
+  emptyDirs?: string[];
 }
 
 const registry = join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `runbook-throwaway-${process.getuid?.() ?? 'user'}`);
@@ -99,6 +102,38 @@ function signal(pid: number, sig: NodeJS.Signals | 0): boolean {
   }
 }
 
+/** Mount points at or under one of the dirs (a Docker engine leaves its netns and overlay mounts), deepest first. */
+export function mountsUnder(dirs: string[]): string[] {
+  let table: string;
+  try {
+    table = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const roots = dirs.map(realOrSame);
+  const points = table
+    .split('\n')
+    .map((line) => (line.split(' ')[4] ?? '').replace(/\\(\d{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))))
+    .filter((point) => point && roots.some((root) => point === root || point.startsWith(root + sep)));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
+}
+
+/** Unmounts what is mounted under the dirs (lazily: nothing of ours may still use it), so they can be removed. */
+export function unmountUnder(dirs: string[]): void {
+  for (const point of mountsUnder(dirs)) spawnSync('umount', ['-l', point], { stdio: 'ignore' });
+}
+
+/** Removes the directories that are empty, deepest first (rmdir: cgroup directories cannot be removed otherwise). */
+export function removeEmptyDirs(dirs: string[]): void {
+  for (const dir of [...dirs].sort((a, b) => b.length - a.length)) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // not empty, or gone
+    }
+  }
+}
+
 /** Stops the record's processes (its signal, then SIGKILL after 5 s) and removes its dirs. Synchronous: it runs in exit handlers. */
 function stopRecorded(record: ThrowawayRecord): void {
   const pids = record.pidFiles.flatMap((f) => {
@@ -108,7 +143,15 @@ function stopRecorded(record: ThrowawayRecord): void {
   const deadline = Date.now() + 5_000;
   while (pids.some(running) && Date.now() < deadline) sleepSync(20);
   for (const pid of pids) signal(pid, 'SIGKILL');
-  for (const dir of record.dirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  unmountUnder(record.dirs);
+  for (const dir of record.dirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    } catch (error) {
+      process.stderr.write(`warning: could not remove ${dir}: ${(error as Error).message}\n`);
+    }
+  }
+  removeEmptyDirs(record.emptyDirs ?? []);
   rmSync(recordPath(record.dirs), { force: true });
 }
 
@@ -140,10 +183,10 @@ function hookProcessEnd(): void {
  * Records `dirs` (and the processes in `pidFiles`) as owned by this process until release():
  * stopped and removed when this process ends, or by the next sweep if it is killed.
  */
-export function ownThrowaway(what: string, dirs: string[], pidFiles: PidFile[]): { release(): void } {
+export function ownThrowaway(what: string, dirs: string[], pidFiles: PidFile[], emptyDirs: string[] = []): { release(): void } {
   sweepLeftovers();
   const me = process.pid;
-  const record: ThrowawayRecord = { what, owner: { pid: me, started: procStat(me)?.started ?? '' }, pidFiles, dirs };
+  const record: ThrowawayRecord = { what, owner: { pid: me, started: procStat(me)?.started ?? '' }, pidFiles, dirs, emptyDirs };
   const path = recordPath(dirs);
   mkdirSync(registry, { recursive: true, mode: 0o700 });
   writeFileSync(`${path}.tmp`, JSON.stringify(record));

@@ -1,10 +1,12 @@
 /**
  * `npm run demo`: the seed's Phase 1 on the local sandbox — sandbox up → plan → apply →
  * status → rollback → sandbox down (always, also on failure).
+ * `npm run demo:compose` (`--docker`): the same on the compose sandbox, a real Docker engine.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { composeSandboxUp, composeStatus } from './compose-sandbox.js';
 import { sandboxDown, sandboxUp } from './sandbox.js';
 import { repoRoot, stateDir } from './state.js';
 
@@ -37,9 +39,11 @@ async function main(): Promise<number> {
   const dir = stateDir();
   const started = Date.now();
   let failed = 0;
-  section('1/6  Sandbox up: PostgreSQL, system-api, dashboard on 127.0.0.1');
+  const docker = process.argv.includes('--docker');
+  section(`1/6  Sandbox up: PostgreSQL, system-api, dashboard on 127.0.0.1${docker ? ' — docker compose on a Docker engine of its own' : ''}`);
   const crontabBefore = spawnSync('crontab', ['-l'], { encoding: 'utf8' }).stdout;
-  const state = await sandboxUp(dir, { throwaway: true });
+  const state = docker ? await composeSandboxUp(dir, { throwaway: true }) : await sandboxUp(dir, { throwaway: true });
+  if (docker) process.stdout.write(`${composeStatus(state)}\n\n`);
   try {
     const vars = join(dir, 'vars.yaml');
     const runs = join(dir, 'runbook-state');
@@ -59,6 +63,7 @@ async function main(): Promise<number> {
         if (args[0] === 'apply') break;
       }
       if (args[0] === 'apply') showBackups(state.appDir);
+      if (docker && args[0] !== 'plan') process.stdout.write(`\n${composeStatus(state)}\n`);
     }
     const crontabAfter = spawnSync('crontab', ['-l'], { encoding: 'utf8' }).stdout;
     if (crontabAfter !== crontabBefore) {

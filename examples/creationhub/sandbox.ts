@@ -3,7 +3,7 @@
  * A throwaway PostgreSQL, system-api and the dashboard on 127.0.0.1, and a git checkout of
  * the app (from template/) for the Phase 1 runbook to change.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -11,6 +11,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startCluster, stopClusterAt } from '../../tools/pg-cluster.js';
 import { ownThrowaway, releaseThrowaway } from '../../tools/throwaway.js';
+import { composeRestart, composeSandboxDown, composeStatus, composeSandboxUp } from './compose-sandbox.js';
 import { logFile, parseDotenv, SERVICES, servicePid, startMarker, startService, stopService, type ServiceName } from './services.js';
 import { here, readState, repoRoot, stateDir, type SandboxState } from './state.js';
 
@@ -18,7 +19,15 @@ const DB = 'creationhub';
 /** Rows in the events table: ~7 MB of dump text, ~3 MB gzipped. */
 export const EVENT_ROWS = 80_000;
 
-function git(dir: string, ...args: string[]): void {
+/** The app's data: 25 projects and EVENT_ROWS events. */
+export const SEED_SQL = `create table projects (id serial primary key, name text not null, created_at timestamptz not null default now());
+     insert into projects (name) select 'project ' || g from generate_series(1, 25) g;
+     create table events (id bigserial primary key, project_id int not null references projects, kind text not null, payload text not null);
+     insert into events (project_id, kind, payload)
+       select 1 + g % 25, (array['build', 'deploy', 'login', 'backup'])[1 + g % 4], md5(g::text) || md5((g * 7)::text)
+       from generate_series(1, ${EVENT_ROWS}) g;`;
+
+export function git(dir: string, ...args: string[]): void {
   execFileSync('git', ['-c', 'user.name=CreationHub', '-c', 'user.email=dev@creationhub.local', ...args], { cwd: dir, stdio: 'ignore' });
 }
 
@@ -31,7 +40,7 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-async function port(envName: string, preferred: number): Promise<number> {
+export async function port(envName: string, preferred: number): Promise<number> {
   if (process.env[envName]) return Number(process.env[envName]);
   // The seed's ports when free, otherwise any free one.
   return (await portFree(preferred)) ? preferred : freePort();
@@ -57,15 +66,7 @@ export async function sandboxUp(dir = stateDir(), { throwaway = false } = {}): P
   cluster.createDatabase(DB);
   // A few MB of rows, like the seed's 17 MB database: big enough that a check reading the
   // dump through a pipe that closes early (zcat | grep -q) dies of SIGPIPE here as on production.
-  cluster.psql(
-    `create table projects (id serial primary key, name text not null, created_at timestamptz not null default now());
-     insert into projects (name) select 'project ' || g from generate_series(1, 25) g;
-     create table events (id bigserial primary key, project_id int not null references projects, kind text not null, payload text not null);
-     insert into events (project_id, kind, payload)
-       select 1 + g % 25, (array['build', 'deploy', 'login', 'backup'])[1 + g % 4], md5(g::text) || md5((g * 7)::text)
-       from generate_series(1, ${EVENT_ROWS}) g;`,
-    DB,
-  );
+  cluster.psql(SEED_SQL, DB);
   const url = cluster.url(DB);
   writeFileSync(join(appDir, '.env'), `JWT_SECRET=${randomBytes(24).toString('hex')}\nPOSTGRES_URL=${url}\nPOSTGRES_PASSWORD=${cluster.password}\n`, { mode: 0o600 });
   // libpq's password file: the backup and the SQL checks authenticate without the password
@@ -92,7 +93,7 @@ export async function sandboxUp(dir = stateDir(), { throwaway = false } = {}): P
 }
 
 /** A word for the shell, whatever it holds. */
-const sh = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+export const sh = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
 
 /** The app's .env as data (never evaluated). */
 export function appSecrets(s: SandboxState): { POSTGRES_PASSWORD: string; JWT_SECRET: string } {
@@ -130,6 +131,10 @@ export async function sandboxDown(dir = stateDir()): Promise<boolean> {
     if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
     return false;
   }
+  if (state.docker) {
+    await composeSandboxDown(state);
+    return true;
+  }
   for (const name of SERVICES) await stopService(state, name);
   try {
     stopClusterAt(state.db.binDir, state.db.dataDir);
@@ -141,9 +146,11 @@ export async function sandboxDown(dir = stateDir()): Promise<boolean> {
   return true;
 }
 
-export async function restart(name: ServiceName, dir = stateDir()): Promise<void> {
+export async function restart(name: ServiceName | 'postgres', dir = stateDir()): Promise<void> {
   const state = readState(dir);
   if (!state) throw new Error(`no sandbox in ${dir}; run "npm run sandbox -- up"`);
+  if (state.docker) return composeRestart(state, name);
+  if (name === 'postgres') throw new Error('usage: sandbox restart system-api|dashboard (postgres only in the compose sandbox)');
   await stopService(state, name);
   await startService(state, name);
 }
@@ -151,6 +158,7 @@ export async function restart(name: ServiceName, dir = stateDir()): Promise<void
 function status(dir = stateDir()): string {
   const s = readState(dir);
   if (!s) return `sandbox: down (${dir})`;
+  if (s.docker) return composeStatus(s);
   const lines = [`sandbox: ${dir}`, `  app:        ${s.appDir} (git)`, `  postgres:   127.0.0.1:${s.db.port}/${s.db.name} ${existsSync(join(s.db.dataDir, 'postmaster.pid')) ? 'running' : 'STOPPED'}`];
   for (const name of SERVICES) {
     const pid = servicePid(s, name);
@@ -165,7 +173,15 @@ async function cli(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'up': {
-        const s = await sandboxUp();
+        if (arg !== undefined && arg !== '--docker') throw new Error('usage: sandbox up [--docker]');
+        if (arg === '--docker') {
+          // The compose flavour needs the Docker engine and compose as well (npm run sandbox checked the rest).
+          const pre = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'prerequisites.mjs'), 'compose'], { stdio: 'inherit' });
+          if (pre.status !== 0) return pre.status ?? 2;
+        }
+        const started = Date.now();
+        const s = arg === '--docker' ? await composeSandboxUp(stateDir()) : await sandboxUp();
+        if (s.docker) process.stdout.write(`compose sandbox up in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
         process.stdout.write(`${status(s.stateDir)}\n\napply Phase 1 with:\n  npx runbook apply runbooks/phase1.yaml --vars-file ${join(s.stateDir, 'vars.yaml')}\n`);
         return 0;
       }
@@ -175,13 +191,15 @@ async function cli(argv: string[]): Promise<number> {
       case 'status':
         process.stdout.write(status() + '\n');
         return readState() ? 0 : 3;
-      case 'restart':
-        if (arg !== 'system-api' && arg !== 'dashboard') throw new Error('usage: sandbox restart system-api|dashboard');
+      case 'restart': {
+        if (arg !== 'system-api' && arg !== 'dashboard' && arg !== 'postgres') throw new Error('usage: sandbox restart system-api|dashboard|postgres');
+        const started = Date.now();
         await restart(arg);
-        process.stdout.write(`${arg} restarted\n`);
+        process.stdout.write(`${arg} restarted in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
         return 0;
+      }
       default:
-        process.stderr.write('usage: npm run sandbox -- up | down | status | restart <system-api|dashboard>\n');
+        process.stderr.write('usage: npm run sandbox -- up [--docker] | down | status | restart <system-api|dashboard|postgres>\n');
         return 2;
     }
   } catch (error) {

@@ -14,6 +14,15 @@ export interface SandboxState {
   apiPort: number;
   dashboardPort: number;
   db: { name: string; url: string; port: number; binDir: string; dataDir: string; password: string; passFile: string };
+  /** The compose flavour (`up --docker`): the services are containers on the sandbox's own Docker engine. */
+  docker?: {
+    /** DOCKER_HOST for every client: the engine's own socket. */
+    host: string;
+    /** How compose is called here: ['docker', 'compose'] (v2 plugin) or ['docker-compose'] (v1). */
+    compose: string[];
+    /** Waits until containers are healthy; one that exits fails with its last log lines. */
+    waitHealthy: string;
+  };
 }
 
 /** SANDBOX_DIR overrides where the sandbox lives (tests use a temp dir each). */

@@ -7,17 +7,22 @@ import { composeStep, type ComposeParams } from '../../src/steps/compose.js';
 import { StepFailedError } from '../../src/steps/contract.js';
 import { failure, stepCtx } from '../support/step-context.js';
 
-// No Docker engine runs on these machines. These tests use a RECORDING STAND-IN: a small bash
-// script named `docker`, in a temp dir put first on PATH through ctx.env.PATH, that writes the
-// argv it was called with (and its cwd) to a file and behaves as each test needs. They check
-// what the step asks docker to do and how it reports docker's failures, not Docker itself.
+// Unit tests with a RECORDING STAND-IN: a small bash script named `docker` (or `docker-compose`),
+// in a temp dir put first on PATH through ctx.env.PATH, that writes the argv it was called with
+// (and its cwd) to a file and behaves as each test needs. They check what the step asks compose
+// to do, which compose it picks, and how it reports failures. The step against the real Docker
+// engine (docker-compose v1, the daemon down, an unknown service) is in
+// test/e2e/phase1-compose.test.ts.
 
 const root = mkdtempSync(join(tmpdir(), 'runbook-steps-compose-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 let n = 0;
-/** A project dir and a bin dir whose `docker` runs `body` after recording its call. */
-function standIn(body = 'echo "done"'): { project: string; bin: string; calls: string; env: NodeJS.ProcessEnv } {
+/**
+ * A project dir and a bin dir whose `docker` runs `body` after recording its call. It has the
+ * compose plugin (answers `docker compose version`) unless `plugin` is false.
+ */
+function standIn(body = 'echo "done"', { plugin = true } = {}): { project: string; bin: string; calls: string; env: NodeJS.ProcessEnv } {
   const base = join(root, `case${++n}`);
   const project = join(base, 'project');
   const bin = join(base, 'bin');
@@ -25,13 +30,14 @@ function standIn(body = 'echo "done"'): { project: string; bin: string; calls: s
   mkdirSync(bin);
   writeFileSync(join(project, 'compose.yaml'), 'services:\n  api: { image: busybox }\n  worker: { image: busybox }\n');
   const calls = join(base, 'docker.calls');
-  writeFileSync(join(bin, 'docker'), `#!/bin/bash\n{ echo "cwd=$PWD"; for a in "$@"; do echo "arg=$a"; done; echo "--"; } >> ${calls}\n${body}\n`);
+  const version = plugin ? 'if [ "$*" = "compose version" ]; then echo "Docker Compose version v2.20.2"; exit 0; fi\n' : '';
+  writeFileSync(join(bin, 'docker'), `#!/bin/bash\n{ echo "cwd=$PWD"; for a in "$@"; do echo "arg=$a"; done; echo "--"; } >> ${calls}\n${version}${body}\n`);
   chmodSync(join(bin, 'docker'), 0o755);
   return { project, bin, calls, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } };
 }
 
-/** Each recorded call: its cwd and argv. */
-function recorded(calls: string): { cwd: string; argv: string[] }[] {
+/** Each recorded call: its cwd and argv (without `auto`'s probe, `compose version`, unless asked). */
+function recorded(calls: string, { probes = false } = {}): { cwd: string; argv: string[] }[] {
   if (!existsSync(calls)) return [];
   return readFileSync(calls, 'utf8')
     .split('--\n')
@@ -39,7 +45,8 @@ function recorded(calls: string): { cwd: string; argv: string[] }[] {
     .map((block) => {
       const lines = block.split('\n').filter(Boolean);
       return { cwd: lines[0]!.replace(/^cwd=/, ''), argv: lines.slice(1).map((l) => l.replace(/^arg=/, '')) };
-    });
+    })
+    .filter((call) => probes || call.argv.join(' ') !== 'compose version');
 }
 
 const params = (raw: Partial<ComposeParams>): ComposeParams => composeStep.normalize!(raw);
@@ -91,12 +98,30 @@ describe('compose step: what it asks docker to do', () => {
 });
 
 describe('compose step: when docker cannot do it', () => {
-  it('says "docker is not installed" when PATH has no docker', async () => {
+  it('says "docker is not installed" when PATH has no docker (the runbook named docker compose)', async () => {
     const empty = join(root, 'empty-bin');
     mkdirSync(empty, { recursive: true });
-    const e = await failure(composeStep.run(params({ action: 'restart', services: ['api'], dir: root }), stepCtx(root, { env: { ...process.env, PATH: empty } })));
+    const e = await failure(composeStep.run(params({ action: 'restart', services: ['api'], dir: root, cli: 'docker compose' }), stepCtx(root, { env: { ...process.env, PATH: empty } })));
     expect(e.message).toBe('docker is not installed (not on PATH)');
     expect(e.command).toBe('docker compose restart api');
+  });
+
+  it('says neither compose is installed when PATH has neither docker nor docker-compose (auto)', async () => {
+    const empty = join(root, 'empty-bin-auto');
+    mkdirSync(empty, { recursive: true });
+    const e = await failure(composeStep.run(params({ action: 'restart', services: ['api'], dir: root }), stepCtx(root, { env: { ...process.env, PATH: empty } })));
+    expect(e.message).toBe('neither docker compose (the v2 plugin) nor docker-compose (v1) is installed');
+  });
+
+  it('permission denied on the socket and an unknown service are one line each', async () => {
+    const denied = standIn(
+      'echo "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: dial unix /var/run/docker.sock: connect: permission denied" >&2; exit 1',
+    );
+    const e = await failure(composeStep.run(params({ action: 'restart', services: ['api'], dir: denied.project, cli: 'docker compose' }), stepCtx(root, { env: denied.env })));
+    expect(e.message).toBe('permission denied on the Docker socket (run as a member of the docker group, or as root)');
+    const unknown = standIn('echo "no such service: nope" >&2; exit 1');
+    const u = await failure(composeStep.run(params({ action: 'restart', services: ['nope'], dir: unknown.project, cli: 'docker compose' }), stepCtx(root, { env: unknown.env })));
+    expect(u.message).toBe('the compose project has no service "nope"');
   });
 
   it('says "the Docker engine is not running" when docker cannot reach the daemon', async () => {
@@ -149,11 +174,33 @@ describe('compose step: when docker cannot do it', () => {
   });
 });
 
+describe('compose step: which compose runs', () => {
+  it('auto: docker compose when the docker CLI answers `docker compose version`', async () => {
+    const s = standIn();
+    await composeStep.run(params({ action: 'restart', services: ['api'], dir: s.project }), stepCtx(root, { env: s.env }));
+    expect(recorded(s.calls, { probes: true }).map((c) => c.argv.join(' '))).toEqual(['compose version', 'compose restart api']);
+  });
+
+  it('auto: docker-compose (v1) when docker has no compose plugin; a runbook may also name it', async () => {
+    const docker = standIn(`echo "docker: 'compose' is not a docker command." >&2; exit 1`, { plugin: false });
+    const v1 = join(docker.bin, 'docker-compose');
+    writeFileSync(v1, `#!/bin/bash\n{ echo "cwd=$PWD"; for a in "$@"; do echo "arg=$a"; done; echo "--"; } >> ${docker.calls}.v1\necho 1.29.2\n`);
+    chmodSync(v1, 0o755);
+    const ctx = stepCtx(root, { env: docker.env });
+    await composeStep.run(params({ action: 'up', services: ['api'], dir: docker.project }), ctx);
+    expect(recorded(`${docker.calls}.v1`).map((c) => c.argv.join(' '))).toEqual(['version --short', 'up -d api']);
+    await composeStep.run(params({ action: 'logs', services: ['api'], dir: docker.project, cli: 'docker-compose', tail: 5 }), ctx);
+    expect(recorded(`${docker.calls}.v1`).at(-1)!.argv).toEqual(['logs', '--no-color', '--tail', '5', 'api']);
+    expect(composeStep.describe(params({ action: 'restart', services: ['api'], cli: 'docker-compose' }))).toBe('docker-compose restart api');
+    expect(composeStep.commands!(params({ action: 'restart', cli: 'docker-compose' }))).toEqual(['docker-compose']);
+  });
+});
+
 describe('compose step: docker without the compose plugin', () => {
   it('says the plugin is missing instead of a bare exit code', async () => {
     // Stand-in docker (no engine here): answers like a docker CLI without the compose plugin.
     const s = standIn('echo "docker: unknown command: docker compose" >&2; exit 1');
-    const error = await failure(composeStep.run(params({ action: 'restart', services: ['api'], dir: s.project }), stepCtx(root, { env: s.env })));
+    const error = await failure(composeStep.run(params({ action: 'restart', services: ['api'], dir: s.project, cli: 'docker compose' }), stepCtx(root, { env: s.env })));
     expect(error.message).toMatch(/docker compose plugin is not installed/);
   });
 });

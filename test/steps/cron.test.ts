@@ -36,7 +36,10 @@ async function runSteps(steps: ResolvedStep[]): Promise<void> {
 const nightly = { id: 'nightly-report', schedule: '0 3 * * *', command: '/usr/local/bin/report --all' };
 const NIGHTLY_LINE = '0 3 * * * /usr/local/bin/report --all # runbook:nightly-report';
 
-describe('cron step on the real crontab', () => {
+// Waiting for the crontab lock counts against a test's time: while the e2e files (the Node and
+// the compose sandbox) hold it for their applies, a test here may wait a minute or more. Give
+// these tests the lock's own patience (withCrontab gives up after 300 s).
+describe('cron step on the real crontab', { timeout: 300_000 }, () => {
   it('adds the entry with its marker after the existing lines, which stay byte-identical', async () => {
     await withCrontab(async () => {
       setCrontab(UNRELATED);

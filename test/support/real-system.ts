@@ -72,12 +72,12 @@ changes:
     risk: 1
     apply:
       - file: { path: "{{ repo }}/config.ini", replace: { from: "mode=old", to: "mode=new" } }
-      - compose: { action: restart, services: [api], dir: "{{ repo }}" }
+      - compose: { action: restart, services: [api], dir: "{{ repo }}", cli: docker compose }
     verify:
       - run: "test {{ fail }} = no"
     rollback:
       - file: { path: "{{ repo }}/config.ini", replace: { from: "mode=new", to: "mode=old" } }
-      - compose: { action: restart, services: [api], dir: "{{ repo }}" }
+      - compose: { action: restart, services: [api], dir: "{{ repo }}", cli: docker compose }
 `,
   );
   return { dir, repo, runbook, env: { PATH: `${bin}:${process.env.PATH}` } };
