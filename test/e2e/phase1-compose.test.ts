@@ -5,42 +5,25 @@
  * the engine cannot start, beforeAll fails with one line naming it and the install command.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import http from 'node:http';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
 import { composeSandboxUp, CONTAINERS, withFault } from '../../examples/creationhub/compose-sandbox.js';
 import { appSecrets, EVENT_ROWS, sandboxDown } from '../../examples/creationhub/sandbox.js';
 import type { SandboxState } from '../../examples/creationhub/state.js';
 import { composeStep } from '../../src/steps/compose.js';
 import { freePort } from '../../tools/pg-cluster.js';
 import { crontabText, withCrontab } from '../support/crontab.js';
-import { repoRoot, runCli, type CliResult } from '../support/cli.js';
+import { appHashes, cronCommand, httpGet as get, phase1Sandbox } from '../support/phase1-sandbox.js';
+import { repoRoot } from '../support/cli.js';
 import { failure, stepCtx } from '../support/step-context.js';
 
 const runbook = join(repoRoot, 'runbooks', 'phase1.yaml');
 let sandbox: SandboxState;
 const outputs: string[] = [];
-
-/** sha256 of every file of the app (not .git, not the backups it makes on purpose). */
-function appHashes(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      const rel = relative(dir, p);
-      if (rel === '.git' || rel === 'backups') continue;
-      if (statSync(p).isDirectory()) walk(p);
-      else out[rel] = createHash('sha256').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return out;
-}
+const { health, sandboxVars, cli, backups, dumps } = phase1Sandbox(() => sandbox, outputs);
 
 const dockerEnv = () => ({ ...process.env, DOCKER_HOST: sandbox.docker!.host });
 function docker(...args: string[]): string {
@@ -56,32 +39,6 @@ function dbDump(): string {
   return docker('exec', CONTAINERS.postgres, 'pg_dump', '-U', 'postgres', '--no-owner', sandbox.db.name).replace(/^\\(un)?restrict .*$/gm, '');
 }
 
-function get(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, { agent: false }, (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve(body));
-      })
-      .on('error', reject);
-  });
-}
-
-async function health(): Promise<{ status: string; pool: Record<string, number | undefined> }> {
-  return JSON.parse(await get(`http://127.0.0.1:${sandbox.apiPort}/health`)) as { status: string; pool: Record<string, number | undefined> };
-}
-
-function sandboxVars(): Record<string, string> {
-  return parseYaml(readFileSync(join(sandbox.stateDir, 'vars.yaml'), 'utf8')) as Record<string, string>;
-}
-
-function cli(args: string[]): CliResult {
-  const r = runCli([...args, '--vars-file', join(sandbox.stateDir, 'vars.yaml'), '--state-dir', join(sandbox.stateDir, 'runbook-state')]);
-  outputs.push(r.stdout, r.stderr);
-  return r;
-}
-
 /** What each container runs: the image's id and the app files inside it. */
 function running(): Record<string, string> {
   const out: Record<string, string> = {};
@@ -91,15 +48,6 @@ function running(): Record<string, string> {
   for (const file of ['system-api/index.js', 'system-api/auth.js']) out[file] = docker('exec', CONTAINERS['system-api'], 'cat', `/app/${file}`);
   for (const file of ['dashboard/src/components/SystemStats.js', 'dashboard/src/components/ServiceStatus.js']) out[file] = docker('exec', CONTAINERS.dashboard, 'cat', `/app/${file}`);
   return out;
-}
-
-const backups = () => join(sandbox.appDir, 'backups', 'auto');
-const dumps = () => readdirSync(backups()).filter((f) => f.endsWith('.sql.gz'));
-
-function cronCommand(): string {
-  const entries = crontabText().text.split('\n').filter((l) => l.includes('runbook:auto-backups'));
-  expect(entries).toHaveLength(1);
-  return entries[0]!.replace(/^(\S+\s+){5}/, '').replace(/ # runbook:auto-backups$/, '');
 }
 
 beforeAll(async () => {

@@ -1,38 +1,21 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
 import { appSecrets, EVENT_ROWS, sandboxDown, sandboxUp } from '../../examples/creationhub/sandbox.js';
 import type { SandboxState } from '../../examples/creationhub/state.js';
 import { freePort } from '../../tools/pg-cluster.js';
-import { repoRoot, runCli, type CliResult } from '../support/cli.js';
+import { repoRoot } from '../support/cli.js';
 import { crontabText, withCrontab } from '../support/crontab.js';
+import { appHashes, cronCommand, httpGet as get, phase1Sandbox } from '../support/phase1-sandbox.js';
 
 const runbook = join(repoRoot, 'runbooks', 'phase1.yaml');
 let sandbox: SandboxState;
 /** Every CLI output of this file, checked for secrets at the end. */
 const outputs: string[] = [];
-
-/** sha256 of every file of the app (not .git, not the backups it makes on purpose). */
-function appHashes(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      const rel = relative(dir, p);
-      if (rel === '.git' || rel === 'backups') continue;
-      if (statSync(p).isDirectory()) walk(p);
-      else out[rel] = createHash('sha256').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return out;
-}
+const { health, sandboxVars, cli, backups, backupLog, dumps } = phase1Sandbox(() => sandbox, outputs);
 
 const dbUrl = (db: string) => sandbox.db.url.replace(/\/[^/]+$/, `/${db}`);
 
@@ -44,45 +27,6 @@ function dbDump(db = sandbox.db.name): string {
   const dump = execFileSync(join(sandbox.db.binDir, 'pg_dump'), ['--no-owner', '--dbname', dbUrl(db)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   // pg_dump writes a random \restrict key per dump; everything else is the data.
   return dump.replace(/^\\(un)?restrict .*$/gm, '');
-}
-
-/** A plain GET on a fresh connection (the services restart, so no pooled keep-alive sockets). */
-function get(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, { agent: false }, (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve(body));
-      })
-      .on('error', reject);
-  });
-}
-
-async function health(): Promise<{ status: string; pool: Record<string, number | undefined> }> {
-  return JSON.parse(await get(`http://127.0.0.1:${sandbox.apiPort}/health`)) as { status: string; pool: Record<string, number | undefined> };
-}
-
-function sandboxVars(): Record<string, string> {
-  return parseYaml(readFileSync(join(sandbox.stateDir, 'vars.yaml'), 'utf8')) as Record<string, string>;
-}
-
-function cli(args: string[]): CliResult {
-  const r = runCli([...args, '--vars-file', join(sandbox.stateDir, 'vars.yaml'), '--state-dir', join(sandbox.stateDir, 'runbook-state')]);
-  outputs.push(r.stdout, r.stderr);
-  return r;
-}
-
-const backups = () => join(sandbox.appDir, 'backups', 'auto');
-const backupLog = () => readFileSync(join(backups(), 'backup.log'), 'utf8');
-const dumps = () => readdirSync(backups()).filter((f) => f.endsWith('.sql.gz'));
-
-/** The command of the crontab's backup entry. */
-function cronCommand(): string {
-  const entries = crontabText().text.split('\n').filter((l) => l.includes('runbook:auto-backups'));
-  expect(entries).toHaveLength(1);
-  expect(entries[0]).toMatch(/^0 3 \* \* \* /);
-  return entries[0]!.replace(/^(\S+\s+){5}/, '').replace(/ # runbook:auto-backups$/, '');
 }
 
 /** Runs the cron command as cron would: /bin/sh, a bare environment. */
