@@ -17,6 +17,7 @@ import { confirm, interactive } from '../kit/confirm.js';
 import { damagedJournal } from '../kit/damaged-journal.js';
 import { editedSinceApply } from '../kit/edit-warnings.js';
 import { loadOptions } from '../kit/load-options.js';
+import { checkSamePlan, checkSavedPlan, readSavedPlan } from '../kit/plan-file.js';
 import { withLock } from '../kit/locked.js';
 import { runbookCommand } from '../kit/next-command.js';
 import { withStore } from '../kit/open-store.js';
@@ -131,9 +132,16 @@ async function renderers(plan: Plan, options: ApplyOptions, total: number): Prom
   return [lineRenderer(process.stdout, { verbose: options.verbose, total })];
 }
 
-export async function run(file: string | undefined, options: ApplyOptions): Promise<number> {
+export async function run(planOrRunbook: string | undefined, given: ApplyOptions): Promise<number> {
+  let options = given;
   try {
+    // A saved plan (plan --out) names its runbook and vars files: checked before anything else, then applied as that runbook.
+    const saved = readSavedPlan(planOrRunbook!);
+    const toApply = saved ? checkSavedPlan(planOrRunbook!, saved, given) : undefined;
+    const file = toApply?.file ?? planOrRunbook;
+    if (toApply) options = toApply.options;
     const plan = await loadPlan(file!, { ...loadOptions(options), strictEnv: true });
+    if (saved) checkSamePlan(planOrRunbook!, saved, plan);
     if (options.only !== undefined && options.from !== undefined) throw new UsageError('--only and --from cannot be used together: --only applies one change, --from starts at one and applies the rest');
     for (const id of [options.only, options.from]) {
       if (id !== undefined && !plan.changes.some((c) => c.change.id === id)) throw new UsageError(`no change "${id}" in ${file}; changes: ${plan.changes.map((c) => c.change.id).join(', ')}`);
