@@ -81,11 +81,12 @@ const TOOLS = {
   script: { present: () => onPath('script'), package: () => 'bsdutils', why: 'the terminal tests run the CLI on a real pseudo-terminal', elsewhere: 'util-linux script' },
   perl: { present: () => onPath('perl'), package: () => 'perl-base', why: 'a test step is a perl process that ignores signals', elsewhere: 'any perl 5' },
   pgrep: { present: () => onPath('pgrep') && onPath('pkill'), package: () => 'procps', why: 'the interrupt tests look for orphaned steps by process', elsewhere: 'procps' },
+  xmllint: { present: () => onPath('xmllint'), package: () => 'libxml2-utils', why: 'the JUnit report test validates against an XSD with xmllint --schema', elsewhere: 'macOS has xmllint' },
 };
 
 const PROFILES = {
   demo: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock'],
-  test: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock', 'script', 'perl', 'pgrep'],
+  test: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock', 'script', 'perl', 'pgrep', 'xmllint'],
 };
 
 function say(line) {

@@ -73,6 +73,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--only <change>', 'apply only this change')
     .option('--from <change>', 'start at this change')
     .option('--max-age <duration>', 'refuse a saved plan older than this, e.g. 4h (default: policy.planMaxAge, else no limit)')
+    .option('--junit <file>', 'also write a JUnit XML report: one testcase per change')
     .action(action<ApplyOptions>(() => import('./commands/apply.js'), setCode));
 
   withCommon(program.command('rollback').argument('<file>', 'runbook YAML').description('undo what a run applied, in reverse order'))
@@ -81,6 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--checkpoint', "also reset the git checkout to the run's checkpoint commit", false)
     .option('--force', 'overwrite what others changed since the apply: restore files edited since (and files that held a secret rotated since), and with --checkpoint reset a tree that has changes not the run’s own', false)
     .option('--yes', 'do not ask for confirmation', false)
+    .option('--junit <file>', 'also write a JUnit XML report: one testcase per change')
     .action(action<RollbackOptions>(() => import('./commands/rollback.js'), setCode));
 
   withCommon(program.command('status').argument('<file>', 'runbook YAML').description('what is applied now, the lock, unfinished runs'))

@@ -34,6 +34,8 @@ export interface ApplyOptions extends CommonOptions {
   from?: string;
   /** Refuse a saved plan older than this (a duration). */
   maxAge?: string;
+  /** Write a JUnit XML report of the run here. */
+  junit?: string;
 }
 
 export interface RollbackOptions extends CommonOptions {
@@ -42,6 +44,8 @@ export interface RollbackOptions extends CommonOptions {
   checkpoint: boolean;
   force: boolean;
   yes: boolean;
+  /** Write a JUnit XML report of the rollback here. */
+  junit?: string;
 }
 
 export interface UnlockOptions extends CommonOptions {
