@@ -81,12 +81,13 @@ const TOOLS = {
   script: { present: () => onPath('script'), package: () => 'bsdutils', why: 'the terminal tests run the CLI on a real pseudo-terminal', elsewhere: 'util-linux script' },
   perl: { present: () => onPath('perl'), package: () => 'perl-base', why: 'a test step is a perl process that ignores signals', elsewhere: 'any perl 5' },
   pgrep: { present: () => onPath('pgrep') && onPath('pkill'), package: () => 'procps', why: 'the interrupt tests look for orphaned steps by process', elsewhere: 'procps' },
+  chromium: { present: () => onPath('chromium'), package: () => 'chromium', why: 'the HTML report test opens the report in headless Chromium and takes a screenshot', elsewhere: 'any Chromium or Chrome as chromium on PATH' },
   xmllint: { present: () => onPath('xmllint'), package: () => 'libxml2-utils', why: 'the JUnit report test validates against an XSD with xmllint --schema', elsewhere: 'macOS has xmllint' },
 };
 
 const PROFILES = {
   demo: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock'],
-  test: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock', 'script', 'perl', 'pgrep', 'xmllint'],
+  test: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock', 'script', 'perl', 'pgrep', 'xmllint', 'chromium'],
 };
 
 function say(line) {

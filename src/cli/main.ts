@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import type { ApplyOptions, CommonOptions, MigrateOptions, PlanOptions, RollbackOptions, ShowOptions, UnlockOptions } from './kit/options.js';
+import type { ApplyOptions, CommonOptions, MigrateOptions, PlanOptions, ReportOptions, RollbackOptions, ShowOptions, UnlockOptions } from './kit/options.js';
 import { guardOutput } from './kit/output.js';
 import { reportError } from './kit/report-error.js';
 import { ENGINE_VERSION } from './kit/version.js';
@@ -90,6 +90,11 @@ export async function main(argv: string[]): Promise<number> {
 
   withCommon(program.command('history').argument('<file>', 'runbook YAML').description('past runs and their outcomes'))
     .action(action<CommonOptions>(() => import('./commands/history.js'), setCode));
+
+  withCommon(program.command('report').argument('<file>', 'runbook YAML').description('write a run (default: the latest) as one self-contained HTML page: timeline, risk table, failures, what was undone, who ran it where'))
+    .option('--run <id>', 'the run to report (default: the latest)')
+    .requiredOption('--html <file>', 'the HTML file to write')
+    .action(action<ReportOptions>(() => import('./commands/report.js'), setCode));
 
   withCommon(program.command('unlock').argument('<file>', 'runbook YAML').description('clear a stale lock (a live one only with --force)'))
     .option('--force', 'clear even a lock whose process is alive', false)

@@ -48,6 +48,11 @@ export interface RollbackOptions extends CommonOptions {
   junit?: string;
 }
 
+export interface ReportOptions extends CommonOptions {
+  run?: string;
+  html: string;
+}
+
 export interface UnlockOptions extends CommonOptions {
   force: boolean;
 }
