@@ -34,7 +34,7 @@ vars: { dir: "${dir}", fail_at: "0", TOKEN: "" }
 secrets: [TOKEN]
 policy: { onFailure: ${onFailure} }
 changes:
-${change(1, `{ run: "grep -q s1=new {{ dir }}/c1.txt" }`)}${change(2, `{ name: health of change 2, run: "echo token={{ TOKEN }}; echo '<bad> & \\"worse\\"' >&2; test {{ fail_at }} != 2", retries: 1, interval: 50ms }`)}${change(3, `{ run: "grep -q s3=new {{ dir }}/c3.txt" }`)}`,
+${change(1, `{ run: "grep -q s1=new {{ dir }}/c1.txt" }`)}${change(2, `{ name: health of change 2, run: "echo token={{ TOKEN }}; echo '<bad> & \\"worse\\"' >&2; echo '\\e[31mred\\e[0m'; test {{ fail_at }} != 2", retries: 1, interval: 50ms }`)}${change(3, `{ run: "grep -q s3=new {{ dir }}/c3.txt" }`)}`,
   );
   const vars = join(dir, 'vars.yaml');
   writeFileSync(vars, `TOKEN: ${SECRET}\n`, { mode: 0o600 });
@@ -60,6 +60,9 @@ describe('--junit: a JUnit XML report of apply and rollback, valid against the J
     expect(failed).toContain('exit code: 1');
     expect(failed).toContain('&lt;bad&gt; &amp; &quot;worse&quot;');
     expect(failed).toMatch(/attempt 2/);
+    // A terminal colour code (ESC, which XML 1.0 cannot hold) in the command and its output is written as text.
+    expect(failed).toContain('\\u{1b}[31mred');
+    expect(xml).not.toContain('\u001b');
     expect(failed).toContain('rolled back');
     expect(xml).toMatch(/<testcase name="1\. change-1 — Change 1"[^>]*>\s*<system-out>[^<]*rolled back<\/system-out>/);
     expect(xml).toMatch(/<testcase name="3\. change-3 — Change 3" classname="junit-report" time="0.000">\s*<skipped message="not run: the run stopped at change-2"\/>/);
