@@ -91,6 +91,13 @@ describe('--junit: a JUnit XML report of apply and rollback, valid against the J
     expect(xml).toMatch(/<testsuite name="junit-report rollback" tests="2" failures="0" errors="0" skipped="0"/);
     expect(xml).toMatch(/<testcase name="2\. change-2 — Change 2"[^>]*>\s*<system-out>restore [^<]*: ok in \d+ms<\/system-out>/);
     expect(readFileSync(join(sb.dir, 'c2.txt'), 'utf8')).toBe('s2=old\n');
+
+    // Nothing left to undo: CI still gets a report, every change skipped.
+    const again = join(sb.dir, 'again.xml');
+    expect(runCli(['rollback', sb.runbook, '--vars-file', sb.vars, '--junit', again]).code).toBe(0);
+    const [valid, why] = validate(again);
+    expect(valid, why).toBe(true);
+    expect(readFileSync(again, 'utf8')).toMatch(/tests="2" failures="0" errors="0" skipped="2"/);
   });
 
   it('the XSD check is real: a report without classname or with a failure lacking its message is rejected', () => {

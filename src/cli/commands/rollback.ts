@@ -19,7 +19,7 @@ import { damagedJournal } from '../kit/damaged-journal.js';
 import { loadOptions } from '../kit/load-options.js';
 import { withLock } from '../kit/locked.js';
 import { runbookCommand } from '../kit/next-command.js';
-import { environmentOf, withStore } from '../kit/open-store.js';
+import { environmentOf, runbookKey, withStore } from '../kit/open-store.js';
 import type { RollbackOptions } from '../kit/options.js';
 import { checkReportPath, writeReport } from '../kit/report-file.js';
 import { reportError } from '../kit/report-error.js';
@@ -98,6 +98,12 @@ export async function run(file: string | undefined, options: RollbackOptions): P
           (options.json ? process.stderr : process.stdout).write(`nothing to roll back${target ? ` in run ${target.state.runId}` : ''}: ${nothing}\n`);
           const others = options.run ? [] : await otherEnvironmentsWithRuns(file!, options, store);
           if (others.length) process.stderr.write(`note: environment ${environmentOf(options)} has nothing to undo; other environments of this runbook have runs: ${others.join(', ')} (${runbookCommand(['rollback', file!], { ...options, environment: 'NAME' })})\n`);
+          // CI reads the report even when there was nothing to do: every change of the run, skipped.
+          if (junitPath !== undefined) {
+            const shown = target ?? runs[runs.length - 1];
+            const changes = (shown?.state.changes ?? []).map((c) => ({ number: c.number, id: c.id, title: c.title }));
+            await writeReport(junitPath, junitXml({ runbook: shown?.state.runbook ?? runbookKey(file!), kind: 'rollback', runId: shown?.state.runId ?? 'none', host: hostname(), changes }, []));
+          }
           return 0;
         }
         const { state } = target!;
