@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 
 const SECRET = 'hunter2-very-secret';
+const ENV_SECRET = 'env-secret-at-plan-time';
+const ROTATED = 'env-secret-rotated-since';
 
 /** A runbook with one change that writes `word` (from the vars file) to out.txt, using a secret and an environment variable. */
 function sandbox(policy = '') {
@@ -16,7 +18,7 @@ function sandbox(policy = '') {
 name: saved-plan
 title: Saved plan
 vars: { dir: "${dir}", word: default, TOKEN: "" }
-secrets: [TOKEN]
+secrets: [TOKEN, API_KEY]
 policy: { maxRisk: 5, confirmFrom: 3${policy} }
 changes:
   - id: write-word
@@ -26,6 +28,7 @@ changes:
       - run: "printf '%s %s' {{ word }} {{ env.SUFFIX }} > {{ dir }}/out.txt; test {{ TOKEN }} = ${SECRET}"
     verify:
       - run: "test -s {{ dir }}/out.txt"
+      - run: "test -n {{ env.API_KEY }} && echo key={{ env.API_KEY }}"
     rollback:
       - run: "rm -f {{ dir }}/out.txt"
 `,
@@ -34,7 +37,7 @@ changes:
   writeFileSync(vars, `word: planned\nTOKEN: ${SECRET}\n`, { mode: 0o600 });
   const plan = join(dir, 'reviewed.plan.json');
   const out = join(dir, 'out.txt');
-  const env = { SUFFIX: 'suffix-a' };
+  const env = { SUFFIX: 'suffix-a', API_KEY: ENV_SECRET };
   const made = runCli(['plan', runbook, '--vars-file', vars, '--out', plan], { env });
   expect(made.code, made.stderr).toBe(0);
   return { dir, runbook, vars, plan, out, env };
@@ -56,17 +59,19 @@ describe('saved plans: plan --out, apply PLAN, show PLAN', () => {
     const text = readFileSync(sb.plan, 'utf8');
     expect(text).toMatch(/^\{\s*"runbookPlan": 1,/);
     expect(text).not.toContain(SECRET);
+    expect(text).not.toContain(ENV_SECRET);
     const doc = JSON.parse(text) as { secrets: string[]; environment: string; createdBy: string; runbook: { sha256: string }; varsFiles: { sha256: string }[]; engine: { version: string } };
-    expect(doc.secrets).toEqual(['TOKEN']);
+    expect(doc.secrets).toEqual(['TOKEN', 'API_KEY']);
     expect(doc.environment).toBe('default');
     expect(doc.createdBy).toMatch(/^[^@]+@[^@]+$/);
     expect(doc.runbook.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(doc.varsFiles[0]!.sha256).toMatch(/^[0-9a-f]{64}$/);
 
-    const r = runCli(['apply', sb.plan], { env: sb.env });
+    // A secret's value is not part of the plan: rotated since, it is taken from the environment as always (and redacted).
+    const r = runCli(['apply', sb.plan], { env: { ...sb.env, API_KEY: ROTATED } });
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(sb.out, 'utf8')).toBe('planned suffix-a');
-    expect(r.stdout + r.stderr).not.toContain(SECRET);
+    for (const value of [SECRET, ENV_SECRET, ROTATED]) expect(r.stdout + r.stderr).not.toContain(value);
   });
 
   it('refuses a plan whose runbook was edited since, naming the file and its digest', () => {
@@ -103,7 +108,7 @@ describe('saved plans: plan --out, apply PLAN, show PLAN', () => {
 
   it('refuses a plan that resolves differently now (an environment variable changed), naming the step', () => {
     const sb = sandbox();
-    expectRefused(runCli(['apply', sb.plan], { env: { SUFFIX: 'suffix-b' } }), sb.out, sb.dir, /change write-word: apply\[0\]\.params.*suffix-a.*suffix-b/);
+    expectRefused(runCli(['apply', sb.plan], { env: { ...sb.env, SUFFIX: 'suffix-b' } }), sb.out, sb.dir, /change write-word: apply\[0\]\.params.*suffix-a.*suffix-b/);
   });
 
   it('refuses --var and --vars-file with a saved plan, and a bad --max-age, as usage errors', () => {
@@ -123,7 +128,7 @@ describe('saved plans: plan --out, apply PLAN, show PLAN', () => {
     expect(table.stdout).toMatch(/Saved plan made \S+Z by \S+@\S+ with runbook \S+, for environment default/);
     expect(table.stdout).toMatch(/Total risk: .*1\/10/);
     expect(table.stdout).toContain('(unchanged)');
-    expect(table.stdout).toContain('secrets needed at apply (from vars files or the environment): TOKEN');
+    expect(table.stdout).toContain('secrets needed at apply (from vars files or the environment): TOKEN, API_KEY');
     const md = runCli(['show', sb.plan, '--format', 'markdown']);
     expect(md.stdout).toMatch(/^> Saved plan made/);
     expect(md.stdout).toContain('Write the word');
@@ -133,7 +138,7 @@ describe('saved plans: plan --out, apply PLAN, show PLAN', () => {
     expect(doc.formatVersion).toBe(2);
     expect(doc.changes.map((c) => c.id)).toEqual(['write-word']);
     expect(doc.savedPlan.inputs.map((i) => i.unchanged)).toEqual([true, false]);
-    for (const r of [table, md, json]) expect(r.stdout).not.toContain(SECRET);
+    for (const r of [table, md, json]) for (const value of [SECRET, ENV_SECRET]) expect(r.stdout).not.toContain(value);
     const notPlan = runCli(['show', sb.runbook]);
     expect(notPlan.code).toBe(2);
     expect(notPlan.stderr).toMatch(/is not a saved plan/);
