@@ -1,9 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chromium } from '../support/chromium.js';
-import { runCli } from '../support/cli.js';
+import { runCli, startCli, waitFor } from '../support/cli.js';
 
 const SECRET = 'tangerine-77c1e0';
 
@@ -103,6 +104,25 @@ describe('runbook report --html: one self-contained page of a run, checked in he
     expect(r.code, r.stderr).toBe(0);
     const text = pageText(chromium(sb.html, { dumpDom: true }));
     expect(text).toMatch(/Apply — \S+ ended stopped exit 1/);
+    expect(text).toMatch(/Later rollback \(runbook rollback\), pid \d+ — \S+ ended rolled-back exit 0/);
+    expect(text).toMatch(/change-2 rolled back .* change-1 rolled back/);
+    expect((readFileSync(sb.html, 'utf8').match(/<svg class="timeline"/g) ?? []).length).toBe(2);
+  });
+
+  it('an apply killed with SIGKILL half-way, then rolled back: the report says the apply never finished and shows the rollback as a part of its own', async () => {
+    const sb = sandbox();
+    writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('  - id: change-2\n', '  - id: change-2\n    rollback:\n      - file: { path: "{{ dir }}/c2.txt", replace: { from: s2=new, to: s2=old } }\n').replace('s2=new } }\n', 's2=new } }\n      - run: "touch {{ dir }}/at-2; sleep 30"\n'));
+    const apply = startCli(['apply', sb.runbook, '--vars-file', sb.vars]);
+    await waitFor(() => existsSync(join(sb.dir, 'at-2')));
+    apply.child.kill('SIGKILL');
+    await apply.done;
+    spawnSync('pkill', ['-f', `${sb.dir}/at-2`]);
+    expect(runCli(['unlock', sb.runbook]).code).toBe(0); // the killed apply's lock
+    const rb = runCli(['rollback', sb.runbook, '--vars-file', sb.vars]);
+    expect(rb.code, rb.stderr).toBe(0);
+    expect(runCli(['report', sb.runbook, '--html', sb.html]).code).toBe(0);
+    const text = pageText(chromium(sb.html, { dumpDom: true }));
+    expect(text).toContain('this part of the run never finished (the journal ends here: crash or kill)');
     expect(text).toMatch(/Later rollback \(runbook rollback\), pid \d+ — \S+ ended rolled-back exit 0/);
     expect(text).toMatch(/change-2 rolled back .* change-1 rolled back/);
     expect((readFileSync(sb.html, 'utf8').match(/<svg class="timeline"/g) ?? []).length).toBe(2);

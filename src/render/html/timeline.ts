@@ -7,12 +7,14 @@ export interface Session {
   events: JournalEvent[];
 }
 
-/** Splits a run's journal into the apply and each later `runbook rollback` (each ends with its run.finished). */
+/** Splits a run's journal into the apply and each later `runbook rollback` (each ends with its run.finished, or where the next begins). */
 export function sessions(events: JournalEvent[]): Session[] {
   const out: Session[] = [];
   let open: Session | undefined;
   for (const e of events) {
-    if (!open || e.type === 'run.started') {
+    // A `runbook rollback` starts a part of its own even after an apply that never finished (a crash).
+    const laterRollback = e.type === 'rollback.started' && e.reason === 'runbook rollback' && open?.kind === 'apply';
+    if (!open || e.type === 'run.started' || laterRollback) {
       open = { kind: e.type === 'run.started' ? 'apply' : 'rollback', events: [] };
       out.push(open);
     }
