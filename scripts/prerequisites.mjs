@@ -94,12 +94,14 @@ const TOOLS = {
     why: 'the compose sandbox and its runbook vars run docker compose / docker-compose',
     elsewhere: 'the docker compose plugin (v2) or docker-compose (v1)',
   },
+  chromium: { present: () => onPath('chromium'), package: () => 'chromium', why: 'the HTML report test opens the report in headless Chromium and takes a screenshot', elsewhere: 'any Chromium or Chrome as chromium on PATH' },
+  xmllint: { present: () => onPath('xmllint'), package: () => 'libxml2-utils', why: 'the JUnit report test validates against an XSD with xmllint --schema', elsewhere: 'macOS has xmllint' },
 };
 
 const PROFILES = {
   demo: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock'],
   fleet: ['ssh', 'sshd', 'unshare', 'crontab'],
-  test: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock', 'script', 'perl', 'pgrep', 'ssh', 'sshd', 'unshare', 'dockerd', 'docker-compose'],
+  test: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock', 'script', 'perl', 'pgrep', 'ssh', 'sshd', 'unshare', 'dockerd', 'docker-compose', 'xmllint', 'chromium'],
   compose: ['postgresql-server', 'postgresql-client', 'postgres-user', 'runuser', 'crontab', 'git', 'gzip', 'flock', 'dockerd', 'docker-compose'],
 };
 

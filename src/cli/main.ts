@@ -1,7 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
-import type { ApplyOptions, CommonOptions, MigrateOptions, PlanOptions, RollbackOptions, UnlockOptions } from './kit/options.js';
+import type { ApplyOptions, CommonOptions, MigrateOptions, PlanOptions, ReportOptions, RollbackOptions, ShowOptions, UnlockOptions } from './kit/options.js';
 import { guardOutput } from './kit/output.js';
 import { reportError } from './kit/report-error.js';
+import { ENGINE_VERSION } from './kit/version.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -37,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   const program = new Command('runbook')
     .description('Review, apply, verify and roll back production changes written as YAML runbooks.')
-    .version('0.1.0')
+    .version(ENGINE_VERSION)
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
@@ -54,14 +55,25 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'markdown', 'json']).default('table'))
     .option('--check', 'also run the read-only preflight checks against the live system (exit 1 if one fails)', false)
     .option('--strict', 'exit 1 when the plan is outside policy (a change above maxRisk), for CI gates', false)
+    .option('--out <plan>', 'also save the plan to this file: `runbook apply PLAN` runs exactly it, `runbook show PLAN` prints it')
     .action(action<PlanOptions>(() => import('./commands/plan.js'), setCode));
 
-  withCommon(program.command('apply').argument('<file>', 'runbook YAML').description('preflight, checkpoint, then each change: apply → verify; roll back on failure'))
+  program
+    .command('show')
+    .argument('<plan>', 'a saved plan (runbook plan --out)')
+    .description('print a saved plan as plan would, with who made it, when, for which environment, and whether its files changed since')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'markdown', 'json']).default('table'))
+    .option('--no-color', 'plain output without colors')
+    .action(action<ShowOptions>(() => import('./commands/show.js'), setCode));
+
+  withCommon(program.command('apply').argument('<file>', 'runbook YAML, or a saved plan (runbook plan --out)').description('preflight, checkpoint, then each change: apply → verify; roll back on failure'))
     .option('--yes', 'confirm changes at or above policy.confirmFrom without asking', false)
     .option('--accept-risk', 'allow changes above policy.maxRisk', false)
     .option('--dry-run', 'run preflight and print exactly what would run, changing nothing', false)
     .option('--only <change>', 'apply only this change')
     .option('--from <change>', 'start at this change')
+    .option('--max-age <duration>', 'refuse a saved plan older than this, e.g. 4h (default: policy.planMaxAge, else no limit)')
+    .option('--junit <file>', 'also write a JUnit XML report: one testcase per change')
     .action(action<ApplyOptions>(() => import('./commands/apply.js'), setCode));
 
   withCommon(program.command('rollback').argument('<file>', 'runbook YAML').description('undo what a run applied, in reverse order'))
@@ -70,6 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--checkpoint', "also reset the git checkout to the run's checkpoint commit", false)
     .option('--force', 'overwrite what others changed since the apply: restore files edited since (and files that held a secret rotated since), and with --checkpoint reset a tree that has changes not the run’s own', false)
     .option('--yes', 'do not ask for confirmation', false)
+    .option('--junit <file>', 'also write a JUnit XML report: one testcase per change')
     .action(action<RollbackOptions>(() => import('./commands/rollback.js'), setCode));
 
   withCommon(program.command('status').argument('<file>', 'runbook YAML').description('what is applied now, the lock, unfinished runs'))
@@ -77,6 +90,11 @@ export async function main(argv: string[]): Promise<number> {
 
   withCommon(program.command('history').argument('<file>', 'runbook YAML').description('past runs and their outcomes'))
     .action(action<CommonOptions>(() => import('./commands/history.js'), setCode));
+
+  withCommon(program.command('report').argument('<file>', 'runbook YAML').description('write a run (default: the latest) as one self-contained HTML page: timeline, risk table, failures, what was undone, who ran it where'))
+    .option('--run <id>', 'the run to report (default: the latest)')
+    .requiredOption('--html <file>', 'the HTML file to write')
+    .action(action<ReportOptions>(() => import('./commands/report.js'), setCode));
 
   withCommon(program.command('unlock').argument('<file>', 'runbook YAML').description('clear a stale lock (a live one only with --force)'))
     .option('--force', 'clear even a lock whose process is alive', false)

@@ -81,6 +81,7 @@ function toRunbook(src: YamlSource, file: string, data: Raw): Runbook {
       maxRisk: (policy.maxRisk as number | undefined) ?? 5,
       confirmFrom: (policy.confirmFrom as number | undefined) ?? 3,
       onFailure: (policy.onFailure as Runbook['policy']['onFailure'] | undefined) ?? 'rollback-all',
+      ...(policy.planMaxAge !== undefined ? { planMaxAge: durationMs(policy.planMaxAge) } : {}),
     },
     checkpoint: git ? { git: { dir: git.dir as string, message: (git.message as string | undefined) ?? 'checkpoint: before {{ name }}', exclude: strings(git.exclude), include: strings(git.include) } } : undefined,
     preflight: steps(src, data.preflight, nodeAt(src.doc, ['preflight']).node),

@@ -10,6 +10,8 @@ export interface Policy {
   maxRisk: number;
   confirmFrom: number;
   onFailure: OnFailure;
+  /** A saved plan (`plan --out`) older than this is refused by apply; `--max-age` overrides it. */
+  planMaxAge?: Millis;
 }
 
 /** Keys every step may carry beside its one type key. Normalised (ms) by the loader. */

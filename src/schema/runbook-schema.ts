@@ -49,6 +49,7 @@ export function buildRunbookSchema(): Record<string, unknown> {
           maxRisk: { type: 'integer', minimum: 0, maximum: 10, description: 'Changes above this risk need --accept-risk (default 5).' },
           confirmFrom: { type: 'integer', minimum: 0, maximum: 11, description: 'Changes at or above this risk ask for confirmation, or need --yes without a terminal (default 3).' },
           onFailure: { enum: ['rollback-all', 'rollback-change', 'stop'], description: 'What a failed apply or verify does (default rollback-all).' },
+          planMaxAge: { $ref: '#/$defs/duration', description: 'apply refuses a saved plan (plan --out) older than this (apply --max-age overrides it).' },
         },
       },
       checkpoint: {

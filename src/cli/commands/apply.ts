@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { remaining } from '../../history/applied-state.js';
 import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
 import { UsageError } from '../../model/diagnostic.js';
@@ -7,6 +8,7 @@ import { newRunId } from '../../model/run-id.js';
 import { loadPlan } from '../../plan/load-plan.js';
 import { selectChanges } from '../../plan/select.js';
 import { lineRenderer, ndjsonRenderer } from '../../render/progress/lines.js';
+import { junitCollector, junitXml } from '../../render/junit.js';
 import { renderReport } from '../../render/report.js';
 import { previewChanges } from '../../run/dry-run.js';
 import { runPreflightOnly } from '../../run/preflight.js';
@@ -17,6 +19,8 @@ import { confirm, interactive } from '../kit/confirm.js';
 import { damagedJournal } from '../kit/damaged-journal.js';
 import { editedSinceApply } from '../kit/edit-warnings.js';
 import { loadOptions } from '../kit/load-options.js';
+import { checkSamePlan, checkSavedPlan, readSavedPlan } from '../kit/plan-file.js';
+import { checkReportPath, writeReport as writeJunit } from '../kit/report-file.js';
 import { withLock } from '../kit/locked.js';
 import { runbookCommand } from '../kit/next-command.js';
 import { withStore } from '../kit/open-store.js';
@@ -131,13 +135,21 @@ async function renderers(plan: Plan, options: ApplyOptions, total: number): Prom
   return [lineRenderer(process.stdout, { verbose: options.verbose, total })];
 }
 
-export async function run(file: string | undefined, options: ApplyOptions): Promise<number> {
+export async function run(planOrRunbook: string | undefined, given: ApplyOptions): Promise<number> {
+  let options = given;
   try {
+    // A saved plan (plan --out) names its runbook and vars files: checked before anything else, then applied as that runbook.
+    const saved = readSavedPlan(planOrRunbook!);
+    const toApply = saved ? checkSavedPlan(planOrRunbook!, saved, given) : undefined;
+    const file = toApply?.file ?? planOrRunbook;
+    if (toApply) options = toApply.options;
     const plan = await loadPlan(file!, { ...loadOptions(options), strictEnv: true });
+    if (saved) checkSamePlan(planOrRunbook!, saved, plan);
     if (options.only !== undefined && options.from !== undefined) throw new UsageError('--only and --from cannot be used together: --only applies one change, --from starts at one and applies the rest');
     for (const id of [options.only, options.from]) {
       if (id !== undefined && !plan.changes.some((c) => c.change.id === id)) throw new UsageError(`no change "${id}" in ${file}; changes: ${plan.changes.map((c) => c.change.id).join(', ')}`);
     }
+    const junitPath = options.junit !== undefined ? checkReportPath(options.junit, '--junit') : undefined;
     if (options.dryRun) return await dryRun(plan, file!, options);
     const refused = checkPolicy(plan, options);
     if (refused !== undefined) return refused;
@@ -171,6 +183,8 @@ export async function run(file: string | undefined, options: ApplyOptions): Prom
           const journal = await store.createRun(runId);
           const total = selectChanges(plan, options.only, options.from).length;
           const listeners = await renderers(plan, options, total);
+          const junit = junitPath !== undefined ? junitCollector() : undefined;
+          if (junit) listeners.push(junit.listener);
           const { execute } = await import('../../run/executor.js');
           try {
             const result = await execute(plan, {
@@ -188,6 +202,10 @@ export async function run(file: string | undefined, options: ApplyOptions): Prom
             const report = createRedactor(plan.secretValues)(renderReport({ ...result, rollbackCommand: runbookCommand(['rollback', file!], options) }));
             (options.json ? process.stderr : process.stdout).write(report);
             for (const message of result.displayErrors) process.stderr.write(`warning: the progress display failed and was turned off (${message}); the run itself was not affected\n`);
+            if (junit) {
+              const changes = plan.changes.map((c) => ({ number: c.number, id: c.change.id, title: c.change.title }));
+              await writeJunit(junitPath!, junitXml({ runbook: plan.runbook.name, kind: 'apply', runId, host: hostname(), changes }, junit.events));
+            }
             return result.exitCode;
           } finally {
             await journal.close();

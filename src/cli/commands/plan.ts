@@ -31,7 +31,8 @@ export async function run(file: string | undefined, options: PlanOptions): Promi
   try {
     // Filled-in values (a templated cron schedule) are checked by validate and apply; a plain
     // review skips that to start fast (plan --check runs steps, so it checks them first).
-    const plan = await loadPlan(file!, { ...loadOptions(options), checkFilledValues: options.check });
+    // A saved plan is resolved as apply will resolve it (an unset {{ env.X }} is an error), so that apply can compare.
+    const plan = await loadPlan(file!, { ...loadOptions(options), checkFilledValues: options.check || options.out !== undefined, strictEnv: options.out !== undefined });
     const redact = createRedactor(plan.secretValues);
     let checked: boolean | undefined;
     if (options.format === 'json' || options.format === 'markdown') {
@@ -47,6 +48,11 @@ export async function run(file: string | undefined, options: PlanOptions): Promi
     } else {
       const { renderPlanTable } = await import('../../render/plan/plan-table.js');
       process.stdout.write(renderPlanTable(plan, redact, { width: process.stdout.isTTY ? process.stdout.columns : undefined }));
+    }
+    if (options.out !== undefined) {
+      const { writeSavedPlan } = await import('../kit/plan-file.js');
+      const saved = await writeSavedPlan(options.out, plan, file!, options);
+      process.stderr.write(`plan saved to ${options.out} (environment ${saved.environment}; secrets it needs at apply: ${saved.secrets.join(', ') || 'none'}); apply exactly this plan with: runbook apply ${options.out}\n`);
     }
     if (existsSync(join(stateDirFor(file!, options.stateDir), 'runs'))) {
       const { withStore } = await import('../kit/open-store.js');

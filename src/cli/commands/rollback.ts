@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { remaining, type ChangeState, type RunState } from '../../history/applied-state.js';
 import { allRuns, checkpointToUndo, lastRunWithChanges, readRunState, type RunView } from '../../history/runs.js';
@@ -5,6 +6,7 @@ import { UsageError } from '../../model/diagnostic.js';
 import type { Plan } from '../../model/plan.js';
 import { loadPlan } from '../../plan/load-plan.js';
 import { lineRenderer, ndjsonRenderer } from '../../render/progress/lines.js';
+import { junitCollector, junitXml } from '../../render/junit.js';
 import { renderReport } from '../../render/report.js';
 import { checkpointForeignChanges, resetToRunCheckpoint, undoRunCheckpoint } from '../../run/checkpoint.js';
 import { Emitter } from '../../run/emitter.js';
@@ -17,8 +19,9 @@ import { damagedJournal } from '../kit/damaged-journal.js';
 import { loadOptions } from '../kit/load-options.js';
 import { withLock } from '../kit/locked.js';
 import { runbookCommand } from '../kit/next-command.js';
-import { environmentOf, withStore } from '../kit/open-store.js';
+import { environmentOf, runbookKey, withStore } from '../kit/open-store.js';
 import type { RollbackOptions } from '../kit/options.js';
+import { checkReportPath, writeReport } from '../kit/report-file.js';
 import { reportError } from '../kit/report-error.js';
 import { otherEnvironmentOfRun, otherEnvironmentsWithRuns } from '../kit/run-environment.js';
 import { interruptLevels, ROLLBACK_INTERRUPTS } from '../kit/signals.js';
@@ -70,6 +73,7 @@ export async function run(file: string | undefined, options: RollbackOptions): P
   // What to run to finish this rollback if it stops: the same run and --to, state and vars files.
   const again = runbookCommand(['rollback', file!, ...(options.run ? ['--run', options.run] : []), ...(options.to ? ['--to', options.to] : [])], options);
   try {
+    const junitPath = options.junit !== undefined ? checkReportPath(options.junit, '--junit') : undefined;
     return await withStore(file!, options, async (store) => {
       return await withLock(store, `runbook rollback ${file}`, undefined, async () => {
         if (options.checkpoint && options.to) throw new UsageError('--checkpoint returns the checkout to before the run; it cannot be combined with --to');
@@ -94,6 +98,12 @@ export async function run(file: string | undefined, options: RollbackOptions): P
           (options.json ? process.stderr : process.stdout).write(`nothing to roll back${target ? ` in run ${target.state.runId}` : ''}: ${nothing}\n`);
           const others = options.run ? [] : await otherEnvironmentsWithRuns(file!, options, store);
           if (others.length) process.stderr.write(`note: environment ${environmentOf(options)} has nothing to undo; other environments of this runbook have runs: ${others.join(', ')} (${runbookCommand(['rollback', file!], { ...options, environment: 'NAME' })})\n`);
+          // CI reads the report even when there was nothing to do: every change of the run, skipped.
+          if (junitPath !== undefined) {
+            const shown = target ?? runs[runs.length - 1];
+            const changes = (shown?.state.changes ?? []).map((c) => ({ number: c.number, id: c.id, title: c.title }));
+            await writeReport(junitPath, junitXml({ runbook: shown?.state.runbook ?? runbookKey(file!), kind: 'rollback', runId: shown?.state.runId ?? 'none', host: hostname(), changes }, []));
+          }
           return 0;
         }
         const { state } = target!;
@@ -127,6 +137,8 @@ export async function run(file: string | undefined, options: RollbackOptions): P
         const redact = createRedactor([...(plan?.secretValues ?? []), ...secrets.values()]);
         const journal = await store.openRun(state.runId);
         const listeners = options.json ? [ndjsonRenderer(process.stdout)] : [lineRenderer(process.stdout, { verbose: options.verbose, total: state.changes.length })];
+        const junit = junitPath !== undefined ? junitCollector() : undefined;
+        if (junit) listeners.push(junit.listener);
         const emitter = new Emitter(journal, listeners, redact);
         const started = performance.now();
         try {
@@ -155,6 +167,10 @@ export async function run(file: string | undefined, options: RollbackOptions): P
           const out = options.json ? process.stderr : process.stdout;
           out.write(redact(renderReport({ state: final, outcome, rollbackFailure: result.failed, rollbackInterrupted: result.interrupted, rollbackCommand: again, command: 'rollback' })));
           if (checkpointNote) out.write(`${checkpointNote}\n`);
+          if (junit) {
+            const changes = final.changes.map((c) => ({ number: c.number, id: c.id, title: c.title }));
+            await writeReport(junitPath!, junitXml({ runbook: plan?.runbook.name ?? final.runbook ?? 'runbook', kind: 'rollback', runId: state.runId, host: hostname(), changes }, junit.events));
+          }
           return exitCode;
         } finally {
           await journal.close();

@@ -17,6 +17,13 @@ export interface PlanOptions extends CommonOptions {
   check: boolean;
   /** Exit 1 when the plan is outside policy (for CI gates). */
   strict: boolean;
+  /** Also save the plan to this file (`apply` runs it, `show` prints it). */
+  out?: string;
+}
+
+export interface ShowOptions {
+  format: 'table' | 'markdown' | 'json';
+  color: boolean;
 }
 
 export interface ApplyOptions extends CommonOptions {
@@ -25,6 +32,10 @@ export interface ApplyOptions extends CommonOptions {
   acceptRisk: boolean;
   only?: string;
   from?: string;
+  /** Refuse a saved plan older than this (a duration). */
+  maxAge?: string;
+  /** Write a JUnit XML report of the run here. */
+  junit?: string;
 }
 
 export interface RollbackOptions extends CommonOptions {
@@ -33,6 +44,13 @@ export interface RollbackOptions extends CommonOptions {
   checkpoint: boolean;
   force: boolean;
   yes: boolean;
+  /** Write a JUnit XML report of the rollback here. */
+  junit?: string;
+}
+
+export interface ReportOptions extends CommonOptions {
+  run?: string;
+  html: string;
 }
 
 export interface UnlockOptions extends CommonOptions {
