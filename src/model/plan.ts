@@ -7,7 +7,7 @@ export interface PlannedChange {
   number: number;
   change: Change;
   band: RiskBand;
-  /** sha256 of the change's normalised definition; the journal keeps it to spot edits after apply. */
+  /** sha256 of the change's normalised definition and resolved steps (secrets masked); the journal keeps it to spot edits after apply and to skip a change already applied as it is. */
   checksum: string;
   apply: ResolvedStep[];
   verify: ResolvedStep[];

@@ -85,11 +85,19 @@ function resolveVars(vars: Record<string, unknown>, scope: Omit<TemplateScope, '
   return { vars: done, failed };
 }
 
-function checksum(change: Change): string {
+/**
+ * A change's definition as applied: its normalised text and its steps as resolved (so a `--var`
+ * or vars file that changes what a step does changes the checksum). Secret values are masked
+ * first: the checksum is journaled and must not let anyone test a guess of a secret.
+ */
+function checksum(change: Change, resolved: { apply: ResolvedStep[]; verify: ResolvedStep[]; rollback: ResolvedStep[] | null }, secrets: string[]): string {
   const { pos: _pos, ...definition } = change;
   const strip = (steps: StepSpec[] | undefined) => steps?.map(({ pos: _p, templatePos: _t, ...s }) => s);
+  const stripResolved = (steps: ResolvedStep[] | null) => steps?.map(({ pos: _p, ...s }) => s) ?? null;
   const normalised = { ...definition, apply: strip(change.apply), verify: strip(change.verify), rollback: strip(change.rollback) };
-  return createHash('sha256').update(JSON.stringify(normalised)).digest('hex').slice(0, 16);
+  let text = JSON.stringify({ definition: normalised, resolved: { apply: stripResolved(resolved.apply), verify: stripResolved(resolved.verify), rollback: stripResolved(resolved.rollback) } });
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) text = text.split(JSON.stringify(secret).slice(1, -1)).join('\u0000secret');
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
 /**
@@ -155,18 +163,22 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
   const resolveAll = (list: StepSpec[]) => list.map(resolveStep).filter((s): s is ResolvedStep => s !== undefined);
 
   const preflight = resolveAll(runbook.preflight);
-  const changes: PlannedChange[] = runbook.changes.map((change, i) => ({
-    number: i + 1,
-    change,
-    band: riskBand(change.risk),
-    checksum: checksum(change),
-    apply: resolveAll(change.apply),
-    verify: resolveAll(change.verify),
-    rollback: change.rollback ? resolveAll(change.rollback) : null,
-    ...(change.irreversible !== undefined ? { irreversible: change.irreversible } : {}),
-    needsAcceptRisk: change.risk > runbook.policy.maxRisk,
-    needsConfirm: change.risk >= runbook.policy.confirmFrom,
-  }));
+  const secretValues = runbook.secrets
+    .map((name) => (name in vars ? String(vars[name] ?? '') : (options.env[name] ?? '')))
+    .filter((v) => v.length >= 3);
+  const changes: PlannedChange[] = runbook.changes.map((change, i) => {
+    const resolved = { apply: resolveAll(change.apply), verify: resolveAll(change.verify), rollback: change.rollback ? resolveAll(change.rollback) : null };
+    return {
+      number: i + 1,
+      change,
+      band: riskBand(change.risk),
+      checksum: checksum(change, resolved, secretValues),
+      ...resolved,
+      ...(change.irreversible !== undefined ? { irreversible: change.irreversible } : {}),
+      needsAcceptRisk: change.risk > runbook.policy.maxRisk,
+      needsConfirm: change.risk >= runbook.policy.confirmFrom,
+    };
+  });
   let checkpoint: Plan['checkpoint'];
   if (runbook.checkpoint?.git) {
     try {
@@ -199,9 +211,6 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
     ...(irreversible.length ? [`${changesText(irreversible.length)} CANNOT BE UNDONE (${irreversible.map((c) => c.change.id).join(', ')})`] : []),
     `on failure: ${runbook.policy.onFailure}`,
   ];
-  const secretValues = runbook.secrets
-    .map((name) => (name in vars ? String(vars[name] ?? '') : (options.env[name] ?? '')))
-    .filter((v) => v.length >= 3);
   return {
     diagnostics,
     vars,

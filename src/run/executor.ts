@@ -28,6 +28,10 @@ export interface ExecuteOptions {
   only?: string;
   from?: string;
   command: string;
+  /** State-aware apply: selected changes left out because an earlier run applied them as they are (journaled in run.started). */
+  skipped?: { id: string; runId: string; at?: string }[];
+  /** `--reapply`: changes still applied by an earlier run that this run applies again, by id (journaled in change.started). */
+  replaces?: Record<string, { runId: string; checksum: string; at?: string }>;
 }
 
 export interface ExecuteResult {
@@ -85,6 +89,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
       user: userInfo().username,
       dryRun: false,
       secrets: plan.runbook.secrets,
+      ...(options.skipped?.length ? { skipped: options.skipped } : {}),
     },
     true,
   );
@@ -152,7 +157,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
     const id = planned.change.id;
     const changeStart = performance.now();
     await emitter.emit(
-      { type: 'change.started', changeId: id, number: planned.number, title: planned.change.title, checksum: planned.checksum, rollback: planned.rollback ? protectSecrets(planned.rollback, secrets) : null, ...(planned.irreversible !== undefined ? { irreversible: planned.irreversible } : {}) },
+      { type: 'change.started', changeId: id, number: planned.number, title: planned.change.title, checksum: planned.checksum, rollback: planned.rollback ? protectSecrets(planned.rollback, secrets) : null, ...(planned.irreversible !== undefined ? { irreversible: planned.irreversible } : {}), ...(options.replaces?.[id] ? { replaces: options.replaces[id] } : {}) },
       true,
     );
     applied.push(id);

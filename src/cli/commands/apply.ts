@@ -1,3 +1,4 @@
+import { decideApply, type ApplyDecision } from '../../history/already-applied.js';
 import { remaining } from '../../history/applied-state.js';
 import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
 import { UsageError } from '../../model/diagnostic.js';
@@ -71,6 +72,29 @@ function blockers(runs: RunView[], lock: Awaited<ReturnType<StateStore['lockHold
   return { code: 4, message: `runbook: locked by another run: ${describeHolder(lock.holder)}\n` };
 }
 
+/** "run R at T" for a change still applied by an earlier run. */
+function byRun(by: { runId: string; at?: string }): string {
+  return `run ${by.runId}${by.at ? ` at ${by.at}` : ''}`;
+}
+
+/**
+ * State-aware apply: which selected changes run, which are skipped (already applied as they are)
+ * and, when some are applied from another definition and not named in --reapply, the refusal
+ * (exit 2) with both ways out.
+ */
+function stateAware(plan: Plan, runs: RunView[], file: string, options: ApplyOptions): { decision: ApplyDecision; skipLines: string[]; refused?: string } {
+  const decision = decideApply(selectChanges(plan, options.only, options.from), runs, options.reapply ?? []);
+  const skipLines = decision.skip.map(({ change, by }) => `already applied: ${change.number}. ${change.change.id} — by ${byRun(by)}, same definition; skipped`);
+  if (decision.refuse.length === 0) return { decision, skipLines };
+  const ids = decision.refuse.map((r) => r.change.change.id);
+  const sameVars = options.var.length ? ' (with the same --var options)' : '';
+  const refused =
+    decision.refuse.map(({ change, by }) => `runbook: ${change.number}. ${change.change.id} is applied (by ${byRun(by)}) from another definition than the runbook's now (edited, or its vars changed)`).join('\n') +
+    `\nNothing was changed. Either undo what is applied first: ${runbookCommand(['rollback', file], options)}\n` +
+    `or apply ${ids.length === 1 ? 'it' : 'them'} again on purpose, on top of what is applied (journaled as replacing it): ${runbookCommand(['apply', file, ...ids.flatMap((id) => ['--reapply', id]), ...(options.only ? ['--only', options.only] : []), ...(options.from ? ['--from', options.from] : [])], options)}${sameVars}\n`;
+  return { decision, skipLines, refused };
+}
+
 /**
  * `--dry-run`: preflight for real (read-only), what each step would do, and whether the real
  * apply could start (lock, unfinished runs: read, not taken) and what it will ask for. Needs no
@@ -105,7 +129,9 @@ async function dryRun(plan: Plan, file: string, options: ApplyOptions): Promise<
   say(asks.length ? `the real apply will need: ${asks.join(' and ')}` : 'the real apply needs no confirmation');
 
   const { runs, lock } = await withStore(file, options, async (store) => ({ runs: await allRuns(store), lock: await store.lockHolder() }));
-  const blocked = blockers(runs, lock, file, options);
+  const aware = stateAware(plan, runs, file, options);
+  for (const line of aware.skipLines) say(line);
+  const blocked = blockers(runs, lock, file, options) ?? (aware.refused ? { code: 2, message: aware.refused } : undefined);
   if (blocked) say(`the real apply would be refused now (exit ${blocked.code}):\n${blocked.message.replace(/^runbook: /, '').trimEnd()}`);
   else say('lock: free; no unfinished run — the real apply can start');
   const exitCode = blocked?.code ?? (ok ? 0 : 1);
@@ -135,7 +161,7 @@ export async function run(file: string | undefined, options: ApplyOptions): Prom
   try {
     const plan = await loadPlan(file!, { ...loadOptions(options), strictEnv: true });
     if (options.only !== undefined && options.from !== undefined) throw new UsageError('--only and --from cannot be used together: --only applies one change, --from starts at one and applies the rest');
-    for (const id of [options.only, options.from]) {
+    for (const id of [options.only, options.from, ...(options.reapply ?? [])]) {
       if (id !== undefined && !plan.changes.some((c) => c.change.id === id)) throw new UsageError(`no change "${id}" in ${file}; changes: ${plan.changes.map((c) => c.change.id).join(', ')}`);
     }
     if (options.dryRun) return await dryRun(plan, file!, options);
@@ -159,8 +185,21 @@ export async function run(file: string | undefined, options: ApplyOptions): Prom
             process.stderr.write(blocked.message);
             return blocked.code;
           }
-          for (const warning of await editedSinceApply(plan, store)) process.stderr.write(`${warning}\n`);
-          const toConfirm = policyNeeds(plan, options).confirm;
+          const { decision, skipLines, refused } = stateAware(plan, runs, file!, options);
+          if (refused) {
+            process.stderr.write(refused);
+            return 2;
+          }
+          const say = (line: string) => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
+          for (const line of skipLines) say(line);
+          if (decision.run.length === 0) {
+            say(`nothing to apply: ${decision.skip.length === 1 ? 'the change is' : `all ${decision.skip.length} changes are`} already applied as the runbook defines ${decision.skip.length === 1 ? 'it' : 'them'}; nothing was changed (to apply again on purpose: --reapply ID; to undo: ${runbookCommand(['rollback', file!], options)})`);
+            return 0;
+          }
+          for (const { change, replaces } of decision.run) if (replaces) say(`reapplying: ${change.number}. ${change.change.id} — on top of what ${byRun(replaces)} applied (journaled; rollback undoes this run's first, then that one's)`);
+          const runPlan: Plan = { ...plan, changes: decision.run.map((r) => r.change) };
+          for (const warning of await editedSinceApply(plan, store)) if (!decision.run.some((r) => r.replaces && warning.includes(`change ${r.change.change.id} `))) process.stderr.write(`${warning}\n`);
+          const toConfirm = policyNeeds(runPlan, { ...options, only: undefined, from: undefined }).confirm;
           if (toConfirm.length && !options.yes && !(await confirm(`Apply ${toConfirm.join(', ')}?`, stopApply))) {
             if (stopApply.aborted) return interruptedBeforeStart();
             process.stderr.write('runbook: not confirmed; nothing was changed\n');
@@ -169,20 +208,20 @@ export async function run(file: string | undefined, options: ApplyOptions): Prom
           if (stopApply.aborted) return interruptedBeforeStart();
           const runId = newRunId(runs.map((r) => r.state.runId));
           const journal = await store.createRun(runId);
-          const total = selectChanges(plan, options.only, options.from).length;
-          const listeners = await renderers(plan, options, total);
+          const total = runPlan.changes.length;
+          const listeners = await renderers(runPlan, options, total);
           const { execute } = await import('../../run/executor.js');
           try {
-            const result = await execute(plan, {
+            const result = await execute(runPlan, {
               runId,
               journal,
               listeners,
               signal: stopApply,
               rollbackSignals: { stop: stopRollback, kill: killRollback },
               env: process.env,
-              only: options.only,
-              from: options.from,
               command: `runbook apply ${file}`,
+              skipped: decision.skip.map(({ change, by }) => ({ id: change.change.id, runId: by.runId, ...(by.at ? { at: by.at } : {}) })),
+              replaces: Object.fromEntries(decision.run.flatMap(({ change, replaces }) => (replaces ? [[change.change.id, replaces]] : []))),
             });
             await Promise.all(listeners.map((l) => (l as { finished?: Promise<void> }).finished));
             const report = createRedactor(plan.secretValues)(renderReport({ ...result, rollbackCommand: runbookCommand(['rollback', file!], options) }));

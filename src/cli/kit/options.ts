@@ -25,6 +25,8 @@ export interface ApplyOptions extends CommonOptions {
   acceptRisk: boolean;
   only?: string;
   from?: string;
+  /** `--reapply ID` (repeatable): apply these changes again although an earlier run applied them. */
+  reapply: string[];
 }
 
 export interface RollbackOptions extends CommonOptions {
