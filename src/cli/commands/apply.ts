@@ -13,7 +13,7 @@ import { previewChanges } from '../../run/dry-run.js';
 import { runPreflightOnly } from '../../run/preflight.js';
 import { createRedactor } from '../../secrets/redact.js';
 import type { StateStore } from '../../state/contract.js';
-import { describeHolder } from '../../state/file/lock-file.js';
+import { deadHolder, describeHolder } from '../../state/file/lock-file.js';
 import { confirm, interactive } from '../kit/confirm.js';
 import { damagedJournal } from '../kit/damaged-journal.js';
 import { editedSinceApply } from '../kit/edit-warnings.js';
@@ -65,11 +65,12 @@ function blockers(runs: RunView[], lock: Awaited<ReturnType<StateStore['lockHold
         `Restore first with: ${runbookCommand(['rollback', file], options)}\n`,
     };
   }
-  if (!lock) return undefined;
+  // A holder provably dead on this host: the real apply takes its lock over (and says so).
+  if (!lock || (lock.stale && !lock.unreadable && deadHolder(lock.holder))) return undefined;
   const unlock = runbookCommand(['unlock', file], { ...options, varsFile: [] });
   if (lock.unreadable) return { code: 4, message: `runbook: locked: the lock is unreadable (${lock.unreadable}); if no apply or rollback is running, clear it with: ${unlock} --force\n` };
   if (lock.stale) return { code: 4, message: `runbook: stale lock: held by ${describeHolder(lock.holder)}, but that process is gone. Check nothing is running, then clear it with: ${unlock}\n` };
-  return { code: 4, message: `runbook: locked by another run: ${describeHolder(lock.holder)}\n` };
+  return { code: 4, message: `runbook: locked by another run: ${describeHolder(lock.holder)}; if no apply or rollback is running, clear it with: ${unlock} --force\n` };
 }
 
 /** "run R at T" for a change still applied by an earlier run. */

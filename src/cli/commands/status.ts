@@ -3,7 +3,7 @@ import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
 import type { ResolvedStep } from '../../model/runbook.js';
 import { loadPlan } from '../../plan/load-plan.js';
 import type { LockHolder } from '../../state/contract.js';
-import { describeHolder } from '../../state/file/lock-file.js';
+import { deadHolder, describeHolder } from '../../state/file/lock-file.js';
 import { stepType } from '../../steps/registry.js';
 import { damagedJournal } from '../kit/damaged-journal.js';
 import { loadOptions } from '../kit/load-options.js';
@@ -54,6 +54,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
       if (others.length) out.push(`other environments with runs: ${others.join(', ')} (${runbookCommand(['status', file!], { ...options, environment: 'NAME' })})`);
       if (!lock) out.push('lock: free');
       else if (lock.unreadable) out.push(`lock: unreadable (${lock.unreadable})\n      if no apply or rollback is running, clear it with: ${unlock} --force`);
+      else if (lock.stale && deadHolder(lock.holder)) out.push(`lock: left by a dead process — ${describeHolder(lock.holder)} (${deadHolder(lock.holder)}); the next apply or rollback takes it over`);
       else if (lock.stale) out.push(`lock: STALE — held by ${describeHolder(lock.holder)}\n      the process is gone; clear with: ${unlock}`);
       else out.push(`lock: held by ${describeHolder(lock.holder)}`);
       for (const u of unreconciled) out.push(`UNRECONCILED: run ${u.runId} has ${u.events} event(s) only in the local fallback journal ${u.path}; apply and rollback refuse until you run: ${u.reconcile}`);
