@@ -1,4 +1,5 @@
 import { remaining, statusText } from '../../history/applied-state.js';
+import { inversesAgainstLastWrite } from '../../history/last-written.js';
 import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
 import type { ResolvedStep } from '../../model/runbook.js';
 import { loadPlan } from '../../plan/load-plan.js';
@@ -22,11 +23,16 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
       const unreconciled = (await store.unreconciled?.()) ?? [];
       const plan = await loadPlan(file!, loadOptions(options)).catch(() => undefined);
       const sums = new Map(plan?.changes.map((c) => [c.change.id, c.checksum]) ?? []);
+      // A file two changes (or runs) edited is compared with what the runs last wrote to it, not with each change's own "after".
+      const inverses = inversesAgainstLastWrite(runs);
+      const warned = new Set<string>();
       const applied = await Promise.all(
         runs.flatMap((r) =>
-          remaining(r.state).map(async (c) => ({ run: r.state.runId, change: c, edited: sums.has(c.id) && sums.get(c.id) !== c.checksum, drifted: await drifted(c.inverses.flat()) })),
+          remaining(r.state).map(async (c) => ({ run: r.state.runId, change: c, edited: sums.has(c.id) && sums.get(c.id) !== c.checksum, drifted: await drifted(inverses.get(c) ?? c.inverses.flat()) })),
         ),
       );
+      // The same drifted file is named once, under the first change that touched it.
+      for (const a of applied) a.drifted = a.drifted.filter((d) => !warned.has(d) && warned.add(d));
       const live: LockHolder | undefined = lock && !lock.stale && !lock.unreadable ? lock.holder : undefined;
       const ownsLock = (r: RunView) => live !== undefined && live.pid === r.state.pid && live.host === r.state.host;
       const unsettled = runs.filter((r) => !r.corrupt && (isUnsettled(r.state) || (ownsLock(r) && !r.state.finished)));
