@@ -73,10 +73,15 @@ export function isSettledApplied(c: ChangeState): boolean {
   return c.status === 'verified' || (c.status === 'applied' && c.noVerifySteps === true);
 }
 
-/** The steps that undo a change, in the order to run them. */
+/**
+ * The steps that undo a change, in the order to run them: its written rollback steps, with an
+ * `undo: apply` among them replaced by the inverses of its apply steps (those that started), in
+ * reverse order; or, without a written rollback, those inverses alone.
+ */
 export function undoSteps(change: ChangeState): ResolvedStep[] {
-  if (change.rollback) return change.rollback;
-  return [...change.inverses].reverse().flat();
+  const inverses = () => [...change.inverses].reverse().flat();
+  if (change.rollback) return change.rollback.flatMap((step) => (step.type === 'undo' ? inverses() : [step]));
+  return inverses();
 }
 
 /** Folds a run's journal into what is applied now. Pure. */

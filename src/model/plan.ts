@@ -38,3 +38,12 @@ export interface Plan {
   risk: { sum: number; max: number; percent: number; band: RiskBand };
   verdict: { ok: boolean; text: string };
 }
+
+/** How a change is undone: by the inverses of its apply steps, by written steps, by both (`undo: apply` among written steps), or not at all. */
+export type UndoKind = 'automatic' | 'written' | 'mixed' | 'cannot be undone';
+
+export function undoKind(c: PlannedChange): UndoKind {
+  if (c.irreversible !== undefined) return 'cannot be undone';
+  if (!c.rollback) return 'automatic';
+  return c.rollback.some((s) => s.type === 'undo') ? 'mixed' : 'written';
+}

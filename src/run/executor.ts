@@ -162,7 +162,8 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
     );
     applied.push(id);
     try {
-      await runSteps(planned.apply, 'apply', id, planned.rollback === null);
+      // Inverses are snapshotted (and journaled) when the rollback uses them: no written rollback, or one with `undo: apply`.
+      await runSteps(planned.apply, 'apply', id, planned.rollback === null || planned.rollback.some((s) => s.type === 'undo'));
       await emitter.emit({ type: 'change.applied', changeId: id, durationMs: performance.now() - changeStart });
       await runSteps(planned.verify, 'verify', id, false);
       await emitter.emit({ type: 'change.verified', changeId: id, durationMs: performance.now() - changeStart, verifySteps: planned.verify.length }, true);
