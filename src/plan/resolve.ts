@@ -166,11 +166,19 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
   const secretValues = runbook.secrets
     .map((name) => (name in vars ? String(vars[name] ?? '') : (options.env[name] ?? '')))
     .filter((v) => v.length >= 3);
+  // Titles are shown as filled (`{{ }}` of a var that cannot be filled stays as written: a title is never an error).
+  const fillText = (text: string) => {
+    try {
+      return fill(text);
+    } catch {
+      return text;
+    }
+  };
   const changes: PlannedChange[] = runbook.changes.map((change, i) => {
     const resolved = { apply: resolveAll(change.apply), verify: resolveAll(change.verify), rollback: change.rollback ? resolveAll(change.rollback) : null };
     return {
       number: i + 1,
-      change,
+      change: { ...change, title: fillText(change.title) },
       band: riskBand(change.risk),
       checksum: checksum(change, resolved, secretValues),
       ...resolved,
@@ -215,7 +223,7 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
     diagnostics,
     vars,
     plan: {
-      runbook,
+      runbook: { ...runbook, title: fillText(runbook.title) },
       vars,
       secretValues,
       preflight,

@@ -91,7 +91,7 @@ export function renderReport(input: ReportInput): string {
     const others = input.othersApplied ?? [];
     lines.push(
       remaining.length
-        ? `still applied: ${remaining.map((c) => `${c.number}. ${c.id} (${statusText(c)})`).join(', ')}`
+        ? `still applied: ${remaining.map((c) => `${c.number}. ${c.id} (${c.status === 'applied' && c.noVerifySteps ? 'no verify steps' : statusText(c)})`).join(', ')}`
         : others.length
           ? `still applied: nothing of this run${gitKept}; but run${others.length === 1 ? '' : 's'} ${others.join(', ')} still ${others.length === 1 ? 'has' : 'have'} changes applied (runbook rollback without --run undoes them, newest first)`
           : `still applied: nothing — the system is as before this run${gitKept}`,

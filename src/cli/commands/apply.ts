@@ -42,7 +42,7 @@ function checkPolicy(plan: Plan, options: ApplyOptions): number | undefined {
     return 2;
   }
   if (needs.confirm.length && !options.yes && !interactive()) {
-    process.stderr.write(`runbook: ${needs.confirm.join(', ')} need confirmation (risk ≥ ${plan.runbook.policy.confirmFrom}); no terminal to ask on: pass --yes\n`);
+    process.stderr.write(`runbook: ${needs.confirm.join(', ')} ${needs.confirm.length === 1 ? 'needs' : 'need'} confirmation (risk ≥ ${plan.runbook.policy.confirmFrom}); no terminal to ask on: pass --yes\n`);
     return 2;
   }
   return undefined;

@@ -14,7 +14,10 @@ import type { CommonOptions } from '../kit/options.js';
 import { reportError } from '../kit/report-error.js';
 import { otherEnvironmentsWithRuns } from '../kit/run-environment.js';
 
-/** Exit 2 when a journal is damaged (DESIGN §5: the state cannot be read as it should). */
+/**
+ * Exit 2 when a journal is damaged (DESIGN §5: the state cannot be read as it should); else 3
+ * when a run is unfinished (not one running now): manual action needed, the command is printed.
+ */
 export async function run(file: string | undefined, options: CommonOptions): Promise<number> {
   try {
     return await withStore(file!, options, async (store) => {
@@ -40,6 +43,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
       const unlock = runbookCommand(['unlock', file!], { ...options, varsFile: [] });
       const rollback = runbookCommand(['rollback', file!], options);
       const others = await otherEnvironmentsWithRuns(file!, options, store);
+      const exitCode = () => (damaged.length ? 2 : unsettled.some((r) => !ownsLock(r)) ? 3 : 0);
       if (options.json) {
         process.stdout.write(
           JSON.stringify({
@@ -54,7 +58,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
             damaged: damaged.map((r) => ({ run: r.state.runId, file: r.corrupt!.path, line: r.corrupt!.line })),
           }) + '\n',
         );
-        return damaged.length ? 2 : 0;
+        return exitCode();
       }
       const out: string[] = [`state: ${store.location}`, `environment: ${environmentOf(options)}`];
       if (others.length) out.push(`other environments with runs: ${others.join(', ')} (${runbookCommand(['status', file!], { ...options, environment: 'NAME' })})`);
@@ -79,7 +83,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
       for (const r of damaged) out.push(`DAMAGED JOURNAL: run ${r.state.runId} — ${r.corrupt!.path} line ${r.corrupt!.line} (see below)`);
       process.stdout.write(out.join('\n') + '\n');
       for (const r of damaged) process.stderr.write(damagedJournal(r.corrupt!, 'The other runs are shown as recorded.', `runbook status`));
-      return damaged.length ? 2 : 0;
+      return exitCode();
     });
   } catch (error) {
     return reportError(error, options.verbose);

@@ -1,0 +1,46 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { backend, printedState } from '../support/state-backend.js';
+import { fourChanges } from './fixture.js';
+
+describe(`rough edges an operator trial found, with the ${backend} state backend`, () => {
+  it('status of an unfinished run exits 3 and prints the one command that continues it; 0 once it is settled', () => {
+    const sb = fourChanges({ onFailure: 'stop' });
+    expect(sb.cli(['apply', sb.runbook, '--var', 'fail_at=2']).code).toBe(1);
+    const status = sb.cli(['status', sb.runbook]);
+    expect(status.code).toBe(3);
+    expect(status.stdout).toContain(`UNFINISHED: run `);
+    expect(status.stdout).toContain(`— restore with: runbook rollback ${sb.runbook}${printedState(sb.runbook)}\n`);
+    expect(sb.cli(['rollback', sb.runbook]).code).toBe(0);
+    expect(sb.cli(['status', sb.runbook]).code).toBe(0);
+  });
+
+  it('one change to confirm "needs" confirmation; two "need" it', () => {
+    const sb = fourChanges();
+    writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('confirmFrom: 3', 'confirmFrom: 2'));
+    const one = sb.cli(['apply', sb.runbook]);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toMatch(/^runbook: 2\. change-2 \(risk 2\/10\) needs confirmation/);
+    writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('risk: 0', 'risk: 2'));
+    expect(sb.cli(['apply', sb.runbook]).stderr).toMatch(/^runbook: 1\. change-1 \(risk 2\/10\), 2\. change-2 \(risk 2\/10\) need confirmation/);
+  });
+
+  it('a change with no verify steps left applied reads "(no verify steps)", never "applied (applied (…))"', () => {
+    const sb = fourChanges({ onFailure: 'rollback-change' });
+    writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace(/( {2}- id: change-1\n(?:.*\n)*?) {4}verify:\n(?: {6}.*\n)+/, '$1'));
+    const r = sb.cli(['apply', sb.runbook, '--var', 'fail_at=2']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('still applied: 1. change-1 (no verify steps)');
+    expect(r.stdout).not.toMatch(/applied \(applied/);
+  });
+
+  it('plan shows titles with their {{ }} filled', () => {
+    const sb = fourChanges();
+    writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('title: Four changes', 'title: "Four changes in {{ dir }}"').replace('title: Change 1', 'title: "Change 1 (fail at {{ fail_at }})"'));
+    const plan = sb.cli(['plan', sb.runbook, '--var', 'fail_at=9']);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain(`Four changes in ${sb.dir} (four-changes)`);
+    expect(plan.stdout).toContain('Change 1 (fail at 9)');
+    expect(plan.stdout).not.toContain('{{');
+  });
+});
