@@ -43,4 +43,13 @@ describe(`rough edges an operator trial found, with the ${backend} state backend
     expect(plan.stdout).toContain('Change 1 (fail at 9)');
     expect(plan.stdout).not.toContain('{{');
   });
+
+  it('a URL var whose password has # in it is refused with the advice to percent-encode it (file:line:col, exit 2)', () => {
+    const sb = fourChanges();
+    writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('vars: {', 'vars: { db_url: "postgres://app:pa#ss@127.0.0.1:5432/db", ').replace('    verify:\n', '      - postgres: { url: "{{ db_url }}", query: "select 1" }\n    verify:\n'));
+    const r = sb.cli(['validate', sb.runbook]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/runbook\.yaml:\d+:\d+: .*must be a URL base.*percent-encode them \(# as %23, @ as %40, \/ as %2F\)/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
 });
