@@ -5,6 +5,7 @@ import { varRefs } from '../load/vars.js';
 import type { Diagnostic, SourcePos } from '../model/diagnostic.js';
 import type { Plan, PlannedChange, RiskBand } from '../model/plan.js';
 import type { Change, ResolvedStep, Runbook, StepSpec } from '../model/runbook.js';
+import { durationLimitProblem, parseDuration } from '../model/units.js';
 import type { TemplateField } from '../steps/contract.js';
 import { stepType } from '../steps/registry.js';
 import { fillField, StepBindings, TemplatePlacementError, VALUE_ENV, type FillContext } from '../template/fill.js';
@@ -123,6 +124,17 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
   const isSecret = (expr: string) => secretNames.has(expr.startsWith('env.') ? expr.slice(4) : expr.split('.')[0]!);
 
   const checks: Promise<Diagnostic[]>[] = [];
+  /** `timeout: "{{ var }}"`: the filled value must be a duration like any written one. */
+  const filledTimeout = (template: string): number => {
+    const text = fill(template);
+    const ms = parseDuration(text);
+    const secret = [...template.matchAll(/\{\{\s*([^\s|}]+)/g)].some((m) => isSecret(m[1]!));
+    const got = secret ? '' : ` — got ${JSON.stringify(text)}`;
+    if (ms === undefined) throw new TemplatePlacementError(`timeout ${template} must fill to a duration with a unit such as 500ms, 30s, 5m or 1h${got}`);
+    const limit = durationLimitProblem(ms) ?? (ms === 0 ? 'must be longer than 0s: a step with no time to run always fails' : undefined);
+    if (limit) throw new TemplatePlacementError(`timeout ${template} ${limit}${got}`);
+    return ms;
+  };
   const resolveStep = (spec: StepSpec): ResolvedStep | undefined => {
     current = spec;
     const def = stepType(spec.type)!;
@@ -144,7 +156,7 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
         type: spec.type,
         params,
         label: spec.name !== undefined ? fill(spec.name) : def.describe((def.withShown ? params : shownParams) as never),
-        timeout: spec.timeout,
+        timeout: spec.timeoutTemplate !== undefined ? filledTimeout(spec.timeoutTemplate) : spec.timeout,
         retries: spec.retries,
         interval: spec.interval,
         passes: spec.passes,

@@ -52,4 +52,15 @@ describe(`rough edges an operator trial found, with the ${backend} state backend
     expect(r.stderr).toMatch(/runbook\.yaml:\d+:\d+: .*must be a URL base.*percent-encode them \(# as %23, @ as %40, \/ as %2F\)/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('a templated timeout is filled and enforced; one that does not fill to a duration is refused at file:line:col (exit 2)', () => {
+    const sb = fourChanges();
+    writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('vars: {', 'vars: { step_timeout: 1s, ').replace('    verify:\n', '    verify:\n      - run: "sleep 5"\n        timeout: "{{ step_timeout }}"\n'));
+    const r = sb.cli(['apply', sb.runbook, '--only', 'change-1']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/sleep 5 … FAILED 1\.\ds: timed out after 1\.0s/);
+    const bad = sb.cli(['validate', sb.runbook, '--var', 'step_timeout=soon']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/runbook\.yaml:\d+:\d+: timeout \{\{ step_timeout \}\} must fill to a duration with a unit such as 500ms, 30s, 5m or 1h — got "soon"/);
+  });
 });
