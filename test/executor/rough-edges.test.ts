@@ -63,4 +63,22 @@ describe(`rough edges an operator trial found, with the ${backend} state backend
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/runbook\.yaml:\d+:\d+: timeout \{\{ step_timeout \}\} must fill to a duration with a unit such as 500ms, 30s, 5m or 1h — got "soon"/);
   });
+
+  it('--verbose names a step before its output, and a line break in a value does not split a progress line', () => {
+    const sb = fourChanges();
+    writeFileSync(
+      sb.runbook,
+      readFileSync(sb.runbook, 'utf8')
+        .replace('vars: {', 'vars: { note: "two\\nlines", ')
+        .replace('    verify:\n', '    verify:\n      - name: "say {{ note }}"\n        run: "echo output-of-say"\n'),
+    );
+    const r = sb.cli(['apply', sb.runbook, '--only', 'change-1', '--verbose']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    const output = lines.findIndex((l) => l.includes('│ output-of-say'));
+    expect(output).toBeGreaterThan(0);
+    expect(lines[output - 1]).toBe('[verify 1/1 change-1 · step 1] say two⏎lines …');
+    expect(lines[output + 1]).toMatch(/^\[verify 1\/1 change-1 · step 1\] say two⏎lines … ok /);
+    expect(lines.some((l) => l === 'lines …' || l.startsWith('lines … ok'))).toBe(false);
+  });
 });

@@ -9,7 +9,8 @@ import { formatMs } from '../../model/units.js';
 export function lineRenderer(out: Writable, opts: { verbose: boolean; total: number }): EventListener {
   const numbers = new Map<string, number>();
   let retried = false;
-  const w = (line: string) => out.write(line + '\n');
+  // One event, one line: a line break in a label, a value or a message (a var holding one) must not split it.
+  const w = (line: string) => out.write(line.replace(/\r?\n/g, '⏎') + '\n');
   const where = (e: { phase: string; changeId?: string; index: number }) => {
     const n = e.changeId ? numbers.get(e.changeId) : undefined;
     return `${e.phase}${e.changeId ? ` ${n !== undefined ? `${n}/${opts.total} ` : ''}${e.changeId}` : ''} · step ${e.index + 1}`;
@@ -22,9 +23,11 @@ export function lineRenderer(out: Writable, opts: { verbose: boolean; total: num
         break;
       case 'step.started':
         retried = e.attempt > 1;
+        // With --verbose the step's output follows: name the step first, so it does not read as the previous one's.
+        if (opts.verbose) w(`[${where(e)}] ${e.label} …${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`);
         break;
       case 'step.output':
-        if (opts.verbose) for (const line of e.chunk.replace(/\n$/, '').split('\n')) w(`    │ ${line}`);
+        if (opts.verbose) for (const line of e.chunk.replace(/\n$/, '').split('\n')) out.write(`    │ ${line}\n`);
         break;
       case 'step.finished': {
         const attempt = e.attempt > 1 || retried ? ` (attempt ${e.attempt})` : '';
