@@ -61,7 +61,19 @@ export type EngineEvent =
     } // (journal)
   | ({ type: 'step.started'; attempt: number; inverse?: ResolvedStep[] } & StepRef) // (journal for apply/rollback)
   | ({ type: 'step.output'; chunk: string } & StepRef)
-  | ({ type: 'step.finished'; ok: boolean; durationMs: number; attempt: number; detail?: string; data?: Record<string, unknown>; failure?: StepFailure } & StepRef) // (journal)
+  | ({
+      type: 'step.finished';
+      ok: boolean;
+      durationMs: number;
+      attempt: number;
+      detail?: string;
+      data?: Record<string, unknown>;
+      failure?: StepFailure;
+      /** A failed attempt another one follows (retries): not the step's verdict. */
+      retrying?: true;
+      /** How many attempts the step can take, when that is fixed. */
+      attempts?: number;
+    } & StepRef) // (journal)
   | { type: 'change.applied'; changeId: string; durationMs: number } // (journal)
   | { type: 'change.verified'; changeId: string; durationMs: number; /** How many verify steps passed; 0: the change has none (absent in older journals). */ verifySteps?: number } // (journal)
   | { type: 'change.failed'; changeId: string; phase: Phase; failure: StepFailure } // (journal)

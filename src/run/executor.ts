@@ -14,7 +14,7 @@ import { takeRunCheckpoint, undoRunCheckpoint } from './checkpoint.js';
 import { Emitter } from './emitter.js';
 import { runPreflight, type PreflightFailure } from './preflight.js';
 import { rollbackChanges, type RollbackSignals } from './rollback.js';
-import { abortableSleep, abortReason, failureOf, runWithRetries, stepContext, withinLimits, type StepEnvironment } from './step-runner.js';
+import { abortableSleep, abortReason, failureOf, retryFields, runWithRetries, stepContext, withinLimits, type StepEnvironment } from './step-runner.js';
 
 export interface ExecuteOptions {
   runId: string;
@@ -124,7 +124,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
             emitter.emit(
               r.ok
                 ? { type: 'step.finished', ...ref, attempt, ok: true, durationMs: r.ms, detail: r.outcome.detail, data: r.outcome.data }
-                : { type: 'step.finished', ...ref, attempt, ok: false, durationMs: r.ms, failure: r.failure },
+                : { type: 'step.finished', ...ref, attempt, ok: false, durationMs: r.ms, failure: r.failure, ...retryFields(r) },
             ),
         });
       } catch (error) {

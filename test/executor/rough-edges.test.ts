@@ -81,4 +81,23 @@ describe(`rough edges an operator trial found, with the ${backend} state backend
     expect(lines[output + 1]).toMatch(/^\[verify 1\/1 change-1 · step 1\] say two⏎lines … ok /);
     expect(lines.some((l) => l === 'lines …' || l.startsWith('lines … ok'))).toBe(false);
   });
+
+  it('verify retries say "attempt 1/5 … retrying" for attempts a later one makes good; only a final failure says FAILED', () => {
+    const sb = fourChanges();
+    const flaky = (n: number) => `      - name: third time lucky\n        run: "n=$(cat {{ dir }}/count 2>/dev/null || echo 0); n=$((n+1)); echo $n > {{ dir }}/count; test $n -ge ${n}"\n        retries: 4\n        interval: 10ms\n`;
+    writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('    verify:\n', `    verify:\n${flaky(3)}`));
+    const r = sb.cli(['apply', sb.runbook, '--only', 'change-1']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/third time lucky … attempt 1\/5 did not pass \S+: command exited with code 1 — retrying\n/);
+    expect(r.stdout).toMatch(/third time lucky … attempt 2\/5 did not pass/);
+    expect(r.stdout).toMatch(/third time lucky … ok \S+ \(attempt 3\/5\)/);
+    expect(r.stdout).not.toMatch(/FAILED/);
+
+    expect(sb.cli(['rollback', sb.runbook]).code).toBe(0);
+    writeFileSync(`${sb.dir}/count`, '-100');
+    const never = sb.cli(['apply', sb.runbook, '--only', 'change-1']);
+    expect(never.code).toBe(1);
+    expect(never.stdout.match(/did not pass/g)).toHaveLength(4);
+    expect(never.stdout).toMatch(/third time lucky … FAILED \S+ \(attempt 5\/5\)/);
+  });
 });
