@@ -74,10 +74,11 @@ export async function main(argv: string[]): Promise<number> {
     .option('--from <change>', 'start at this change')
     .option('--max-age <duration>', 'refuse a saved plan older than this, e.g. 4h (default: policy.planMaxAge, else no limit)')
     .option('--junit <file>', 'also write a JUnit XML report: one testcase per change')
+    .option('--reapply <change>', 'apply this change again although an earlier run applied it (from another definition, or the same one); journals what it replaces (repeatable)', collect, [])
     .action(action<ApplyOptions>(() => import('./commands/apply.js'), setCode));
 
   withCommon(program.command('rollback').argument('<file>', 'runbook YAML').description('undo what a run applied, in reverse order'))
-    .option('--run <id>', 'the run to undo (default: the last run that left changes applied)')
+    .option('--run <id>', 'undo only this run (default: every run that left changes applied, newest first)')
     .option('--to <change>', 'roll back down to and including this change only')
     .option('--checkpoint', "also reset the git checkout to the run's checkpoint commit", false)
     .option('--force', 'overwrite what others changed since the apply: restore files edited since (and files that held a secret rotated since), and with --checkpoint reset a tree that has changes not the run’s own', false)

@@ -21,6 +21,10 @@ export interface ChangeState {
   failure?: StepFailure;
   /** Set when its apply finished and it has no verify steps: applied, but nothing checked it. */
   noVerifySteps?: boolean;
+  /** When its apply (and verify) finished. */
+  appliedAt?: string;
+  /** `--reapply`: the earlier run whose application of this change it went on top of. */
+  replaces?: { runId: string; checksum: string; at?: string };
 }
 
 /** A `runbook rollback` run later on an applied run. */
@@ -64,10 +68,20 @@ export function remaining(state: RunState): ChangeState[] {
   return state.changes.filter((c) => c.status !== 'rolled-back');
 }
 
-/** The steps that undo a change, in the order to run them. */
+/** Applied and checked as far as it goes: verified, or applied with no verify steps. Such a change is on the system as its run left it. */
+export function isSettledApplied(c: ChangeState): boolean {
+  return c.status === 'verified' || (c.status === 'applied' && c.noVerifySteps === true);
+}
+
+/**
+ * The steps that undo a change, in the order to run them: its written rollback steps, with an
+ * `undo: apply` among them replaced by the inverses of its apply steps (those that started), in
+ * reverse order; or, without a written rollback, those inverses alone.
+ */
 export function undoSteps(change: ChangeState): ResolvedStep[] {
-  if (change.rollback) return change.rollback;
-  return [...change.inverses].reverse().flat();
+  const inverses = () => [...change.inverses].reverse().flat();
+  if (change.rollback) return change.rollback.flatMap((step) => (step.type === 'undo' ? inverses() : [step]));
+  return inverses();
 }
 
 /** Folds a run's journal into what is applied now. Pure. */
@@ -94,7 +108,7 @@ export function foldRun(runId: string, events: JournalEvent[]): RunState {
         if (state.checkpointCommit) state.checkpointCommit.undone = { restored: e.restored, reason: e.reason, finish: e.finish };
         break;
       case 'change.started': {
-        const c: ChangeState = { id: e.changeId, number: e.number, title: e.title, checksum: e.checksum, status: 'applying', rollback: e.rollback, inverses: [], paths: [], ...(e.irreversible !== undefined ? { irreversible: e.irreversible } : {}) };
+        const c: ChangeState = { id: e.changeId, number: e.number, title: e.title, checksum: e.checksum, status: 'applying', rollback: e.rollback, inverses: [], paths: [], ...(e.irreversible !== undefined ? { irreversible: e.irreversible } : {}), ...(e.replaces ? { replaces: e.replaces } : {}) };
         byId.set(e.changeId, c);
         state.changes.push(c);
         break;
@@ -115,8 +129,8 @@ export function foldRun(runId: string, events: JournalEvent[]): RunState {
         break;
       case 'change.verified': {
         const c = byId.get(e.changeId);
-        if (c && e.verifySteps === 0) Object.assign(c, { status: 'applied', noVerifySteps: true });
-        else if (c) c.status = 'verified';
+        if (c && e.verifySteps === 0) Object.assign(c, { status: 'applied', noVerifySteps: true, appliedAt: e.at });
+        else if (c) Object.assign(c, { status: 'verified', appliedAt: e.at });
         break;
       }
       case 'rollback.started':

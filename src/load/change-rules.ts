@@ -30,7 +30,8 @@ const NONE_HINT = 'rollback: { none: "<why it cannot be undone>" }';
 /**
  * Rules across a change: ids are unique; a change without `rollback` must consist of steps that
  * undo themselves (file, cron) or change nothing (checks, wait); an empty `rollback` list, which
- * would undo nothing, is only allowed when nothing needs undoing.
+ * would undo nothing, is only allowed when nothing needs undoing; `undo: apply` stands only in a
+ * rollback list, once, and only where an apply step has an inverse.
  */
 export function changeDiagnostics(src: YamlSource, data: Raw): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
@@ -38,9 +39,19 @@ export function changeDiagnostics(src: YamlSource, data: Raw): Diagnostic[] {
   // Where each id was first used, as the change's index: positions are looked up only for a duplicate.
   const seen = new Map<string, number>();
   const at = (path: (string | number)[]) => posAt(src, nodeOffset(nodeAt(src.doc, path).node) ?? 0);
+  const isUndo = (step: unknown) => step !== null && typeof step === 'object' && stepTypeOf(step as Raw) === 'undo';
+  const misplaced = (list: unknown, path: (string | number)[]) => {
+    if (!Array.isArray(list)) return;
+    list.forEach((step, k) => {
+      if (isUndo(step)) diagnostics.push({ code: 'misplaced-undo', message: '`undo: apply` belongs in a change\'s rollback list, where it stands for the inverses of that change\'s apply steps', pos: at([...path, k]) });
+    });
+  };
+  misplaced(data.preflight, ['preflight']);
   changes.forEach((c, i) => {
     if (c === null || typeof c !== 'object') return;
     const change = c as Raw;
+    misplaced(change.apply, ['changes', i, 'apply']);
+    misplaced(change.verify, ['changes', i, 'verify']);
     const id = change.id;
     if (typeof id === 'string') {
       const first = seen.get(id);
@@ -49,6 +60,17 @@ export function changeDiagnostics(src: YamlSource, data: Raw): Diagnostic[] {
     }
     if (!Array.isArray(change.apply)) return;
     const undo = (change.apply as unknown[]).map(undoOf);
+    if (Array.isArray(change.rollback)) {
+      const undoAt = (change.rollback as unknown[]).flatMap((step, k) => (isUndo(step) ? [k] : []));
+      for (const k of undoAt.slice(1)) diagnostics.push({ code: 'duplicate-undo', message: `change "${String(id)}" has \`undo: apply\` twice in its rollback: the apply steps would be undone twice`, pos: at(['changes', i, 'rollback', k]) });
+      if (undoAt.length && !undo.includes('inverse')) {
+        diagnostics.push({
+          code: 'undo-nothing',
+          message: `change "${String(id)}": \`undo: apply\` would undo nothing, since none of its apply steps undoes itself (file, cron); write the steps that undo it instead`,
+          pos: at(['changes', i, 'rollback', undoAt[0]!]),
+        });
+      }
+    }
     if (change.rollback === undefined) {
       undo.forEach((how, k) => {
         if (how !== 'manual') return;

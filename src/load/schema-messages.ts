@@ -71,6 +71,7 @@ export function typeWords(types: string[]): string {
 /** What each pattern of the schema allows, in words (a test checks every pattern has some). */
 export const PATTERN_WORDS: Record<string, string> = {
   [DURATION_PATTERN]: 'a duration with a unit such as 500ms, 30s, 5m or 1h',
+  [`${DURATION_PATTERN}|\\{\\{`]: 'a duration with a unit such as 500ms, 30s, 5m or 1h (or a {{ var }} that holds one)',
   [`${SIZE_PATTERN}|\\{\\{`]: 'a size with a unit such as 512MB or 5GB',
   '^[a-z0-9][a-z0-9._-]*$': 'lowercase letters, digits, ".", "_" or "-", starting with a letter or digit',
   '^[A-Za-z_][A-Za-z0-9_-]*$': 'a variable name: letters, digits, "_" or "-", starting with a letter or "_"',
@@ -81,7 +82,7 @@ export const PATTERN_WORDS: Record<string, string> = {
 };
 
 function isDuration(e: SchemaError): boolean {
-  return /\$defs\/duration/.test(e.schemaPath) || e.parentSchema?.pattern === DURATION_PATTERN;
+  return /\$defs\/(templatedD|d)uration/.test(e.schemaPath) || e.parentSchema?.pattern === DURATION_PATTERN;
 }
 
 function isSize(e: SchemaError): boolean {

@@ -41,15 +41,39 @@ export type EngineEvent =
       dryRun: boolean;
       /** Names (never values) of the runbook's secrets, so rollback knows what to fill from the environment. */
       secrets: string[];
+      /** Selected changes not run because an earlier run applied them with the same definition (state-aware apply). */
+      skipped?: { id: string; runId: string; at?: string }[];
     } // (journal)
   | { type: 'preflight.finished'; ok: boolean; failures: string[] } // (journal)
   | ({ type: 'checkpoint.started' } & CheckpointRecord) // (journal) before the checkpoint commit is made
   | { type: 'checkpoint.taken'; dir: string; commit: string; createdCommit: boolean } // (journal)
   | { type: 'checkpoint.undone'; dir: string; commit: string | null; restored: boolean; reason?: string; finish?: string } // (journal) after a rollback left nothing of the run applied
-  | { type: 'change.started'; changeId: string; number: number; title: string; checksum: string; rollback: ResolvedStep[] | null; irreversible?: string } // (journal)
+  | {
+      type: 'change.started';
+      changeId: string;
+      number: number;
+      title: string;
+      checksum: string;
+      rollback: ResolvedStep[] | null;
+      irreversible?: string;
+      /** `--reapply`: the change was still applied by that run, with that definition; this one goes on top of it. */
+      replaces?: { runId: string; checksum: string; at?: string };
+    } // (journal)
   | ({ type: 'step.started'; attempt: number; inverse?: ResolvedStep[] } & StepRef) // (journal for apply/rollback)
   | ({ type: 'step.output'; chunk: string } & StepRef)
-  | ({ type: 'step.finished'; ok: boolean; durationMs: number; attempt: number; detail?: string; data?: Record<string, unknown>; failure?: StepFailure } & StepRef) // (journal)
+  | ({
+      type: 'step.finished';
+      ok: boolean;
+      durationMs: number;
+      attempt: number;
+      detail?: string;
+      data?: Record<string, unknown>;
+      failure?: StepFailure;
+      /** A failed attempt another one follows (retries): not the step's verdict. */
+      retrying?: true;
+      /** How many attempts the step can take, when that is fixed. */
+      attempts?: number;
+    } & StepRef) // (journal)
   | { type: 'change.applied'; changeId: string; durationMs: number } // (journal)
   | { type: 'change.verified'; changeId: string; durationMs: number; /** How many verify steps passed; 0: the change has none (absent in older journals). */ verifySteps?: number } // (journal)
   | { type: 'change.failed'; changeId: string; phase: Phase; failure: StepFailure } // (journal)

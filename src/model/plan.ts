@@ -7,7 +7,7 @@ export interface PlannedChange {
   number: number;
   change: Change;
   band: RiskBand;
-  /** sha256 of the change's normalised definition; the journal keeps it to spot edits after apply. */
+  /** sha256 of the change's normalised definition and resolved steps (secrets masked); the journal keeps it to spot edits after apply and to skip a change already applied as it is. */
   checksum: string;
   apply: ResolvedStep[];
   verify: ResolvedStep[];
@@ -37,4 +37,13 @@ export interface Plan {
   changes: PlannedChange[];
   risk: { sum: number; max: number; percent: number; band: RiskBand };
   verdict: { ok: boolean; text: string };
+}
+
+/** How a change is undone: by the inverses of its apply steps, by written steps, by both (`undo: apply` among written steps), or not at all. */
+export type UndoKind = 'automatic' | 'written' | 'mixed' | 'cannot be undone';
+
+export function undoKind(c: PlannedChange): UndoKind {
+  if (c.irreversible !== undefined) return 'cannot be undone';
+  if (!c.rollback) return 'automatic';
+  return c.rollback.some((s) => s.type === 'undo') ? 'mixed' : 'written';
 }

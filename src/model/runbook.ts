@@ -38,6 +38,8 @@ export interface StepSpec extends StepCommon {
   pos: SourcePos;
   /** Positions of the templated strings under the type key, by path (`stdout/matches`), for problems found once they are filled. */
   templatePos?: Record<string, SourcePos>;
+  /** `timeout: "{{ var }}"`: filled and parsed when the plan is resolved (then `timeout`). */
+  timeoutTemplate?: string;
 }
 
 /**

@@ -57,6 +57,12 @@ export const unitDefs = {
     pattern: DURATION_PATTERN,
     description: 'A duration with a unit: 500ms, 30s, 5m, 1h, 1m30s.',
   },
+  /** A step's timeout: a duration, or `{{ var }}` holding one (filled and checked when the plan is resolved). */
+  templatedDuration: {
+    type: 'string',
+    pattern: `${DURATION_PATTERN}|\\{\\{`,
+    description: 'A duration with a unit (500ms, 30s, 5m, 1h), or a {{ var }} that holds one.',
+  },
   size: {
     type: 'string',
     pattern: `${SIZE_PATTERN}|\\{\\{`,

@@ -5,6 +5,7 @@ import { varRefs } from '../load/vars.js';
 import type { Diagnostic, SourcePos } from '../model/diagnostic.js';
 import type { Plan, PlannedChange, RiskBand } from '../model/plan.js';
 import type { Change, ResolvedStep, Runbook, StepSpec } from '../model/runbook.js';
+import { durationLimitProblem, parseDuration } from '../model/units.js';
 import type { TemplateField } from '../steps/contract.js';
 import { stepType } from '../steps/registry.js';
 import { fillField, StepBindings, TemplatePlacementError, VALUE_ENV, type FillContext } from '../template/fill.js';
@@ -85,11 +86,19 @@ function resolveVars(vars: Record<string, unknown>, scope: Omit<TemplateScope, '
   return { vars: done, failed };
 }
 
-function checksum(change: Change): string {
+/**
+ * A change's definition as applied: its normalised text and its steps as resolved (so a `--var`
+ * or vars file that changes what a step does changes the checksum). Secret values are masked
+ * first: the checksum is journaled and must not let anyone test a guess of a secret.
+ */
+function checksum(change: Change, resolved: { apply: ResolvedStep[]; verify: ResolvedStep[]; rollback: ResolvedStep[] | null }, secrets: string[]): string {
   const { pos: _pos, ...definition } = change;
   const strip = (steps: StepSpec[] | undefined) => steps?.map(({ pos: _p, templatePos: _t, ...s }) => s);
+  const stripResolved = (steps: ResolvedStep[] | null) => steps?.map(({ pos: _p, ...s }) => s) ?? null;
   const normalised = { ...definition, apply: strip(change.apply), verify: strip(change.verify), rollback: strip(change.rollback) };
-  return createHash('sha256').update(JSON.stringify(normalised)).digest('hex').slice(0, 16);
+  let text = JSON.stringify({ definition: normalised, resolved: { apply: stripResolved(resolved.apply), verify: stripResolved(resolved.verify), rollback: stripResolved(resolved.rollback) } });
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) text = text.split(JSON.stringify(secret).slice(1, -1)).join('\u0000secret');
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
 /**
@@ -115,6 +124,17 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
   const isSecret = (expr: string) => secretNames.has(expr.startsWith('env.') ? expr.slice(4) : expr.split('.')[0]!);
 
   const checks: Promise<Diagnostic[]>[] = [];
+  /** `timeout: "{{ var }}"`: the filled value must be a duration like any written one. */
+  const filledTimeout = (template: string): number => {
+    const text = fill(template);
+    const ms = parseDuration(text);
+    const secret = [...template.matchAll(/\{\{\s*([^\s|}]+)/g)].some((m) => isSecret(m[1]!));
+    const got = secret ? '' : ` — got ${JSON.stringify(text)}`;
+    if (ms === undefined) throw new TemplatePlacementError(`timeout ${template} must fill to a duration with a unit such as 500ms, 30s, 5m or 1h${got}`);
+    const limit = durationLimitProblem(ms) ?? (ms === 0 ? 'must be longer than 0s: a step with no time to run always fails' : undefined);
+    if (limit) throw new TemplatePlacementError(`timeout ${template} ${limit}${got}`);
+    return ms;
+  };
   const resolveStep = (spec: StepSpec): ResolvedStep | undefined => {
     current = spec;
     const def = stepType(spec.type)!;
@@ -136,7 +156,7 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
         type: spec.type,
         params,
         label: spec.name !== undefined ? fill(spec.name) : def.describe((def.withShown ? params : shownParams) as never),
-        timeout: spec.timeout,
+        timeout: spec.timeoutTemplate !== undefined ? filledTimeout(spec.timeoutTemplate) : spec.timeout,
         retries: spec.retries,
         interval: spec.interval,
         passes: spec.passes,
@@ -155,18 +175,30 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
   const resolveAll = (list: StepSpec[]) => list.map(resolveStep).filter((s): s is ResolvedStep => s !== undefined);
 
   const preflight = resolveAll(runbook.preflight);
-  const changes: PlannedChange[] = runbook.changes.map((change, i) => ({
-    number: i + 1,
-    change,
-    band: riskBand(change.risk),
-    checksum: checksum(change),
-    apply: resolveAll(change.apply),
-    verify: resolveAll(change.verify),
-    rollback: change.rollback ? resolveAll(change.rollback) : null,
-    ...(change.irreversible !== undefined ? { irreversible: change.irreversible } : {}),
-    needsAcceptRisk: change.risk > runbook.policy.maxRisk,
-    needsConfirm: change.risk >= runbook.policy.confirmFrom,
-  }));
+  const secretValues = runbook.secrets
+    .map((name) => (name in vars ? String(vars[name] ?? '') : (options.env[name] ?? '')))
+    .filter((v) => v.length >= 3);
+  // Titles are shown as filled (`{{ }}` of a var that cannot be filled stays as written: a title is never an error).
+  const fillText = (text: string) => {
+    try {
+      return fill(text);
+    } catch {
+      return text;
+    }
+  };
+  const changes: PlannedChange[] = runbook.changes.map((change, i) => {
+    const resolved = { apply: resolveAll(change.apply), verify: resolveAll(change.verify), rollback: change.rollback ? resolveAll(change.rollback) : null };
+    return {
+      number: i + 1,
+      change: { ...change, title: fillText(change.title) },
+      band: riskBand(change.risk),
+      checksum: checksum(change, resolved, secretValues),
+      ...resolved,
+      ...(change.irreversible !== undefined ? { irreversible: change.irreversible } : {}),
+      needsAcceptRisk: change.risk > runbook.policy.maxRisk,
+      needsConfirm: change.risk >= runbook.policy.confirmFrom,
+    };
+  });
   let checkpoint: Plan['checkpoint'];
   if (runbook.checkpoint?.git) {
     try {
@@ -199,14 +231,11 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
     ...(irreversible.length ? [`${changesText(irreversible.length)} CANNOT BE UNDONE (${irreversible.map((c) => c.change.id).join(', ')})`] : []),
     `on failure: ${runbook.policy.onFailure}`,
   ];
-  const secretValues = runbook.secrets
-    .map((name) => (name in vars ? String(vars[name] ?? '') : (options.env[name] ?? '')))
-    .filter((v) => v.length >= 3);
   return {
     diagnostics,
     vars,
     plan: {
-      runbook,
+      runbook: { ...runbook, title: fillText(runbook.title) },
       vars,
       secretValues,
       preflight,

@@ -32,6 +32,8 @@ export interface ReportInput {
   rollbackCommand: string;
   /** `rollback` when the report closes a `runbook rollback` rather than an apply. */
   command?: 'apply' | 'rollback';
+  /** Other runs of this runbook/environment that still have changes applied: the system is not as before while there are any. */
+  othersApplied?: string[];
 }
 
 /** How taking the git checkpoint back went, once a rollback left nothing of the run applied. */
@@ -86,7 +88,14 @@ export function renderReport(input: ReportInput): string {
   if (input.rollbackFailure) lines.push(`rollback of ${input.rollbackFailure.changeId} failed:`, ...failureLines(input.rollbackFailure.failure, '              '));
   if (outcome !== 'applied') {
     const gitKept = state.checkpointCommit?.undone?.restored === false ? ', except git HEAD (below)' : '';
-    lines.push(remaining.length ? `still applied: ${remaining.map((c) => `${c.number}. ${c.id} (${statusText(c)})`).join(', ')}` : `still applied: nothing — the system is as before this run${gitKept}`);
+    const others = input.othersApplied ?? [];
+    lines.push(
+      remaining.length
+        ? `still applied: ${remaining.map((c) => `${c.number}. ${c.id} (${c.status === 'applied' && c.noVerifySteps ? 'no verify steps' : statusText(c)})`).join(', ')}`
+        : others.length
+          ? `still applied: nothing of this run${gitKept}; but run${others.length === 1 ? '' : 's'} ${others.join(', ')} still ${others.length === 1 ? 'has' : 'have'} changes applied (runbook rollback without --run undoes them, newest first)`
+          : `still applied: nothing — the system is as before this run${gitKept}`,
+    );
   }
   if (outcome === 'rollback-failed' && remaining.length && !input.rollbackInterrupted) {
     lines.push('to finish by hand, in this order:');

@@ -14,7 +14,7 @@ import { takeRunCheckpoint, undoRunCheckpoint } from './checkpoint.js';
 import { Emitter } from './emitter.js';
 import { runPreflight, type PreflightFailure } from './preflight.js';
 import { rollbackChanges, type RollbackSignals } from './rollback.js';
-import { abortableSleep, abortReason, failureOf, runWithRetries, stepContext, withinLimits, type StepEnvironment } from './step-runner.js';
+import { abortableSleep, abortReason, failureOf, retryFields, runWithRetries, stepContext, withinLimits, type StepEnvironment } from './step-runner.js';
 
 export interface ExecuteOptions {
   runId: string;
@@ -28,6 +28,10 @@ export interface ExecuteOptions {
   only?: string;
   from?: string;
   command: string;
+  /** State-aware apply: selected changes left out because an earlier run applied them as they are (journaled in run.started). */
+  skipped?: { id: string; runId: string; at?: string }[];
+  /** `--reapply`: changes still applied by an earlier run that this run applies again, by id (journaled in change.started). */
+  replaces?: Record<string, { runId: string; checksum: string; at?: string }>;
 }
 
 export interface ExecuteResult {
@@ -85,6 +89,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
       user: userInfo().username,
       dryRun: false,
       secrets: plan.runbook.secrets,
+      ...(options.skipped?.length ? { skipped: options.skipped } : {}),
     },
     true,
   );
@@ -119,7 +124,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
             emitter.emit(
               r.ok
                 ? { type: 'step.finished', ...ref, attempt, ok: true, durationMs: r.ms, detail: r.outcome.detail, data: r.outcome.data }
-                : { type: 'step.finished', ...ref, attempt, ok: false, durationMs: r.ms, failure: r.failure },
+                : { type: 'step.finished', ...ref, attempt, ok: false, durationMs: r.ms, failure: r.failure, ...retryFields(r) },
             ),
         });
       } catch (error) {
@@ -152,12 +157,13 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
     const id = planned.change.id;
     const changeStart = performance.now();
     await emitter.emit(
-      { type: 'change.started', changeId: id, number: planned.number, title: planned.change.title, checksum: planned.checksum, rollback: planned.rollback ? protectSecrets(planned.rollback, secrets) : null, ...(planned.irreversible !== undefined ? { irreversible: planned.irreversible } : {}) },
+      { type: 'change.started', changeId: id, number: planned.number, title: planned.change.title, checksum: planned.checksum, rollback: planned.rollback ? protectSecrets(planned.rollback, secrets) : null, ...(planned.irreversible !== undefined ? { irreversible: planned.irreversible } : {}), ...(options.replaces?.[id] ? { replaces: options.replaces[id] } : {}) },
       true,
     );
     applied.push(id);
     try {
-      await runSteps(planned.apply, 'apply', id, planned.rollback === null);
+      // Inverses are snapshotted (and journaled) when the rollback uses them: no written rollback, or one with `undo: apply`.
+      await runSteps(planned.apply, 'apply', id, planned.rollback === null || planned.rollback.some((s) => s.type === 'undo'));
       await emitter.emit({ type: 'change.applied', changeId: id, durationMs: performance.now() - changeStart });
       await runSteps(planned.verify, 'verify', id, false);
       await emitter.emit({ type: 'change.verified', changeId: id, durationMs: performance.now() - changeStart, verifySteps: planned.verify.length }, true);

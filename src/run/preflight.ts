@@ -4,7 +4,7 @@ import type { Plan } from '../model/plan.js';
 import { createRedactor } from '../secrets/redact.js';
 import { checkCheckpoint } from './checkpoint.js';
 import { Emitter } from './emitter.js';
-import { failureOf, runWithRetries, type StepEnvironment } from './step-runner.js';
+import { failureOf, retryFields, runWithRetries, type StepEnvironment } from './step-runner.js';
 
 /** A preflight check that failed: its name and why (with the command, exit code and output tail when it ran one). */
 export interface PreflightFailure {
@@ -23,7 +23,7 @@ export async function runPreflight(plan: Plan, emitter: Emitter, base: Omit<Step
       await runWithRetries(step, 'preflight', env, signal, {
         started: (attempt) => emitter.emit({ type: 'step.started', ...ref, attempt }),
         finished: (attempt, r) =>
-          emitter.emit(r.ok ? { type: 'step.finished', ...ref, attempt, ok: true, durationMs: r.ms, detail: r.outcome.detail } : { type: 'step.finished', ...ref, attempt, ok: false, durationMs: r.ms, failure: r.failure }),
+          emitter.emit(r.ok ? { type: 'step.finished', ...ref, attempt, ok: true, durationMs: r.ms, detail: r.outcome.detail } : { type: 'step.finished', ...ref, attempt, ok: false, durationMs: r.ms, failure: r.failure, ...retryFields(r) }),
       });
     } catch (error) {
       failures.push({ step: step.label, failure: failureOf(error) });

@@ -2,7 +2,7 @@ import { undoSteps, type ChangeState } from '../history/applied-state.js';
 import type { Phase, StepFailure } from '../model/events.js';
 import { fillSecrets, type SecretValues } from '../secrets/secrets.js';
 import type { Emitter } from './emitter.js';
-import { abortReason, failureOf, runWithRetries, type StepEnvironment } from './step-runner.js';
+import { abortReason, failureOf, retryFields, runWithRetries, type StepEnvironment } from './step-runner.js';
 
 /**
  * How a rollback is interrupted: `stop` lets the running undo step finish and starts no other
@@ -71,7 +71,7 @@ export async function rollbackChanges(
               emitter.emit(
                 r.ok
                   ? { type: 'step.finished', ...ref, attempt, ok: true, durationMs: r.ms, detail: r.outcome.detail }
-                  : { type: 'step.finished', ...ref, attempt, ok: false, durationMs: r.ms, failure: r.failure },
+                  : { type: 'step.finished', ...ref, attempt, ok: false, durationMs: r.ms, failure: r.failure, ...retryFields(r) },
               ),
           }, signals.stop);
         } catch (error) {

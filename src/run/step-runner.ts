@@ -107,7 +107,19 @@ export function failureOf(error: unknown): StepFailure {
 
 export interface AttemptHooks {
   started(attempt: number): void | Promise<void>;
-  finished(attempt: number, result: { ok: true; outcome: StepOutcome; ms: number } | { ok: false; failure: StepFailure; ms: number }): void | Promise<void>;
+  /** A failure with `retry` set is not the verdict: another attempt follows (`of`: how many there can be, when that is known). */
+  finished(attempt: number, result: { ok: true; outcome: StepOutcome; ms: number } | { ok: false; failure: StepFailure; ms: number; retry?: { of?: number } }): void | Promise<void>;
+}
+
+/** How many attempts a step can take, when that is fixed (one pass required): 1 + retries. */
+export function maxAttempts(step: ResolvedStep): number | undefined {
+  return (step.passes ?? 1) === 1 ? (step.retries ?? 0) + 1 : undefined;
+}
+
+/** The step.finished fields of a failed attempt that another attempt follows. */
+export function retryFields(result: { retry?: { of?: number } }): { retrying?: true; attempts?: number } {
+  if (!result.retry) return {};
+  return { retrying: true, ...(result.retry.of !== undefined ? { attempts: result.retry.of } : {}) };
 }
 
 /**
@@ -134,10 +146,11 @@ export async function runWithRetries(step: ResolvedStep, phase: Phase, base: Ste
       streak++;
       if (streak >= passes) return outcome;
     } catch (error) {
-      await hooks.finished(attempt, { ok: false, failure: failureOf(error), ms: performance.now() - start });
       streak = 0;
       failures++;
-      if (waits.aborted || failures > retries) throw error;
+      const last = waits.aborted || failures > retries;
+      await hooks.finished(attempt, { ok: false, failure: failureOf(error), ms: performance.now() - start, ...(last ? {} : { retry: { of: maxAttempts(step) } }) });
+      if (last) throw error;
     }
     await abortableSleep(interval, waits);
   }

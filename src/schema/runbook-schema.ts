@@ -8,7 +8,7 @@ const strings = { type: 'array', items: { type: 'string' } } as const;
 /** Keys every step may carry beside its one type key. */
 export const commonStepProperties = {
   name: { type: 'string', minLength: 1, description: 'Label shown in plans and progress (default: a description of the step).' },
-  timeout: { $ref: '#/$defs/duration', description: 'Kill the step (its whole process group) after this long; it counts as failed.' },
+  timeout: { $ref: '#/$defs/templatedDuration', description: 'Kill the step (its whole process group) after this long; it counts as failed.' },
   retries: { type: 'integer', minimum: 0, maximum: 1000, description: 'Extra attempts after a failure (verify steps: polling).' },
   interval: { $ref: '#/$defs/duration', description: 'Pause between attempts (default 1s).' },
   passes: { type: 'integer', minimum: 1, maximum: 1000, description: 'Verify: consecutive successes required (default 1).' },

@@ -9,6 +9,9 @@ export interface LockHolder {
   command: string;
   since: string;
   runId?: string;
+  /** The holder's boot (Linux /proc/sys/kernel/random/boot_id) and process start time (/proc/PID/stat field 22), to tell a dead holder from a pid reused since. */
+  boot?: string;
+  startTime?: string;
 }
 
 export class LockedError extends Error {
@@ -82,6 +85,8 @@ export class JournalCorruptError extends Error {
 
 export interface LockHandle {
   release(): Promise<void>;
+  /** The lock was left by a holder provably dead on this host (same boot; pid gone or reused) and was taken over: who, and how we know. */
+  tookOver?: { holder: LockHolder; why: string };
 }
 
 export interface RunSummary {

@@ -14,6 +14,47 @@ export interface CronParams extends CronTarget {
   line?: string;
   /** With absent: when the table ends up empty, remove it (it did not exist before). */
   dropEmpty?: boolean;
+  /** Inverses restoring an entry that is gone: its line number (0-based) and the line before it then (null: it was the first). */
+  index?: number;
+  prev?: string | null;
+  /** Inverses: whether the entry's line ended in a newline (only a table's last line may not). */
+  nl?: boolean;
+  /** Inverses with absent: the table's last line had no newline before the apply (it is taken away again). */
+  lastNl?: boolean;
+}
+
+/** A table line and whether a newline ends it: a table is these, concatenated, so it is rebuilt byte for byte. */
+interface TableLine {
+  text: string;
+  nl: boolean;
+}
+
+function tableLines(text: string): TableLine[] {
+  if (text === '') return [];
+  const parts = text.split('\n');
+  const last = parts.pop()!;
+  const lines = parts.map((t) => ({ text: t, nl: true }));
+  if (last !== '') lines.push({ text: last, nl: false });
+  return lines;
+}
+
+const tableText = (lines: TableLine[]) => lines.map((l) => l.text + (l.nl ? '\n' : '')).join('');
+
+/**
+ * Where a restored entry goes: after the line that preceded it (at its old line number when that
+ * line is still there, else the nearest such line), else at its old line number, else at the
+ * end. So it returns before a later `MAILTO=`/`PATH=` line, whose environment it did not have.
+ */
+function insertionPoint(lines: TableLine[], p: CronParams): number {
+  if (p.index === undefined) return lines.length;
+  if (p.prev === null) return 0;
+  if (p.prev === undefined) return Math.min(p.index, lines.length);
+  if (lines[p.index - 1]?.text === p.prev) return p.index;
+  let best = -1;
+  lines.forEach((l, j) => {
+    if (l.text === p.prev && (best < 0 || Math.abs(j - (p.index! - 1)) < Math.abs(best - (p.index! - 1)))) best = j;
+  });
+  return best >= 0 ? best + 1 : Math.min(p.index, lines.length);
 }
 
 const marker = (id: string) => `# runbook:${id}`;
@@ -38,29 +79,44 @@ async function checkSchedule(schedule: string): Promise<void> {
   if (problem) throw new StepFailedError(`invalid cron schedule "${schedule}": ${problem}`);
 }
 
+/** cron cuts a command at an unescaped `%` (the rest becomes its stdin): a literal one is written `\\%`. One already escaped stays as it is. */
+export function escapePercent(command: string): string {
+  return command.replace(/(?<!\\)%/g, '\\%');
+}
+
 function entryLine(p: CronParams): string {
   if (p.line !== undefined) return p.line;
   const user = p.file ? `${p.runAs ?? 'root'} ` : '';
-  return `${p.schedule} ${user}${p.command} ${marker(p.id)}`;
+  return `${p.schedule} ${user}${escapePercent(p.command ?? '')} ${marker(p.id)}`;
 }
 
 function isEntry(line: string, id: string): boolean {
   return line.trimEnd().endsWith(marker(id));
 }
 
-/** The table with the entry set (or removed); other lines untouched. Pure. */
+/**
+ * The table with the entry set (or removed); every other byte untouched — comments, blank
+ * lines, and a last line without a newline stay as they are. Pure.
+ */
 export function applyEntry(text: string, p: CronParams): string {
-  const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
-  const at = lines.findIndex((l) => isEntry(l, p.id));
+  const lines = tableLines(text);
+  const at = lines.findIndex((l) => isEntry(l.text, p.id));
   if (p.state === 'absent') {
     if (at < 0) return text;
     lines.splice(at, 1);
-    return lines.length ? lines.join('\n') + '\n' : '';
+    if (p.lastNl === false && lines.length) lines[lines.length - 1]!.nl = false;
+    return tableText(lines);
   }
   const line = entryLine(p);
-  if (at >= 0) lines[at] = line;
-  else lines.push(line);
-  return lines.join('\n') + '\n';
+  if (at >= 0) {
+    lines[at] = { text: line, nl: p.nl ?? lines[at]!.nl };
+    return tableText(lines);
+  }
+  const i = insertionPoint(lines, p);
+  // The line before it needs its newline now; so does the entry, unless it goes back to being the unterminated last line.
+  if (i > 0) lines[i - 1]!.nl = true;
+  lines.splice(i, 0, { text: line, nl: i < lines.length ? true : (p.nl ?? true) });
+  return tableText(lines);
 }
 
 function target(p: CronParams, ctx: Pick<StepContext, 'cwd'>): CronTarget {
@@ -85,6 +141,10 @@ export const cronStep: StepType<CronParams> = {
       runAs: { type: 'string', minLength: 1, description: 'With `file`: the user column (default root).' },
       line: { type: 'string', description: 'The exact line to write (used by automatic rollback to restore an entry byte for byte).' },
       dropEmpty: { type: 'boolean', description: 'With state absent: remove the table when it ends up empty (automatic rollback uses it when there was no crontab before).' },
+      index: { type: 'integer', minimum: 0, description: 'Automatic rollback: the line number (0-based) the restored entry had.' },
+      prev: { type: ['string', 'null'], description: 'Automatic rollback: the line before the restored entry (null: it was the first); it goes back after it.' },
+      nl: { type: 'boolean', description: 'Automatic rollback: whether the restored entry’s line ended in a newline.' },
+      lastNl: { type: 'boolean', description: 'Automatic rollback with absent: false when the table’s last line had no newline before the apply.' },
     },
     if: { properties: { state: { const: 'absent' } }, required: ['state'] },
     then: {},
@@ -113,10 +173,15 @@ export const cronStep: StepType<CronParams> = {
   async inverse(p, ctx): Promise<ResolvedStep[]> {
     const t = target(p, ctx);
     const table = await readCrontabState(t, ctx.signal);
-    const before = table.text.split('\n').find((l) => isEntry(l, p.id));
+    const lines = tableLines(table.text);
+    const at = lines.findIndex((l) => isEntry(l.text, p.id));
     const base = { id: p.id, ...(t.user ? { user: t.user } : {}), ...(t.file ? { file: t.file } : {}) };
-    if (before === undefined) return [{ type: 'cron', params: { ...base, state: 'absent', ...(table.exists ? {} : { dropEmpty: true }) }, label: `remove cron entry ${p.id} from ${targetName(t)}` }];
-    return [{ type: 'cron', params: { ...base, state: 'present', line: before }, label: `restore cron entry ${p.id} in ${targetName(t)}` }];
+    if (at < 0) {
+      const unterminated = lines.length > 0 && !lines[lines.length - 1]!.nl;
+      return [{ type: 'cron', params: { ...base, state: 'absent', ...(table.exists ? {} : { dropEmpty: true }), ...(unterminated ? { lastNl: false } : {}) }, label: `remove cron entry ${p.id} from ${targetName(t)}` }];
+    }
+    const entry = lines[at]!;
+    return [{ type: 'cron', params: { ...base, state: 'present', line: entry.text, index: at, prev: at > 0 ? lines[at - 1]!.text : null, nl: entry.nl }, label: `restore cron entry ${p.id} in ${targetName(t)}` }];
   },
   async run(p, ctx) {
     if (p.state === 'present' && p.line === undefined) await checkSchedule(p.schedule ?? '');

@@ -8,6 +8,7 @@ import { gitStep } from './git.js';
 import { httpStep } from './http.js';
 import { postgresStep } from './postgres.js';
 import { runStep } from './run.js';
+import { undoStep } from './undo.js';
 import { waitStep } from './wait.js';
 import { whichStep } from './which.js';
 
@@ -17,7 +18,7 @@ import { whichStep } from './which.js';
  * heavy dependencies (pg, simple-git, execa, cron-parser) at the top level: load them inside
  * `run`, so `plan` and `validate` stay fast (the layout guard in `npm run lint` says so).
  */
-export const stepTypes = [runStep, httpStep, fileStep, envStep, diskStep, whichStep, waitStep, postgresStep, gitStep, cronStep, composeStep] as unknown as readonly StepType<unknown>[];
+export const stepTypes = [runStep, httpStep, fileStep, envStep, diskStep, whichStep, waitStep, postgresStep, gitStep, cronStep, composeStep, undoStep] as unknown as readonly StepType<unknown>[];
 
 const byType = new Map(stepTypes.map((t) => [t.type, t]));
 

@@ -274,7 +274,9 @@ export function fillField(text: string, field: TemplateField | undefined, ctx: F
         piece = value(p);
         if (!values.get(p)!.missing && !isUrlBase(piece, base.protocols)) {
           const got = ctx.isSecret(p.expr) ? '' : `, got ${JSON.stringify(piece)}`;
-          throw new TemplatePlacementError(`${p.source} starts the URL, so it must be a URL base such as ${base.example}${got}`);
+          // A scheme and then something that is not a URL: most often a password with # @ / in it.
+          const hint = /^[a-z][a-z0-9+.-]*:\/\//i.test(piece) ? '; if its user name or password holds any of : / ? # [ ] @ %, percent-encode them (# as %23, @ as %40, / as %2F)' : '';
+          throw new TemplatePlacementError(`${p.source} starts the URL, so it must be a URL base such as ${base.example}${got}${hint}`);
         }
       } else piece = values.get(p)!.missing ? value(p) : encodeURIComponent(value(p));
       exec += piece;

@@ -142,7 +142,7 @@ describe(`apply with the ${backend} state backend: verify after each change, rol
     writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('risk: 2', 'risk: 4'));
     const r = sb.cli(['apply', sb.runbook]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/change-2 \(risk 4\/10\) need confirmation .* pass --yes/);
+    expect(r.stderr).toMatch(/change-2 \(risk 4\/10\) needs confirmation .* pass --yes/);
     writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('risk: 4', 'risk: 8'));
     const over = sb.cli(['apply', sb.runbook, '--yes']);
     expect(over.code).toBe(2);

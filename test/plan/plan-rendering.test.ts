@@ -130,7 +130,7 @@ describe('plan --format json', () => {
 
   it('rollback always has one shape: automatic inverses or explicit steps, each as a list of steps', () => {
     const doc = JSON.parse(runCli(['plan', phase1, '--format', 'json']).stdout) as Doc;
-    expect(doc.changes[0]!.rollback).toEqual({ automatic: true, steps: [{ type: 'cron', label: 'undo: Schedule it nightly at 03:00' }, { type: 'file', label: 'undo: Install the backup script' }] });
+    expect(doc.changes[0]!.rollback).toEqual({ automatic: true, how: 'automatic', steps: [{ type: 'cron', label: 'undo: Schedule it nightly at 03:00' }, { type: 'file', label: 'undo: Install the backup script' }] });
     expect(doc.changes[1]!.rollback.automatic).toBe(false);
     expect(doc.changes[1]!.rollback.steps.map((s) => s.label)).toEqual(['Restore the default pool in auth.js', 'Rebuild and restart system-api']);
   });

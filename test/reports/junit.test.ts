@@ -100,6 +100,21 @@ describe('--junit: a JUnit XML report of apply and rollback, valid against the J
     expect(readFileSync(again, 'utf8')).toMatch(/tests="2" failures="0" errors="0" skipped="2"/);
   });
 
+  it('rollback --junit of changes two runs applied: one report, every change of both runs, newest run first', () => {
+    const sb = sandbox();
+    expect(runCli(['apply', sb.runbook, '--vars-file', sb.vars, '--only', 'change-1']).code).toBe(0);
+    expect(runCli(['apply', sb.runbook, '--vars-file', sb.vars, '--only', 'change-2']).code).toBe(0);
+    const r = runCli(['rollback', sb.runbook, '--vars-file', sb.vars, '--junit', sb.xml]);
+    expect(r.code, r.stderr).toBe(0);
+    const [ok, said] = validate(sb.xml);
+    expect(ok, said).toBe(true);
+    const xml = readFileSync(sb.xml, 'utf8');
+    expect(xml).toMatch(/<testsuite name="junit-report rollback" tests="2" failures="0" errors="0" skipped="0"/);
+    expect(xml.indexOf('change-2 — Change 2')).toBeLessThan(xml.indexOf('change-1 — Change 1'));
+    expect(xml.indexOf('change-1 — Change 1')).toBeGreaterThan(-1);
+    for (const i of [1, 2]) expect(readFileSync(join(sb.dir, `c${i}.txt`), 'utf8')).toBe(`s${i}=old\n`);
+  });
+
   it('the XSD check is real: a report without classname or with a failure lacking its message is rejected', () => {
     const sb = sandbox();
     runCli(['apply', sb.runbook, '--vars-file', sb.vars, '--var', 'fail_at=2', '--junit', sb.xml]);

@@ -111,8 +111,11 @@ describe('a damaged journal line (not a torn last line)', () => {
     expect(apply.code).toBe(3);
     expect(apply.stderr).toContain(`${path} line 1 is not a journal event`);
     expect(apply.stderr).toMatch(/Nothing was changed/);
-    expect(runCli(['rollback', sb.runbook]).code).toBe(0);
+    // One rollback (no --run) goes down the runs newest first: the newer one is undone, the damaged one is refused.
+    const first = runCli(['rollback', sb.runbook]);
+    expect(first.code).toBe(3);
     expect(sb.snapshot()['conf2.txt']).toContain('setting2=old');
+    expect(first.stderr).toMatch(/Nothing of run \S+ or older runs was rolled back/);
     const rb = runCli(['rollback', sb.runbook]);
     expect(rb.code).toBe(3);
     expect(rb.stderr).toMatch(/Nothing was rolled back/);

@@ -256,3 +256,77 @@ describe('cron step on a cron.d-style file', () => {
     });
   });
 });
+
+describe('cron undo byte for byte, and % in commands', () => {
+  // A crontab as people keep them: comments, blank lines, environment lines that apply to the entries below them.
+  const MIDDLE = '# nightly jobs\nMAILTO=ops@example.com\n\n15 1 * * * /usr/bin/first\n0 3 * * * /usr/local/bin/report --all # runbook:nightly-report\n\n# below: no mail\nMAILTO=""\nPATH=/opt/bin:/usr/bin\n45 4 * * * /usr/bin/last\n';
+
+  it('absent on an entry in the middle, then its inverse: the same crontab, the entry back before the later MAILTO=/PATH= lines', async () => {
+    await withCrontab(async () => {
+      setCrontab(MIDDLE);
+      const inverse = await cronStep.inverse!(params({ id: 'nightly-report', state: 'absent' }), stepCtx(dir));
+      await apply({ id: 'nightly-report', state: 'absent' });
+      expect(crontabText().text).toBe(MIDDLE.replace('0 3 * * * /usr/local/bin/report --all # runbook:nightly-report\n', ''));
+      await runSteps(inverse);
+      expect(crontabText()).toEqual({ text: MIDDLE, exists: true });
+    });
+  });
+
+  it('present replacing an entry in the middle, then its inverse: the same crontab', async () => {
+    await withCrontab(async () => {
+      setCrontab(MIDDLE);
+      const inverse = await cronStep.inverse!(params({ ...nightly, schedule: '30 5 * * *' }), stepCtx(dir));
+      await apply({ ...nightly, schedule: '30 5 * * *' });
+      expect(crontabText().text).toBe(MIDDLE.replace('0 3 * * * /usr/local/bin/report', '30 5 * * * /usr/local/bin/report'));
+      await runSteps(inverse);
+      expect(crontabText()).toEqual({ text: MIDDLE, exists: true });
+    });
+  });
+
+  it('a restored entry finds its place by the line before it when lines above it changed meanwhile', async () => {
+    await withCrontab(async () => {
+      setCrontab(MIDDLE);
+      const inverse = await cronStep.inverse!(params({ id: 'nightly-report', state: 'absent' }), stepCtx(dir));
+      await apply({ id: 'nightly-report', state: 'absent' });
+      setCrontab(`# added by someone\n${crontabText().text}`);
+      await runSteps(inverse);
+      expect(crontabText().text).toBe(`# added by someone\n${MIDDLE}`);
+    });
+  });
+
+  it('a table whose last line has no newline keeps it so: absent of its last entry, and present of a new one, undone byte for byte', async () => {
+    // The crontab command refuses such a table ("missing newline before EOF"); cron.d files have them.
+    const file = join(dir, 'unterminated-jobs');
+    const prior = '# jobs\nMAILTO=""\n0 3 * * * root /usr/local/bin/report --all # runbook:nightly-report\n\n45 4 * * * root /usr/bin/last';
+    writeFileSync(file, prior);
+    const inverseAbsent = await cronStep.inverse!(params({ id: 'nightly-report', state: 'absent', file }), stepCtx(dir));
+    await apply({ id: 'nightly-report', state: 'absent', file });
+    expect(readFileSync(file, 'latin1')).toBe('# jobs\nMAILTO=""\n\n45 4 * * * root /usr/bin/last');
+    await runSteps(inverseAbsent);
+    expect(readFileSync(file, 'latin1')).toBe(prior);
+
+    const inversePresent = await cronStep.inverse!(params({ id: 'new-job', schedule: '5 5 * * *', command: '/usr/bin/new', file }), stepCtx(dir));
+    await apply({ id: 'new-job', schedule: '5 5 * * *', command: '/usr/bin/new', file });
+    expect(readFileSync(file, 'latin1')).toBe(`${prior}\n5 5 * * * root /usr/bin/new # runbook:new-job\n`);
+    await runSteps(inversePresent);
+    expect(readFileSync(file, 'latin1')).toBe(prior);
+
+    // The unterminated last line itself, removed and put back.
+    const last = join(dir, 'unterminated-last');
+    const lastPrior = '# jobs\n0 3 * * * root /usr/local/bin/report --all # runbook:nightly-report';
+    writeFileSync(last, lastPrior);
+    const inverseLast = await cronStep.inverse!(params({ id: 'nightly-report', state: 'absent', file: last }), stepCtx(dir));
+    await apply({ id: 'nightly-report', state: 'absent', file: last });
+    expect(readFileSync(last, 'latin1')).toBe('# jobs\n');
+    await runSteps(inverseLast);
+    expect(readFileSync(last, 'latin1')).toBe(lastPrior);
+  });
+
+  it('a literal % in a command is installed as \\% (cron would cut the command there); one already escaped stays as it is', async () => {
+    await withCrontab(async () => {
+      await apply({ id: 'dated', schedule: '0 1 * * *', command: 'tar czf /backups/$(date +%F).tgz /srv/app' });
+      await apply({ id: 'escaped', schedule: '0 2 * * *', command: 'date +\\%s > /tmp/stamp' });
+      expect(crontabText().text).toBe('0 1 * * * tar czf /backups/$(date +\\%F).tgz /srv/app # runbook:dated\n0 2 * * * date +\\%s > /tmp/stamp # runbook:escaped\n');
+    });
+  });
+});

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { decideApply, type ApplyDecision } from '../../history/already-applied.js';
 import { remaining } from '../../history/applied-state.js';
 import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
 import { UsageError } from '../../model/diagnostic.js';
@@ -14,7 +15,7 @@ import { previewChanges } from '../../run/dry-run.js';
 import { runPreflightOnly } from '../../run/preflight.js';
 import { createRedactor } from '../../secrets/redact.js';
 import type { StateStore } from '../../state/contract.js';
-import { describeHolder } from '../../state/file/lock-file.js';
+import { deadHolder, describeHolder } from '../../state/file/lock-file.js';
 import { confirm, interactive } from '../kit/confirm.js';
 import { damagedJournal } from '../kit/damaged-journal.js';
 import { editedSinceApply } from '../kit/edit-warnings.js';
@@ -45,7 +46,7 @@ function checkPolicy(plan: Plan, options: ApplyOptions): number | undefined {
     return 2;
   }
   if (needs.confirm.length && !options.yes && !interactive()) {
-    process.stderr.write(`runbook: ${needs.confirm.join(', ')} need confirmation (risk ≥ ${plan.runbook.policy.confirmFrom}); no terminal to ask on: pass --yes\n`);
+    process.stderr.write(`runbook: ${needs.confirm.join(', ')} ${needs.confirm.length === 1 ? 'needs' : 'need'} confirmation (risk ≥ ${plan.runbook.policy.confirmFrom}); no terminal to ask on: pass --yes\n`);
     return 2;
   }
   return undefined;
@@ -68,11 +69,35 @@ function blockers(runs: RunView[], lock: Awaited<ReturnType<StateStore['lockHold
         `Restore first with: ${runbookCommand(['rollback', file], options)}\n`,
     };
   }
-  if (!lock) return undefined;
+  // A holder provably dead on this host: the real apply takes its lock over (and says so).
+  if (!lock || (lock.stale && !lock.unreadable && deadHolder(lock.holder))) return undefined;
   const unlock = runbookCommand(['unlock', file], { ...options, varsFile: [] });
   if (lock.unreadable) return { code: 4, message: `runbook: locked: the lock is unreadable (${lock.unreadable}); if no apply or rollback is running, clear it with: ${unlock} --force\n` };
   if (lock.stale) return { code: 4, message: `runbook: stale lock: held by ${describeHolder(lock.holder)}, but that process is gone. Check nothing is running, then clear it with: ${unlock}\n` };
-  return { code: 4, message: `runbook: locked by another run: ${describeHolder(lock.holder)}\n` };
+  return { code: 4, message: `runbook: locked by another run: ${describeHolder(lock.holder)}; if no apply or rollback is running, clear it with: ${unlock} --force\n` };
+}
+
+/** "run R at T" for a change still applied by an earlier run. */
+function byRun(by: { runId: string; at?: string }): string {
+  return `run ${by.runId}${by.at ? ` at ${by.at}` : ''}`;
+}
+
+/**
+ * State-aware apply: which selected changes run, which are skipped (already applied as they are)
+ * and, when some are applied from another definition and not named in --reapply, the refusal
+ * (exit 2) with both ways out.
+ */
+function stateAware(plan: Plan, runs: RunView[], file: string, options: ApplyOptions): { decision: ApplyDecision; skipLines: string[]; refused?: string } {
+  const decision = decideApply(selectChanges(plan, options.only, options.from), runs, options.reapply ?? []);
+  const skipLines = decision.skip.map(({ change, by }) => `already applied: ${change.number}. ${change.change.id} — by ${byRun(by)}, same definition; skipped`);
+  if (decision.refuse.length === 0) return { decision, skipLines };
+  const ids = decision.refuse.map((r) => r.change.change.id);
+  const sameVars = options.var.length ? ' (with the same --var options)' : '';
+  const refused =
+    decision.refuse.map(({ change, by }) => `runbook: ${change.number}. ${change.change.id} is applied (by ${byRun(by)}) from another definition than the runbook's now (edited, or its vars changed)`).join('\n') +
+    `\nNothing was changed. Either undo what is applied first: ${runbookCommand(['rollback', file], options)}\n` +
+    `or apply ${ids.length === 1 ? 'it' : 'them'} again on purpose, on top of what is applied (journaled as replacing it): ${runbookCommand(['apply', file, ...ids.flatMap((id) => ['--reapply', id]), ...(options.only ? ['--only', options.only] : []), ...(options.from ? ['--from', options.from] : [])], options)}${sameVars}\n`;
+  return { decision, skipLines, refused };
 }
 
 /**
@@ -109,7 +134,9 @@ async function dryRun(plan: Plan, file: string, options: ApplyOptions): Promise<
   say(asks.length ? `the real apply will need: ${asks.join(' and ')}` : 'the real apply needs no confirmation');
 
   const { runs, lock } = await withStore(file, options, async (store) => ({ runs: await allRuns(store), lock: await store.lockHolder() }));
-  const blocked = blockers(runs, lock, file, options);
+  const aware = stateAware(plan, runs, file, options);
+  for (const line of aware.skipLines) say(line);
+  const blocked = blockers(runs, lock, file, options) ?? (aware.refused ? { code: 2, message: aware.refused } : undefined);
   if (blocked) say(`the real apply would be refused now (exit ${blocked.code}):\n${blocked.message.replace(/^runbook: /, '').trimEnd()}`);
   else say('lock: free; no unfinished run — the real apply can start');
   const exitCode = blocked?.code ?? (ok ? 0 : 1);
@@ -146,7 +173,7 @@ export async function run(planOrRunbook: string | undefined, given: ApplyOptions
     const plan = await loadPlan(file!, { ...loadOptions(options), strictEnv: true });
     if (saved) checkSamePlan(planOrRunbook!, saved, plan);
     if (options.only !== undefined && options.from !== undefined) throw new UsageError('--only and --from cannot be used together: --only applies one change, --from starts at one and applies the rest');
-    for (const id of [options.only, options.from]) {
+    for (const id of [options.only, options.from, ...(options.reapply ?? [])]) {
       if (id !== undefined && !plan.changes.some((c) => c.change.id === id)) throw new UsageError(`no change "${id}" in ${file}; changes: ${plan.changes.map((c) => c.change.id).join(', ')}`);
     }
     const junitPath = options.junit !== undefined ? checkReportPath(options.junit, '--junit') : undefined;
@@ -171,8 +198,21 @@ export async function run(planOrRunbook: string | undefined, given: ApplyOptions
             process.stderr.write(blocked.message);
             return blocked.code;
           }
-          for (const warning of await editedSinceApply(plan, store)) process.stderr.write(`${warning}\n`);
-          const toConfirm = policyNeeds(plan, options).confirm;
+          const { decision, skipLines, refused } = stateAware(plan, runs, file!, options);
+          if (refused) {
+            process.stderr.write(refused);
+            return 2;
+          }
+          const say = (line: string) => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
+          for (const line of skipLines) say(line);
+          if (decision.run.length === 0) {
+            say(`nothing to apply: ${decision.skip.length === 1 ? 'the change is' : `all ${decision.skip.length} changes are`} already applied as the runbook defines ${decision.skip.length === 1 ? 'it' : 'them'}; nothing was changed (to apply again on purpose: --reapply ID; to undo: ${runbookCommand(['rollback', file!], options)})`);
+            return 0;
+          }
+          for (const { change, replaces } of decision.run) if (replaces) say(`reapplying: ${change.number}. ${change.change.id} — on top of what ${byRun(replaces)} applied (journaled; rollback undoes this run's first, then that one's)`);
+          const runPlan: Plan = { ...plan, changes: decision.run.map((r) => r.change) };
+          for (const warning of await editedSinceApply(plan, store)) if (!decision.run.some((r) => r.replaces && warning.includes(`change ${r.change.change.id} `))) process.stderr.write(`${warning}\n`);
+          const toConfirm = policyNeeds(runPlan, { ...options, only: undefined, from: undefined }).confirm;
           if (toConfirm.length && !options.yes && !(await confirm(`Apply ${toConfirm.join(', ')}?`, stopApply))) {
             if (stopApply.aborted) return interruptedBeforeStart();
             process.stderr.write('runbook: not confirmed; nothing was changed\n');
@@ -181,22 +221,22 @@ export async function run(planOrRunbook: string | undefined, given: ApplyOptions
           if (stopApply.aborted) return interruptedBeforeStart();
           const runId = newRunId(runs.map((r) => r.state.runId));
           const journal = await store.createRun(runId);
-          const total = selectChanges(plan, options.only, options.from).length;
-          const listeners = await renderers(plan, options, total);
+          const total = runPlan.changes.length;
+          const listeners = await renderers(runPlan, options, total);
           const junit = junitPath !== undefined ? junitCollector() : undefined;
           if (junit) listeners.push(junit.listener);
           const { execute } = await import('../../run/executor.js');
           try {
-            const result = await execute(plan, {
+            const result = await execute(runPlan, {
               runId,
               journal,
               listeners,
               signal: stopApply,
               rollbackSignals: { stop: stopRollback, kill: killRollback },
               env: process.env,
-              only: options.only,
-              from: options.from,
               command: `runbook apply ${file}`,
+              skipped: decision.skip.map(({ change, by }) => ({ id: change.change.id, runId: by.runId, ...(by.at ? { at: by.at } : {}) })),
+              replaces: Object.fromEntries(decision.run.flatMap(({ change, replaces }) => (replaces ? [[change.change.id, replaces]] : []))),
             });
             await Promise.all(listeners.map((l) => (l as { finished?: Promise<void> }).finished));
             const report = createRedactor(plan.secretValues)(renderReport({ ...result, rollbackCommand: runbookCommand(['rollback', file!], options) }));

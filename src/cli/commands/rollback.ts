@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { remaining, type ChangeState, type RunState } from '../../history/applied-state.js';
 import { allRuns, checkpointToUndo, lastRunWithChanges, readRunState, type RunView } from '../../history/runs.js';
 import { UsageError } from '../../model/diagnostic.js';
+import type { EventListener } from '../../model/events.js';
 import type { Plan } from '../../model/plan.js';
 import { loadPlan } from '../../plan/load-plan.js';
 import { lineRenderer, ndjsonRenderer } from '../../render/progress/lines.js';
@@ -13,7 +14,7 @@ import { Emitter } from '../../run/emitter.js';
 import { rollbackChanges } from '../../run/rollback.js';
 import { createRedactor } from '../../secrets/redact.js';
 import { secretValues } from '../../secrets/secrets.js';
-import { RunNotFoundError } from '../../state/contract.js';
+import { RunNotFoundError, type StateStore } from '../../state/contract.js';
 import { confirm, interactive } from '../kit/confirm.js';
 import { damagedJournal } from '../kit/damaged-journal.js';
 import { loadOptions } from '../kit/load-options.js';
@@ -106,6 +107,8 @@ export async function run(file: string | undefined, options: RollbackOptions): P
           }
           return 0;
         }
+        // Without --run (and --to/--checkpoint, which name one run's changes): every run that still has changes applied, newest first.
+        const targets = options.run || options.to !== undefined || options.checkpoint ? [target!] : [...runs].reverse().filter((r) => remaining(r.state).length > 0 || checkpointToUndo(r.state));
         const { state } = target!;
         if (options.checkpoint && state.checkpoint) {
           const foreign = await checkpointForeignChanges(state);
@@ -118,14 +121,14 @@ export async function run(file: string | undefined, options: RollbackOptions): P
             return 3;
           }
         }
-        if (target!.torn) process.stderr.write(`note: the journal of run ${state.runId} ends in a torn line (a crash while writing); it was ignored, nothing before it is lost\n`);
-        const toUndo: ChangeState[] = changesToUndo(state, options.to);
         const plan = await currentPlan(file!, options);
+        const plannedUndo = targets.map((t) => ({ view: t, changes: changesToUndo(t.state, options.to) }));
         if (plan) {
           const sums = new Map(plan.changes.map((c) => [c.change.id, c.checksum]));
-          for (const c of toUndo) if (sums.has(c.id) && sums.get(c.id) !== c.checksum) process.stderr.write(`warning: ${c.id} was edited in ${file} since it was applied; undoing what was recorded at apply time\n`);
+          for (const { changes } of plannedUndo) for (const c of changes) if (sums.has(c.id) && sums.get(c.id) !== c.checksum) process.stderr.write(`warning: ${c.id} was edited in ${file} since it was applied; undoing what was recorded at apply time\n`);
         }
-        if (interactive() && !options.yes && !(await confirm(`Roll back ${toUndo.map((c) => c.id).join(', ') || 'the git checkpoint'} (run ${state.runId})?`, stopRollback))) {
+        const question = plannedUndo.map(({ view, changes }) => `${changes.map((c) => c.id).join(', ') || 'the git checkpoint'} (run ${view.state.runId})`).join(', then ');
+        if (interactive() && !options.yes && !(await confirm(`Roll back ${question}?`, stopRollback))) {
           process.stderr.write(`runbook: ${stopRollback.aborted ? 'interrupted' : 'not confirmed'}; nothing was changed\n`);
           return stopRollback.aborted ? 130 : 1;
         }
@@ -133,53 +136,105 @@ export async function run(file: string | undefined, options: RollbackOptions): P
           process.stderr.write('runbook: interrupted before anything was changed\n');
           return 130;
         }
-        const secrets = secretValues([...new Set([...state.secrets, ...(plan?.runbook.secrets ?? [])])], plan?.vars ?? {}, process.env);
-        const redact = createRedactor([...(plan?.secretValues ?? []), ...secrets.values()]);
-        const journal = await store.openRun(state.runId);
-        const listeners = options.json ? [ndjsonRenderer(process.stdout)] : [lineRenderer(process.stdout, { verbose: options.verbose, total: state.changes.length })];
-        const junit = junitPath !== undefined ? junitCollector() : undefined;
-        if (junit) listeners.push(junit.listener);
-        const emitter = new Emitter(journal, listeners, redact);
-        const started = performance.now();
-        try {
-          const base = { runbookDir: dirname(resolve(file!)), env: process.env, recorded: { checkpointCommit: state.checkpoint?.commit, checkpointDir: state.checkpoint?.dir }, output: () => {}, force: options.force };
-          const result = await rollbackChanges(toUndo, 'runbook rollback', emitter, base, secrets, { stop: stopRollback, kill: killRollback });
-          let checkpointNote = '';
-          if (result.ok && options.checkpoint) {
-            if (!state.checkpoint) checkpointNote = 'no checkpoint was recorded for this run; --checkpoint had nothing to reset';
-            else {
-              try {
-                const reset = await resetToRunCheckpoint(state, options.force);
-                checkpointNote = `reset the files of ${state.checkpoint.dir} to checkpoint ${state.checkpoint.commit.slice(0, 12)}`;
-                if (reset.kept.length) checkpointNote += `\nkept (created since the checkpoint, not by this run): ${reset.kept.join(', ')}`;
-              } catch (error) {
-                process.stderr.write(`runbook: the changes were rolled back, but resetting to the checkpoint failed: ${(error as Error).message}\n`);
-                return 3;
-              }
-            }
+        // One JUnit report for the whole rollback: every run it undid, in the order it undid them.
+        const junit = junitPath !== undefined ? { ...junitCollector(), runs: [] as RunState[] } : undefined;
+        const writeJunit = async () => {
+          if (!junit || !junitPath) return;
+          const changes = junit.runs.flatMap((r) => r.changes.map((c) => ({ number: c.number, id: c.id, title: c.title })));
+          const runIds = junit.runs.map((r) => r.runId).join(', ') || 'none';
+          await writeReport(junitPath, junitXml({ runbook: plan?.runbook.name ?? junit.runs[0]?.runbook ?? runbookKey(file!), kind: 'rollback', runId: runIds, host: hostname(), changes }, junit.events));
+        };
+        const out = options.json ? process.stderr : process.stdout;
+        for (const [i, { view, changes }] of plannedUndo.entries()) {
+          // An older run with a damaged journal: the newer runs above it are undone (in order), it is not.
+          if (view.corrupt) {
+            process.stderr.write(damagedJournal(view.corrupt, `Nothing of run ${view.state.runId}${i > 0 ? ' or older runs' : ''} was rolled back: undoing without all of its events could leave things half-restored.`, again));
+            return 3;
           }
-          if (result.ok) await undoRunCheckpoint((await readRunState(store, state.runId)).state, emitter, options.checkpoint);
-          const after = (await readRunState(store, state.runId)).state;
-          const outcome = result.ok ? 'rolled-back' : 'rollback-failed';
-          const exitCode = result.ok ? 0 : 3;
-          await emitter.emit({ type: 'run.finished', outcome, exitCode, remaining: remaining(after).map((c) => c.id), durationMs: performance.now() - started }, true);
-          const final = (await readRunState(store, state.runId)).state;
-          const out = options.json ? process.stderr : process.stdout;
-          out.write(redact(renderReport({ state: final, outcome, rollbackFailure: result.failed, rollbackInterrupted: result.interrupted, rollbackCommand: again, command: 'rollback' })));
-          if (checkpointNote) out.write(`${checkpointNote}\n`);
-          if (junit) {
-            const changes = final.changes.map((c) => ({ number: c.number, id: c.id, title: c.title }));
-            await writeReport(junitPath!, junitXml({ runbook: plan?.runbook.name ?? final.runbook ?? 'runbook', kind: 'rollback', runId: state.runId, host: hostname(), changes }, junit.events));
+          const exitCode = await undoRun(view, changes, {
+            file: file!,
+            options,
+            store,
+            plan,
+            again,
+            signals: { stop: stopRollback, kill: killRollback },
+            junit,
+            // Runs left applied once this one is undone: older targets not reached yet, and any run this rollback does not cover.
+            othersApplied: (r) => r.filter((v) => v.state.runId !== view.state.runId && remaining(v.state).length > 0).map((v) => v.state.runId),
+          });
+          if (exitCode !== 0) {
+            const left = plannedUndo.slice(i + 1).map((p) => p.view.state.runId);
+            if (left.length) out.write(`not started: the rollback of older run${left.length === 1 ? '' : 's'} ${left.join(', ')} (still applied); fix the cause above, then run: ${again}\n`);
+            await writeJunit();
+            return exitCode;
           }
-          return exitCode;
-        } finally {
-          await journal.close();
         }
+        await writeJunit();
+        return 0;
       });
     });
   } catch (error) {
     return reportError(error, options.verbose);
   } finally {
     interrupts.dispose();
+  }
+}
+
+interface UndoRunContext {
+  file: string;
+  options: RollbackOptions;
+  store: StateStore;
+  plan: Plan | undefined;
+  again: string;
+  signals: { stop: AbortSignal; kill: AbortSignal };
+  /** The runs (other than this one) that still have changes applied, given every run as it is now. */
+  othersApplied: (runs: RunView[]) => string[];
+  /** `--junit`: collects this run's events, and the run as it ended. */
+  junit?: { listener: EventListener; runs: RunState[] };
+}
+
+/** Undoes `toUndo` of one run (journaled in that run), takes its checkpoint back when nothing of it is left, prints its report; the exit code. */
+async function undoRun(view: RunView, toUndo: ChangeState[], ctx: UndoRunContext): Promise<number> {
+  const { file, options, store, plan } = ctx;
+  const { state } = view;
+  if (view.torn) process.stderr.write(`note: the journal of run ${state.runId} ends in a torn line (a crash while writing); it was ignored, nothing before it is lost\n`);
+  const secrets = secretValues([...new Set([...state.secrets, ...(plan?.runbook.secrets ?? [])])], plan?.vars ?? {}, process.env);
+  const redact = createRedactor([...(plan?.secretValues ?? []), ...secrets.values()]);
+  const journal = await store.openRun(state.runId);
+  const listeners = options.json ? [ndjsonRenderer(process.stdout)] : [lineRenderer(process.stdout, { verbose: options.verbose, total: state.changes.length })];
+  if (ctx.junit) listeners.push(ctx.junit.listener);
+  const emitter = new Emitter(journal, listeners, redact);
+  const started = performance.now();
+  try {
+    const base = { runbookDir: dirname(resolve(file)), env: process.env, recorded: { checkpointCommit: state.checkpoint?.commit, checkpointDir: state.checkpoint?.dir }, output: () => {}, force: options.force };
+    const result = await rollbackChanges(toUndo, 'runbook rollback', emitter, base, secrets, ctx.signals);
+    let checkpointNote = '';
+    if (result.ok && options.checkpoint) {
+      if (!state.checkpoint) checkpointNote = 'no checkpoint was recorded for this run; --checkpoint had nothing to reset';
+      else {
+        try {
+          const reset = await resetToRunCheckpoint(state, options.force);
+          checkpointNote = `reset the files of ${state.checkpoint.dir} to checkpoint ${state.checkpoint.commit.slice(0, 12)}`;
+          if (reset.kept.length) checkpointNote += `\nkept (created since the checkpoint, not by this run): ${reset.kept.join(', ')}`;
+        } catch (error) {
+          process.stderr.write(`runbook: the changes were rolled back, but resetting to the checkpoint failed: ${(error as Error).message}\n`);
+          return 3;
+        }
+      }
+    }
+    if (result.ok) await undoRunCheckpoint((await readRunState(store, state.runId)).state, emitter, options.checkpoint);
+    const after = (await readRunState(store, state.runId)).state;
+    const outcome = result.ok ? 'rolled-back' : 'rollback-failed';
+    const exitCode = result.ok ? 0 : 3;
+    await emitter.emit({ type: 'run.finished', outcome, exitCode, remaining: remaining(after).map((c) => c.id), durationMs: performance.now() - started }, true);
+    const final = (await readRunState(store, state.runId)).state;
+    ctx.junit?.runs.push(final);
+    const othersApplied = ctx.othersApplied(await allRuns(store));
+    const out = options.json ? process.stderr : process.stdout;
+    out.write(redact(renderReport({ state: final, outcome, rollbackFailure: result.failed, rollbackInterrupted: result.interrupted, rollbackCommand: ctx.again, command: 'rollback', othersApplied })));
+    if (checkpointNote) out.write(`${checkpointNote}\n`);
+    return exitCode;
+  } finally {
+    await journal.close();
   }
 }

@@ -1,9 +1,10 @@
 import { remaining, statusText } from '../../history/applied-state.js';
+import { inversesAgainstLastWrite } from '../../history/last-written.js';
 import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
 import type { ResolvedStep } from '../../model/runbook.js';
 import { loadPlan } from '../../plan/load-plan.js';
 import type { LockHolder } from '../../state/contract.js';
-import { describeHolder } from '../../state/file/lock-file.js';
+import { deadHolder, describeHolder } from '../../state/file/lock-file.js';
 import { stepType } from '../../steps/registry.js';
 import { damagedJournal } from '../kit/damaged-journal.js';
 import { loadOptions } from '../kit/load-options.js';
@@ -13,7 +14,10 @@ import type { CommonOptions } from '../kit/options.js';
 import { reportError } from '../kit/report-error.js';
 import { otherEnvironmentsWithRuns } from '../kit/run-environment.js';
 
-/** Exit 2 when a journal is damaged (DESIGN §5: the state cannot be read as it should). */
+/**
+ * Exit 2 when a journal is damaged (DESIGN §5: the state cannot be read as it should); else 3
+ * when a run is unfinished (not one running now): manual action needed, the command is printed.
+ */
 export async function run(file: string | undefined, options: CommonOptions): Promise<number> {
   try {
     return await withStore(file!, options, async (store) => {
@@ -22,11 +26,16 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
       const unreconciled = (await store.unreconciled?.()) ?? [];
       const plan = await loadPlan(file!, loadOptions(options)).catch(() => undefined);
       const sums = new Map(plan?.changes.map((c) => [c.change.id, c.checksum]) ?? []);
+      // A file two changes (or runs) edited is compared with what the runs last wrote to it, not with each change's own "after".
+      const inverses = inversesAgainstLastWrite(runs);
+      const warned = new Set<string>();
       const applied = await Promise.all(
         runs.flatMap((r) =>
-          remaining(r.state).map(async (c) => ({ run: r.state.runId, change: c, edited: sums.has(c.id) && sums.get(c.id) !== c.checksum, drifted: await drifted(c.inverses.flat()) })),
+          remaining(r.state).map(async (c) => ({ run: r.state.runId, change: c, edited: sums.has(c.id) && sums.get(c.id) !== c.checksum, drifted: await drifted(inverses.get(c) ?? c.inverses.flat()) })),
         ),
       );
+      // The same drifted file is named once, under the first change that touched it.
+      for (const a of applied) a.drifted = a.drifted.filter((d) => !warned.has(d) && warned.add(d));
       const live: LockHolder | undefined = lock && !lock.stale && !lock.unreadable ? lock.holder : undefined;
       const ownsLock = (r: RunView) => live !== undefined && live.pid === r.state.pid && live.host === r.state.host;
       const unsettled = runs.filter((r) => !r.corrupt && (isUnsettled(r.state) || (ownsLock(r) && !r.state.finished)));
@@ -34,6 +43,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
       const unlock = runbookCommand(['unlock', file!], { ...options, varsFile: [] });
       const rollback = runbookCommand(['rollback', file!], options);
       const others = await otherEnvironmentsWithRuns(file!, options, store);
+      const exitCode = () => (damaged.length ? 2 : unsettled.some((r) => !ownsLock(r)) ? 3 : 0);
       if (options.json) {
         process.stdout.write(
           JSON.stringify({
@@ -48,12 +58,13 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
             damaged: damaged.map((r) => ({ run: r.state.runId, file: r.corrupt!.path, line: r.corrupt!.line })),
           }) + '\n',
         );
-        return damaged.length ? 2 : 0;
+        return exitCode();
       }
       const out: string[] = [`state: ${store.location}`, `environment: ${environmentOf(options)}`];
       if (others.length) out.push(`other environments with runs: ${others.join(', ')} (${runbookCommand(['status', file!], { ...options, environment: 'NAME' })})`);
       if (!lock) out.push('lock: free');
       else if (lock.unreadable) out.push(`lock: unreadable (${lock.unreadable})\n      if no apply or rollback is running, clear it with: ${unlock} --force`);
+      else if (lock.stale && deadHolder(lock.holder)) out.push(`lock: left by a dead process — ${describeHolder(lock.holder)} (${deadHolder(lock.holder)}); the next apply or rollback takes it over`);
       else if (lock.stale) out.push(`lock: STALE — held by ${describeHolder(lock.holder)}\n      the process is gone; clear with: ${unlock}`);
       else out.push(`lock: held by ${describeHolder(lock.holder)}`);
       for (const u of unreconciled) out.push(`UNRECONCILED: run ${u.runId} has ${u.events} event(s) only in the local fallback journal ${u.path}; apply and rollback refuse until you run: ${u.reconcile}`);
@@ -72,7 +83,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
       for (const r of damaged) out.push(`DAMAGED JOURNAL: run ${r.state.runId} — ${r.corrupt!.path} line ${r.corrupt!.line} (see below)`);
       process.stdout.write(out.join('\n') + '\n');
       for (const r of damaged) process.stderr.write(damagedJournal(r.corrupt!, 'The other runs are shown as recorded.', `runbook status`));
-      return damaged.length ? 2 : 0;
+      return exitCode();
     });
   } catch (error) {
     return reportError(error, options.verbose);

@@ -36,6 +36,8 @@ export interface ApplyOptions extends CommonOptions {
   maxAge?: string;
   /** Write a JUnit XML report of the run here. */
   junit?: string;
+  /** `--reapply ID` (repeatable): apply these changes again although an earlier run applied them. */
+  reapply: string[];
 }
 
 export interface RollbackOptions extends CommonOptions {

@@ -1,6 +1,7 @@
-import type { Plan, PlannedChange } from '../../model/plan.js';
+import { undoKind, type Plan, type PlannedChange } from '../../model/plan.js';
 import type { ResolvedStep } from '../../model/runbook.js';
 import type { Redactor } from '../../secrets/redact.js';
+import { stepType } from '../../steps/registry.js';
 import { verifiedBy } from '../text/risk.js';
 import { stepWhat } from '../text/step-text.js';
 import type { LiveCheck } from './plan-markdown.js';
@@ -9,9 +10,12 @@ const step = (s: ResolvedStep) => ({ type: s.type, label: s.label });
 
 /** Explicit rollback steps, or — automatic — the inverse of each apply step, in the order they run; `none` (the reason) for a change declared irreversible. */
 function rollback(c: PlannedChange) {
-  if (c.irreversible !== undefined) return { automatic: false, none: c.irreversible, steps: [] };
-  if (c.rollback) return { automatic: false, steps: c.rollback.map(step) };
-  return { automatic: true, steps: [...c.apply].reverse().map((s) => ({ type: s.type, label: `undo: ${s.label}` })) };
+  const how = undoKind(c);
+  const inverses = (steps: ResolvedStep[]) => [...steps].reverse().map((s) => ({ type: s.type, label: `undo: ${s.label}` }));
+  if (c.irreversible !== undefined) return { automatic: false, how, none: c.irreversible, steps: [] };
+  // `undo: apply` stands for the inverses of the apply steps that have one.
+  if (c.rollback) return { automatic: false, how, steps: c.rollback.flatMap((s) => (s.type === 'undo' ? inverses(c.apply.filter((a) => stepType(a.type)?.inverse !== undefined)) : [step(s)])) };
+  return { automatic: true, how, steps: inverses(c.apply) };
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Plan, PlannedChange } from '../../model/plan.js';
 import type { OnFailure } from '../../model/runbook.js';
 import type { Redactor } from '../../secrets/redact.js';
 import { mdBlock, mdCell, mdCode, mdInline, mdList } from '../text/markdown-text.js';
-import { bandGlyph, riskText, totalRiskText, verifiedBy } from '../text/risk.js';
+import { bandGlyph, riskText, rollbackCell, totalRiskText, verifiedBy } from '../text/risk.js';
 import { preflightLines } from '../text/step-text.js';
 import { cellText, markdownTable } from '../text/table.js';
 
@@ -69,7 +69,7 @@ export function renderPlanMarkdown(plan: Plan, redact: Redactor, live?: LiveChec
     'Risk table',
     markdownTable(
       ['№', 'Change', 'Risk', 'Impact', 'Rollback', 'Verified by'],
-      plan.changes.map((c) => [String(c.number), cell(c.change.title), riskText(c.change.risk, c.band), cell(c.change.impact ?? '—'), cell(c.change.rollbackTime ?? '—'), cell(verifiedBy(c))]),
+      plan.changes.map((c) => [String(c.number), cell(c.change.title), riskText(c.change.risk, c.band), cell(c.change.impact ?? '—'), cell(rollbackCell(c)), cell(verifiedBy(c))]),
     ),
     '',
     `**Total risk:** ${bandGlyph(plan.risk.band)} ${totalRiskText(plan)} (${plan.risk.band})`,

@@ -1,6 +1,6 @@
 import type { Plan } from '../../model/plan.js';
 import type { Redactor } from '../../secrets/redact.js';
-import { bandGlyph, riskText, totalRiskText, verifiedBy } from '../text/risk.js';
+import { bandGlyph, riskText, rollbackCell, totalRiskText, verifiedBy } from '../text/risk.js';
 import { preflightLines } from '../text/step-text.js';
 import { cellText, renderTable, wrapText } from '../text/table.js';
 
@@ -16,7 +16,7 @@ export function renderPlanTable(plan: Plan, redact: Redactor, opts: PlanTableOpt
     const safe = cellText(redact(text));
     return opts.width === undefined ? [safe] : wrapText(safe, opts.width - indent.length).map((l, i) => (i === 0 ? l : indent + l));
   };
-  const rows = plan.changes.map((c) => [String(c.number), c.change.title, riskText(c.change.risk, c.band), c.change.impact ?? '—', c.change.rollbackTime ?? '—', verifiedBy(c)].map(redact));
+  const rows = plan.changes.map((c) => [String(c.number), c.change.title, riskText(c.change.risk, c.band), c.change.impact ?? '—', rollbackCell(c), verifiedBy(c)].map(redact));
   const out = [
     ...line(`${plan.runbook.title} (${plan.runbook.name}) — ${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}`),
     '',

@@ -9,7 +9,10 @@ import { formatMs } from '../../model/units.js';
 export function lineRenderer(out: Writable, opts: { verbose: boolean; total: number }): EventListener {
   const numbers = new Map<string, number>();
   let retried = false;
-  const w = (line: string) => out.write(line + '\n');
+  /** How many attempts the running step can take, from its retried failures ('' when not known). */
+  let of = '';
+  // One event, one line: a line break in a label, a value or a message (a var holding one) must not split it.
+  const w = (line: string) => out.write(line.replace(/\r?\n/g, '⏎') + '\n');
   const where = (e: { phase: string; changeId?: string; index: number }) => {
     const n = e.changeId ? numbers.get(e.changeId) : undefined;
     return `${e.phase}${e.changeId ? ` ${n !== undefined ? `${n}/${opts.total} ` : ''}${e.changeId}` : ''} · step ${e.index + 1}`;
@@ -22,13 +25,19 @@ export function lineRenderer(out: Writable, opts: { verbose: boolean; total: num
         break;
       case 'step.started':
         retried = e.attempt > 1;
+        if (e.attempt === 1) of = '';
+        // With --verbose the step's output follows: name the step first, so it does not read as the previous one's.
+        if (opts.verbose) w(`[${where(e)}] ${e.label} …${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`);
         break;
       case 'step.output':
-        if (opts.verbose) for (const line of e.chunk.replace(/\n$/, '').split('\n')) w(`    │ ${line}`);
+        if (opts.verbose) for (const line of e.chunk.replace(/\n$/, '').split('\n')) out.write(`    │ ${line}\n`);
         break;
       case 'step.finished': {
-        const attempt = e.attempt > 1 || retried ? ` (attempt ${e.attempt})` : '';
-        if (e.ok) w(`[${where(e)}] ${e.label} … ok ${formatMs(e.durationMs)}${attempt}`);
+        if (e.attempts !== undefined) of = `/${e.attempts}`;
+        const attempt = e.attempt > 1 || retried ? ` (attempt ${e.attempt}${of})` : '';
+        // A failed attempt that is retried is not a verdict: only the last one may say FAILED.
+        if (!e.ok && e.retrying) w(`[${where(e)}] ${e.label} … attempt ${e.attempt}${of} did not pass ${formatMs(e.durationMs)}: ${e.failure?.message ?? ''} — retrying`);
+        else if (e.ok) w(`[${where(e)}] ${e.label} … ok ${formatMs(e.durationMs)}${attempt}`);
         else w(`[${where(e)}] ${e.label} … FAILED ${formatMs(e.durationMs)}${attempt}: ${e.failure?.message ?? ''}`);
         break;
       }

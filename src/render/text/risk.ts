@@ -1,4 +1,4 @@
-import type { Plan, PlannedChange, RiskBand } from '../../model/plan.js';
+import { undoKind, type Plan, type PlannedChange, type RiskBand } from '../../model/plan.js';
 
 const GLYPH: Record<RiskBand, string> = { green: '🟢', yellow: '🟡', orange: '🟠', red: '🔴' };
 
@@ -17,4 +17,9 @@ export function verifiedBy(c: PlannedChange): string {
 
 export function bandGlyph(band: RiskBand): string {
   return GLYPH[band];
+}
+
+/** The plan's Rollback column: how the change is undone (automatic, written, mixed, cannot be undone), then how long it takes. */
+export function rollbackCell(c: PlannedChange): string {
+  return `${undoKind(c)}${c.change.rollbackTime ? `, ${c.change.rollbackTime}` : ''}`;
 }

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { fsyncDir } from '../../support/atomic-write.js';
@@ -50,7 +50,47 @@ export function readLock(path: string): LockHolder | null {
 }
 
 export function isStale(holder: LockHolder): boolean {
-  return holder.host === hostname() && !pidAlive(holder.pid);
+  return holder.host === hostname() && (!pidAlive(holder.pid) || deadHolder(holder) !== undefined);
+}
+
+/** This machine's boot id (Linux); undefined where there is none. */
+export function bootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's start time in clock ticks since boot (/proc/PID/stat field 22); undefined when there is no such process (or no /proc). */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Fields after the command name (which may hold spaces and parentheses): state is field 3, starttime field 22.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a lock record says about its own process, for the record: boot and start time. */
+export function holderIdentity(pid: number): { boot?: string; startTime?: string } {
+  const boot = bootId();
+  const startTime = processStartTime(pid);
+  return { ...(boot ? { boot } : {}), ...(startTime ? { startTime } : {}) };
+}
+
+/**
+ * Why the holder is provably dead, or undefined when it is not proven: it must have recorded
+ * this host and this boot, and its pid must be gone (a zombie counts as gone) or now belong to
+ * a process started at another time (the pid was reused).
+ */
+export function deadHolder(holder: LockHolder): string | undefined {
+  if (holder.host !== hostname() || holder.boot === undefined || holder.boot !== bootId()) return undefined;
+  if (!pidAlive(holder.pid)) return `pid ${holder.pid} is gone (same host and boot)`;
+  const now = processStartTime(holder.pid);
+  if (holder.startTime !== undefined && now !== undefined && now !== holder.startTime) return `pid ${holder.pid} now belongs to another process (started at tick ${now}, the holder at ${holder.startTime})`;
+  return undefined;
 }
 
 export function describeHolder(h: LockHolder): string {
@@ -63,7 +103,8 @@ export function describeHolder(h: LockHolder): string {
  * atomic and fails when the lock exists, so a competitor never sees a lock without its holder.
  */
 export async function acquireLockFile(path: string, holder: Omit<LockHolder, 'since'>, unlockHint: string): Promise<LockHandle> {
-  const record: LockHolder = { ...holder, since: new Date().toISOString() };
+  const record: LockHolder = { ...holder, since: new Date().toISOString(), ...(holder.pid === process.pid ? holderIdentity(process.pid) : {}) };
+  let tookOver: LockHandle['tookOver'];
   const draft = `${path}.${process.pid}.tmp`;
   const fd = openSync(draft, 'w', 0o644);
   try {
@@ -81,6 +122,11 @@ export async function acquireLockFile(path: string, holder: Omit<LockHolder, 'si
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         const current = readLock(path);
+        const dead = current ? deadHolder(current) : undefined;
+        if (current && dead && attempt < 5) {
+          if (removeDeadLock(path, current)) tookOver = { holder: current, why: dead };
+          continue;
+        }
         if (current) throw lockedBy(current, unlockHint);
         if (attempt < 3 && !existsSync(path)) continue;
         const read = readLockFile(path);
@@ -93,11 +139,41 @@ export async function acquireLockFile(path: string, holder: Omit<LockHolder, 'si
   }
   await fsyncDir(dirname(path));
   return {
+    ...(tookOver ? { tookOver } : {}),
     async release() {
       const current = readLock(path);
       if (current && current.pid === record.pid && current.since === record.since) rmSync(path, { force: true });
     },
   };
+}
+
+/**
+ * Removes the lock file of a dead holder, and only that one: it is moved aside first (rename is
+ * atomic, so of two processes taking over the same dead lock one moves it), and if what was
+ * moved is not the dead holder's record (someone took the lock in between), it is put back.
+ */
+function removeDeadLock(path: string, dead: LockHolder): boolean {
+  const aside = `${path}.dead.${process.pid}`;
+  try {
+    renameSync(path, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+  const moved = readLock(aside);
+  if (moved && moved.pid === dead.pid && moved.since === dead.since) {
+    rmSync(aside, { force: true });
+    return true;
+  }
+  try {
+    linkSync(aside, path);
+  } catch (error) {
+    // A third process took the lock meanwhile: it holds it now; the one moved aside was released by then or will find its lock gone.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    rmSync(aside, { force: true });
+  }
+  return false;
 }
 
 export const UNKNOWN_HOLDER: LockHolder = { pid: 0, host: '?', user: '?', command: '?', since: '?' };
@@ -106,6 +182,6 @@ function lockedBy(current: LockHolder, unlockHint: string): LockedError {
   const stale = isStale(current);
   const message = stale
     ? `stale lock: held by ${describeHolder(current)}, but that process is gone. Check nothing is running, then clear it with: ${unlockHint}`
-    : `locked by another run: ${describeHolder(current)}`;
+    : `locked by another run: ${describeHolder(current)}${current.host === hostname() ? '' : ' (another host: runbook cannot tell from here whether it still runs)'}; if no apply or rollback is running, clear it with: ${unlockHint} --force`;
   return new LockedError(current, stale, message);
 }
