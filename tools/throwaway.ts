@@ -164,19 +164,39 @@ function stopMine(): void {
   }
 }
 
+const atEnd = new Set<() => void>();
+
+function runAtEnd(): void {
+  for (const cleanup of [...atEnd].reverse()) {
+    atEnd.delete(cleanup);
+    try {
+      cleanup();
+    } catch (error) {
+      process.stderr.write(`warning: cleanup at exit failed: ${(error as Error).message}\n`);
+    }
+  }
+}
+
 function onSignal(sig: NodeJS.Signals): void {
-  stopMine();
+  runAtEnd();
   process.removeListener(sig, onSignal);
   // Nobody else handles it: end as the signal would have ended us.
   if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
 }
 
 let hooked = false;
-function hookProcessEnd(): void {
-  if (hooked) return;
-  hooked = true;
-  process.once('exit', stopMine);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+/**
+ * Runs `cleanup` (synchronous) when this process ends for any reason it can see: normal end,
+ * an uncaught failure, SIGINT, SIGTERM, SIGHUP — newest first. Returns the way to take it back.
+ */
+export function atProcessEnd(cleanup: () => void): () => void {
+  if (!hooked) {
+    hooked = true;
+    process.once('exit', runAtEnd);
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+  }
+  atEnd.add(cleanup);
+  return () => void atEnd.delete(cleanup);
 }
 
 /**
@@ -192,7 +212,7 @@ export function ownThrowaway(what: string, dirs: string[], pidFiles: PidFile[], 
   writeFileSync(`${path}.tmp`, JSON.stringify(record));
   renameSync(`${path}.tmp`, path);
   mine.set(path, record);
-  hookProcessEnd();
+  atProcessEnd(stopMine);
   return { release: () => releaseThrowaway(dirs) };
 }
 

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { atProcessEnd } from '../../tools/throwaway.js';
 
 function alive(pid: number): boolean {
   try {
@@ -23,9 +24,23 @@ function restore(saved: { text: string; exists: boolean }): void {
   else spawnSync('crontab', ['-r']);
 }
 
+/** A test run that died holding the lock never put the crontab back: do it for it, from what it saved. */
+function restoreForDeadHolder(holder: number): void {
+  try {
+    const saved = JSON.parse(readFileSync(`${LOCK}/saved.json`, 'utf8')) as { text: string; exists: boolean };
+    restore(saved);
+    process.stderr.write(`restored the crontab that test process ${holder} changed and could not put back (it was killed)\n`);
+  } catch {
+    // it died before it changed anything
+  }
+  rmSync(LOCK, { recursive: true, force: true });
+}
+
 /**
  * The machine's crontab is one shared thing: tests that touch it take this lock (test files
- * run in parallel), start from an empty table, and put the machine's crontab back afterwards.
+ * run in parallel), start from an empty table, and put the machine's crontab back afterwards —
+ * also when the test process is stopped by a signal, and, should it be killed, the next test
+ * that takes the lock puts it back from what it saved in the lock.
  */
 export async function withCrontab<T>(fn: () => Promise<T> | T): Promise<T> {
   const end = Date.now() + 300_000;
@@ -36,17 +51,26 @@ export async function withCrontab<T>(fn: () => Promise<T> | T): Promise<T> {
       break;
     } catch {
       const holder = Number(readFileSync(`${LOCK}/pid`, { encoding: 'utf8', flag: 'a+' }) || 0);
-      if (holder && !alive(holder)) rmSync(LOCK, { recursive: true, force: true });
+      if (holder && !alive(holder)) restoreForDeadHolder(holder);
       if (Date.now() > end) throw new Error(`timed out waiting for ${LOCK}, held by process ${holder}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
   let saved: { text: string; exists: boolean } | undefined;
+  let putBack = () => {};
+  const forget = atProcessEnd(() => putBack());
   try {
     saved = crontabText();
+    writeFileSync(`${LOCK}/saved.json`, JSON.stringify(saved));
+    const before = saved;
+    putBack = () => {
+      restore(before);
+      rmSync(LOCK, { recursive: true, force: true });
+    };
     spawnSync('crontab', ['-r']);
     return await fn();
   } finally {
+    forget();
     if (saved) restore(saved);
     rmSync(LOCK, { recursive: true, force: true });
   }

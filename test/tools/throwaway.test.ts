@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../support/cli.js';
+import { withCrontab } from '../support/crontab.js';
 
 /** TypeScript run in this very process (tsx as a loader, not its CLI, which would start a second one). */
 const withTsx = ['--import', 'tsx', '--input-type=module', '-e'];
@@ -63,5 +64,45 @@ describe('throwaway PostgreSQL clusters never outlive their owner', () => {
     await until(() => !postmasterRuns(pid));
     expect(postmasterRuns(pid)).toBe(false);
     expect(existsSync(dataDir)).toBe(false);
+  });
+});
+
+/** A test process that takes the crontab lock, puts a marker line in the machine's crontab, and waits to be killed. */
+function crontabChanger(marker: string) {
+  const script = `import { spawnSync } from 'node:child_process';
+import { withCrontab } from ${JSON.stringify(join(repoRoot, 'test', 'support', 'crontab.ts'))};
+await withCrontab(async () => {
+  spawnSync('crontab', ['-'], { input: '0 3 * * * true # ${marker}\\n' });
+  process.stdout.write('changed\\n');
+  await new Promise(() => {});
+});`;
+  const child = spawn(process.execPath, [...withTsx, script], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+  const changed = new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('changed') && resolve()));
+  const ended = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return { child, changed, ended };
+}
+
+const crontabHas = (marker: string) => spawnSync('crontab', ['-l'], { encoding: 'utf8' }).stdout.includes(marker);
+
+describe("a test that changed the machine's crontab puts it back however it ends", () => {
+  it('stopped by SIGTERM, it restores the crontab before it dies', async () => {
+    const marker = `runbook-test-marker-${process.pid}-term`;
+    const test = crontabChanger(marker);
+    await test.changed;
+    expect(crontabHas(marker)).toBe(true);
+    test.child.kill('SIGTERM');
+    await test.ended;
+    expect(crontabHas(marker)).toBe(false);
+  });
+
+  it('killed with SIGKILL, the next test that takes the lock restores it from what the dead one saved', async () => {
+    const marker = `runbook-test-marker-${process.pid}-kill`;
+    const test = crontabChanger(marker);
+    await test.changed;
+    test.child.kill('SIGKILL');
+    await test.ended;
+    expect(crontabHas(marker)).toBe(true);
+    await withCrontab(() => undefined);
+    expect(crontabHas(marker)).toBe(false);
   });
 });
