@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { atProcessEnd } from '../../tools/throwaway.js';
 
 function alive(pid: number): boolean {
@@ -24,16 +24,38 @@ function restore(saved: { text: string; exists: boolean }): void {
   else spawnSync('crontab', ['-r']);
 }
 
-/** A test run that died holding the lock never put the crontab back: do it for it, from what it saved. */
-function restoreForDeadHolder(holder: number): void {
+/**
+ * A test run that died holding the lock never put the crontab back: do it for it, from what it
+ * saved in the lock. Two waiters may both see the dead holder; a second lock (the guard) lets
+ * only one act, and only while the lock still names that holder — never on a lock retaken since.
+ */
+function takeOverFromDeadHolder(holder: number): void {
+  const guard = `${LOCK}.takeover`;
   try {
-    const saved = JSON.parse(readFileSync(`${LOCK}/saved.json`, 'utf8')) as { text: string; exists: boolean };
-    restore(saved);
-    process.stderr.write(`restored the crontab that test process ${holder} changed and could not put back (it was killed)\n`);
+    mkdirSync(guard);
   } catch {
-    // it died before it changed anything
+    // Another waiter is taking over; a guard left by a waiter killed meanwhile expires.
+    try {
+      if (Date.now() - statSync(guard).mtimeMs > 10_000) rmSync(guard, { recursive: true, force: true });
+    } catch {
+      // gone already
+    }
+    return;
   }
-  rmSync(LOCK, { recursive: true, force: true });
+  try {
+    if (Number(readFileSync(`${LOCK}/pid`, 'utf8') || 0) !== holder) return;
+    try {
+      restore(JSON.parse(readFileSync(`${LOCK}/saved.json`, 'utf8')) as { text: string; exists: boolean });
+      process.stderr.write(`restored the crontab that test process ${holder} changed and could not put back (it was killed)\n`);
+    } catch {
+      // it died before it changed anything
+    }
+    rmSync(LOCK, { recursive: true, force: true });
+  } catch {
+    // the lock is gone: nothing to take over
+  } finally {
+    rmSync(guard, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -51,7 +73,7 @@ export async function withCrontab<T>(fn: () => Promise<T> | T): Promise<T> {
       break;
     } catch {
       const holder = Number(readFileSync(`${LOCK}/pid`, { encoding: 'utf8', flag: 'a+' }) || 0);
-      if (holder && !alive(holder)) restoreForDeadHolder(holder);
+      if (holder && !alive(holder)) takeOverFromDeadHolder(holder);
       if (Date.now() > end) throw new Error(`timed out waiting for ${LOCK}, held by process ${holder}`);
       await new Promise((r) => setTimeout(r, 100));
     }
