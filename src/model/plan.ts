@@ -1,6 +1,15 @@
-import type { Change, ResolvedStep, Runbook } from './runbook.js';
+import type { Change, HostRef, ResolvedStep, Runbook } from './runbook.js';
 
 export type RiskBand = 'green' | 'yellow' | 'orange' | 'red';
+
+/** A change on one host: its steps resolved with that host's `host.name` and `host.vars`. */
+export interface PlannedTarget {
+  host: string;
+  apply: ResolvedStep[];
+  verify: ResolvedStep[];
+  rollback: ResolvedStep[] | null;
+  checksum: string;
+}
 
 export interface PlannedChange {
   /** 1-based position (the plan's №). */
@@ -19,6 +28,8 @@ export interface PlannedChange {
   needsAcceptRisk: boolean;
   /** At or above policy.confirmFrom: apply asks (TTY) or needs --yes. */
   needsConfirm: boolean;
+  /** A change on hosts: one per host (after --limit); absent for a change on this machine. */
+  targets?: PlannedTarget[];
 }
 
 /**
@@ -37,6 +48,8 @@ export interface Plan {
   changes: PlannedChange[];
   risk: { sum: number; max: number; percent: number; band: RiskBand };
   verdict: { ok: boolean; text: string };
+  /** Present when a change runs on hosts: every targeted host, the rollout's batches (canary first), the failed hosts tolerated, the pause between batches, the ssh_config. */
+  fleet?: { hosts: HostRef[]; batches: string[][]; maxFailures: number; pause: number; sshConfig?: string };
 }
 
 /** How a change is undone: by the inverses of its apply steps, by written steps, by both (`undo: apply` among written steps), or not at all. */

@@ -4,7 +4,13 @@ import type { SourcePos } from './diagnostic.js';
 export type Millis = number;
 export type Bytes = number;
 
-export type OnFailure = 'rollback-all' | 'rollback-change' | 'stop';
+export type OnFailure = 'rollback-all' | 'rollback-change' | 'rollback-failed' | 'stop';
+
+/** A host a change can run on: its ssh destination or ssh_config alias, as written, and its vars. */
+export interface HostRef {
+  name: string;
+  vars: Record<string, unknown>;
+}
 
 export interface Policy {
   maxRisk: number;

@@ -24,6 +24,25 @@ export interface StepEnvironment {
   output: (chunk: string) => void;
   /** `runbook rollback --force`. */
   force?: boolean;
+  /** Told the pid of every process a step starts (journaled for orphan clean-up). */
+  spawned?: (pid: number, phase: Phase, step: ResolvedStep) => void;
+}
+
+/** The target as one step sees it: every process it starts is reported to `spawned`. */
+function reportingTarget(base: StepEnvironment, phase: Phase, step: ResolvedStep): Target {
+  const spawned = base.spawned;
+  if (!spawned) return base.target;
+  // Derived, not copied: a target may be a class instance whose methods live on its prototype.
+  return Object.assign(Object.create(base.target) as Target, {
+    exec: (req: Parameters<Target['exec']>[0]) =>
+      base.target.exec({
+        ...req,
+        onSpawn: (pid) => {
+          req.onSpawn?.(pid);
+          spawned(pid, phase, step);
+        },
+      }),
+  });
 }
 
 export function stepTimeout(step: ResolvedStep): number {
@@ -35,7 +54,7 @@ export function stepContext(step: ResolvedStep, phase: Phase, base: StepEnvironm
   const cwd = step.cwd === undefined ? base.workdir : base.target.resolve(base.workdir, step.cwd);
   return {
     phase,
-    target: base.target,
+    target: reportingTarget(base, phase, step),
     cwd,
     runbookDir: base.runbookDir,
     env: step.env ? { ...base.env, ...step.env } : base.env,

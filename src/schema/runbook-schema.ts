@@ -48,7 +48,7 @@ export function buildRunbookSchema(): Record<string, unknown> {
         properties: {
           maxRisk: { type: 'integer', minimum: 0, maximum: 10, description: 'Changes above this risk need --accept-risk (default 5).' },
           confirmFrom: { type: 'integer', minimum: 0, maximum: 11, description: 'Changes at or above this risk ask for confirmation, or need --yes without a terminal (default 3).' },
-          onFailure: { enum: ['rollback-all', 'rollback-change', 'stop'], description: 'What a failed apply or verify does (default rollback-all).' },
+          onFailure: { enum: ['rollback-all', 'rollback-change', 'rollback-failed', 'stop'], description: 'What a failed apply or verify does (default rollback-all: every change of this run, on every host it reached; rollback-failed: only the hosts that failed).' },
           planMaxAge: { $ref: '#/$defs/duration', description: 'apply refuses a saved plan (plan --out) older than this (apply --max-age overrides it).' },
         },
       },

@@ -17,6 +17,7 @@ export interface LiveCheck {
 const ON_FAILURE: Record<OnFailure, string> = {
   'rollback-all': 'stop, undo the failed change and every change applied before it in this run (newest first), report',
   'rollback-change': 'stop, undo the failed change only, report',
+  'rollback-failed': 'on hosts: undo every change of the failed hosts only, leave the hosts that passed applied, report (on this machine: as rollback-change)',
   stop: 'stop and report; nothing is undone (runbook rollback undoes it later)',
 };
 

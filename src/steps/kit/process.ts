@@ -37,6 +37,7 @@ export function runProcess(req: ProcessRequest): Promise<ProcessResult> {
       stdio: [req.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     const stopWatching = killGroupOnAbort(req.signal, () => child.pid);
+    if (child.pid !== undefined) req.onSpawn?.(child.pid);
     const take = (which: 'out' | 'err') => {
       // One decoder per stream: a character split across two reads stays whole (a secret too).
       const decoder = new StringDecoder('utf8');

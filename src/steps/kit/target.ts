@@ -12,6 +12,8 @@ export interface ProcessRequest {
   input?: string;
   /** Keep full stdout/stderr (for expectations); otherwise only the tail. */
   capture?: boolean;
+  /** Called with the local child's pid (its process group) once it runs: the journal keeps it, so a later rollback can stop it if this run dies first. */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface ProcessResult {
