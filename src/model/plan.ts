@@ -75,7 +75,7 @@ export interface Plan {
 /** How a change is undone: by the inverses of its apply steps, by written steps, by both (`undo: apply` among written steps), or not at all. */
 export type UndoKind = 'automatic' | 'written' | 'mixed' | 'cannot be undone';
 
-export function undoKind(c: PlannedChange): UndoKind {
+export function undoKind(c: Pick<PlannedChange, 'irreversible' | 'rollback'>): UndoKind {
   if (c.irreversible !== undefined) return 'cannot be undone';
   if (!c.rollback) return 'automatic';
   return c.rollback.some((s) => s.type === 'undo') ? 'mixed' : 'written';
