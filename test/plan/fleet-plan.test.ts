@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runbookCommand } from '../../src/cli/kit/next-command.js';
 import { UsageError } from '../../src/model/diagnostic.js';
 import type { Plan } from '../../src/model/plan.js';
 import { fleetOf } from '../../src/plan/fleet.js';
@@ -228,5 +229,13 @@ describe('--inventory, --limit, --ssh-config', () => {
     const p = await plan(runbook('  web: [h1]'), { sshConfig: 'ssh_config' }, { ssh_config: 'Host h1\n  HostName 127.0.0.2\n' });
     expect(p.fleet!.sshConfig).toMatch(/^\/.*\/ssh_config$/);
     await expect(plan(runbook('  web: [h1]'), { sshConfig: 'missing' })).rejects.toThrow(/^--ssh-config .*missing: no such file$/);
+  });
+});
+
+describe('commands printed for the operator', () => {
+  it('repeat --inventory and --ssh-config for the commands that take them (not --limit: a rollback covers every host)', () => {
+    const options = { var: [], varsFile: [], json: false, color: false, verbose: false, inventory: 'inv.yaml', sshConfig: 'ssh.conf', limit: 'web-1' };
+    expect(runbookCommand(['rollback', 'x.yaml'], options)).toBe('runbook rollback x.yaml --inventory inv.yaml --ssh-config ssh.conf');
+    expect(runbookCommand(['unlock', 'x.yaml'], options)).toBe('runbook unlock x.yaml');
   });
 });

@@ -43,6 +43,27 @@ describe('plan of a runbook with hosts', () => {
     expect(r.stdout).toContain('⚠ Change 1 (pool) has no hosts: --limit leaves none of web\n');
   });
 
+  it('a change on an empty group says its group is empty', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runbook-fleet-render-'));
+    const file = join(dir, 'runbook.yaml');
+    writeFileSync(file, readFileSync(web, 'utf8').replace('  db: [db-1]', '  db: []'));
+    const r = runCli(['plan', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/│ 3 │ Vacuum on the database and web hosts │ 🟡 2\/10 yellow │ db, web \(3\) │/);
+    const onlyDb = runCli(['plan', file, '--limit', '!web-1']);
+    expect(onlyDb.stdout).toContain('│ db, web (2) │');
+    writeFileSync(file, readFileSync(web, 'utf8').replace('  db: [db-1]', '  db: []').replace('on: [db, web]', 'on: db'));
+    const empty = runCli(['plan', file]);
+    expect(empty.stdout).toMatch(/│ db \(empty\) +│ 2×0 = 0 +│/);
+    expect(empty.stdout).toContain('⚠ Change 3 (vacuum) has no hosts: its group db is empty\n');
+  });
+
+  it('apply refuses changes on hosts for now (exit 2): they must not run on the control node', () => {
+    const r = runCli(['apply', web, '--yes']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('runbook: pool, vacuum run on hosts (on: web, db), which this version of runbook can plan and validate but not apply yet; nothing was run\n');
+  });
+
   it('markdown carries the same: hosts and exposure in the risk table, a Rollout section, the hosts in the apply plan', () => {
     const r = runCli(['plan', web, '--format', 'markdown', '--limit', 'web']);
     expect(r.code).toBe(0);
@@ -123,9 +144,9 @@ describe('a saved plan of a runbook with hosts', () => {
   it('apply PLAN targets the reviewed hosts: new host flags are refused, an edited inventory too', () => {
     const s = sandbox();
     expect(runCli(['plan', s.runbook, '--inventory', s.inventory, '--limit', 'web', '--out', s.plan]).code).toBe(0);
+    // The saved plan's checks pass (whatever the apply then does with hosts).
     const same = runCli(['apply', s.plan, '--dry-run', '--state-dir', join(s.dir, 'state')]);
-    expect(same.stderr).not.toMatch(/refusing|not accepted/);
-    expect(same.code).not.toBe(2);
+    expect(same.stderr).not.toMatch(/refusing|not accepted|changed since/);
     const flags = runCli(['apply', s.plan, '--limit', 'h1']);
     expect(flags.code).toBe(2);
     expect(flags.stderr).toMatch(/is a saved plan: its hosts are fixed in it \(inventory .*inventory\.yaml, limit web, ssh config none\); --limit is not accepted with it/);

@@ -2,7 +2,7 @@ import type { Plan, PlannedChange } from '../../model/plan.js';
 import type { OnFailure } from '../../model/runbook.js';
 import type { Redactor } from '../../secrets/redact.js';
 import { mdBlock, mdCell, mdCode, mdInline, mdList } from '../text/markdown-text.js';
-import { batchLines, exposureCell, hostlessChanges, hostsCell, rolloutSummary, totalExposure } from '../text/fleet-text.js';
+import { batchLines, exposureCell, hostlessChanges, hostsCell, noHostsLine, rolloutSummary, totalExposure } from '../text/fleet-text.js';
 import { bandGlyph, riskText, rollbackCell, totalRiskText, verifiedBy } from '../text/risk.js';
 import { preflightLines } from '../text/step-text.js';
 import { cellText, markdownTable } from '../text/table.js';
@@ -68,7 +68,7 @@ export function renderPlanMarkdown(plan: Plan, redact: Redactor, live?: LiveChec
 
   const fleet = plan.fleet;
   // A runbook without hosts keeps the report it always had.
-  const hostCells = (c: PlannedChange) => (fleet ? [cell(hostsCell(c)), exposureCell(c)] : []);
+  const hostCells = (c: PlannedChange) => (fleet ? [cell(hostsCell(plan, c)), exposureCell(c)] : []);
   section(
     'Risk table',
     markdownTable(
@@ -84,7 +84,7 @@ export function renderPlanMarkdown(plan: Plan, redact: Redactor, live?: LiveChec
 
   if (fleet) {
     const batches = batchLines(plan, fleet).map((b, i) => `${i + 1}. ${code(b.hosts)}${b.canary ? ' (canary)' : ''}`);
-    const hostless = hostlessChanges(plan).map((c) => `- ⚠️ Change ${c.number} (${inline(c.change.id)}) has no hosts: \`--limit\` leaves none of ${inline(c.change.on.join(', '))}.`);
+    const hostless = hostlessChanges(plan).map((c) => `- ⚠️ ${inline(noHostsLine(plan, c))}.`);
     section(
       'Rollout',
       `${inline(rolloutSummary(fleet))}. Exposure (risk × hosts): **${totalExposure(plan)}**.`,
@@ -102,7 +102,7 @@ export function renderPlanMarkdown(plan: Plan, redact: Redactor, live?: LiveChec
   const then = (c: PlannedChange) => (c.verify.length ? `, then verify (${c.verify.length} check${c.verify.length === 1 ? '' : 's'})` : ' (no verify steps)');
   const order = [
     plan.checkpoint ? `Checkpoint: commit ${inline(plan.checkpoint.dir)} (${code(plan.checkpoint.message)})` : 'No checkpoint',
-    ...plan.changes.map((c) => `Apply ${c.number}. ${inline(c.change.title)}${c.targets ? ` on ${inline(hostsCell(c))}` : ''}${then(c)}`),
+    ...plan.changes.map((c) => `Apply ${c.number}. ${inline(c.change.title)}${c.targets ? ` on ${inline(hostsCell(plan, c))}` : ''}${then(c)}`),
   ];
   section('Apply plan', order.map((s, i) => `${i + 1}. ${s}`).join('\n'), '', `On failure (${rb.policy.onFailure}): ${ON_FAILURE[rb.policy.onFailure]}.`, '');
 

@@ -6,10 +6,22 @@ export function hostCount(c: PlannedChange): number {
   return c.targets ? c.targets.length : 1;
 }
 
-/** The plan's Hosts column: `web (3)`, `db, web (4)`, `local`, or `web (none: --limit)`. */
-export function hostsCell(c: PlannedChange): string {
+/** Why a change on hosts has none: its groups are empty, or --limit left none of their hosts. */
+function noHostsWhy(plan: Plan, c: PlannedChange): 'empty' | '--limit' {
+  return c.change.on.some((g) => (plan.runbook.hosts[g]?.length ?? 0) > 0) ? '--limit' : 'empty';
+}
+
+/** The plan's Hosts column: `web (3)`, `db, web (4)`, `local`, `web (none: --limit)` or `web (empty)`. */
+export function hostsCell(plan: Plan, c: PlannedChange): string {
   if (!c.targets) return 'local';
-  return `${c.change.on.join(', ')} (${c.targets.length === 0 ? 'none: --limit' : c.targets.length})`;
+  const n = c.targets.length;
+  return `${c.change.on.join(', ')} (${n > 0 ? n : noHostsWhy(plan, c) === 'empty' ? 'empty' : 'none: --limit'})`;
+}
+
+/** The warning for a change on hosts that has none. */
+export function noHostsLine(plan: Plan, c: PlannedChange): string {
+  const groups = c.change.on.join(', ');
+  return `Change ${c.number} (${c.change.id}) has no hosts: ${noHostsWhy(plan, c) === 'empty' ? `${c.change.on.length === 1 ? 'its group' : 'its groups'} ${groups} ${c.change.on.length === 1 ? 'is' : 'are'} empty` : `--limit leaves none of ${groups}`}`;
 }
 
 /** Exposure: what is at stake, risk × hosts (`3×4 = 12`). */
