@@ -54,6 +54,16 @@ describe('runbook validate and plan on broken fleet runbooks', () => {
   });
 });
 
+describe('runbook validate of a runbook with hosts', () => {
+  it('is valid, and counts the hosts', () => {
+    const r = runCli(['validate', join('test', 'fixtures', 'fleet', 'web.yaml')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('test/fixtures/fleet/web.yaml: valid (3 changes, 4 steps, 4 hosts)\n');
+    const limited = runCli(['validate', web, '--limit', 'web', '--json']);
+    expect(JSON.parse(limited.stdout)).toEqual({ valid: true, file: web, changes: 3, hosts: 3 });
+  });
+});
+
 describe('--inventory', () => {
   const withInventory = (inventory: string, command = 'validate') => runCli([command, web, '--inventory', join(dir, inventory)]);
 

@@ -71,6 +71,7 @@ describe('plan of a runbook with hosts', () => {
     expect(r.stdout).toContain('| 1 | Pool size on each web host | 🟡 3/10 yellow | web (3) | 3×3 = 9 |');
     expect(r.stdout).toContain('## Rollout\n\n3 hosts in 2 batches; stops at the first failed host; no pause between batches. Exposure (risk × hosts): **15**.\n\n1. `web-1` (canary)\n2. `deploy@web-2, web-3`\n');
     expect(r.stdout).toContain('2. Apply 1. Pool size on each web host on web (3), then verify (1 check)');
+    expect(r.stdout).toContain('**Runs on:** web — `web-1`, `deploy@web-2`, `web-3` (steps below as for `web-1`)\n');
   });
 
   it('JSON: per change its targets (host, checksum, steps), and a fleet object', () => {

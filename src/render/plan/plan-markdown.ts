@@ -120,6 +120,7 @@ export function renderPlanMarkdown(plan: Plan, redact: Redactor, live?: LiveChec
 function changeAnalysis(c: PlannedChange, md: { inline: (t: string) => string; code: (t: string) => string; list: (items: string[]) => string }): string[] {
   const ch = c.change;
   const out = [`### ${c.number}. ${md.inline(ch.title)}`, '', `**Risk:** ${riskText(ch.risk, c.band)} · **Impact:** ${md.inline(ch.impact ?? '—')} · **Rollback time:** ${md.inline(ch.rollbackTime ?? '—')}`, ''];
+  if (c.targets) out.push(`**Runs on:** ${md.inline(ch.on.join(', '))} — ${c.targets.length ? c.targets.map((t) => md.code(t.host)).join(', ') : 'no hosts'}${c.targets.length > 1 ? ` (steps below as for ${md.code(c.targets[0]!.host)})` : ''}`, '');
   const part = (title: string, items: string[]) => {
     if (items.length) out.push(`**${title}:**`, '', md.list(items), '');
   };
