@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { dirname, resolve as resolvePath } from 'node:path';
+import { runsOnHosts } from '../load/hosts.js';
 import { checkResolvedStep } from '../load/step-checks.js';
 import { varRefs } from '../load/vars.js';
 import type { Diagnostic, SourcePos } from '../model/diagnostic.js';
 import type { Plan, PlannedChange, PlannedTarget, RiskBand } from '../model/plan.js';
 import type { Change, HostRef, ResolvedStep, Runbook, StepSpec } from '../model/runbook.js';
-import { runsOnHosts } from '../load/hosts.js';
 import { durationLimitProblem, parseDuration } from '../model/units.js';
 import type { TemplateField } from '../steps/contract.js';
 import { stepType } from '../steps/registry.js';
@@ -158,7 +158,8 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
       const ctx: FillContext = { scope, onMissing, isSecret, bindings };
       const [exec, shown] = renderDeep(spec.params, '', def.templateFields ?? {}, (text, field) => fillField(text, field, ctx));
       const prefix = onHostPrefix(onHost);
-      if (options.checkFilled !== false) checks.push(checkResolvedStep(spec, exec).then((found) => found.map((d) => ({ ...d, message: prefix + d.message }))));
+      // Steps shown with `{{ host.… }}` unfilled (no host left) are not what runs anywhere: nothing to check.
+      if (options.checkFilled !== false && !hostUnfilled) checks.push(checkResolvedStep(spec, exec).then((found) => found.map((d) => ({ ...d, message: prefix + d.message }))));
       if (bindings.params.length > 0) (exec as { params?: unknown[] }).params = [...((exec as { params?: unknown[] }).params ?? []), ...bindings.params];
       const normalize = (p: unknown) => (def.normalize ? def.normalize(p) : p);
       const shownParams = normalize(shown);
@@ -171,7 +172,7 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
         type: spec.type,
         params,
         label: spec.name !== undefined ? fill(spec.name) : def.describe((def.withShown ? params : shownParams) as never),
-        timeout: spec.timeoutTemplate !== undefined ? filledTimeout(spec.timeoutTemplate) : spec.timeout,
+        timeout: spec.timeoutTemplate === undefined ? spec.timeout : hostUnfilled && spec.timeoutTemplate.includes('host.') ? undefined : filledTimeout(spec.timeoutTemplate),
         retries: spec.retries,
         interval: spec.interval,
         passes: spec.passes,

@@ -218,6 +218,25 @@ describe('--inventory, --limit, --ssh-config', () => {
     expect(p.fleet!.batches).toEqual([['db-1']]);
   });
 
+  it('steps shown unfilled for a change without hosts are not checked as if they ran (a URL, a cron schedule)', async () => {
+    const text = `runbook: 1
+name: unfilled
+hosts: { web: [web-1], db: [db-1] }
+changes:
+  - id: check
+    title: Check
+    risk: 0
+    on: web
+    apply:
+      - http: { url: "http://{{ host.name }}:8080/health", status: 200 }
+      - cron: { id: x, schedule: "{{ host.vars.min }} * * * *", command: "true" }
+        timeout: "{{ host.vars.timeout }}"
+`;
+    const p = await plan(text, { limit: 'db' });
+    expect(p.changes[0]!.targets).toEqual([]);
+    expect((p.changes[0]!.apply[1]!.params as { schedule: string }).schedule).toBe('{{ host.vars.min }} * * * *');
+  });
+
   it('a --limit pattern that matches nothing is a usage error naming the known hosts and groups', async () => {
     const attempt = loadPlan(join(fixtures, 'web.yaml'), { limit: 'web-1,nope*' });
     await expect(attempt).rejects.toBeInstanceOf(UsageError);
