@@ -153,6 +153,13 @@ export function templateDiagnostics(src: YamlSource, known: Set<string>): Diagno
   const diagnostics: Diagnostic[] = [];
   const placed = placedScalars(src);
   const onHosts = src.text.includes('host') ? hostScalars(src) : new Set<Scalar>();
-  eachNode(src.doc.contents, { scalar: (node) => diagnostics.push(...scalarTemplateProblems(src, node, known, placed.get(node), onHosts.has(node) ? 'host-step' : 'elsewhere')) });
+  // Host vars are data, never filled: a "{{" in one is a character like any other.
+  const hostVars = new Set<unknown>();
+  eachNode(src.doc.get('hosts', true), { scalar: (node) => void hostVars.add(node) });
+  eachNode(src.doc.contents, {
+    scalar: (node) => {
+      if (!hostVars.has(node)) diagnostics.push(...scalarTemplateProblems(src, node, known, placed.get(node), onHosts.has(node) ? 'host-step' : 'elsewhere'));
+    },
+  });
   return diagnostics;
 }

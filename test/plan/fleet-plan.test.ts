@@ -139,8 +139,11 @@ changes:
     apply:
       - file: { path: "/etc/{{ host.name }}.conf", content: "port={{ host.vars.port }}" }
 `;
-    const p = await plan(text);
-    expect(p.runbook.hosts).toEqual({ web: [{ name: 'h1', vars: { port: '8081', role: 'web' } }, { name: 'h2', vars: { port: '9092' } }], edge: [{ name: 'h2', vars: { port: '9092' } }] });
+    // Host vars are data: a "{{" in one is not a template (nor an unknown variable).
+    const p = await plan(text.replace('role: web', 'role: "{{ web }}"'));
+    expect(p.runbook.hosts.web![0]!.vars.role).toBe('{{ web }}');
+    expect(p.changes[0]!.targets![0]!.apply[0]!.params).toMatchObject({ content: 'port=8081' });
+    expect((await plan(text)).runbook.hosts).toEqual({ web: [{ name: 'h1', vars: { port: '8081', role: 'web' } }, { name: 'h2', vars: { port: '9092' } }], edge: [{ name: 'h2', vars: { port: '9092' } }] });
     expect(p.changes[0]!.targets!.map((t) => (t.apply[0]!.params as { content: string }).content)).toEqual(['port=8081', 'port=9092']);
   });
 
