@@ -15,7 +15,8 @@ export interface FleetRuleOptions {
 
 function knownGroups(groups: string[], from: string): string {
   const names = groups.filter((g) => g !== LOCAL);
-  return names.length ? `the groups in ${from} are: ${names.join(', ')}` : `no host groups are defined in ${from} (hosts: in the runbook, or --inventory FILE)`;
+  if (names.length) return `the groups in ${from} are: ${names.join(', ')}`;
+  return from === 'hosts:' ? 'no host groups are defined: name them under hosts:, or give --inventory FILE' : `${from} defines no groups`;
 }
 
 /**

@@ -17,6 +17,7 @@ const cases: [file: string, line: number, col: number, message: RegExp][] = [
   ['duplicate-host.yaml', 4, 8, /hosts\.web lists the same item twice/],
   ['unknown-group.yaml', 10, 9, /^change "one" runs on unknown host group "wep" \(did you mean "web"\?\); the groups in hosts: are: web, db$/],
   ['unknown-group-in-list.yaml', 9, 10, /^change "one" runs on unknown host group "db"; the groups in hosts: are: web$/],
+  ['on-without-hosts.yaml', 7, 9, /^change "one" runs on unknown host group "web"; no host groups are defined: name them under hosts:, or give --inventory FILE$/],
   ['reserved-local-group.yaml', 5, 3, /^"local" cannot name a group in hosts: it is reserved for this machine \(on: local\)$/],
   ['on-local-and-group.yaml', 9, 15, /^change "one": on: lists "local" with host groups; a change runs either on this machine \(on: local\) or on hosts/],
   ['host-in-local-change.yaml', 11, 29, HOST_ELSEWHERE],
