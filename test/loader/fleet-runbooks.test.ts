@@ -1,3 +1,5 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot, runCli } from '../support/cli.js';
@@ -103,16 +105,16 @@ describe('--inventory', () => {
 
 describe('--limit and --ssh-config', () => {
   it('a --limit pattern that matches nothing: usage error naming the known hosts, exit 2', () => {
-    for (const command of ['validate', 'plan', 'apply']) {
-      const r = runCli([command, web, '--limit', 'web-1,nope']);
+    for (const command of ['validate', 'plan', 'apply', 'rollback']) {
+      const r = runCli([command, web, '--limit', 'web-1,nope', '--state-dir', join(mkdtempSync(join(tmpdir(), 'runbook-fleet-state-')), 'state')]);
       expect(r.code).toBe(2);
       expect(r.stderr).toBe('runbook: --limit: "nope" matches no host or group; hosts: web-1, deploy@web-2, web-3, db-1; groups: web, db\n');
     }
   });
 
   it('a --ssh-config that does not exist: usage error, exit 2', () => {
-    for (const command of ['validate', 'plan', 'apply']) {
-      const r = runCli([command, web, '--ssh-config', join(fleet, 'no-such-ssh-config')]);
+    for (const command of ['validate', 'plan', 'apply', 'rollback']) {
+      const r = runCli([command, web, '--ssh-config', join(fleet, 'no-such-ssh-config'), '--state-dir', join(mkdtempSync(join(tmpdir(), 'runbook-fleet-state-')), 'state')]);
       expect(r.code).toBe(2);
       expect(r.stderr).toBe(`runbook: --ssh-config ${join(fleet, 'no-such-ssh-config')}: no such file\n`);
     }
