@@ -172,6 +172,9 @@ export async function run(planOrRunbook: string | undefined, given: ApplyOptions
     if (toApply) options = toApply.options;
     const plan = await loadPlan(file!, { ...loadOptions(options), strictEnv: true });
     if (saved) checkSamePlan(planOrRunbook!, saved, plan);
+    // Until the ssh transport runs them there, a change on hosts must not run here, on the control node.
+    const onHosts = plan.changes.filter((c) => c.targets !== undefined);
+    if (onHosts.length) throw new UsageError(`${onHosts.map((c) => c.change.id).join(', ')} ${onHosts.length === 1 ? 'runs' : 'run'} on hosts (on: ${[...new Set(onHosts.flatMap((c) => c.change.on))].join(', ')}), which this version of runbook can plan and validate but not apply yet; nothing was run`);
     if (options.only !== undefined && options.from !== undefined) throw new UsageError('--only and --from cannot be used together: --only applies one change, --from starts at one and applies the rest');
     for (const id of [options.only, options.from, ...(options.reapply ?? [])]) {
       if (id !== undefined && !plan.changes.some((c) => c.change.id === id)) throw new UsageError(`no change "${id}" in ${file}; changes: ${plan.changes.map((c) => c.change.id).join(', ')}`);

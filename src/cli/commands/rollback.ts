@@ -76,6 +76,9 @@ export async function run(file: string | undefined, options: RollbackOptions): P
   const again = runbookCommand(['rollback', file!, ...(options.run ? ['--run', options.run] : []), ...(options.to ? ['--to', options.to] : [])], options);
   try {
     const junitPath = options.junit !== undefined ? checkReportPath(options.junit, '--junit') : undefined;
+    // The hosts options are checked before anything is undone (a --limit that matches nothing is exit 2), not swallowed
+    // with the rest of a runbook that no longer loads: a typo must never widen a rollback.
+    if (options.inventory !== undefined || options.limit !== undefined || options.sshConfig !== undefined) await loadPlan(file!, loadOptions(options));
     return await withStore(file!, options, async (store) => {
       return await withLock(store, `runbook rollback ${file}`, undefined, async () => {
         if (options.checkpoint && options.to) throw new UsageError('--checkpoint returns the checkout to before the run; it cannot be combined with --to');
