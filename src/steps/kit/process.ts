@@ -37,6 +37,7 @@ export function runProcess(req: ProcessRequest): Promise<ProcessResult> {
       stdio: [req.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     const stopWatching = killGroupOnAbort(req.signal, () => child.pid);
+    if (child.pid !== undefined) req.onSpawn?.(child.pid);
     const take = (which: 'out' | 'err') => {
       // One decoder per stream: a character split across two reads stays whole (a secret too).
       const decoder = new StringDecoder('utf8');
@@ -89,7 +90,8 @@ export function runProcess(req: ProcessRequest): Promise<ProcessResult> {
   });
 }
 
-function abortError(signal: AbortSignal, command: string, outputTail: string): StepFailedError {
+/** The error of a command stopped by `signal` (a timeout or an interrupt). */
+export function abortError(signal: AbortSignal, command: string, outputTail: string): StepFailedError {
   const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted');
   return new StepFailedError(reason, { command, exitCode: null, outputTail, timedOut: /timed out/.test(reason) });
 }

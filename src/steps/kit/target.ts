@@ -12,6 +12,11 @@ export interface ProcessRequest {
   input?: string;
   /** Keep full stdout/stderr (for expectations); otherwise only the tail. */
   capture?: boolean;
+  /**
+   * Called once the local child has started, with its pid (the command here; the ssh client
+   * for a host), so a journal can record it and a later rollback can kill an orphan of a killed run.
+   */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface ProcessResult {

@@ -1,0 +1,90 @@
+/**
+ * One command on a host, over the master. The session runs the fixed bootstrap in a process
+ * group of its own (`setsid -w`); the script it reads from stdin exports the step's variables,
+ * enters the directory and starts the command with exactly `input` on its stdin. Beside it a
+ * watchdog waits for EOF on the channel's stdin — our pipe — and then kills the whole group
+ * (TERM, then KILL 2 s later): the remote side never outlives the channel, whether we abort,
+ * the ssh client is killed, or this process dies.
+ */
+import { spawn } from 'node:child_process';
+import { StepFailedError } from '../../steps/contract.js';
+import { killGroupOnAbort } from '../../steps/kit/process-group.js';
+import { bootstrapCommand, framed } from './bootstrap.js';
+import type { Channel } from './channel.js';
+
+/**
+ * The script around a payload (shell lines run in a subshell with `input` as stdin). fd 3 is
+ * the channel's stdin, fd 4 and 5 its stdout and stderr (the shell's own stderr, where it
+ * reports killed jobs, goes to /dev/null). The watchdog (W) hands the input over, then waits for
+ * EOF on the channel and kills the group. The payload's exit code goes through a pipe to the
+ * reaper (R), which ends the rest of the group (the watchdog, anything left in the background)
+ * and exits with it. The leader only survives those TERMs (a handler, which children do not inherit).
+ */
+export function wrapScript(preamble: string, payload: string, inputLength: number): string {
+  return `trap ':' TERM
+${preamble}
+exec 3<&0 4>&1 5>&2 2>/dev/null
+{ { head -c ${inputLength}; exec >&-; cat >/dev/null; trap '' TERM; kill -TERM 0; sleep 2; kill -KILL 0; } <&3 4>&- 5>&- | { (
+${payload}
+) 3<&- >&4 4>&- 2>&5 5>&-; echo "$?"; }; } | { read -r rc; trap '' TERM; kill -TERM 0; exit "\${rc:-1}"; }
+`;
+}
+
+export interface SessionRequest {
+  script: string;
+  input?: Buffer;
+  signal?: AbortSignal;
+  onSpawn?: (pid: number) => void;
+  onData?: (which: 'out' | 'err', data: Buffer) => void;
+}
+
+export interface SessionEnd {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when the session failed because the connection is gone: ssh's reason. */
+  connectionLost?: string;
+}
+
+const LOST_CHECK_MS = 200;
+
+/** Runs a wrapped script in a session of its own; settles when the ssh client has exited. */
+export function runSession(ch: Channel, req: SessionRequest): Promise<SessionEnd> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ssh', ch.clientArgs(bootstrapCommand(true)), { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) req.onSpawn?.(child.pid);
+    // On abort: EOF on the channel (the remote watchdog kills the group) and the client killed.
+    const stopWatching = req.signal
+      ? killGroupOnAbort(req.signal, () => {
+          child.stdin!.destroy();
+          return child.pid;
+        })
+      : () => {};
+    child.stdout!.on('data', (d: Buffer) => req.onData?.('out', d));
+    child.stderr!.on('data', (d: Buffer) => req.onData?.('err', d));
+    child.stdin!.on('error', () => {});
+    // The stdin stays open while the command runs: its EOF is the remote side's signal to die.
+    child.stdin!.write(Buffer.concat([framed(req.script), req.input ?? Buffer.alloc(0)]));
+    child.once('error', (error) => {
+      stopWatching();
+      reject(new StepFailedError(`${ch.host}: cannot start ssh: ${error.message}`));
+    });
+    child.once('close', (exitCode, signal) => {
+      stopWatching();
+      child.stdin!.destroy();
+      if (exitCode !== 255) {
+        resolve({ exitCode, signal });
+        return;
+      }
+      // 255: ssh's own failure — or the command's exit code. The master tells which.
+      const timer = setTimeout(() => resolve({ exitCode, signal, ...lostIf() }), LOST_CHECK_MS);
+      void ch.masterExited.then(() => {
+        clearTimeout(timer);
+        resolve({ exitCode, signal, ...lostIf() });
+      });
+    });
+    const lostIf = () => {
+      const why = ch.lost();
+      return why === undefined ? {} : { connectionLost: why };
+    };
+  });
+}
