@@ -6,10 +6,8 @@
  */
 export const BOOTSTRAP = `IFS= read -r n && s=$(head -c "$n") && eval "$s"`;
 
-/** The command line of a session: `sh -c '<bootstrap>'`, in a session of its own when `setsid`. */
-export function bootstrapCommand(setsid: boolean): string {
-  return `${setsid ? 'setsid -w ' : ''}sh -c '${BOOTSTRAP}'`;
-}
+/** The command line of a session: `sh -c '<bootstrap>'`. */
+export const BOOTSTRAP_COMMAND = `sh -c '${BOOTSTRAP}'`;
 
 /** What to write first on the session's stdin. */
 export function framed(script: string): Buffer {

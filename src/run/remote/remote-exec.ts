@@ -9,24 +9,33 @@
 import { spawn } from 'node:child_process';
 import { StepFailedError } from '../../steps/contract.js';
 import { killGroupOnAbort } from '../../steps/kit/process-group.js';
-import { bootstrapCommand, framed } from './bootstrap.js';
+import { BOOTSTRAP_COMMAND, framed } from './bootstrap.js';
 import type { Channel } from './channel.js';
 
 /**
- * The script around a payload (shell lines run in a subshell with `input` as stdin). fd 3 is
- * the channel's stdin, fd 4 and 5 its stdout and stderr (the shell's own stderr, where it
- * reports killed jobs, goes to /dev/null). The watchdog (W) hands the input over, then waits for
- * EOF on the channel and kills the group. The payload's exit code goes through a pipe to the
- * reaper (R), which ends the rest of the group (the watchdog, anything left in the background)
- * and exits with it. The leader only survives those TERMs (a handler, which children do not inherit).
+ * The script around a payload (shell lines, run as the last command of a pipeline with exactly
+ * `input` on its stdin). The session is a process group of its own: sshd starts every session
+ * with setsid(), and where it was not (the shell is not its group's leader) the script starts
+ * again under util-linux `setsid -w`. The left side of the pipe hands the input over, then
+ * leaves a watchdog that waits for EOF on the channel (fd 3) and kills the group — TERM, then
+ * KILL 2 s later. When the payload ends, the leader ends the rest of its group (the watchdog,
+ * anything left in the background) and exits with the payload's code. The leader survives those
+ * TERMs with a handler (children do not inherit it) and keeps its own stderr, where a shell
+ * reports killed jobs, in /dev/null.
  */
 export function wrapScript(preamble: string, payload: string, inputLength: number): string {
-  return `trap ':' TERM
+  const handOver = inputLength > 0 ? `head -c ${inputLength}; ` : '';
+  return `kill -0 -$$ 2>/dev/null || { export RUNBOOK_SCRIPT="$s"; exec setsid -w sh -c 'eval "$RUNBOOK_SCRIPT"'; }
+unset RUNBOOK_SCRIPT
+trap ':' TERM
 ${preamble}
-exec 3<&0 4>&1 5>&2 2>/dev/null
-{ { head -c ${inputLength}; exec >&-; cat >/dev/null; trap '' TERM; kill -TERM 0; sleep 2; kill -KILL 0; } <&3 4>&- 5>&- | { (
+exec 3<&0 5>&2 2>/dev/null
+{ ${handOver}exec >&-; { while IFS= read -r _; do :; done; trap '' TERM; kill -TERM 0; sleep 2; kill -KILL 0; } <&3 & } | {
 ${payload}
-) 3<&- >&4 4>&- 2>&5 5>&-; echo "$?"; }; } | { read -r rc; trap '' TERM; kill -TERM 0; exit "\${rc:-1}"; }
+} 3<&- 2>&5 5>&-
+rc=$?
+kill -TERM 0
+exit "$rc"
 `;
 }
 
@@ -50,7 +59,7 @@ const LOST_CHECK_MS = 200;
 /** Runs a wrapped script in a session of its own; settles when the ssh client has exited. */
 export function runSession(ch: Channel, req: SessionRequest): Promise<SessionEnd> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ssh', ch.clientArgs(bootstrapCommand(true)), { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('ssh', ch.clientArgs(BOOTSTRAP_COMMAND), { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     if (child.pid !== undefined) req.onSpawn?.(child.pid);
     // On abort: EOF on the channel (the remote watchdog kills the group) and the client killed.
     const stopWatching = req.signal

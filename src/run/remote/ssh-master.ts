@@ -5,7 +5,7 @@
  * the lock is released, and the master exits once its last client is gone.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { bootstrapCommand, framed } from './bootstrap.js';
+import { BOOTSTRAP_COMMAND, framed } from './bootstrap.js';
 import { HostLockedError, HostUnreachableError } from './errors.js';
 import { holderLine, parseHolder, TAKE_LOCK, type HostLockRequest } from './host-lock.js';
 import { controlArgs, masterArgs, type SshOptions } from './ssh-options.js';
@@ -53,7 +53,7 @@ function lastLine(text: string): string {
 }
 
 export function startMaster(host: string, o: SshOptions, lock: HostLockRequest | undefined, signal?: AbortSignal): Promise<Master> {
-  const child: ChildProcess = spawn('ssh', masterArgs(host, o, bootstrapCommand(false)), {
+  const child: ChildProcess = spawn('ssh', masterArgs(host, o, BOOTSTRAP_COMMAND), {
     // Its own process group: a Ctrl-C at the terminal must not cut the connection a rollback needs.
     detached: true,
     stdio: ['pipe', 'pipe', 'pipe'],
