@@ -42,7 +42,7 @@ export async function remoteExec(ch: Channel, req: ProcessRequest): Promise<Proc
   let stderr = '';
   const decoders = { out: new StringDecoder('utf8'), err: new StringDecoder('utf8') };
   const end = await runSession(ch, {
-    script: wrapScript(preamble, payloadOf(ch, req), input.length),
+    script: wrapScript(preamble, payloadOf(ch, req), input.length, true),
     input,
     signal: req.signal,
     ...(req.onSpawn ? { onSpawn: req.onSpawn } : {}),

@@ -13,26 +13,30 @@ import { BOOTSTRAP_COMMAND, framed } from './bootstrap.js';
 import type { Channel } from './channel.js';
 
 /**
- * The script around a payload (shell lines, run as the last command of a pipeline with exactly
- * `input` on its stdin). The session is a process group of its own: sshd starts every session
- * with setsid(), and where it was not (the shell is not its group's leader) the script starts
- * again under util-linux `setsid -w`. The left side of the pipe hands the input over, then
- * leaves a watchdog that waits for EOF on the channel (fd 3) and kills the group — TERM, then
- * KILL 2 s later. When the payload ends, the leader ends the rest of its group (the watchdog,
- * anything left in the background) and exits with the payload's code. The leader survives those
- * TERMs with a handler (children do not inherit it) and keeps its own stderr, where a shell
- * reports killed jobs, in /dev/null.
+ * The script around a payload (shell lines with exactly `input` on their stdin, /dev/null
+ * without input). The session is a process group of its own: sshd starts every session with
+ * setsid(), and where it did not (the shell is not its group's leader) the script starts again
+ * under util-linux `setsid -w`. A watchdog waits for EOF on the channel (fd 3) and then kills
+ * the group — TERM, then KILL 2 s later; with input, the left side of a pipe hands the input
+ * over first and leaves the watchdog behind. When the payload ends, the leader ends the rest of
+ * its group (the watchdog, anything left in the background) and exits with the payload's code.
+ * The leader survives those TERMs with a handler (children do not inherit it) and keeps its own
+ * stderr, where a shell reports killed jobs, in /dev/null. `simple`: the payload is one simple
+ * command (no `exit`, no assignments), run without a subshell of its own.
  */
-export function wrapScript(preamble: string, payload: string, inputLength: number): string {
-  const handOver = inputLength > 0 ? `head -c ${inputLength}; ` : '';
+export function wrapScript(preamble: string, payload: string, inputLength: number, simple = false): string {
+  const watchdog = `{ while IFS= read -r _; do :; done; trap '' TERM; kill -TERM 0; sleep 2; kill -KILL 0; } <&3 &`;
+  // Without input the payload's stdin is /dev/null, and a simple command needs no subshell of its own.
+  const run =
+    inputLength > 0
+      ? `{ head -c ${inputLength}; exec >&-; ${watchdog} } | {\n${payload}\n} 3<&- 2>&5 5>&-`
+      : `${watchdog}\n${simple ? `{ ${payload}; }` : `(\n${payload}\n)`} </dev/null 3<&- 2>&5 5>&-`;
   return `kill -0 -$$ 2>/dev/null || { export RUNBOOK_SCRIPT="$s"; exec setsid -w sh -c 'eval "$RUNBOOK_SCRIPT"'; }
 unset RUNBOOK_SCRIPT
 trap ':' TERM
 ${preamble}
 exec 3<&0 5>&2 2>/dev/null
-{ ${handOver}exec >&-; { while IFS= read -r _; do :; done; trap '' TERM; kill -TERM 0; sleep 2; kill -KILL 0; } <&3 & } | {
-${payload}
-} 3<&- 2>&5 5>&-
+${run}
 rc=$?
 kill -TERM 0
 exit "$rc"
