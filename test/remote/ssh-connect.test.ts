@@ -78,6 +78,20 @@ describe('connecting to a host', () => {
     await c.close();
   });
 
+  it('connects when a login script prints something first', async () => {
+    expect(fleet.ssh('conn-1', 'echo "echo hello from bashrc" > /root/.bashrc').status).toBe(0);
+    try {
+      const c = await connectHost('conn-1', { sshConfig, controlDir: join(dir, 'ctl') });
+      expect(await c.target.workdir()).toBe('/root');
+      await c.target.writeFile('/srv/chatty', Buffer.from('exact'));
+      expect(await c.target.readFile('/srv/chatty')).toEqual(Buffer.from('exact'));
+      expect((await c.target.exec({ command: 'hostname', cwd: '/', env: {}, signal: new AbortController().signal, capture: true })).stdout).toBe('conn-1\n');
+      await c.close();
+    } finally {
+      fleet.ssh('conn-1', 'rm -f /root/.bashrc');
+    }
+  });
+
   it('refuses a control directory others can enter, and a destination ssh would read as an option', async () => {
     const open = join(dir, 'open');
     await connectHost('conn-1', { sshConfig, controlDir: open }).then((c) => c.close());

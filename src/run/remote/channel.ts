@@ -9,4 +9,6 @@ export interface Channel {
   /** Why the master is gone, or undefined while it lives. */
   lost(): string | undefined;
   readonly masterExited: Promise<void>;
+  /** A session slot on the connection (sshd's MaxSessions). */
+  takeSlot(): Promise<() => void>;
 }

@@ -42,7 +42,7 @@ export const TAKE_LOCK = `IFS= read -r holder || exit 0
 d=\${XDG_RUNTIME_DIR:-}
 { [ -n "$d" ] && [ -d "$d" ] && [ -w "$d" ]; } || d=/run/lock
 { [ -d "$d" ] && [ -w "$d" ]; } || d=/tmp
-f="$d/runbook-$(id -un).lock"
+f="$d/runbook-$(id -un 2>/dev/null || id -u).lock"
 command -v flock >/dev/null 2>&1 || { echo 'runbook-error flock (util-linux) is not installed on the host'; exit 0; }
 true 2>/dev/null >>"$f" || { printf 'runbook-error cannot open the host lock %s\\n' "$f"; exit 0; }
 exec 9>>"$f"

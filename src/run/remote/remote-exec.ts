@@ -21,9 +21,14 @@ import type { Channel } from './channel.js';
  * over first and leaves the watchdog behind. When the payload ends, the leader ends the rest of
  * its group (the watchdog, anything left in the background) and exits with the payload's code.
  * The leader survives those TERMs with a handler (children do not inherit it) and keeps its own
- * stderr, where a shell reports killed jobs, in /dev/null. `simple`: the payload is one simple
+ * stderr, where a shell reports killed jobs, in /dev/null. SHLVL is at least 1, so the
+ * command's bash does not source ~/.bashrc again (bash does that for a top-level shell run by
+ * sshd; the login shell did it already). `simple`: the payload is one simple
  * command (no `exit`, no assignments), run without a subshell of its own.
  */
+/** The first line of our output: what a login script printed before it is not ours. */
+const BEGIN = 'runbook-output-begins';
+
 export function wrapScript(preamble: string, payload: string, inputLength: number, simple = false): string {
   const watchdog = `{ while IFS= read -r _; do :; done; trap '' TERM; kill -TERM 0; sleep 2; kill -KILL 0; } <&3 &`;
   // Without input the payload's stdin is /dev/null, and a simple command needs no subshell of its own.
@@ -33,9 +38,11 @@ export function wrapScript(preamble: string, payload: string, inputLength: numbe
       : `${watchdog}\n${simple ? `{ ${payload}; }` : `(\n${payload}\n)`} </dev/null 3<&- 2>&5 5>&-`;
   return `kill -0 -$$ 2>/dev/null || { export RUNBOOK_SCRIPT="$s"; exec setsid -w sh -c 'eval "$RUNBOOK_SCRIPT"'; }
 unset RUNBOOK_SCRIPT
+[ "\${SHLVL:-0}" -ge 1 ] 2>/dev/null || export SHLVL=1
 trap ':' TERM
 ${preamble}
 exec 3<&0 5>&2 2>/dev/null
+echo ${BEGIN}
 ${run}
 rc=$?
 kill -TERM 0
@@ -61,8 +68,26 @@ export interface SessionEnd {
 const LOST_CHECK_MS = 200;
 
 /** Runs a wrapped script in a session of its own; settles when the ssh client has exited. */
-export function runSession(ch: Channel, req: SessionRequest): Promise<SessionEnd> {
+export async function runSession(ch: Channel, req: SessionRequest): Promise<SessionEnd> {
+  const giveBack = await ch.takeSlot();
+  try {
+    return await startSession(ch, req);
+  } finally {
+    giveBack();
+  }
+}
+
+function startSession(ch: Channel, req: SessionRequest): Promise<SessionEnd> {
   return new Promise((resolve, reject) => {
+    const lost = ch.lost();
+    if (lost !== undefined) {
+      resolve({ exitCode: null, signal: null, connectionLost: lost });
+      return;
+    }
+    if (req.signal?.aborted) {
+      resolve({ exitCode: null, signal: null });
+      return;
+    }
     const child = spawn('ssh', ch.clientArgs(BOOTSTRAP_COMMAND), { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     if (child.pid !== undefined) req.onSpawn?.(child.pid);
     // On abort: EOF on the channel (the remote watchdog kills the group) and the client killed.
@@ -72,7 +97,18 @@ export function runSession(ch: Channel, req: SessionRequest): Promise<SessionEnd
           return child.pid;
         })
       : () => {};
-    child.stdout!.on('data', (d: Buffer) => req.onData?.('out', d));
+    let before: Buffer | undefined = Buffer.alloc(0);
+    child.stdout!.on('data', (d: Buffer) => {
+      if (before !== undefined) {
+        before = Buffer.concat([before, d]);
+        const at = before.indexOf(`${BEGIN}\n`);
+        if (at < 0) return;
+        d = before.subarray(at + BEGIN.length + 1);
+        before = undefined;
+        if (d.length === 0) return;
+      }
+      req.onData?.('out', d);
+    });
     child.stderr!.on('data', (d: Buffer) => req.onData?.('err', d));
     child.stdin!.on('error', () => {});
     // The stdin stays open while the command runs: its EOF is the remote side's signal to die.

@@ -81,7 +81,7 @@ function kindName(type: number): string {
   if (type === 0o010000) return 'a FIFO (named pipe)';
   if (type === 0o020000 || type === 0o060000) return 'a device';
   if (type === 0o140000) return 'a socket';
-  return 'not a regular file';
+  return 'of an unknown kind';
 }
 
 function linkTarget(rest: Buffer): string {

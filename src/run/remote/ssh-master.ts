@@ -4,7 +4,7 @@
  * this process. So the master dies with us, even on SIGKILL: the pipe closes, the session ends,
  * the lock is released, and the master exits once its last client is gone.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { BOOTSTRAP_COMMAND, framed } from './bootstrap.js';
 import { HostLockedError, HostUnreachableError } from './errors.js';
 import { holderLine, parseHolder, TAKE_LOCK, type HostLockRequest } from './host-lock.js';
@@ -71,7 +71,7 @@ export function startMaster(host: string, o: SshOptions, lock: HostLockRequest |
   const stop = async () => {
     child.stdin!.destroy();
     if (child.exitCode === null && child.signalCode === null) {
-      spawnSync('ssh', controlArgs(host, o, 'exit'), { stdio: 'ignore', timeout: STOP_GRACE_MS });
+      execFile('ssh', controlArgs(host, o, 'exit'), { timeout: STOP_GRACE_MS }, () => {});
       const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
       await exited;
       clearTimeout(timer);
@@ -97,7 +97,11 @@ export function startMaster(host: string, o: SshOptions, lock: HostLockRequest |
     };
     const onData = (d: Buffer) => {
       stdout += d.toString('utf8');
-      const lines = stdout.split('\n');
+      // A login script may print something before us: what counts starts at our marker.
+      const all = stdout.split('\n');
+      const at = all.findIndex((l) => /^runbook-(ready$|locked |error )/.test(l));
+      if (at < 0) return;
+      const lines = all.slice(at);
       const head = lines[0];
       if (head?.startsWith('runbook-locked ') && lines.length >= 3) {
         fail(new HostLockedError(host, parseHolder(lines[1]), head.slice('runbook-locked '.length)));

@@ -8,6 +8,7 @@ import { controlPathIn } from './control-dir.js';
 import type { HostLockRequest } from './host-lock.js';
 import { remoteExec } from './remote-command.js';
 import { remoteFs, resolveRemote } from './remote-fs.js';
+import { SessionSlots } from './session-slots.js';
 import { startMaster } from './ssh-master.js';
 import { checkDestination, clientArgs, type SshOptions } from './ssh-options.js';
 
@@ -50,12 +51,14 @@ export async function connectHost(host: string, options: ConnectOptions): Promis
     ...(options.sshConfig ? { sshConfig: options.sshConfig } : {}),
   };
   const master = await startMaster(host, ssh, options.lock || undefined, options.signal);
+  const slots = new SessionSlots();
   const channel: Channel = {
     host,
     clientArgs: (command) => clientArgs(host, ssh, command),
     ...(master.hello.bash ? { bash: master.hello.bash } : {}),
     lost: master.lost,
     masterExited: master.exited,
+    takeSlot: () => slots.take(),
   };
   const target: Target = {
     name: host,
