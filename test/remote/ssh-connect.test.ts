@@ -27,6 +27,9 @@ beforeAll(async () => {
       'Host nobody-here',
       '  HostName 127.0.0.68',
       '  User no-such-user',
+      'Host behind-jump',
+      '  HostName 127.0.0.68',
+      '  ProxyJump conn-1',
       'Host *',
       `Include ${fleet.sshConfig}`,
       '',
@@ -90,6 +93,12 @@ describe('connecting to a host', () => {
     } finally {
       fleet.ssh('conn-1', 'rm -f /root/.bashrc');
     }
+  });
+
+  it('reaches a host through a ProxyJump of the user`s ssh_config', async () => {
+    const c = await connectHost('behind-jump', { sshConfig, controlDir: join(dir, 'ctl') });
+    expect((await c.target.exec({ command: 'echo "$SSH_CONNECTION"', cwd: '/', env: {}, signal: new AbortController().signal, capture: true })).stdout).toMatch(/^127\.0\.0\.\d+ \d+ 127\.0\.0\.68 22\n$/);
+    await c.close();
   });
 
   it('refuses a control directory others can enter, and a destination ssh would read as an option', async () => {
