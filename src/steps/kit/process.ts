@@ -90,7 +90,8 @@ export function runProcess(req: ProcessRequest): Promise<ProcessResult> {
   });
 }
 
-function abortError(signal: AbortSignal, command: string, outputTail: string): StepFailedError {
+/** The error of a command stopped by `signal` (a timeout or an interrupt). */
+export function abortError(signal: AbortSignal, command: string, outputTail: string): StepFailedError {
   const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted');
   return new StepFailedError(reason, { command, exitCode: null, outputTail, timedOut: /timed out/.test(reason) });
 }

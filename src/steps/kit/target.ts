@@ -12,7 +12,10 @@ export interface ProcessRequest {
   input?: string;
   /** Keep full stdout/stderr (for expectations); otherwise only the tail. */
   capture?: boolean;
-  /** Called with the local child's pid (its process group) once it runs: the journal keeps it, so a later rollback can stop it if this run dies first. */
+  /**
+   * Called once the local child has started, with its pid (the command here; the ssh client
+   * for a host), so a journal can record it and a later rollback can kill an orphan of a killed run.
+   */
   onSpawn?: (pid: number) => void;
 }
 
