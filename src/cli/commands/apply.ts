@@ -1,4 +1,4 @@
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { decideApply, type ApplyDecision } from '../../history/already-applied.js';
 import { remaining } from '../../history/applied-state.js';
 import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
@@ -153,9 +153,19 @@ async function dryRun(plan: Plan, file: string, options: ApplyOptions): Promise<
   return exitCode;
 }
 
+/** The hosts of the run's changes, connected and locked as this run. */
+async function reachHosts(plan: Plan, runId: string, file: string, signal: AbortSignal) {
+  const { openHosts } = await import('../../run/remote/fleet-hosts.js');
+  const involved = new Set(plan.changes.flatMap((c) => (c.targets ?? []).map((t) => t.host)));
+  const names = plan.fleet!.hosts.map((h) => h.name).filter((h) => involved.has(h));
+  const lock = { runId, user: userInfo().username, host: hostname(), pid: process.pid, command: `runbook apply ${file}` };
+  return openHosts(names, { lock, signal, ...(plan.fleet!.sshConfig ? { sshConfig: plan.fleet!.sshConfig } : {}) });
+}
+
 async function renderers(plan: Plan, options: ApplyOptions, total: number): Promise<EventListener[]> {
   if (options.json) return [ndjsonRenderer(process.stdout)];
-  if (process.stdout.isTTY && !process.env.CI) {
+  // A rollout's hosts run in parallel: line output, each line prefixed with its host.
+  if (process.stdout.isTTY && !process.env.CI && !plan.fleet) {
     const { listrRenderer } = await import('../../render/progress/listr.js');
     return [listrRenderer(plan, total, { verbose: options.verbose })];
   }
@@ -172,9 +182,6 @@ export async function run(planOrRunbook: string | undefined, given: ApplyOptions
     if (toApply) options = toApply.options;
     const plan = await loadPlan(file!, { ...loadOptions(options), strictEnv: true });
     if (saved) checkSamePlan(planOrRunbook!, saved, plan);
-    // Until the ssh transport runs them there, a change on hosts must not run here, on the control node.
-    const onHosts = plan.changes.filter((c) => c.targets !== undefined);
-    if (onHosts.length) throw new UsageError(`${onHosts.map((c) => c.change.id).join(', ')} ${onHosts.length === 1 ? 'runs' : 'run'} on hosts (on: ${[...new Set(onHosts.flatMap((c) => c.change.on))].join(', ')}), which this version of runbook can plan and validate but not apply yet; nothing was run`);
     if (options.only !== undefined && options.from !== undefined) throw new UsageError('--only and --from cannot be used together: --only applies one change, --from starts at one and applies the rest');
     for (const id of [options.only, options.from, ...(options.reapply ?? [])]) {
       if (id !== undefined && !plan.changes.some((c) => c.change.id === id)) throw new UsageError(`no change "${id}" in ${file}; changes: ${plan.changes.map((c) => c.change.id).join(', ')}`);
@@ -223,7 +230,12 @@ export async function run(planOrRunbook: string | undefined, given: ApplyOptions
           }
           if (stopApply.aborted) return interruptedBeforeStart();
           const runId = newRunId(runs.map((r) => r.state.runId));
-          const journal = await store.createRun(runId);
+          // Every host is reached (and locked for this run) before anything changes or is journaled: a host another run holds is exit 4 here.
+          const hosts = runPlan.fleet ? await reachHosts(runPlan, runId, file!, stopApply) : undefined;
+          const journal = await store.createRun(runId).catch(async (error: unknown) => {
+            await hosts?.close();
+            throw error;
+          });
           const total = runPlan.changes.length;
           const listeners = await renderers(runPlan, options, total);
           const junit = junitPath !== undefined ? junitCollector() : undefined;
@@ -240,6 +252,7 @@ export async function run(planOrRunbook: string | undefined, given: ApplyOptions
               command: `runbook apply ${file}`,
               skipped: decision.skip.map(({ change, by }) => ({ id: change.change.id, runId: by.runId, ...(by.at ? { at: by.at } : {}) })),
               replaces: Object.fromEntries(decision.run.flatMap(({ change, replaces }) => (replaces ? [[change.change.id, replaces]] : []))),
+              ...(hosts ? { hosts: hosts.links } : {}),
             });
             await Promise.all(listeners.map((l) => (l as { finished?: Promise<void> }).finished));
             const report = createRedactor(plan.secretValues)(renderReport({ ...result, rollbackCommand: runbookCommand(['rollback', file!], options) }));
@@ -251,6 +264,7 @@ export async function run(planOrRunbook: string | undefined, given: ApplyOptions
             }
             return result.exitCode;
           } finally {
+            await hosts?.close();
             await journal.close();
           }
         });
