@@ -164,8 +164,11 @@ async function reachHosts(plan: Plan, runId: string, file: string, signal: Abort
 
 async function renderers(plan: Plan, options: ApplyOptions, total: number): Promise<EventListener[]> {
   if (options.json) return [ndjsonRenderer(process.stdout)];
-  // A rollout's hosts run in parallel: line output, each line prefixed with its host.
-  if (process.stdout.isTTY && !process.env.CI && !plan.fleet) {
+  if (process.stdout.isTTY && !process.env.CI && plan.fleet) {
+    const { fleetListrRenderer } = await import('../../render/progress/listr-fleet.js');
+    return [fleetListrRenderer(plan, { verbose: options.verbose })];
+  }
+  if (process.stdout.isTTY && !process.env.CI) {
     const { listrRenderer } = await import('../../render/progress/listr.js');
     return [listrRenderer(plan, total, { verbose: options.verbose })];
   }
