@@ -4,6 +4,7 @@ import { changeKey, foldRun, type ChangeState, type RunState } from '../history/
 import type { Phase, EventListener, RunOutcome, StepFailure } from '../model/events.js';
 import type { Plan, PlannedChange } from '../model/plan.js';
 import type { ResolvedStep } from '../model/runbook.js';
+import { requiredCommandsCheck } from '../plan/required-commands.js';
 import { selectChanges } from '../plan/select.js';
 import { createRedactor } from '../secrets/redact.js';
 import { protectSecrets, secretValues, type SecretValues } from '../secrets/secrets.js';
@@ -174,7 +175,27 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
     }
   };
 
-  const preflightFailures = await runPreflight(plan, emitter, base, options.signal);
+  // On every reachable host: the programs its steps run are there, before anything changes anywhere.
+  const hostChecks = async (): Promise<PreflightFailure[]> => {
+    const failures: PreflightFailure[] = [];
+    for (const [host, lane] of lanes) {
+      if (typeof lane !== 'object' || options.signal.aborted) continue;
+      const check = requiredCommandsCheck([], selected.flatMap((c) => (c.targets ?? []).filter((t) => t.host === host).map((t) => ({ ...c, ...t }))), false);
+      if (!check) continue;
+      lane.current = { phase: 'preflight', index: 0, label: check.label, host };
+      const ref = lane.current;
+      try {
+        await runWithRetries(check, 'preflight', lane.env, options.signal, {
+          started: (attempt) => emitter.emit({ type: 'step.started', ...ref, attempt }),
+          finished: (attempt, r) => emitter.emit(r.ok ? { type: 'step.finished', ...ref, attempt, ok: true, durationMs: r.ms, detail: r.outcome.detail } : { type: 'step.finished', ...ref, attempt, ok: false, durationMs: r.ms, failure: r.failure }),
+        });
+      } catch (error) {
+        failures.push({ step: `${host}: ${check.label}`, failure: failureOf(error) });
+      }
+    }
+    return failures;
+  };
+  const preflightFailures = await runPreflight(plan, emitter, base, options.signal, hostChecks);
   if (options.signal.aborted) return finish('interrupted', 130);
   if (preflightFailures.length > 0) return finish('preflight-failed', 1, { preflightFailures });
 

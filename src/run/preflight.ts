@@ -14,7 +14,7 @@ export interface PreflightFailure {
 }
 
 /** Runs every preflight check (read-only; all of them, even after a failure). Returns the failures. */
-export async function runPreflight(plan: Plan, emitter: Emitter, base: Omit<StepEnvironment, 'output'>, signal: AbortSignal): Promise<PreflightFailure[]> {
+export async function runPreflight(plan: Plan, emitter: Emitter, base: Omit<StepEnvironment, 'output'>, signal: AbortSignal, more?: () => Promise<PreflightFailure[]>): Promise<PreflightFailure[]> {
   const failures: PreflightFailure[] = [];
   for (const [index, step] of plan.preflight.entries()) {
     if (signal.aborted) break;
@@ -31,6 +31,7 @@ export async function runPreflight(plan: Plan, emitter: Emitter, base: Omit<Step
     }
   }
   if (!signal.aborted) failures.push(...(await checkCheckpoint(plan, emitter, base.env)));
+  if (!signal.aborted && more) failures.push(...(await more()));
   await emitter.emit({ type: 'preflight.finished', ok: failures.length === 0, failures: failures.map((f) => `${f.step}: ${f.failure.message}`) }, true);
   return failures;
 }
