@@ -6,6 +6,9 @@ import { nodeAt, nodeOffset, posAt, type YamlSource } from './source.js';
 
 type Raw = Record<string, unknown>;
 
+/** Step types that act on this machine only. */
+const LOCAL_ONLY_STEPS = ['git', 'postgres'];
+
 export interface FleetRuleOptions {
   /** The groups `on:` may name: the inventory's when --inventory is given, else the runbook's `hosts:`; undefined: not checked. */
   groups: string[] | undefined;
@@ -50,6 +53,22 @@ export function fleetDiagnostics(src: YamlSource, data: Raw, options: FleetRuleO
     }
     if (!runsOnHosts(groups)) return;
     remote = true;
+    // git and postgres steps act through libraries on this machine (simple-git, pg): on a host they would change the wrong system.
+    for (const list of ['apply', 'verify', 'rollback'] as const) {
+      const steps = (c as Raw)[list];
+      if (!Array.isArray(steps)) continue;
+      steps.forEach((step, j) => {
+        for (const type of LOCAL_ONLY_STEPS) {
+          if (step !== null && typeof step === 'object' && Object.hasOwn(step, type)) {
+            diagnostics.push({
+              code: 'local-only-step',
+              message: `change "${id}" runs on hosts, but a ${type} step runs only on this machine (runbook drives ${type} through a library here, not over ssh): run ${type === 'git' ? 'git' : 'psql'} on the host with a run step, or move this step to a change on: local`,
+              pos: at(['changes', i, list, j, type], true),
+            });
+          }
+        }
+      });
+    }
     groups.forEach((group, k) => {
       if (known && !known.has(group)) diagnostics.push({ code: 'unknown-group', message: `change "${id}" runs on unknown host group "${group}"${suggest(group, options.groups!.filter((g) => g !== LOCAL))}; ${knownGroups(options.groups!, options.groupsFrom)}`, pos: at(path(k)) });
     });
