@@ -91,6 +91,23 @@ describe('exec on a host over ssh', () => {
     expect(await untilNothing('exec-1', 'pgrep -f "sleep 30[123]"')).toBe('');
   });
 
+  it('a session ends as soon as its command does (no watchdog left holding the channel)', async () => {
+    const { target } = await connect('exec-1');
+    const t0 = Date.now();
+    for (let i = 0; i < 10; i++) expect((await target.exec(req({ argv: ['printf', '%s', `${i}`] }))).stdout).toBe(`${i}`);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('what a command leaves behind in its group ends with it, even when it ignores TERM', async () => {
+    const { target } = await connect('exec-1');
+    const t0 = Date.now();
+    const r = await target.exec(req({ command: "(trap '' TERM; exec sleep 304) & sleep 305 & echo started" }));
+    expect(r.stdout).toBe('started\n');
+    // TERM, then KILL 2 s later for what ignores TERM (it holds the output open until then).
+    expect(Date.now() - t0).toBeLessThan(4000);
+    expect(await untilNothing('exec-1', 'pgrep -f "sleep 30[45]"')).toBe('');
+  });
+
   it('a killed control node leaves nothing on the host and releases the host lock', async () => {
     const script = join(import.meta.dirname, 'hold-host.ts');
     const child = spawn(process.execPath, ['--import', 'tsx', script, fleet.sshConfig, controlDir, 'exec-2'], { stdio: ['ignore', 'pipe', 'pipe'] });

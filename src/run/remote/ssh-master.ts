@@ -68,7 +68,9 @@ export function startMaster(host: string, o: SshOptions, lock: HostLockRequest |
   child.stdin!.on('error', () => {});
   child.stdin!.write(Buffer.concat([framed(primaryScript(lock !== undefined)), Buffer.from(lock ? `${holderLine(lock)}\n` : '')]));
 
+  let closing = false;
   const stop = async () => {
+    closing = true;
     child.stdin!.destroy();
     if (child.exitCode === null && child.signalCode === null) {
       execFile('ssh', controlArgs(host, o, 'exit'), { timeout: STOP_GRACE_MS }, () => {});
@@ -123,7 +125,7 @@ export function startMaster(host: string, o: SshOptions, lock: HostLockRequest |
     child.stdout!.on('data', onData);
     child.once('error', (error) => fail(new HostUnreachableError(host, `cannot start ssh: ${error.message}`)));
     child.once('close', (code) => {
-      gone = lastLine(stderr) || `ssh exited with code ${code}`;
+      gone = closing ? 'the connection was closed' : lastLine(stderr) || `ssh exited with code ${code}`;
       fail(new HostUnreachableError(host, gone));
     });
     if (signal?.aborted) onAbort();
