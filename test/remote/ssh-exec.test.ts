@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HostLockedError } from '../../src/run/remote/errors.js';
+import { killOrphanedClient } from '../../src/run/remote/orphans.js';
 import { connectHost, type HostConnection } from '../../src/run/remote/ssh-target.js';
 import { StepFailedError } from '../../src/steps/contract.js';
 import type { ProcessRequest } from '../../src/steps/kit/target.js';
@@ -108,6 +109,17 @@ describe('exec on a host over ssh', () => {
     expect(await untilNothing('exec-1', 'pgrep -f "sleep 30[45]"')).toBe('');
   });
 
+  it('killing the ssh client of a command (as a rollback kills an orphan) ends the command on the host', async () => {
+    const { target } = await connect('exec-1');
+    let clientPid = 0;
+    const running = target.exec(req({ command: 'sleep 306', onSpawn: (pid) => (clientPid = pid) }));
+    await new Promise((r) => setTimeout(r, 700));
+    expect(fleet.ssh('exec-1', 'pgrep -f "sleep 306"').stdout.trim()).not.toBe('');
+    expect(killOrphanedClient(clientPid)).toBe(true);
+    expect((await running).exitCode).not.toBe(0);
+    expect(await untilNothing('exec-1', 'pgrep -f "sleep 306"')).toBe('');
+  });
+
   it('a killed control node leaves nothing on the host and releases the host lock', async () => {
     const script = join(import.meta.dirname, 'hold-host.ts');
     const child = spawn(process.execPath, ['--import', 'tsx', script, fleet.sshConfig, controlDir, 'exec-2'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -125,14 +137,13 @@ describe('exec on a host over ssh', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(fleet.ssh('exec-2', 'pgrep -f "sleep 300"').stdout.trim()).not.toBe('');
     await expect(connect('exec-2', true)).rejects.toThrow(/exec-2 is locked by another run: run killed-run, pid \d+ on control, user tester/);
+    expect(killOrphanedClient(process.pid)).toBe(false); // not an ssh client of ours
     child.kill('SIGKILL');
-    // What a later rollback does with the journaled pid of the killed run's ssh client.
-    try {
-      process.kill(clientPid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    // The host needs no help: the channel's stdin closed with the killed process.
     expect(await untilNothing('exec-2', 'pgrep -f "sleep 300"')).toBe('');
+    // What a later rollback does with the journaled pid of the killed run's ssh client (gone by now, or killed).
+    killOrphanedClient(clientPid);
+    expect(await untilGone(clientPid)).toBe(true);
     const deadline = Date.now() + 8000;
     while (Date.now() < deadline && alive(masterPid)) await new Promise((r) => setTimeout(r, 100));
     expect(alive(masterPid)).toBe(false);
@@ -152,6 +163,12 @@ describe('exec on a host over ssh', () => {
     await connect('exec-1', true);
   });
 });
+
+async function untilGone(pid: number, ms = 8000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && alive(pid)) await new Promise((r) => setTimeout(r, 100));
+  return !alive(pid);
+}
 
 function alive(pid: number): boolean {
   try {
