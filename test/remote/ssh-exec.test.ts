@@ -26,8 +26,8 @@ afterAll(() => {
   rmSync(controlDir, { recursive: true, force: true });
 });
 
-async function connect(host: string, lock = false): Promise<HostConnection> {
-  const c = await connectHost(host, { sshConfig: fleet.sshConfig, controlDir, ...(lock ? { lock: { runId: `run-${process.pid}`, user: 'tester', host: 'control', pid: process.pid, command: 'vitest' } } : {}) });
+async function connect(host: string, lock = false, runId = `run-${process.pid}`, reclaim = false): Promise<HostConnection> {
+  const c = await connectHost(host, { sshConfig: fleet.sshConfig, controlDir, ...(lock ? { lock: { runId, user: 'tester', host: 'control', pid: process.pid, command: 'vitest', reclaim } } : {}) });
   open.push(c);
   return c;
 }
@@ -151,12 +151,29 @@ describe('exec on a host over ssh', () => {
     expect(again.lockPath).toBe('/run/lock/runbook-root.lock');
   });
 
+  it('the rollback of a run takes over the lock its dead control node`s connection still holds on the host, another run cannot', async () => {
+    const first = await connect('exec-2', true, 'run-reclaimed');
+    // A control node gone without closing its connection (power loss, partition): frozen here, its TCP connection stays up.
+    process.kill(first.masterPid, 'SIGSTOP');
+    try {
+      await expect(connect('exec-2', true, 'run-reclaimed')).rejects.toThrow(HostLockedError);
+      await expect(connect('exec-2', true, 'another-run', true)).rejects.toThrow(/exec-2 is locked by another run: run run-reclaimed/);
+      const rollback = await connect('exec-2', true, 'run-reclaimed', true);
+      expect(rollback.lockPath).toBe('/run/lock/runbook-root.lock');
+      expect(fleet.ssh('exec-2', 'cat /run/lock/runbook-root.lock.holder').stdout).toContain('"runId":"run-reclaimed"');
+      await expect(connect('exec-2', true, 'another-run')).rejects.toThrow(HostLockedError);
+    } finally {
+      process.kill(first.masterPid, 'SIGKILL');
+    }
+  });
+
   it('two connections asking for the lock of one host: the second gets HostLockedError naming the first', async () => {
     const first = await connect('exec-1', true);
     const error = await connect('exec-1', true).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HostLockedError);
     expect((error as HostLockedError).holder).toMatchObject({ runId: `run-${process.pid}`, pid: process.pid, user: 'tester', host: 'control' });
     expect((error as Error).message).toMatch(new RegExp(`^exec-1 is locked by another run: run run-${process.pid}, pid ${process.pid} on control, user tester, since \\S+, command: vitest`));
+    expect((error as HostLockedError).remotePid).toBeGreaterThan(1);
     // Another host is not locked by it; and once the first closes, the lock is free.
     await connect('exec-2', true);
     await first.close();
