@@ -1,7 +1,7 @@
 /**
  * One command on a host, over the master. The session runs the fixed bootstrap in a process
- * group of its own (`setsid -w`); the script it reads from stdin exports the step's variables,
- * enters the directory and starts the command with exactly `input` on its stdin. Beside it a
+ * group of its own (sshd's, or `setsid -w`'s); the script it reads from stdin exports the step's
+ * variables, enters the directory and starts the command with exactly `input` on its stdin. Beside it a
  * watchdog waits for EOF on the channel's stdin — our pipe — and then kills the whole group
  * (TERM, then KILL 2 s later): the remote side never outlives the channel, whether we abort,
  * the ssh client is killed, or this process dies.
