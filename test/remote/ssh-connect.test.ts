@@ -101,6 +101,14 @@ describe('connecting to a host', () => {
     await c.close();
   });
 
+  it('an abort while connecting stops at once and leaves no ssh behind', async () => {
+    const ac = new AbortController();
+    const connecting = connectHost('conn-1', { sshConfig, controlDir: join(dir, 'ctl'), signal: ac.signal });
+    ac.abort(new Error('interrupted'));
+    await expect(connecting).rejects.toThrow('interrupted');
+    expect(readdirSync(join(dir, 'ctl'))).toEqual([]);
+  });
+
   it('refuses a control directory others can enter, and a destination ssh would read as an option', async () => {
     const open = join(dir, 'open');
     await connectHost('conn-1', { sshConfig, controlDir: open }).then((c) => c.close());

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HostLockedError } from '../../src/run/remote/errors.js';
+import { killOrphanedClient } from '../../src/run/remote/orphans.js';
 import { connectHost, type HostConnection } from '../../src/run/remote/ssh-target.js';
 import { StepFailedError } from '../../src/steps/contract.js';
 import type { ProcessRequest } from '../../src/steps/kit/target.js';
@@ -25,8 +26,8 @@ afterAll(() => {
   rmSync(controlDir, { recursive: true, force: true });
 });
 
-async function connect(host: string, lock = false): Promise<HostConnection> {
-  const c = await connectHost(host, { sshConfig: fleet.sshConfig, controlDir, ...(lock ? { lock: { runId: `run-${process.pid}`, user: 'tester', host: 'control', pid: process.pid, command: 'vitest' } } : {}) });
+async function connect(host: string, lock = false, runId = `run-${process.pid}`, reclaim = false): Promise<HostConnection> {
+  const c = await connectHost(host, { sshConfig: fleet.sshConfig, controlDir, ...(lock ? { lock: { runId, user: 'tester', host: 'control', pid: process.pid, command: 'vitest', reclaim } } : {}) });
   open.push(c);
   return c;
 }
@@ -91,6 +92,34 @@ describe('exec on a host over ssh', () => {
     expect(await untilNothing('exec-1', 'pgrep -f "sleep 30[123]"')).toBe('');
   });
 
+  it('a session ends as soon as its command does (no watchdog left holding the channel)', async () => {
+    const { target } = await connect('exec-1');
+    const t0 = Date.now();
+    for (let i = 0; i < 10; i++) expect((await target.exec(req({ argv: ['printf', '%s', `${i}`] }))).stdout).toBe(`${i}`);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('what a command leaves behind in its group ends with it, even when it ignores TERM', async () => {
+    const { target } = await connect('exec-1');
+    const t0 = Date.now();
+    const r = await target.exec(req({ command: "(trap '' TERM; exec sleep 304) & sleep 305 & echo started" }));
+    expect(r.stdout).toBe('started\n');
+    // TERM, then KILL 2 s later for what ignores TERM (it holds the output open until then).
+    expect(Date.now() - t0).toBeLessThan(4000);
+    expect(await untilNothing('exec-1', 'pgrep -f "sleep 30[45]"')).toBe('');
+  });
+
+  it('killing the ssh client of a command (as a rollback kills an orphan) ends the command on the host', async () => {
+    const { target } = await connect('exec-1');
+    let clientPid = 0;
+    const running = target.exec(req({ command: 'sleep 306', onSpawn: (pid) => (clientPid = pid) }));
+    await new Promise((r) => setTimeout(r, 700));
+    expect(fleet.ssh('exec-1', 'pgrep -f "sleep 306"').stdout.trim()).not.toBe('');
+    expect(killOrphanedClient(clientPid)).toBe(true);
+    expect((await running).exitCode).not.toBe(0);
+    expect(await untilNothing('exec-1', 'pgrep -f "sleep 306"')).toBe('');
+  });
+
   it('a killed control node leaves nothing on the host and releases the host lock', async () => {
     const script = join(import.meta.dirname, 'hold-host.ts');
     const child = spawn(process.execPath, ['--import', 'tsx', script, fleet.sshConfig, controlDir, 'exec-2'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -108,19 +137,34 @@ describe('exec on a host over ssh', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(fleet.ssh('exec-2', 'pgrep -f "sleep 300"').stdout.trim()).not.toBe('');
     await expect(connect('exec-2', true)).rejects.toThrow(/exec-2 is locked by another run: run killed-run, pid \d+ on control, user tester/);
+    expect(killOrphanedClient(process.pid)).toBe(false); // not an ssh client of ours
     child.kill('SIGKILL');
-    // What a later rollback does with the journaled pid of the killed run's ssh client.
-    try {
-      process.kill(clientPid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    // The host needs no help: the channel's stdin closed with the killed process.
     expect(await untilNothing('exec-2', 'pgrep -f "sleep 300"')).toBe('');
+    // What a later rollback does with the journaled pid of the killed run's ssh client (gone by now, or killed).
+    killOrphanedClient(clientPid);
+    expect(await untilGone(clientPid)).toBe(true);
     const deadline = Date.now() + 8000;
     while (Date.now() < deadline && alive(masterPid)) await new Promise((r) => setTimeout(r, 100));
     expect(alive(masterPid)).toBe(false);
     const again = await connect('exec-2', true);
     expect(again.lockPath).toBe('/run/lock/runbook-root.lock');
+  });
+
+  it('the rollback of a run takes over the lock its dead control node`s connection still holds on the host, another run cannot', async () => {
+    const first = await connect('exec-2', true, 'run-reclaimed');
+    // A control node gone without closing its connection (power loss, partition): frozen here, its TCP connection stays up.
+    process.kill(first.masterPid, 'SIGSTOP');
+    try {
+      await expect(connect('exec-2', true, 'run-reclaimed')).rejects.toThrow(HostLockedError);
+      await expect(connect('exec-2', true, 'another-run', true)).rejects.toThrow(/exec-2 is locked by another run: run run-reclaimed/);
+      const rollback = await connect('exec-2', true, 'run-reclaimed', true);
+      expect(rollback.lockPath).toBe('/run/lock/runbook-root.lock');
+      expect(fleet.ssh('exec-2', 'cat /run/lock/runbook-root.lock.holder').stdout).toContain('"runId":"run-reclaimed"');
+      await expect(connect('exec-2', true, 'another-run')).rejects.toThrow(HostLockedError);
+    } finally {
+      process.kill(first.masterPid, 'SIGKILL');
+    }
   });
 
   it('two connections asking for the lock of one host: the second gets HostLockedError naming the first', async () => {
@@ -129,12 +173,19 @@ describe('exec on a host over ssh', () => {
     expect(error).toBeInstanceOf(HostLockedError);
     expect((error as HostLockedError).holder).toMatchObject({ runId: `run-${process.pid}`, pid: process.pid, user: 'tester', host: 'control' });
     expect((error as Error).message).toMatch(new RegExp(`^exec-1 is locked by another run: run run-${process.pid}, pid ${process.pid} on control, user tester, since \\S+, command: vitest`));
+    expect((error as HostLockedError).remotePid).toBeGreaterThan(1);
     // Another host is not locked by it; and once the first closes, the lock is free.
     await connect('exec-2', true);
     await first.close();
     await connect('exec-1', true);
   });
 });
+
+async function untilGone(pid: number, ms = 8000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && alive(pid)) await new Promise((r) => setTimeout(r, 100));
+  return !alive(pid);
+}
 
 function alive(pid: number): boolean {
   try {

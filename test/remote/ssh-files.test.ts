@@ -73,6 +73,14 @@ describe('files on a host over ssh', () => {
     expect(await target.remove('/srv/app.conf')).toBe(true);
     expect(await target.remove('/srv/app.conf')).toBe(false);
     expect(onHost('test -e /srv/real/app.conf && echo kept')).toBe('kept\n');
+    // A dangling link is replaced by the file, as on this machine (what a snapshot of it restores).
+    onHost('ln -sfn /srv/real/missing /srv/dangling');
+    expect(await target.readEntry('/srv/dangling', true)).toEqual({ kind: 'symlink', target: '/srv/real/missing', uid: 0, gid: 0 });
+    expect(await target.info('/srv/dangling', true)).toBeUndefined();
+    expect(await target.info('/srv/dangling', false)).toMatchObject({ kind: 'symlink' });
+    expect(await target.readFile('/srv/dangling')).toBeUndefined();
+    await target.writeFile('/srv/dangling', Buffer.from('file now'));
+    expect(onHost('test -L /srv/dangling || cat /srv/dangling; test -e /srv/real/missing && echo created || true')).toBe('file now');
   });
 
   it('refuses a FIFO or a directory unread, naming the host', async () => {

@@ -20,7 +20,9 @@ export class HostUnreachableError extends Error {
 /** Another run holds the host lock (exit 4, like the state lock it extends). */
 export class HostLockedError extends LockedError {
   readonly hostName: string;
-  constructor(hostName: string, holder: LockHolder, lockPath: string) {
+  /** The pid, on the host, of the session holding the lock. */
+  readonly remotePid?: number;
+  constructor(hostName: string, holder: LockHolder, lockPath: string, remotePid?: number) {
     const who = [
       holder.runId ? `run ${holder.runId}` : undefined,
       `pid ${holder.pid} on ${holder.host}`,
@@ -33,5 +35,6 @@ export class HostLockedError extends LockedError {
     super(holder, false, `${hostName} is locked by another run: ${who} (host lock ${lockPath}, held for as long as that run's ssh connection lives)`);
     this.name = 'HostLockedError';
     this.hostName = hostName;
+    if (remotePid !== undefined) this.remotePid = remotePid;
   }
 }

@@ -16,6 +16,12 @@ export interface HostLockRequest {
   host: string;
   pid: number;
   command: string;
+  /**
+   * Take the lock over from a session of this same run whose control node died without its
+   * connection closing (power loss, a network partition: the host may keep such a session, and
+   * the lock, until its TCP keepalive gives up): the `rollback` of that run may take its host.
+   */
+  reclaim?: boolean;
 }
 
 /** The holder line, sent on stdin (never on a command line). */
@@ -24,21 +30,27 @@ export function holderLine(req: HostLockRequest): string {
   return JSON.stringify(holder);
 }
 
-export function parseHolder(line: string | undefined): LockHolder {
+/** The holder as written on the host: our holder line plus the pid of the session holding the lock. */
+export function parseHolder(line: string | undefined): { holder: LockHolder; remotePid?: number } {
   try {
-    const h = JSON.parse(line ?? '') as Partial<LockHolder>;
-    return { pid: Number(h.pid ?? 0), host: String(h.host ?? '?'), user: String(h.user ?? '?'), command: String(h.command ?? '?'), since: String(h.since ?? '?'), ...(h.runId ? { runId: String(h.runId) } : {}) };
+    const h = JSON.parse(line ?? '') as Partial<LockHolder> & { remotePid?: number };
+    const holder = { pid: Number(h.pid ?? 0), host: String(h.host ?? '?'), user: String(h.user ?? '?'), command: String(h.command ?? '?'), since: String(h.since ?? '?'), ...(h.runId ? { runId: String(h.runId) } : {}) };
+    return { holder, ...(Number.isInteger(h.remotePid) && h.remotePid! > 1 ? { remotePid: h.remotePid } : {}) };
   } catch {
-    return { pid: 0, host: '?', user: '?', command: '?', since: '?' };
+    return { holder: { pid: 0, host: '?', user: '?', command: '?', since: '?' } };
   }
 }
 
 /**
  * Shell lines of the primary session taking the lock: `$f` is the lock file after them; on
  * failure they print `runbook-locked` and the holder line, or `runbook-error <why>`, and exit.
- * The lock stays with fd 9, which the session's last command (`cat`) inherits.
+ * The lock stays with fd 9, which the session's last command (`cat`, the same pid) inherits;
+ * that pid is added to the holder line. With `reclaimPid`, that session (if it still is a
+ * `cat`) is ended first and the lock waited for up to 5 s.
  */
-export const TAKE_LOCK = `IFS= read -r holder || exit 0
+export function takeLock(reclaimPid?: number): string {
+  const how = reclaimPid === undefined ? 'w=-n' : `w=-n; read -r c </proc/${reclaimPid}/comm 2>/dev/null && [ "$c" = cat ] && kill -TERM ${reclaimPid} 2>/dev/null && w=-w5`;
+  return `IFS= read -r holder || exit 0
 d=\${XDG_RUNTIME_DIR:-}
 { [ -n "$d" ] && [ -d "$d" ] && [ -w "$d" ]; } || d=/run/lock
 { [ -d "$d" ] && [ -w "$d" ]; } || d=/tmp
@@ -46,6 +58,8 @@ f="$d/runbook-$(id -un 2>/dev/null || id -u).lock"
 command -v flock >/dev/null 2>&1 || { echo 'runbook-error flock (util-linux) is not installed on the host'; exit 0; }
 true 2>/dev/null >>"$f" || { printf 'runbook-error cannot open the host lock %s\\n' "$f"; exit 0; }
 exec 9>>"$f"
-if ! flock -n 9; then printf 'runbook-locked %s\\n' "$f"; cat -- "$f.holder" 2>/dev/null; printf '\\n'; exit 0; fi
-printf '%s\\n' "$holder" >"$f.holder"
+${how}
+if ! flock $w 9; then printf 'runbook-locked %s\\n' "$f"; cat -- "$f.holder" 2>/dev/null; printf '\\n'; exit 0; fi
+printf '%s,"remotePid":%s}\\n' "\${holder%?}" "$$" >"$f.holder"
 `;
+}

@@ -1,7 +1,7 @@
 /**
  * One command on a host, over the master. The session runs the fixed bootstrap in a process
- * group of its own (`setsid -w`); the script it reads from stdin exports the step's variables,
- * enters the directory and starts the command with exactly `input` on its stdin. Beside it a
+ * group of its own (sshd's, or `setsid -w`'s); the script it reads from stdin exports the step's
+ * variables, enters the directory and starts the command with exactly `input` on its stdin. Beside it a
  * watchdog waits for EOF on the channel's stdin — our pipe — and then kills the whole group
  * (TERM, then KILL 2 s later): the remote side never outlives the channel, whether we abort,
  * the ssh client is killed, or this process dies.
@@ -12,6 +12,9 @@ import { killGroupOnAbort } from '../../steps/kit/process-group.js';
 import { BOOTSTRAP_COMMAND, framed } from './bootstrap.js';
 import type { Channel } from './channel.js';
 
+/** The first line of our output: what a login script printed before it is not ours. */
+const BEGIN = 'runbook-output-begins';
+
 /**
  * The script around a payload (shell lines with exactly `input` on their stdin, /dev/null
  * without input). The session is a process group of its own: sshd starts every session with
@@ -19,16 +22,16 @@ import type { Channel } from './channel.js';
  * under util-linux `setsid -w`. A watchdog waits for EOF on the channel (fd 3) and then kills
  * the group — TERM, then KILL 2 s later; with input, the left side of a pipe hands the input
  * over first and leaves the watchdog behind. When the payload ends, the leader ends the rest of
- * its group (the watchdog, anything left in the background) and exits with the payload's code.
- * The leader survives those TERMs with a handler (children do not inherit it) and keeps its own
- * stderr, where a shell reports killed jobs, in /dev/null. SHLVL is at least 1, so the
- * command's bash does not source ~/.bashrc again (bash does that for a top-level shell run by
- * sshd; the login shell did it already). `simple`: the payload is one simple
- * command (no `exit`, no assignments), run without a subshell of its own.
+ * its group (the watchdog, anything left in the background: TERM, and KILL 2 s later from a
+ * process that holds none of the channel, so the session ends at once) and exits with the
+ * payload's code. Only then does the leader ignore TERM itself: every process of the group was
+ * started while TERM had its default action (a handler set earlier is inherited for an instant
+ * by a child just forked, which can then miss the signal). The leader keeps its own stderr,
+ * where a shell reports killed jobs, in /dev/null. SHLVL is at least 1, so the command's bash
+ * does not source ~/.bashrc again (bash does that for a top-level shell run by sshd; the login
+ * shell did it already). `simple`: the payload is one simple command (no `exit`, no
+ * assignments), run without a subshell of its own.
  */
-/** The first line of our output: what a login script printed before it is not ours. */
-const BEGIN = 'runbook-output-begins';
-
 export function wrapScript(preamble: string, payload: string, inputLength: number, simple = false): string {
   const watchdog = `{ while IFS= read -r _; do :; done; trap '' TERM; kill -TERM 0; sleep 2; kill -KILL 0; } <&3 &`;
   // Without input the payload's stdin is /dev/null, and a simple command needs no subshell of its own.
@@ -39,13 +42,14 @@ export function wrapScript(preamble: string, payload: string, inputLength: numbe
   return `kill -0 -$$ 2>/dev/null || { export RUNBOOK_SCRIPT="$s"; exec setsid -w sh -c 'eval "$RUNBOOK_SCRIPT"'; }
 unset RUNBOOK_SCRIPT
 [ "\${SHLVL:-0}" -ge 1 ] 2>/dev/null || export SHLVL=1
-trap ':' TERM
 ${preamble}
 exec 3<&0 5>&2 2>/dev/null
 echo ${BEGIN}
 ${run}
 rc=$?
+trap '' TERM
 kill -TERM 0
+{ sleep 2; kill -KILL 0; } </dev/null >/dev/null 3<&- 5>&- &
 exit "$rc"
 `;
 }

@@ -43,11 +43,16 @@ function failure(ch: Channel, what: string, r: Reply): StepFailedError {
 const NL = `nl='\n'`;
 const subst = (v: string, cmd: string) => `${v}=$(${cmd} && echo x) || exit ${FAILED}; ${v}=\${${v}%x}; ${v}=\${${v}%"$nl"}`;
 
-/** `stat` of the path (through links when follow; a dangling link is the link), then, with content, its bytes or link target. */
+/**
+ * `stat` of the path (through links when follow), then, with content, its bytes or link
+ * target. Followed, a dangling link is absent for `info` (as stat(2) says) but the link itself
+ * for readEntry (writing through it replaces the link, so the link is what was there).
+ */
 function statScript(path: string, follow: boolean, content: boolean): string {
   return `p=${shellQuote(path)}; F=${follow ? 1 : 0}
 if [ "$F" = 1 ] && [ -e "$p" ]; then m=$(stat -L -c '%f %u %g' -- "$p") || exit ${FAILED}; L=0
-elif [ -e "$p" ] || [ -L "$p" ]; then m=$(stat -c '%f %u %g' -- "$p") || exit ${FAILED}; [ -L "$p" ] && L=1 || L=0
+${content ? '' : `elif [ "$F" = 1 ]; then exit ${ABSENT}
+`}elif [ -e "$p" ] || [ -L "$p" ]; then m=$(stat -c '%f %u %g' -- "$p") || exit ${FAILED}; [ -L "$p" ] && L=1 || L=0
 else exit ${ABSENT}; fi
 printf '%s\\n' "$m"
 ${content ? `if [ "$L" = 1 ]; then exec readlink -- "$p"; elif [ -f "$p" ]; then exec cat -- "$p"; fi` : ''}
@@ -115,9 +120,11 @@ export function remoteFs(ch: Channel): RemoteFs {
       return { kind, mode: st.mode, uid: st.uid, gid: st.gid };
     },
     async writeFile(path, bytes, mode, owner) {
-      // Through a link: the file it names is replaced; a temp file beside it, synced, renamed over, the directory synced.
+      // Through a link: the file it names is replaced (a dangling link is replaced itself, as here locally);
+      // a temp file beside it, synced, renamed over, the directory synced.
       const script = `${NL}; p=${shellQuote(path)}; M=${mode === undefined ? "''" : mode.toString(8)}; O=${owner ? `${owner.uid}:${owner.gid}` : "''"}
-t=$(readlink -f -- "$p" && echo x) && t=\${t%x} && t=\${t%"$nl"} || t=$p
+if [ -L "$p" ] && [ ! -e "$p" ]; then t=$p
+else t=$(readlink -f -- "$p" && echo x) && t=\${t%x} && t=\${t%"$nl"} || t=$p; fi
 [ -n "$t" ] || t=$p
 ${subst('d', 'dirname -- "$t"')}
 ${subst('tmp', 'mktemp -- "$d/.runbook-write-XXXXXX"')}

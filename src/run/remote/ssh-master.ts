@@ -7,7 +7,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { BOOTSTRAP_COMMAND, framed } from './bootstrap.js';
 import { HostLockedError, HostUnreachableError } from './errors.js';
-import { holderLine, parseHolder, TAKE_LOCK, type HostLockRequest } from './host-lock.js';
+import { holderLine, parseHolder, takeLock, type HostLockRequest } from './host-lock.js';
 import { controlArgs, masterArgs, type SshOptions } from './ssh-options.js';
 
 export interface Hello {
@@ -32,12 +32,12 @@ export interface Master {
 
 const STOP_GRACE_MS = 3000;
 
-function primaryScript(lock: boolean): string {
+function primaryScript(lock: boolean, reclaimPid?: number): string {
   return [
     'w=$(pwd)',
     'b=$(command -v bash 2>/dev/null) || b=',
     'f=',
-    lock ? TAKE_LOCK : '',
+    lock ? takeLock(reclaimPid) : '',
     `printf 'runbook-ready\\n%s\\n%s\\n%s\\n' "$w" "$b" "$f"`,
     'exec cat >/dev/null',
     '',
@@ -52,7 +52,8 @@ function lastLine(text: string): string {
   return lines.at(-1) ?? '';
 }
 
-export function startMaster(host: string, o: SshOptions, lock: HostLockRequest | undefined, signal?: AbortSignal): Promise<Master> {
+/** `reclaimPid`: the host pid of a session of this same run holding the lock, to end first (HostLockRequest.reclaim). */
+export function startMaster(host: string, o: SshOptions, lock: HostLockRequest | undefined, signal?: AbortSignal, reclaimPid?: number): Promise<Master> {
   const child: ChildProcess = spawn('ssh', masterArgs(host, o, BOOTSTRAP_COMMAND), {
     // Its own process group: a Ctrl-C at the terminal must not cut the connection a rollback needs.
     detached: true,
@@ -66,9 +67,11 @@ export function startMaster(host: string, o: SshOptions, lock: HostLockRequest |
     stderr = (stderr + d.toString('utf8')).slice(-8192);
   });
   child.stdin!.on('error', () => {});
-  child.stdin!.write(Buffer.concat([framed(primaryScript(lock !== undefined)), Buffer.from(lock ? `${holderLine(lock)}\n` : '')]));
+  child.stdin!.write(Buffer.concat([framed(primaryScript(lock !== undefined, reclaimPid)), Buffer.from(lock ? `${holderLine(lock)}\n` : '')]));
 
+  let closing = false;
   const stop = async () => {
+    closing = true;
     child.stdin!.destroy();
     if (child.exitCode === null && child.signalCode === null) {
       execFile('ssh', controlArgs(host, o, 'exit'), { timeout: STOP_GRACE_MS }, () => {});
@@ -104,7 +107,8 @@ export function startMaster(host: string, o: SshOptions, lock: HostLockRequest |
       const lines = all.slice(at);
       const head = lines[0];
       if (head?.startsWith('runbook-locked ') && lines.length >= 3) {
-        fail(new HostLockedError(host, parseHolder(lines[1]), head.slice('runbook-locked '.length)));
+        const { holder, remotePid } = parseHolder(lines[1]);
+        fail(new HostLockedError(host, holder, head.slice('runbook-locked '.length), remotePid));
       } else if (head?.startsWith('runbook-error ') && lines.length >= 2) {
         fail(new HostUnreachableError(host, head.slice('runbook-error '.length)));
       } else if (head === 'runbook-ready' && lines.length >= 5) {
@@ -123,7 +127,7 @@ export function startMaster(host: string, o: SshOptions, lock: HostLockRequest |
     child.stdout!.on('data', onData);
     child.once('error', (error) => fail(new HostUnreachableError(host, `cannot start ssh: ${error.message}`)));
     child.once('close', (code) => {
-      gone = lastLine(stderr) || `ssh exited with code ${code}`;
+      gone = closing ? 'the connection was closed' : lastLine(stderr) || `ssh exited with code ${code}`;
       fail(new HostUnreachableError(host, gone));
     });
     if (signal?.aborted) onAbort();

@@ -29,8 +29,6 @@ function common(o: SshOptions): string[] {
     `ServerAliveInterval=${SERVER_ALIVE_INTERVAL_S}`,
     '-o',
     `ServerAliveCountMax=${SERVER_ALIVE_COUNT_MAX}`,
-    '-o',
-    'LogLevel=ERROR',
   ];
 }
 
@@ -41,7 +39,8 @@ export function checkDestination(host: string): void {
 
 /** The master: it owns the connection; its primary session runs `command` (kept alive by our stdin). */
 export function masterArgs(host: string, o: SshOptions, command: string): string[] {
-  return [...common(o), '-M', '-o', 'ControlPersist=no', '--', host, command];
+  // INFO: ssh's reason for giving a connection up ("Timeout, server … not responding.") is logged at that level.
+  return [...common(o), '-M', '-o', 'ControlPersist=no', '-o', 'LogLevel=INFO', '--', host, command];
 }
 
 /**
@@ -50,7 +49,7 @@ export function masterArgs(host: string, o: SshOptions, command: string): string
  * fallback fail at once.
  */
 export function clientArgs(host: string, o: SshOptions, command: string): string[] {
-  return [...common(o), '-o', 'ControlMaster=no', '-o', 'ProxyCommand=false', '--', host, command];
+  return [...common(o), '-o', 'ControlMaster=no', '-o', 'ProxyCommand=false', '-o', 'LogLevel=ERROR', '--', host, command];
 }
 
 /** `ssh -O <op>` to the master (exit, check). */

@@ -5,6 +5,7 @@
 import type { Target } from '../../steps/kit/target.js';
 import type { Channel } from './channel.js';
 import { controlPathIn } from './control-dir.js';
+import { HostLockedError } from './errors.js';
 import type { HostLockRequest } from './host-lock.js';
 import { remoteExec } from './remote-command.js';
 import { remoteFs, resolveRemote } from './remote-fs.js';
@@ -50,7 +51,14 @@ export async function connectHost(host: string, options: ConnectOptions): Promis
     connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     ...(options.sshConfig ? { sshConfig: options.sshConfig } : {}),
   };
-  const master = await startMaster(host, ssh, options.lock || undefined, options.signal);
+  const lock = options.lock || undefined;
+  const master = await startMaster(host, ssh, lock, options.signal).catch((error: unknown) => {
+    // The lock held by a session of this very run whose control node died: its rollback takes it over.
+    if (lock?.reclaim && error instanceof HostLockedError && error.holder.runId === lock.runId && error.remotePid !== undefined) {
+      return startMaster(host, ssh, lock, options.signal, error.remotePid);
+    }
+    throw error;
+  });
   const slots = new SessionSlots();
   const channel: Channel = {
     host,
