@@ -47,6 +47,13 @@ async function untilNothing(host: string, command: string, ms = 8000): Promise<s
 }
 
 describe('exec on a host over ssh', () => {
+  it('a connection holding the host lock still knows the login directory: steps without cwd run there', async () => {
+    const { target } = await connect('exec-1', true, `run-wd-${process.pid}`);
+    expect(await target.workdir()).toBe('/root');
+    const r = await target.exec(req({ command: 'pwd', cwd: await target.workdir() }));
+    expect([r.exitCode, r.stdout]).toEqual([0, '/root\n']);
+  });
+
   it('runs a shell command with bash pipefail in cwd, with the step variables and input, and reports output and exit code', async () => {
     const { target } = await connect('exec-1');
     const chunks: string[] = [];

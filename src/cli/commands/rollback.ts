@@ -236,7 +236,7 @@ async function undoRun(view: RunView, toUndo: ChangeState[], ctx: UndoRunContext
     if (!state.finished) for (const line of await stopOrphans(state)) process.stderr.write(`${line}\n`);
     const hostNames = [...new Set(toUndo.flatMap((c) => (c.host !== undefined ? [c.host] : [])))];
     const sshConfig = options.sshConfig ?? state.fleet?.sshConfig;
-    const opened = hostNames.length ? await openHosts(hostNames, { lock: { runId: state.runId, user: userInfo().username, host: hostname(), pid: process.pid, command: `runbook rollback ${file}` }, ...(sshConfig ? { sshConfig } : {}) }) : undefined;
+    const opened = hostNames.length ? await openHosts(hostNames, { lock: { runId: state.runId, user: userInfo().username, host: hostname(), pid: process.pid, command: `runbook rollback ${file}`, reclaim: true }, ...(sshConfig ? { sshConfig } : {}) }) : undefined;
     const envFor = (host: string | undefined) => {
       if (host === undefined) return base;
       const link = opened?.links.get(host);

@@ -49,7 +49,8 @@ export function parseHolder(line: string | undefined): { holder: LockHolder; rem
  * `cat`) is ended first and the lock waited for up to 5 s.
  */
 export function takeLock(reclaimPid?: number): string {
-  const how = reclaimPid === undefined ? 'w=-n' : `w=-n; read -r c </proc/${reclaimPid}/comm 2>/dev/null && [ "$c" = cat ] && kill -TERM ${reclaimPid} 2>/dev/null && w=-w5`;
+  // `lw`, not `w`: the primary script keeps the login directory in $w.
+  const how = reclaimPid === undefined ? 'lw=-n' : `lw=-n; read -r c </proc/${reclaimPid}/comm 2>/dev/null && [ "$c" = cat ] && kill -TERM ${reclaimPid} 2>/dev/null && lw=-w5`;
   return `IFS= read -r holder || exit 0
 d=\${XDG_RUNTIME_DIR:-}
 { [ -n "$d" ] && [ -d "$d" ] && [ -w "$d" ]; } || d=/run/lock
@@ -59,7 +60,7 @@ command -v flock >/dev/null 2>&1 || { echo 'runbook-error flock (util-linux) is 
 true 2>/dev/null >>"$f" || { printf 'runbook-error cannot open the host lock %s\\n' "$f"; exit 0; }
 exec 9>>"$f"
 ${how}
-if ! flock $w 9; then printf 'runbook-locked %s\\n' "$f"; cat -- "$f.holder" 2>/dev/null; printf '\\n'; exit 0; fi
+if ! flock $lw 9; then printf 'runbook-locked %s\\n' "$f"; cat -- "$f.holder" 2>/dev/null; printf '\\n'; exit 0; fi
 printf '%s,"remotePid":%s}\\n' "\${holder%?}" "$$" >"$f.holder"
 `;
 }
