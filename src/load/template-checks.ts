@@ -66,7 +66,7 @@ export function scalarTemplateProblems(src: YamlSource, node: Scalar, known: Set
   return templateProblems(node.value, known, (offset) => posAt(src, templateOffset(node, offset, src.text)), field);
 }
 
-/** The step maps of the runbook: preflight and every change's apply, verify and rollback. */
+/** The step maps of the runbook: preflight and every change's apply, verify, rollback and rehearse. */
 function stepNodes(src: YamlSource): Node[] {
   const steps: Node[] = [];
   const list = (node: unknown) => {
@@ -77,7 +77,7 @@ function stepNodes(src: YamlSource): Node[] {
   if (isSeq(changes)) {
     for (const change of changes.items) {
       if (!isMap(change)) continue;
-      for (const phase of ['apply', 'verify', 'rollback']) list(change.get(phase, true));
+      for (const phase of ['apply', 'verify', 'rollback', 'rehearse']) list(change.get(phase, true));
     }
   }
   return steps;

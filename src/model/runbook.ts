@@ -92,6 +92,8 @@ export interface Change {
   rollback?: StepSpec[];
   /** `rollback: { none: reason }`: the author says this change cannot be undone, and why. */
   irreversible?: string;
+  /** `apply --rehearse`: checks that must pass on the original system, run again once the rehearsal rolled the change back. */
+  rehearse?: StepSpec[];
   pos: SourcePos;
 }
 

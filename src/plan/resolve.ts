@@ -92,7 +92,8 @@ function resolveVars(vars: Record<string, unknown>, scope: Omit<TemplateScope, '
  * first: the checksum is journaled and must not let anyone test a guess of a secret.
  */
 function checksum(change: Change, resolved: { apply: ResolvedStep[]; verify: ResolvedStep[]; rollback: ResolvedStep[] | null }, secrets: string[]): string {
-  const { pos: _pos, ...definition } = change;
+  // `rehearse` checks are left out: they check the system without the change, not what is applied.
+  const { pos: _pos, rehearse: _rehearse, ...definition } = change;
   const strip = (steps: StepSpec[] | undefined) => steps?.map(({ pos: _p, templatePos: _t, ...s }) => s);
   const stripResolved = (steps: ResolvedStep[] | null) => steps?.map(({ pos: _p, ...s }) => s) ?? null;
   const normalised = { ...definition, apply: strip(change.apply), verify: strip(change.verify), rollback: strip(change.rollback) };
@@ -194,6 +195,7 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
       band: riskBand(change.risk),
       checksum: checksum(change, resolved, secretValues),
       ...resolved,
+      rehearse: resolveAll(change.rehearse ?? []),
       ...(change.irreversible !== undefined ? { irreversible: change.irreversible } : {}),
       needsAcceptRisk: change.risk > runbook.policy.maxRisk,
       needsConfirm: change.risk >= runbook.policy.confirmFrom,

@@ -13,6 +13,7 @@ import { stepType } from '../steps/registry.js';
 import { takeRunCheckpoint, undoRunCheckpoint } from './checkpoint.js';
 import { Emitter } from './emitter.js';
 import { runPreflight, type PreflightFailure } from './preflight.js';
+import { rehearseChange } from './rehearse.js';
 import { rollbackChanges, type RollbackSignals } from './rollback.js';
 import { abortableSleep, abortReason, failureOf, retryFields, runWithRetries, stepContext, withinLimits, type StepEnvironment } from './step-runner.js';
 
@@ -32,6 +33,8 @@ export interface ExecuteOptions {
   skipped?: { id: string; runId: string; at?: string }[];
   /** `--reapply`: changes still applied by an earlier run that this run applies again, by id (journaled in change.started). */
   replaces?: Record<string, { runId: string; checksum: string; at?: string }>;
+  /** `--rehearse`: each change is applied, verified, rolled back, its undo proven, then applied again (run/rehearse.ts). */
+  rehearse?: boolean;
 }
 
 export interface ExecuteResult {
@@ -66,7 +69,8 @@ class ChangeFailed extends Error {
 export async function execute(plan: Plan, options: ExecuteOptions): Promise<ExecuteResult> {
   const started = performance.now();
   const secrets: SecretValues = secretValues(plan.runbook.secrets, plan.vars, options.env);
-  const emitter = new Emitter(options.journal, options.listeners, createRedactor([...plan.secretValues, ...secrets.values()]));
+  const redact = createRedactor([...plan.secretValues, ...secrets.values()]);
+  const emitter = new Emitter(options.journal, options.listeners, redact);
   const recorded: StepContext['recorded'] = {};
   let current: { phase: Phase; changeId?: string; index: number; label: string } = { phase: 'preflight', index: 0, label: '' };
   const base: StepEnvironment = {
@@ -153,20 +157,38 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
 
   const applied: string[] = [];
   let failed: { change: PlannedChange; error: ChangeFailed } | undefined;
-  for (const planned of selected) {
+  const applyChange = async (planned: PlannedChange) => {
     const id = planned.change.id;
     const changeStart = performance.now();
     await emitter.emit(
       { type: 'change.started', changeId: id, number: planned.number, title: planned.change.title, checksum: planned.checksum, rollback: planned.rollback ? protectSecrets(planned.rollback, secrets) : null, ...(planned.irreversible !== undefined ? { irreversible: planned.irreversible } : {}), ...(options.replaces?.[id] ? { replaces: options.replaces[id] } : {}) },
       true,
     );
-    applied.push(id);
+    if (!applied.includes(id)) applied.push(id);
+    // Inverses are snapshotted (and journaled) when the rollback uses them: no written rollback, or one with `undo: apply`.
+    await runSteps(planned.apply, 'apply', id, planned.rollback === null || planned.rollback.some((s) => s.type === 'undo'));
+    await emitter.emit({ type: 'change.applied', changeId: id, durationMs: performance.now() - changeStart });
+    await runSteps(planned.verify, 'verify', id, false);
+    await emitter.emit({ type: 'change.verified', changeId: id, durationMs: performance.now() - changeStart, verifySteps: planned.verify.length }, true);
+  };
+  for (const planned of selected) {
+    const id = planned.change.id;
     try {
-      // Inverses are snapshotted (and journaled) when the rollback uses them: no written rollback, or one with `undo: apply`.
-      await runSteps(planned.apply, 'apply', id, planned.rollback === null || planned.rollback.some((s) => s.type === 'undo'));
-      await emitter.emit({ type: 'change.applied', changeId: id, durationMs: performance.now() - changeStart });
-      await runSteps(planned.verify, 'verify', id, false);
-      await emitter.emit({ type: 'change.verified', changeId: id, durationMs: performance.now() - changeStart, verifySteps: planned.verify.length }, true);
+      if (!options.rehearse) await applyChange(planned);
+      else {
+        await rehearseChange(planned, {
+          emitter,
+          base,
+          secrets,
+          signal: options.signal,
+          rollbackSignals: options.rollbackSignals,
+          redact,
+          changeState: (changeId) => foldRun(options.runId, emitter.events).changes.find((c) => c.id === changeId),
+          apply: () => applyChange(planned),
+          check: (steps) => runSteps(steps, 'rehearse', id, false),
+          fail: (step, failure) => new ChangeFailed('rehearse', step, failure),
+        });
+      }
     } catch (error) {
       if (!(error instanceof ChangeFailed)) throw error;
       await emitter.emit({ type: 'change.failed', changeId: id, phase: error.phase, failure: error.failure }, true);
@@ -186,11 +208,12 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
   const state = foldRun(options.runId, emitter.events);
   const byId = new Map(state.changes.map((c) => [c.id, c]));
   const failedId = failed.change.change.id;
-  let toUndo: ChangeState[] = [];
-  if (policy === 'rollback-all') toUndo = [...applied].reverse().map((id) => byId.get(id)!);
-  else if (policy === 'rollback-change') toUndo = [byId.get(failedId)!];
+  const candidates = policy === 'rollback-all' ? [...applied].reverse() : policy === 'rollback-change' ? [failedId] : [];
+  // A failed rehearsal has already rolled its change back (or failed before starting it): nothing of it to undo.
+  const toUndo = candidates.map((id) => byId.get(id)).filter((c): c is ChangeState => c !== undefined && c.status !== 'rolled-back');
+  const rehearsed = failed.error.phase === 'rehearse' && byId.get(failedId)?.status !== 'failed';
   const failure = { changeId: failedId, phase: failed.error.phase, step: failed.error.step, failure: failed.error.failure };
-  if (toUndo.length === 0) return finish(interrupted ? 'interrupted' : 'stopped', interrupted ? 130 : 1, { failure });
+  if (toUndo.length === 0 && (policy === 'stop' || !rehearsed)) return finish(interrupted ? 'interrupted' : 'stopped', interrupted ? 130 : 1, { failure });
 
   const reason = interrupted ? 'interrupted' : `change ${failedId} failed in ${failed.error.phase}`;
   const rb = await rollbackChanges(toUndo, reason, emitter, { ...base, output: base.output }, secrets, options.rollbackSignals);

@@ -113,6 +113,7 @@ async function dryRun(plan: Plan, file: string, options: ApplyOptions): Promise<
   const emit = (event: Record<string, unknown>) => void (json ? out.write(JSON.stringify({ ...event, at: new Date().toISOString() }) + '\n') : undefined);
   const redact = createRedactor(plan.secretValues);
   say(`Dry run of ${plan.runbook.name}: preflight runs for real (read-only); nothing else is changed.`);
+  if (options.rehearse) say('with --rehearse: each change below is applied and verified, rolled back, its undo proven (files and crontabs byte-identical, its rehearse checks), then applied and verified again');
   const listener = json ? ndjsonRenderer(out) : lineRenderer(out, { verbose: options.verbose, total: plan.changes.length });
   const ok = await runPreflightOnly(plan, [listener]);
   if (plan.checkpoint) {
@@ -157,7 +158,7 @@ async function renderers(plan: Plan, options: ApplyOptions, total: number): Prom
   if (options.json) return [ndjsonRenderer(process.stdout)];
   if (process.stdout.isTTY && !process.env.CI) {
     const { listrRenderer } = await import('../../render/progress/listr.js');
-    return [listrRenderer(plan, total, { verbose: options.verbose })];
+    return [listrRenderer(plan, total, { verbose: options.verbose, rehearse: options.rehearse === true })];
   }
   return [lineRenderer(process.stdout, { verbose: options.verbose, total })];
 }
@@ -237,6 +238,7 @@ export async function run(planOrRunbook: string | undefined, given: ApplyOptions
               command: `runbook apply ${file}`,
               skipped: decision.skip.map(({ change, by }) => ({ id: change.change.id, runId: by.runId, ...(by.at ? { at: by.at } : {}) })),
               replaces: Object.fromEntries(decision.run.flatMap(({ change, replaces }) => (replaces ? [[change.change.id, replaces]] : []))),
+              rehearse: options.rehearse === true,
             });
             await Promise.all(listeners.map((l) => (l as { finished?: Promise<void> }).finished));
             const report = createRedactor(plan.secretValues)(renderReport({ ...result, rollbackCommand: runbookCommand(['rollback', file!], options) }));
