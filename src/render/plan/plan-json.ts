@@ -1,4 +1,5 @@
 import { undoKind, type Plan, type PlannedChange } from '../../model/plan.js';
+import type { LastRehearsal } from '../../history/rehearsals.js';
 import type { ResolvedStep } from '../../model/runbook.js';
 import type { Redactor } from '../../secrets/redact.js';
 import { stepType } from '../../steps/registry.js';
@@ -7,6 +8,12 @@ import { stepWhat } from '../text/step-text.js';
 import type { LiveCheck } from './plan-markdown.js';
 
 const step = (s: ResolvedStep) => ({ type: s.type, label: s.label });
+
+/** The change's last rollback rehearsal from history, or null (never rehearsed, or no history read). */
+function lastRehearsal(c: PlannedChange, rehearsals: Map<string, LastRehearsal> | undefined) {
+  const r = rehearsals?.get(c.change.id);
+  return r ? { result: r.result, at: r.at, runId: r.runId, sameDefinition: r.checksum === c.checksum, message: r.message ?? null } : null;
+}
 
 /** Explicit rollback steps, or — automatic — the inverse of each apply step, in the order they run; `none` (the reason) for a change declared irreversible. */
 function rollback(c: PlannedChange) {
@@ -23,7 +30,7 @@ function rollback(c: PlannedChange) {
  * `rollback` is always an object (it was a list or the string "inverse"); everything else of
  * version 1 is unchanged, and fields were added.
  */
-export function planJson(plan: Plan, redact: Redactor, live?: LiveCheck[]): string {
+export function planJson(plan: Plan, redact: Redactor, live?: LiveCheck[], rehearsals?: Map<string, LastRehearsal>): string {
   const rb = plan.runbook;
   const doc = {
     formatVersion: 2,
@@ -55,6 +62,8 @@ export function planJson(plan: Plan, redact: Redactor, live?: LiveCheck[]): stri
       apply: c.apply.map(step),
       verify: c.verify.map(step),
       rollback: rollback(c),
+      rehearse: (c.rehearse ?? []).map(step),
+      lastRehearsal: lastRehearsal(c, rehearsals),
       ...(c.irreversible !== undefined ? { irreversible: c.irreversible } : {}),
     })),
     troubleshooting: rb.troubleshooting.map((p) => ({ title: p.title, symptom: p.symptom ?? null, fix: p.fix ?? null })),
