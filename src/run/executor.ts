@@ -185,7 +185,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
           redact,
           changeState: (changeId) => foldRun(options.runId, emitter.events).changes.find((c) => c.id === changeId),
           apply: () => applyChange(planned),
-          check: (steps) => runSteps(steps, 'rehearse', id, false),
+          run: (steps, phase) => runSteps(steps, phase, id, false),
           fail: (step, failure) => new ChangeFailed('rehearse', step, failure),
         });
       }

@@ -6,6 +6,7 @@ import type { SecretValues } from '../secrets/secrets.js';
 import type { Emitter } from './emitter.js';
 import { compareFingerprints, putBack, takeFingerprints, touchedBy } from './fingerprint.js';
 import { rollbackChanges, type RollbackSignals } from './rollback.js';
+import { stepType } from '../steps/registry.js';
 import { abortReason, failureOf, type StepEnvironment } from './step-runner.js';
 
 /** What the executor lends a rehearsal: its event stream and environment, and its own way to apply, check and fail a change. */
@@ -23,8 +24,8 @@ export interface RehearsalContext {
   changeState(id: string): ChangeState | undefined;
   /** Applies and verifies the change, journaled as always; throws the executor's change failure. */
   apply(): Promise<void>;
-  /** Runs the change's `rehearse` checks (retries as verify steps); throws the executor's change failure. */
-  check(steps: ResolvedStep[]): Promise<void>;
+  /** Runs steps of the change: its `rehearse` checks, or its rollback's service steps once more; throws the executor's change failure. */
+  run(steps: ResolvedStep[], phase: 'rehearse' | 'rollback'): Promise<void>;
   /** The executor's change failure, for what the rehearsal itself finds. */
   fail(step: string, failure: StepFailure): Error;
 }
@@ -32,11 +33,29 @@ export interface RehearsalContext {
 /** The step name failures of the rehearsal itself carry. */
 export const PROVE_STEP = 'rehearsal: prove the undo exact';
 
-function failureMessage(differences: RehearsalDifference[], restored: string[], left: string[]): StepFailure {
+/**
+ * After an inexact undo the kept bytes are put back; the written rollback's other steps
+ * (rebuilds, restarts: steps that touch no file or crontab) then run once more, so what the
+ * services built or loaded from those files is as before too. Says how that went.
+ */
+async function settleServices(planned: PlannedChange, ctx: RehearsalContext): Promise<string | undefined> {
+  const steps = (planned.rollback ?? []).filter((s) => s.type !== 'undo' && !stepType(s.type)?.touches);
+  if (steps.length === 0) return undefined;
+  const labels = steps.map((s) => s.label).join(', ');
+  try {
+    await ctx.run(steps, 'rollback');
+    return `ran again on the put-back files: ${labels}`;
+  } catch (error) {
+    return `ran again on the put-back files, and FAILED: ${labels}: ${((error as { failure?: StepFailure }).failure ?? failureOf(error)).message}`;
+  }
+}
+
+function failureMessage(differences: RehearsalDifference[], restored: string[], left: string[], settled: string | undefined): StepFailure {
   const n = differences.length;
   const message = `the rollback is not exact: ${n} ${n === 1 ? 'thing differs' : 'things differ'} from before the apply (${differences.map((d) => d.target).join(', ')})`;
   const lines = differences.flatMap((d) => [`${d.target}: ${d.summary}`, ...d.lines.map((l) => `  ${l}`)]);
   if (restored.length) lines.push(`put back as before the apply, from the rehearsal's copy: ${restored.join(', ')}`);
+  if (settled) lines.push(settled);
   if (left.length) lines.push(`NOT put back (restore by hand): ${left.join(', ')}`);
   return { message, outputTail: lines.join('\n') };
 }
@@ -47,8 +66,9 @@ function failureMessage(differences: RehearsalDifference[], restored: string[], 
  * same bytes (and mode) everywhere, and the change's `rehearse` checks pass on the restored
  * system → apply and verify it again. The bytes stay in memory; the journal gets only the
  * names and, when the undo is not exact, the first differing lines (secrets redacted). After an
- * inexact undo the rehearsal puts the kept bytes back, so the system is as before, and fails
- * the change: the executor then rolls back per policy as for any failure.
+ * inexact undo the rehearsal puts the kept bytes back (and runs the rollback's service steps
+ * once more), so the system is as before, and fails the change: the executor then rolls back
+ * per policy as for any failure.
  */
 export async function rehearseChange(planned: PlannedChange, ctx: RehearsalContext): Promise<void> {
   const id = planned.change.id;
@@ -88,11 +108,12 @@ export async function rehearseChange(planned: PlannedChange, ctx: RehearsalConte
   const differences = await compareFingerprints(prints, ctx.rollbackSignals.kill, ctx.redact);
   if (differences.length) {
     const { restored, left } = await putBack(prints, differences.map((d) => d.target), ctx.rollbackSignals.kill);
-    throw await fail(PROVE_STEP, failureMessage(differences, restored, left), { differences, restored });
+    const settled = restored.length ? await settleServices(planned, ctx) : undefined;
+    throw await fail(PROVE_STEP, failureMessage(differences, restored, left, settled), { differences, restored });
   }
   if (ctx.signal.aborted) throw await fail(PROVE_STEP, { message: abortReason(ctx.signal) });
   try {
-    await ctx.check(planned.rehearse ?? []);
+    await ctx.run(planned.rehearse ?? [], 'rehearse');
   } catch (error) {
     await finished('failed', started, { failure: (error as { failure?: StepFailure }).failure ?? failureOf(error) });
     throw error;

@@ -28,7 +28,14 @@ async function readHistory(plan: Plan, file: string, options: PlanOptions): Prom
   const { editedSinceApply } = await import('../kit/edit-warnings.js');
   const { allRuns } = await import('../../history/runs.js');
   const { lastRehearsals } = await import('../../history/rehearsals.js');
-  return withStore(file, options, async (store) => ({ warnings: await editedSinceApply(plan, store), rehearsals: lastRehearsals(await allRuns(store)) }));
+  const read = () => withStore(file, options, async (store) => ({ warnings: await editedSinceApply(plan, store), rehearsals: lastRehearsals(await allRuns(store)) }));
+  if (options.state === undefined) return read();
+  // A review must not depend on the team's state database being reachable: without it, plan shows no history.
+  try {
+    return await read();
+  } catch (error) {
+    return { warnings: [`runbook: the state (--state) could not be read, so the last rehearsals are not shown: ${(error as Error).message}`], rehearsals: new Map() };
+  }
 }
 
 /**
@@ -44,7 +51,7 @@ export async function run(file: string | undefined, options: PlanOptions): Promi
     const plan = await loadPlan(file!, { ...loadOptions(options), checkFilledValues: options.check || options.out !== undefined, strictEnv: options.out !== undefined });
     const redact = createRedactor(plan.secretValues);
     // History, when this runbook has some: edits since apply (warnings), and each change's last rollback rehearsal.
-    const history = existsSync(join(stateDirFor(file!, options.stateDir), 'runs')) ? await readHistory(plan, file!, options) : undefined;
+    const history = options.state !== undefined || existsSync(join(stateDirFor(file!, options.stateDir), 'runs')) ? await readHistory(plan, file!, options) : undefined;
     const rehearsals = history?.rehearsals;
     let checked: boolean | undefined;
     if (options.format === 'json' || options.format === 'markdown') {
