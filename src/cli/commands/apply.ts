@@ -121,7 +121,7 @@ async function dryRun(plan: Plan, file: string, options: ApplyOptions): Promise<
     emit({ type: 'dry-run.checkpoint', dir: plan.checkpoint.dir, message: plan.checkpoint.message });
   }
   let change = '';
-  for (const line of await previewChanges(plan, selectChanges(plan, options.only, options.from))) {
+  for (const line of await previewChanges(plan, selectChanges(plan, options.only, options.from), { rehearse: options.rehearse })) {
     if (line.change !== change) say(`── ${(change = line.change ?? '')}`);
     say(redact(`${line.verdict.padEnd(14)} ${line.phase.padEnd(6)} ${line.label}${line.detail !== line.label ? ` — ${line.detail}` : ''}`));
     emit({ type: 'dry-run.step', change: line.change ?? null, phase: line.phase, verdict: line.verdict, label: redact(line.label), detail: redact(line.detail) });
