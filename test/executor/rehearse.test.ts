@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from '../support/cli.js';
+import { runCli, runCliAsync, type CliResult } from '../support/cli.js';
 import { backend, journalText, stateUrlFor } from '../support/state-backend.js';
 
 const SECRET = 'hunter2-rehearsal-secret';
@@ -177,4 +177,28 @@ describe('apply --rehearse: each change applied, verified, rolled back, its undo
     expect(edited).toMatch(/2\. name — FAILED .* — the change was edited \(or its vars changed\) since/);
     expect(edited).toContain('3. extra — never rehearsed');
   });
+
+  // The crash hook lives in the file journal (RUNBOOK_CRASH_AT): this sweep runs in the file leg.
+  it.runIf(backend === 'file')('kill -9 at every journal event of a rehearsal run, then runbook rollback: the file and the cron.d file are as before every time', async () => {
+    const changes = `${nameChange('name=x')}  - id: nightly
+    title: Nightly job
+    risk: 0
+    apply:
+      - cron: { id: nightly, schedule: "0 3 * * *", command: "echo hi", file: cron.d-nightly }
+`;
+    const probe = rehearsalRunbook(changes);
+    expect(probe.cli(['apply', probe.runbook, '--rehearse']).code).toBe(0);
+    const events = probe.journal().split('\n').filter(Boolean).length;
+    expect(events).toBeGreaterThan(40);
+    for (let seq = 0; seq < events; seq++) {
+      const s = rehearsalRunbook(changes);
+      const before = s.bytes();
+      const crashed = await runCliAsync(['apply', s.runbook, '--rehearse'], { cwd: s.dir, env: { TOKEN: SECRET, RUNBOOK_CRASH_AT: `after:${seq}` } });
+      expect(crashed.code, `apply killed after event ${seq}`).toBeNull();
+      const rb = await runCliAsync(['rollback', s.runbook, '--yes'], { cwd: s.dir, env: { TOKEN: SECRET } });
+      expect(rb.code, `rollback after a kill after event ${seq}: ${rb.stdout}${rb.stderr}`).toBe(0);
+      expect(s.bytes(), `app.conf after a kill after event ${seq}`).toBe(before);
+      expect(existsSync(join(s.dir, 'cron.d-nightly')), `cron.d-nightly after a kill after event ${seq}`).toBe(false);
+    }
+  }, 600_000);
 });
