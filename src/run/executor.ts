@@ -211,9 +211,9 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
   const candidates = policy === 'rollback-all' ? [...applied].reverse() : policy === 'rollback-change' ? [failedId] : [];
   // A failed rehearsal has already rolled its change back (or failed before starting it): nothing of it to undo.
   const toUndo = candidates.map((id) => byId.get(id)).filter((c): c is ChangeState => c !== undefined && c.status !== 'rolled-back');
-  const rehearsed = failed.error.phase === 'rehearse' && byId.get(failedId)?.status !== 'failed';
+  const undoneByRehearsal = failed.error.phase === 'rehearse' && byId.get(failedId)?.status !== 'failed';
   const failure = { changeId: failedId, phase: failed.error.phase, step: failed.error.step, failure: failed.error.failure };
-  if (toUndo.length === 0 && (policy === 'stop' || !rehearsed)) return finish(interrupted ? 'interrupted' : 'stopped', interrupted ? 130 : 1, { failure });
+  if (toUndo.length === 0 && (policy === 'stop' || !undoneByRehearsal)) return finish(interrupted ? 'interrupted' : 'stopped', interrupted ? 130 : 1, { failure });
 
   const reason = interrupted ? 'interrupted' : `change ${failedId} failed in ${failed.error.phase}`;
   const rb = await rollbackChanges(toUndo, reason, emitter, { ...base, output: base.output }, secrets, options.rollbackSignals);
