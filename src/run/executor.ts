@@ -16,6 +16,7 @@ import { runPreflight, type PreflightFailure } from './preflight.js';
 import { rehearseChange } from './rehearse.js';
 import { rollbackChanges, type RollbackSignals } from './rollback.js';
 import { abortableSleep, abortReason, failureOf, retryFields, runWithRetries, stepContext, withinLimits, type StepEnvironment } from './step-runner.js';
+import { localTarget } from '../steps/kit/local-target.js';
 
 export interface ExecuteOptions {
   runId: string;
@@ -75,6 +76,8 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
   let current: { phase: Phase; changeId?: string; index: number; label: string } = { phase: 'preflight', index: 0, label: '' };
   const base: StepEnvironment = {
     runbookDir: dirname(plan.runbook.file),
+    target: localTarget(dirname(plan.runbook.file)),
+    workdir: dirname(plan.runbook.file),
     env: options.env,
     recorded,
     output: (chunk) => void emitter.emit({ type: 'step.output', ...current, chunk }),

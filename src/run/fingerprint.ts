@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { RehearsalDifference } from '../model/events.js';
 import type { PlannedChange } from '../model/plan.js';
-import { removeFileDurably, writeFileAtomic } from '../support/atomic-write.js';
 import { firstDifferingLines } from '../support/line-diff.js';
 import type { Touched } from '../steps/contract.js';
 import { readCrontabState, removeCrontab, targetName, writeCrontab } from '../steps/kit/crontab-io.js';
-import { readEntry } from '../steps/kit/file-snapshot.js';
+import type { Target } from '../steps/kit/target.js';
 import { stepType } from '../steps/registry.js';
 import { stepContext, type StepEnvironment } from './step-runner.js';
 
@@ -39,8 +38,8 @@ export function touchedBy(planned: PlannedChange, base: StepEnvironment): Touche
   for (const step of [...planned.apply, ...planned.verify, ...(planned.rollback ?? [])]) {
     const def = stepType(step.type);
     if (!def?.touches) continue;
-    const cwd = stepContext(step, 'apply', base, new AbortController().signal).cwd;
-    for (const t of def.touches(step.params as never, { cwd })) seen.set(nameOf(t), t);
+    const ctx = stepContext(step, 'apply', base, new AbortController().signal);
+    for (const t of def.touches(step.params as never, ctx)) seen.set(nameOf(t), t);
   }
   return [...seen.values()];
 }
@@ -49,22 +48,22 @@ export function nameOf(t: Touched): string {
   return t.kind === 'file' ? t.path : targetName(t);
 }
 
-async function read(t: Touched, signal: AbortSignal): Promise<Held> {
+async function read(t: Touched, on: Target, signal: AbortSignal): Promise<Held> {
   if (t.kind === 'crontab') {
-    const table = await readCrontabState(t, signal);
+    const table = await readCrontabState(t, on, signal);
     return held(table.exists, Buffer.from(table.text, 'utf8'));
   }
-  const entry = await readEntry(t.path, false);
+  const entry = await on.readEntry(t.path, false);
   if (entry.kind === 'absent') return held(false, Buffer.alloc(0));
   if (entry.kind === 'file') return held(true, entry.bytes, { mode: entry.mode });
-  const through = await readEntry(t.path, true);
+  const through = await on.readEntry(t.path, true);
   return held(true, through.kind === 'file' ? through.bytes : Buffer.alloc(0), { link: entry.target, ...(through.kind === 'file' ? { mode: through.mode } : {}) });
 }
 
-/** Reads what each target holds now (sha256, and the bytes for a later diff). */
-export async function takeFingerprints(targets: Touched[], signal: AbortSignal): Promise<Fingerprint[]> {
+/** Reads what each file and crontab holds now on `on` (sha256, and the bytes for a later diff). */
+export async function takeFingerprints(targets: Touched[], on: Target, signal: AbortSignal): Promise<Fingerprint[]> {
   const prints: Fingerprint[] = [];
-  for (const target of targets) prints.push({ target, name: nameOf(target), held: await read(target, signal) });
+  for (const target of targets) prints.push({ target, name: nameOf(target), held: await read(target, on, signal) });
   return prints;
 }
 
@@ -89,10 +88,10 @@ function difference(print: Fingerprint, now: Held, redact: (text: string) => str
 }
 
 /** What differs now from the fingerprints: one entry per file or crontab that is not byte for byte as it was. */
-export async function compareFingerprints(prints: Fingerprint[], signal: AbortSignal, redact: (text: string) => string): Promise<RehearsalDifference[]> {
+export async function compareFingerprints(prints: Fingerprint[], on: Target, signal: AbortSignal, redact: (text: string) => string): Promise<RehearsalDifference[]> {
   const out: RehearsalDifference[] = [];
   for (const print of prints) {
-    const d = difference(print, await read(print.target, signal), redact);
+    const d = difference(print, await read(print.target, on, signal), redact);
     if (d) out.push(d);
   }
   return out;
@@ -103,22 +102,22 @@ export async function compareFingerprints(prints: Fingerprint[], signal: AbortSi
  * different), so a failed rehearsal leaves the system as it was. A symlink is not recreated:
  * it is named in `left` instead.
  */
-export async function putBack(prints: Fingerprint[], names: string[], signal: AbortSignal): Promise<{ restored: string[]; left: string[] }> {
+export async function putBack(prints: Fingerprint[], names: string[], on: Target, signal: AbortSignal): Promise<{ restored: string[]; left: string[] }> {
   const restored: string[] = [];
   const left: string[] = [];
   for (const print of prints.filter((p) => names.includes(p.name))) {
     const { target, held: was } = print;
     try {
       if (target.kind === 'crontab') {
-        if (was.exists) await writeCrontab(target, was.bytes.toString('utf8'), signal);
-        else await removeCrontab(target, signal);
+        if (was.exists) await writeCrontab(target, was.bytes.toString('utf8'), on, signal);
+        else await removeCrontab(target, on, signal);
       } else if (was.link !== undefined) {
         left.push(print.name);
         continue;
       } else if (was.exists) {
-        await writeFileAtomic(target.path, was.bytes, was.mode);
+        await on.writeFile(target.path, was.bytes, was.mode);
       } else {
-        await removeFileDurably(target.path);
+        await on.remove(target.path);
       }
       restored.push(print.name);
     } catch {

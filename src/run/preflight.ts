@@ -5,6 +5,7 @@ import { createRedactor } from '../secrets/redact.js';
 import { checkCheckpoint } from './checkpoint.js';
 import { Emitter } from './emitter.js';
 import { failureOf, retryFields, runWithRetries, type StepEnvironment } from './step-runner.js';
+import { localTarget } from '../steps/kit/local-target.js';
 
 /** A preflight check that failed: its name and why (with the command, exit code and output tail when it ran one). */
 export interface PreflightFailure {
@@ -37,6 +38,6 @@ export async function runPreflight(plan: Plan, emitter: Emitter, base: Omit<Step
 /** `plan --check` and `apply --dry-run`: the preflight alone, no journal. */
 export async function runPreflightOnly(plan: Plan, listeners: EventListener[], signal = new AbortController().signal): Promise<boolean> {
   const emitter = new Emitter(undefined, listeners, createRedactor(plan.secretValues));
-  const failures = await runPreflight(plan, emitter, { runbookDir: dirname(plan.runbook.file), env: process.env, recorded: {} }, signal);
+  const failures = await runPreflight(plan, emitter, { runbookDir: dirname(plan.runbook.file), target: localTarget(dirname(plan.runbook.file)), workdir: dirname(plan.runbook.file), env: process.env, recorded: {} }, signal);
   return failures.length === 0;
 }

@@ -84,7 +84,7 @@ export async function rehearseChange(planned: PlannedChange, ctx: RehearsalConte
   const targets = touchedBy(planned, ctx.base);
   let prints;
   try {
-    prints = await takeFingerprints(targets, ctx.signal);
+    prints = await takeFingerprints(targets, ctx.base.target, ctx.signal);
   } catch (error) {
     throw ctx.fail(PROVE_STEP, { ...failureOf(error), message: `cannot read what the change touches before applying it: ${failureOf(error).message}` });
   }
@@ -105,9 +105,9 @@ export async function rehearseChange(planned: PlannedChange, ctx: RehearsalConte
   const rb = await rollbackChanges([state], `rehearsal of ${id}`, emitter, ctx.base, ctx.secrets, ctx.rollbackSignals);
   if (!rb.ok) throw await fail('rehearsal: roll back', rb.failed?.failure ?? { message: 'the rollback was interrupted' });
 
-  const differences = await compareFingerprints(prints, ctx.rollbackSignals.kill, ctx.redact);
+  const differences = await compareFingerprints(prints, ctx.base.target, ctx.rollbackSignals.kill, ctx.redact);
   if (differences.length) {
-    const { restored, left } = await putBack(prints, differences.map((d) => d.target), ctx.rollbackSignals.kill);
+    const { restored, left } = await putBack(prints, differences.map((d) => d.target), ctx.base.target, ctx.rollbackSignals.kill);
     const settled = restored.length ? await settleServices(planned, ctx) : undefined;
     throw await fail(PROVE_STEP, failureMessage(differences, restored, left, settled), { differences, restored });
   }

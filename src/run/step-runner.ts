@@ -1,9 +1,9 @@
-import { isAbsolute, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Phase, StepFailure } from '../model/events.js';
 import type { ResolvedStep } from '../model/runbook.js';
 import { formatMs } from '../model/units.js';
 import { StepFailedError, type StepContext, type StepOutcome } from '../steps/contract.js';
+import type { Target } from '../steps/kit/target.js';
 import { stepType } from '../steps/registry.js';
 
 export const DEFAULT_TIMEOUT_MS = 5 * 60_000;
@@ -16,6 +16,9 @@ export const ABANDON_AFTER_MS = 3000;
 
 export interface StepEnvironment {
   runbookDir: string;
+  /** Where steps act; `workdir` is its directory for steps without `cwd` (the runbook's here, the login directory on a host). */
+  target: Target;
+  workdir: string;
   env: NodeJS.ProcessEnv;
   recorded: StepContext['recorded'];
   output: (chunk: string) => void;
@@ -29,9 +32,10 @@ export function stepTimeout(step: ResolvedStep): number {
 
 /** Builds the context a step runs in; `signal` aborts on timeout or on the parent's abort. */
 export function stepContext(step: ResolvedStep, phase: Phase, base: StepEnvironment, signal: AbortSignal): StepContext {
-  const cwd = step.cwd === undefined ? base.runbookDir : isAbsolute(step.cwd) ? step.cwd : resolve(base.runbookDir, step.cwd);
+  const cwd = step.cwd === undefined ? base.workdir : base.target.resolve(base.workdir, step.cwd);
   return {
     phase,
+    target: base.target,
     cwd,
     runbookDir: base.runbookDir,
     env: step.env ? { ...base.env, ...step.env } : base.env,

@@ -26,6 +26,7 @@ import { checkReportPath, writeReport } from '../kit/report-file.js';
 import { reportError } from '../kit/report-error.js';
 import { otherEnvironmentOfRun, otherEnvironmentsWithRuns } from '../kit/run-environment.js';
 import { interruptLevels, ROLLBACK_INTERRUPTS } from '../kit/signals.js';
+import { localTarget } from '../../steps/kit/local-target.js';
 
 /** The runbook as it is now, if it still loads: only for secret values and edit warnings. */
 async function currentPlan(file: string, options: RollbackOptions): Promise<Plan | undefined> {
@@ -206,7 +207,7 @@ async function undoRun(view: RunView, toUndo: ChangeState[], ctx: UndoRunContext
   const emitter = new Emitter(journal, listeners, redact);
   const started = performance.now();
   try {
-    const base = { runbookDir: dirname(resolve(file)), env: process.env, recorded: { checkpointCommit: state.checkpoint?.commit, checkpointDir: state.checkpoint?.dir }, output: () => {}, force: options.force };
+    const base = { runbookDir: dirname(resolve(file)), target: localTarget(dirname(resolve(file))), workdir: dirname(resolve(file)), env: process.env, recorded: { checkpointCommit: state.checkpoint?.commit, checkpointDir: state.checkpoint?.dir }, output: () => {}, force: options.force };
     const result = await rollbackChanges(toUndo, 'runbook rollback', emitter, base, secrets, ctx.signals);
     let checkpointNote = '';
     if (result.ok && options.checkpoint) {

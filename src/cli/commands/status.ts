@@ -13,6 +13,7 @@ import { environmentOf, withStore } from '../kit/open-store.js';
 import type { CommonOptions } from '../kit/options.js';
 import { reportError } from '../kit/report-error.js';
 import { otherEnvironmentsWithRuns } from '../kit/run-environment.js';
+import { localTarget } from '../../steps/kit/local-target.js';
 
 /**
  * Exit 2 when a journal is damaged (DESIGN §5: the state cannot be read as it should); else 3
@@ -92,6 +93,6 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
 
 /** What someone else changed since the apply, among what the inverses would restore. */
 async function drifted(inverses: ResolvedStep[]): Promise<string[]> {
-  const found = await Promise.all(inverses.map((s) => stepType(s.type)?.drift?.(s.params as never)));
+  const found = await Promise.all(inverses.map((s) => stepType(s.type)?.drift?.(s.params as never, localTarget('/'))));
   return found.filter((d): d is string => d !== undefined);
 }

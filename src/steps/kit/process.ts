@@ -3,30 +3,9 @@ import { StringDecoder } from 'node:string_decoder';
 import { StepFailedError } from '../contract.js';
 import { OutputTail } from './output-tail.js';
 import { killGroup, killGroupOnAbort } from './process-group.js';
+import type { ProcessRequest, ProcessResult } from './target.js';
 
-export interface ProcessRequest {
-  /** A shell string (run by bash with pipefail) … */
-  command?: string;
-  /** … and how it is shown in messages, when that differs. */
-  shown?: string;
-  /** … or an argv array run directly. */
-  argv?: string[];
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  signal: AbortSignal;
-  onOutput?: (chunk: string) => void;
-  input?: string;
-  /** Keep full stdout/stderr (for expectations); otherwise only the tail. */
-  capture?: boolean;
-}
-
-export interface ProcessResult {
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  tail: string;
-}
+export type { ProcessRequest, ProcessResult } from './target.js';
 
 const OUTPUT_GRACE_MS = 250;
 const CAPTURE_LIMIT = 1 << 20;
