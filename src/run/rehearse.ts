@@ -105,7 +105,12 @@ export async function rehearseChange(planned: PlannedChange, ctx: RehearsalConte
   const rb = await rollbackChanges([state], `rehearsal of ${id}`, emitter, ctx.base, ctx.secrets, ctx.rollbackSignals);
   if (!rb.ok) throw await fail('rehearsal: roll back', rb.failed?.failure ?? { message: 'the rollback was interrupted' });
 
-  const differences = await compareFingerprints(prints, ctx.base.target, ctx.rollbackSignals.kill, ctx.redact);
+  let differences: RehearsalDifference[];
+  try {
+    differences = await compareFingerprints(prints, ctx.base.target, ctx.rollbackSignals.kill, ctx.redact);
+  } catch (error) {
+    throw await fail(PROVE_STEP, { ...failureOf(error), message: `cannot read what the change touched after its rollback: ${failureOf(error).message}` });
+  }
   if (differences.length) {
     const { restored, left } = await putBack(prints, differences.map((d) => d.target), ctx.base.target, ctx.rollbackSignals.kill);
     const settled = restored.length ? await settleServices(planned, ctx) : undefined;

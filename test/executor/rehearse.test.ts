@@ -59,7 +59,7 @@ const nameChange = (rollbackTo: string) => `  - id: name
 describe('apply --rehearse: each change applied, verified, rolled back, its undo proven, applied again', () => {
   it('passes when every undo is exact and the rehearse checks pass on the rolled-back system; the run ends applied, and the journal names what was compared but holds none of its bytes', () => {
     const s = rehearsalRunbook(nameChange('name=x'));
-    const apply = s.cli(['apply', s.runbook, '--rehearse']);
+    const apply = s.cli(['apply', s.runbook, '--rehearse', '--junit', join(s.dir, 'junit.xml')]);
     expect(apply.code).toBe(0);
     expect(apply.stdout).toContain(`↻ rehearsal of pool: rolling it back, then proving the undo (${s.conf})`);
     expect(apply.stdout).toMatch(/\[rehearse 1\/2 pool · step 1\] pool is 20 again … ok/);
@@ -67,6 +67,8 @@ describe('apply --rehearse: each change applied, verified, rolled back, its undo
     expect(apply.stdout).toContain('↻ rehearsal of name passed');
     expect(apply.stdout).toContain('rehearsed:    1. pool, 2. name (rolled back, undo proven exact, applied again)');
     expect(s.bytes()).toBe(`pool=10\nname=y token=${SECRET}\n`);
+    expect(readFileSync(join(s.dir, 'junit.xml'), 'utf8').match(/rollback rehearsal passed: undo exact, applied again/g)).toHaveLength(2);
+    expect(s.cli(['history', s.runbook]).stdout).toMatch(/applied +pool:verified,rehearsal-passed name:verified,rehearsal-passed/);
 
     const events = s
       .journal()
