@@ -1,6 +1,8 @@
 /**
- * `npm run demo`: the seed's Phase 1 on the local sandbox — sandbox up → plan → apply →
- * status → rollback → sandbox down (always, also on failure).
+ * `npm run demo`: the seed's Phase 1 on the local sandbox — sandbox up → plan → apply with a
+ * rollback rehearsal (each change applied, verified, rolled back, its undo proven, applied
+ * again) → plan again (the last rehearsal of each change) → status → rollback → sandbox down
+ * (always, also on failure). `-- --no-rehearse`: a plain apply, and no second plan.
  * `npm run demo:compose` (`--docker`): the same on the compose sandbox, a real Docker engine.
  */
 import { spawnSync } from 'node:child_process';
@@ -40,7 +42,9 @@ async function main(): Promise<number> {
   const started = Date.now();
   let failed = 0;
   const docker = process.argv.includes('--docker');
-  section(`1/6  Sandbox up: PostgreSQL, system-api, dashboard on 127.0.0.1${docker ? ' — docker compose on a Docker engine of its own' : ''}`);
+  const rehearse = !process.argv.includes('--no-rehearse');
+  const total = rehearse ? 7 : 6;
+  section(`1/${total}  Sandbox up: PostgreSQL, system-api, dashboard on 127.0.0.1${docker ? ' — docker compose on a Docker engine of its own' : ''}`);
   const crontabBefore = spawnSync('crontab', ['-l'], { encoding: 'utf8' }).stdout;
   const state = docker ? await composeSandboxUp(dir, { throwaway: true }) : await sandboxUp(dir, { throwaway: true });
   if (docker) process.stdout.write(`${composeStatus(state)}\n\n`);
@@ -49,13 +53,16 @@ async function main(): Promise<number> {
     const runs = join(dir, 'runbook-state');
     process.stdout.write(`app ${state.appDir} · API http://127.0.0.1:${state.apiPort}/health · dashboard http://127.0.0.1:${state.dashboardPort}/\n`);
     const steps: [string, string[], number][] = [
-      ['2/6  Plan: review the risks', ['plan', runbook], 0],
-      ['3/6  Apply: one change at a time, verified after each', ['apply', runbook, '--yes'], 0],
-      ['4/6  Status', ['status', runbook], 0],
-      ['5/6  Rollback: undo what the run applied, in reverse order', ['rollback', runbook, '--yes'], 0],
+      ['Plan: review the risks', ['plan', runbook], 0],
+      rehearse
+        ? ['Apply with a rollback rehearsal: each change applied, verified, rolled back, its undo proven exact, applied again', ['apply', runbook, '--yes', '--rehearse'], 0]
+        : ['Apply: one change at a time, verified after each', ['apply', runbook, '--yes'], 0],
+      ...(rehearse ? [['Plan again: the last rehearsal of each change, from history', ['plan', runbook], 0] as [string, string[], number]] : []),
+      ['Status', ['status', runbook], 0],
+      ['Rollback: undo what the run applied, in reverse order', ['rollback', runbook, '--yes'], 0],
     ];
-    for (const [title, args, expected] of steps) {
-      section(title);
+    for (const [i, [title, args, expected]] of steps.entries()) {
+      section(`${i + 2}/${total}  ${title}`);
       const code = runbookCli(args, runs, vars);
       if (code !== expected) {
         process.stderr.write(`\n✖ runbook ${args[0]} exited ${code}\n`);
@@ -71,7 +78,7 @@ async function main(): Promise<number> {
       failed++;
     }
   } finally {
-    section('6/6  Sandbox down');
+    section(`${total}/${total}  Sandbox down`);
     await sandboxDown(dir);
     process.stdout.write('sandbox stopped and removed\n');
   }

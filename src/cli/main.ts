@@ -81,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--from <change>', 'start at this change')
     .option('--max-age <duration>', 'refuse a saved plan older than this, e.g. 4h (default: policy.planMaxAge, else no limit)')
     .option('--junit <file>', 'also write a JUnit XML report: one testcase per change')
+    .option('--rehearse', 'rollback rehearsal (staging or sandbox): after each change is verified, roll it back, prove every file and crontab it touched is byte-identical to before and its rehearse checks pass, then apply it again', false)
     .option('--reapply <change>', 'apply this change again although an earlier run applied it (from another definition, or the same one); journals what it replaces (repeatable)', collect, [])
     .action(action<ApplyOptions>(() => import('./commands/apply.js'), setCode));
 

@@ -1,5 +1,5 @@
 import type { CheckpointRecord } from '../model/checkpoint.js';
-import type { JournalEvent, RunOutcome, StepFailure } from '../model/events.js';
+import type { JournalEvent, RehearsalResult, RunOutcome, StepFailure } from '../model/events.js';
 import type { ResolvedStep } from '../model/runbook.js';
 
 export type ChangeStatus = 'applying' | 'applied' | 'verified' | 'failed' | 'rolling-back' | 'rolled-back' | 'rollback-failed';
@@ -28,6 +28,8 @@ export interface ChangeState {
   appliedAt?: string;
   /** `--reapply`: the earlier run whose application of this change it went on top of. */
   replaces?: { runId: string; checksum: string; at?: string };
+  /** `apply --rehearse`: how rolling it back and proving the undo went (then it was applied again, when it passed). */
+  rehearsal?: { result: RehearsalResult; at: string; checksum: string; failure?: StepFailure };
 }
 
 /** A `runbook rollback` run later on an applied run. */
@@ -126,8 +128,13 @@ export function foldRun(runId: string, events: JournalEvent[]): RunState {
         break;
       case 'change.started': {
         const c: ChangeState = { id: e.changeId, ...(e.host !== undefined ? { host: e.host, batch: e.batch } : {}), number: e.number, title: e.title, checksum: e.checksum, status: 'applying', rollback: e.rollback, inverses: [], paths: [], ...(e.irreversible !== undefined ? { irreversible: e.irreversible } : {}), ...(e.replaces ? { replaces: e.replaces } : {}) };
-        byId.set(keyOf(e.changeId, e.host), c);
-        state.changes.push(c);
+        // Started again after its rollback rehearsal undid it: the new application takes the old one's place.
+        const key = keyOf(e.changeId, e.host);
+        const before = byId.get(key);
+        if (before?.rehearsal) c.rehearsal = before.rehearsal;
+        byId.set(key, c);
+        if (before) state.changes.splice(state.changes.indexOf(before), 1, c);
+        else state.changes.push(c);
         break;
       }
       case 'step.started': {
@@ -173,7 +180,13 @@ export function foldRun(runId: string, events: JournalEvent[]): RunState {
         break;
       case 'change.failed': {
         const c = byId.get(keyOf(e.changeId, e.host));
-        if (c) Object.assign(c, { status: 'failed', failure: e.failure });
+        // A failed rehearsal has already rolled the change back: it stays rolled back.
+        if (c) Object.assign(c, { status: c.status === 'rolled-back' ? 'rolled-back' : 'failed', failure: e.failure });
+        break;
+      }
+      case 'rehearsal.finished': {
+        const c = byId.get(e.changeId);
+        if (c) c.rehearsal = { result: e.result, at: e.at, checksum: c.checksum, ...(e.failure ? { failure: e.failure } : {}) };
         break;
       }
       case 'change.rollingBack':

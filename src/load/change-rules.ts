@@ -52,6 +52,7 @@ export function changeDiagnostics(src: YamlSource, data: Raw): Diagnostic[] {
     const change = c as Raw;
     misplaced(change.apply, ['changes', i, 'apply']);
     misplaced(change.verify, ['changes', i, 'verify']);
+    misplaced(change.rehearse, ['changes', i, 'rehearse']);
     const id = change.id;
     if (typeof id === 'string') {
       const first = seen.get(id);

@@ -69,6 +69,7 @@ function toRunbook(src: YamlSource, file: string, data: Raw, inventory: Inventor
       apply: steps(src, c.apply, listNode('apply')),
       verify: steps(src, c.verify, listNode('verify')),
       rollback: c.rollback === undefined ? undefined : steps(src, c.rollback, listNode('rollback')),
+      ...(c.rehearse !== undefined ? { rehearse: steps(src, c.rehearse, listNode('rehearse')) } : {}),
       ...(none !== undefined ? { irreversible: none } : {}),
       on: targetGroups(c.on),
       pos: posAt(src, nodeOffset(changeNode) ?? 0),

@@ -23,7 +23,7 @@ export function where(path: string[]): string {
 
 export function isStepPath(path: string[]): boolean {
   const n = path.length;
-  return n >= 2 && /^\d+$/.test(path[n - 1]!) && ['apply', 'verify', 'rollback', 'preflight'].includes(path[n - 2]!);
+  return n >= 2 && /^\d+$/.test(path[n - 1]!) && ['apply', 'verify', 'rollback', 'rehearse', 'preflight'].includes(path[n - 2]!);
 }
 
 function editDistance(a: string, b: string): number {
@@ -95,7 +95,7 @@ function isSize(e: SchemaError): boolean {
 
 function items(count: number, path: string[]): string {
   const last = path[path.length - 1];
-  const noun = last && ['apply', 'verify', 'rollback', 'preflight'].includes(last) ? 'step' : last === 'changes' ? 'change' : 'item';
+  const noun = last && ['apply', 'verify', 'rollback', 'rehearse', 'preflight'].includes(last) ? 'step' : last === 'changes' ? 'change' : 'item';
   return count === 1 ? `at least one ${noun}` : `at least ${count} ${noun}s`;
 }
 

@@ -17,7 +17,7 @@ function valueAt(value: unknown, path: Path): unknown {
   return path.reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), value);
 }
 
-/** Every step of the runbook with its path: preflight, and each change's apply, verify and rollback. */
+/** Every step of the runbook with its path: preflight, and each change's apply, verify, rollback and rehearse. */
 function stepsOf(data: Raw): { path: Path; raw: Raw }[] {
   const out: { path: Path; raw: Raw }[] = [];
   const add = (list: unknown, path: Path) => {
@@ -27,7 +27,7 @@ function stepsOf(data: Raw): { path: Path; raw: Raw }[] {
   if (Array.isArray(data.changes)) {
     data.changes.forEach((c, i) => {
       if (c === null || typeof c !== 'object') return;
-      for (const phase of ['apply', 'verify', 'rollback']) add((c as Raw)[phase], ['changes', i, phase]);
+      for (const phase of ['apply', 'verify', 'rollback', 'rehearse']) add((c as Raw)[phase], ['changes', i, phase]);
     });
   }
   return out;

@@ -105,7 +105,7 @@ function hostScalars(src: YamlSource): Set<Scalar> {
   return found;
 }
 
-/** The step maps of the runbook: preflight and every change's apply, verify and rollback. */
+/** The step maps of the runbook: preflight and every change's apply, verify, rollback and rehearse. */
 function stepNodes(src: YamlSource): Node[] {
   const steps: Node[] = [];
   const list = (node: unknown) => {
@@ -116,7 +116,7 @@ function stepNodes(src: YamlSource): Node[] {
   if (isSeq(changes)) {
     for (const change of changes.items) {
       if (!isMap(change)) continue;
-      for (const phase of ['apply', 'verify', 'rollback']) list(change.get(phase, true));
+      for (const phase of ['apply', 'verify', 'rollback', 'rehearse']) list(change.get(phase, true));
     }
   }
   return steps;

@@ -2,7 +2,7 @@ import type { CheckpointRecord } from './checkpoint.js';
 import type { ResolvedStep } from './runbook.js';
 
 /** Where in a run a step executes. */
-export type Phase = 'preflight' | 'checkpoint' | 'apply' | 'verify' | 'rollback' | 'watch';
+export type Phase = 'preflight' | 'checkpoint' | 'apply' | 'verify' | 'rollback' | 'watch' | 'rehearse';
 
 export interface StepFailure {
   message: string;
@@ -11,6 +11,20 @@ export interface StepFailure {
   outputTail?: string;
   timedOut?: boolean;
 }
+
+/** What an `apply --rehearse` found different after rolling a change back, for one file or crontab. */
+export interface RehearsalDifference {
+  /** The file's absolute path, or the crontab (`crontab`, `crontab of USER`, or a cron.d file's path). */
+  target: string;
+  kind: 'file' | 'crontab';
+  /** One line: what differs (created, deleted, content, mode). */
+  summary: string;
+  /** The first lines that differ, `-` as before the apply, `+` as after the rollback (never the whole file). */
+  lines: string[];
+}
+
+/** How a change's rollback rehearsal ended: the undo was exact and its checks passed; it was not; or it could not be rehearsed. */
+export type RehearsalResult = 'passed' | 'failed' | 'skipped';
 
 export type RunOutcome = 'applied' | 'rolled-back' | 'stopped' | 'rollback-failed' | 'interrupted' | 'dry-run' | 'preflight-failed';
 
@@ -90,6 +104,20 @@ export type EngineEvent =
   | { type: 'batch.started'; batch: number; of: number; hosts: string[] } // (journal)
   | { type: 'host.failed'; host: string; reason: string; changeId?: string } // (journal)
   | { type: 'watch.started'; durationMs: number } // (journal)
+  /** `apply --rehearse`: the change was applied and verified; it is rolled back now, and the undo proven, before it is applied again. */
+  | { type: 'rehearsal.started'; changeId: string; checksum: string; files: string[]; crontabs: string[] } // (journal)
+  | {
+      type: 'rehearsal.finished';
+      changeId: string;
+      result: RehearsalResult;
+      /** What stayed different after the rollback (failed). */
+      differences: RehearsalDifference[];
+      /** Files and crontabs the rehearsal put back to their bytes from before the apply, after an inexact undo. */
+      restored?: string[];
+      /** Why it failed (a rollback step, a difference, a `rehearse` check), or why it was skipped. */
+      failure?: StepFailure;
+      durationMs: number;
+    } // (journal)
   | { type: 'watch.finished'; ok: boolean } // (journal)
   | { type: 'rollback.started'; changeIds: string[]; reason: string; pid: number; host?: string } // (journal)
   | { type: 'change.rollingBack'; changeId: string; steps: number; host?: string } // (journal)

@@ -38,6 +38,8 @@ export interface PlannedChange {
   verify: ResolvedStep[];
   /** Explicit rollback steps resolved now; null when the change relies on inverses of its apply steps. */
   rollback: ResolvedStep[] | null;
+  /** `apply --rehearse`: checks of the original system, run after the rehearsal rolled the change back (empty: none). */
+  rehearse: ResolvedStep[];
   /** Why this change cannot be undone (`rollback: { none: … }`); its rollback is then empty. */
   irreversible?: string;
   /**

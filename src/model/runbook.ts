@@ -95,6 +95,8 @@ export interface Change {
   irreversible?: string;
   /** Where it runs: host group names (`on: web`, `on: [web, db]`), or `['local']` (the default): this machine. */
   on: string[];
+  /** `apply --rehearse`: checks that must pass on the original system, run again once the rehearsal rolled the change back. */
+  rehearse?: StepSpec[];
   pos: SourcePos;
 }
 

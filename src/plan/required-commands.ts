@@ -15,7 +15,7 @@ export function requiredCommandsCheck(preflight: ResolvedStep[], changes: Planne
     for (const step of steps ?? []) for (const command of stepType(step.type)?.commands?.(step.params as never) ?? []) need(command, user);
   };
   visit(preflight, 'preflight');
-  for (const c of changes) for (const steps of [c.apply, c.verify, c.rollback]) visit(steps, c.change.id);
+  for (const c of changes) for (const steps of [c.apply, c.verify, c.rollback, c.rehearse]) visit(steps, c.change.id);
   if (users.size === 0) return undefined;
   const commands = [...users.keys()];
   const why = commands.map((command) => `${command} (${[...users.get(command)!].join(', ')})`).join(', ');

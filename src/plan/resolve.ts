@@ -99,7 +99,8 @@ function resolveVars(vars: Record<string, unknown>, scope: Omit<TemplateScope, '
  */
 function checksum(change: Change, resolved: { apply: ResolvedStep[]; verify: ResolvedStep[]; rollback: ResolvedStep[] | null }, secrets: string[]): string {
   // Where a change runs is not what it does on a host: `on` stays out (a local change's checksum is what it always was).
-  const { pos: _pos, on: _on, ...definition } = change;
+  // `rehearse` checks are left out too: they check the system without the change, not what is applied.
+  const { pos: _pos, on: _on, rehearse: _rehearse, ...definition } = change;
   const strip = (steps: StepSpec[] | undefined) => steps?.map(({ pos: _p, templatePos: _t, ...s }) => s);
   const stripResolved = (steps: ResolvedStep[] | null) => steps?.map(({ pos: _p, ...s }) => s) ?? null;
   const normalised = { ...definition, apply: strip(change.apply), verify: strip(change.verify), rollback: strip(change.rollback) };
@@ -241,6 +242,7 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
       band: riskBand(change.risk),
       checksum: targets?.[0]?.checksum ?? checksum(change, resolved, secretValues),
       ...resolved,
+      rehearse: resolveAll(change.rehearse ?? []),
       ...(change.irreversible !== undefined ? { irreversible: change.irreversible } : {}),
       ...(targets ? { targets } : {}),
       needsAcceptRisk: change.risk > runbook.policy.maxRisk,

@@ -76,6 +76,7 @@ function applyCases(meta: JunitMeta, events: Timed[]): Case[] {
         if (!e.ok && e.phase !== 'rollback') lastFailedStep = `${e.phase} step ${e.index + 1} "${e.label}"`;
       }
       if (e.type === 'change.rolledBack') out.push(e.ok ? 'rolled back' : `ROLLBACK FAILED: ${e.failure?.message ?? ''}`);
+      if (e.type === 'rehearsal.finished') out.push(`rollback rehearsal ${e.result}${e.result === 'passed' ? ': undo exact, applied again' : e.failure ? `: ${e.failure.message}` : ''}`);
     }
     const end = [...mine].reverse().find((e) => e.type === 'change.verified' || e.type === 'change.applied' || e.type === 'change.failed') ?? mine[mine.length - 1]!;
     const kase: Case = { name, ms: end.ms - begin.ms, out };

@@ -101,6 +101,8 @@ export function renderReport(input: ReportInput): string {
     .map((c) => `${c.number}. ${changeKey(c)}${c.noVerifySteps ? ' (no verify steps)' : ''}`);
   const rolledBack = by((c) => c.status === 'rolled-back');
   if (applied.length) lines.push(`applied:      ${applied.join(', ')}`);
+  const rehearsed = by((c) => c.rehearsal?.result === 'passed');
+  if (rehearsed.length) lines.push(`rehearsed:    ${rehearsed.join(', ')} (rolled back, undo proven exact, applied again)`);
   if (input.failure) {
     const f = input.failure;
     lines.push(`failed:       ${f.changeId ? `${f.changeId}${f.host !== undefined ? ` on ${f.host}` : ''}, ` : ''}${f.phase}${f.step ? ` step "${f.step}"` : ''}`, ...failureLines(f.failure, '              '));

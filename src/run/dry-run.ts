@@ -17,7 +17,7 @@ export interface PreviewLine {
 async function previewStep(step: ResolvedStep, phase: Phase, base: StepEnvironment, change?: string): Promise<PreviewLine> {
   const def = stepType(step.type)!;
   const kind = typeof def.kind === 'function' ? def.kind(step.params as never) : def.kind;
-  const fallback: PreviewLine = { change, phase, verdict: phase === 'verify' || kind === 'check' ? 'will check' : 'will run', label: step.label, detail: def.describe(step.params as never) };
+  const fallback: PreviewLine = { change, phase, verdict: phase === 'verify' || phase === 'rehearse' || kind === 'check' ? 'will check' : 'will run', label: step.label, detail: def.describe(step.params as never) };
   if (!def.preview || phase !== 'apply') return fallback;
   try {
     const p = await def.preview(step.params as never, stepContext(step, phase, base, new AbortController().signal));
@@ -27,13 +27,14 @@ async function previewStep(step: ResolvedStep, phase: Phase, base: StepEnvironme
   }
 }
 
-/** `apply --dry-run`: what each step would do, read from the live system, changing nothing. */
-export async function previewChanges(plan: Plan, changes: PlannedChange[]): Promise<PreviewLine[]> {
+/** `apply --dry-run`: what each step would do, read from the live system, changing nothing; with `rehearse`, also each change's rehearse checks. */
+export async function previewChanges(plan: Plan, changes: PlannedChange[], opts: { rehearse?: boolean } = {}): Promise<PreviewLine[]> {
   const base: StepEnvironment = { runbookDir: dirname(plan.runbook.file), target: localTarget(dirname(plan.runbook.file)), workdir: dirname(plan.runbook.file), env: process.env, recorded: {}, output: () => {} };
   const lines: PreviewLine[] = [];
   for (const c of changes) {
     for (const s of c.apply) lines.push(await previewStep(s, 'apply', base, c.change.id));
     for (const s of c.verify) lines.push(await previewStep(s, 'verify', base, c.change.id));
+    if (opts.rehearse) for (const s of c.rehearse ?? []) lines.push(await previewStep(s, 'rehearse', base, c.change.id));
   }
   return lines;
 }

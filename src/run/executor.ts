@@ -20,6 +20,7 @@ import { type RollbackSignals } from './rollback.js';
 import { rollbackAcross } from './rollback-waves.js';
 import { ChangeFailed, type Lane } from './lane.js';
 import { runRollout } from './rollout.js';
+import { rehearseChange } from './rehearse.js';
 import { abortableSleep, abortReason, failureOf, retryFields, runWithRetries, stepContext, withinLimits, type StepEnvironment } from './step-runner.js';
 import { localTarget } from '../steps/kit/local-target.js';
 
@@ -39,6 +40,8 @@ export interface ExecuteOptions {
   skipped?: { id: string; runId: string; at?: string }[];
   /** `--reapply`: changes still applied by an earlier run that this run applies again, by id (journaled in change.started). */
   replaces?: Record<string, { runId: string; checksum: string; at?: string }>;
+  /** `--rehearse`: each change is applied, verified, rolled back, its undo proven, then applied again (run/rehearse.ts). */
+  rehearse?: boolean;
   /** The hosts of the plan's changes, connected (and locked) by the caller; or why one could not be reached. */
   hosts?: Map<string, HostLink | { unreachable: string }>;
 }
@@ -73,7 +76,8 @@ export interface ExecuteResult {
 export async function execute(plan: Plan, options: ExecuteOptions): Promise<ExecuteResult> {
   const started = performance.now();
   const secrets: SecretValues = secretValues(plan.runbook.secrets, plan.vars, options.env);
-  const emitter = new Emitter(options.journal, options.listeners, createRedactor([...plan.secretValues, ...secrets.values()]));
+  const redact = createRedactor([...plan.secretValues, ...secrets.values()]);
+  const emitter = new Emitter(options.journal, options.listeners, redact);
   const recorded: StepContext['recorded'] = {};
   const runbookDir = dirname(plan.runbook.file);
   const laneOf = (host: string | undefined, target: Target, workdir: string, env: NodeJS.ProcessEnv): Lane => {
@@ -153,8 +157,8 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
     }
   };
 
-  /** One change on one lane: announced, applied, verified. Throws ChangeFailed (after journaling it). */
-  const applyChange = async (lane: Lane, planned: PlannedChange, steps: Pick<PlannedChange, 'apply' | 'verify' | 'rollback' | 'checksum'>, batch?: number) => {
+  /** One change on one lane: announced, applied, verified. Throws ChangeFailed (after journaling it, unless `journalFailure` is false: the caller does). */
+  const applyChange = async (lane: Lane, planned: PlannedChange, steps: Pick<PlannedChange, 'apply' | 'verify' | 'rollback' | 'checksum'>, batch?: number, journalFailure = true) => {
     const id = planned.change.id;
     const on = lane.host !== undefined ? { host: lane.host } : {};
     const changeStart = performance.now();
@@ -170,7 +174,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
       await emitter.emit({ type: 'change.verified', changeId: id, durationMs: performance.now() - changeStart, verifySteps: steps.verify.length, ...on }, true);
     } catch (error) {
       if (!(error instanceof ChangeFailed)) throw error;
-      await emitter.emit({ type: 'change.failed', changeId: id, phase: error.phase, failure: error.failure, ...on }, true);
+      if (journalFailure) await emitter.emit({ type: 'change.failed', changeId: id, phase: error.phase, failure: error.failure, ...on }, true);
       throw error;
     }
   };
@@ -239,10 +243,26 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
       continue;
     }
     for (const planned of stage.changes) {
+      const id = planned.change.id;
       try {
-        await applyChange(local, planned, planned);
+        if (!options.rehearse) await applyChange(local, planned, planned);
+        else {
+          await rehearseChange(planned, {
+            emitter,
+            base,
+            secrets,
+            signal: options.signal,
+            rollbackSignals: options.rollbackSignals,
+            redact,
+            changeState: (changeId) => foldRun(options.runId, emitter.events).changes.find((c) => c.id === changeId && c.host === undefined),
+            apply: () => applyChange(local, planned, planned, undefined, false),
+            run: (steps, phase) => runSteps(local, steps, phase, id, false),
+            fail: (step, failure) => new ChangeFailed('rehearse', step, failure),
+          });
+        }
       } catch (error) {
         if (!(error instanceof ChangeFailed)) throw error;
+        if (options.rehearse) await emitter.emit({ type: 'change.failed', changeId: id, phase: error.phase, failure: error.failure }, true);
         failed = { change: planned, error };
         break;
       }
@@ -269,8 +289,10 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
   else if (policy === 'rollback-change' || policy === 'rollback-failed') {
     toUndo = live.filter((c) => (c.host === undefined ? c.id === failedId && failed.host === undefined : failedHosts.has(c.host))).reverse();
   }
+  // A failed rehearsal has already rolled its change back (or failed before starting it): nothing of it to undo.
+  const undoneByRehearsal = failed.error.phase === 'rehearse' && state.changes.find((c) => c.id === failedId && c.host === undefined)?.status !== 'failed';
   const failure = { changeId: failedId, phase: failed.error.phase, step: failed.error.step, failure: failed.error.failure, ...(failed.host !== undefined ? { host: failed.host } : {}) };
-  if (toUndo.length === 0) return finish(interrupted ? 'interrupted' : 'stopped', interrupted ? 130 : 1, { failure });
+  if (toUndo.length === 0 && (policy === 'stop' || !undoneByRehearsal)) return finish(interrupted ? 'interrupted' : 'stopped', interrupted ? 130 : 1, { failure });
 
   const reason = interrupted ? 'interrupted' : `change ${failedId}${failed.host !== undefined ? ` on ${failed.host}` : ''} failed in ${failed.error.phase}`;
   const envFor = (host: string | undefined) => {

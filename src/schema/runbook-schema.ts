@@ -177,6 +177,11 @@ export function buildRunbookSchema(): Record<string, unknown> {
           benefits: { ...strings, description: 'Why it is worth it.' },
           apply: { type: 'array', minItems: 1, items: { $ref: '#/$defs/step' }, description: 'Steps that make the change.' },
           verify: { type: 'array', items: { $ref: '#/$defs/step' }, description: 'Checks run after apply (retries, passes, settle).' },
+          rehearse: {
+            type: 'array',
+            items: { $ref: '#/$defs/step' },
+            description: '`apply --rehearse`: checks that must pass on the original system (e.g. the old setting is back), run after the rehearsal rolled the change back and before it applies it again.',
+          },
           rollback: {
             description: 'Steps that undo it (when omitted, every apply step must undo itself or change nothing), or `{ none: reason }` for a change that cannot be undone.',
             oneOf: [

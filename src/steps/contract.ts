@@ -80,6 +80,12 @@ export interface ParamProblem {
   message: string;
 }
 
+/**
+ * What a step changes on this machine that `apply --rehearse` can compare byte for byte: a
+ * file (absolute path), or a crontab (a user's, via the crontab command, or a cron.d-style file).
+ */
+export type Touched = { kind: 'file'; path: string } | { kind: 'crontab'; user?: string; file?: string };
+
 /** How `--dry-run` announces a step. */
 export type Preview = { verdict: 'will run' | 'will check' | 'cannot predict'; detail: string };
 
@@ -137,6 +143,11 @@ export interface StepType<P = unknown> {
    * changed since the apply, or undefined. Reads only; `status` shows it.
    */
   drift?(params: P, target: Target): Promise<string | undefined>;
+  /**
+   * What running these params changes (files, crontabs), with paths resolved as `run` resolves
+   * them. Pure. `apply --rehearse` fingerprints it before the change and compares after its rollback.
+   */
+  touches?(params: P, ctx: Pick<StepContext, 'cwd' | 'target'>): Touched[];
   /** For `--dry-run`: what would happen, without changing anything. */
   preview?(params: P, ctx: StepContext): Promise<Preview>;
   /** Default timeout in ms for this type (the executor's default otherwise). */

@@ -170,6 +170,7 @@ export const cronStep: StepType<CronParams> = {
     return p.state === 'absent' ? `cron ${p.id} absent` : p.line !== undefined ? `cron ${p.id} restored` : `cron "${p.schedule}" ${p.id} (present)`;
   },
   invertible: () => true,
+  touches: (p, ctx) => [{ kind: 'crontab', ...target(p, ctx) }],
   async inverse(p, ctx): Promise<ResolvedStep[]> {
     const t = target(p, ctx);
     const table = await readCrontabState(t, ctx.target, ctx.signal);

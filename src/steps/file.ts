@@ -143,6 +143,7 @@ export const fileStep: StepType<FileParams> = {
     return `${action(p)} ${p.path}`;
   },
   invertible: () => true,
+  touches: (p, ctx) => [{ kind: 'file', path: target(p, ctx) }],
   async inverse(p, ctx): Promise<ResolvedStep[]> {
     const path = target(p, ctx);
     // `absent` removes the entry itself (a symlink, not what it points to); the others edit through links.

@@ -24,7 +24,7 @@ const cases: [file: string, line: number, col: number, message: RegExp][] = [
   ['16-undefined-var.yaml', 9, 24, /unknown variable "dri" in template; defined: dir/],
   ['17-duplicate-ids.yaml', 9, 9, /duplicate change id "one" \(first used at line 4\)/],
   ['18-unclosed-template.yaml', 9, 24, /unclosed "\{\{"/],
-  ['19-bad-policy.yaml', 3, 22, /onFailure must be one of: rollback-all, rollback-change, stop — got "panic"/],
+  ['19-bad-policy.yaml', 3, 22, /onFailure must be one of: rollback-all, rollback-change, rollback-failed, stop — got "panic"/],
   ['20-no-rollback-not-invertible.yaml', 9, 9, /has no rollback, and its apply step 2 \(run\) cannot be undone automatically: add rollback steps, or rollback: \{ none: /],
   ['21-unknown-top-key.yaml', 3, 1, /unknown key "chagnes" in the runbook \(did you mean "changes"\?\).*keys starting with "x-" are free/],
   ['22-unknown-step-key.yaml', 9, 9, /unknown step key "retry"/],

@@ -58,10 +58,10 @@ describe('plan of a runbook with hosts', () => {
     expect(empty.stdout).toContain('⚠ Change 3 (vacuum) has no hosts: its group db is empty\n');
   });
 
-  it('apply refuses changes on hosts for now (exit 2): they must not run on the control node', () => {
-    const r = runCli(['apply', web, '--yes']);
+  it('apply --rehearse refuses changes on hosts (exit 2) before reaching any host: rehearsals are of changes on this machine', () => {
+    const r = runCli(['apply', web, '--yes', '--rehearse']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('runbook: pool, vacuum run on hosts (on: web, db), which this version of runbook can plan and validate but not apply yet; nothing was run\n');
+    expect(r.stderr).toBe('runbook: --rehearse rehearses changes on this machine; pool, vacuum run on hosts, where a rehearsal is not supported yet: rehearse on a staging host group with a runbook of local changes, or apply without --rehearse\n');
   });
 
   it('markdown carries the same: hosts and exposure in the risk table, a Rollout section, the hosts in the apply plan', () => {

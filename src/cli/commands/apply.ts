@@ -113,6 +113,7 @@ async function dryRun(plan: Plan, file: string, options: ApplyOptions): Promise<
   const emit = (event: Record<string, unknown>) => void (json ? out.write(JSON.stringify({ ...event, at: new Date().toISOString() }) + '\n') : undefined);
   const redact = createRedactor(plan.secretValues);
   say(`Dry run of ${plan.runbook.name}: preflight runs for real (read-only); nothing else is changed.`);
+  if (options.rehearse) say('with --rehearse: each change below is applied and verified, rolled back, its undo proven (files and crontabs byte-identical, its rehearse checks), then applied and verified again');
   const listener = json ? ndjsonRenderer(out) : lineRenderer(out, { verbose: options.verbose, total: plan.changes.length });
   const ok = await runPreflightOnly(plan, [listener]);
   if (plan.checkpoint) {
@@ -120,7 +121,7 @@ async function dryRun(plan: Plan, file: string, options: ApplyOptions): Promise<
     emit({ type: 'dry-run.checkpoint', dir: plan.checkpoint.dir, message: plan.checkpoint.message });
   }
   let change = '';
-  for (const line of await previewChanges(plan, selectChanges(plan, options.only, options.from))) {
+  for (const line of await previewChanges(plan, selectChanges(plan, options.only, options.from), { rehearse: options.rehearse })) {
     if (line.change !== change) say(`── ${(change = line.change ?? '')}`);
     say(redact(`${line.verdict.padEnd(14)} ${line.phase.padEnd(6)} ${line.label}${line.detail !== line.label ? ` — ${line.detail}` : ''}`));
     emit({ type: 'dry-run.step', change: line.change ?? null, phase: line.phase, verdict: line.verdict, label: redact(line.label), detail: redact(line.detail) });
@@ -170,7 +171,7 @@ async function renderers(plan: Plan, options: ApplyOptions, total: number): Prom
   }
   if (process.stdout.isTTY && !process.env.CI) {
     const { listrRenderer } = await import('../../render/progress/listr.js');
-    return [listrRenderer(plan, total, { verbose: options.verbose })];
+    return [listrRenderer(plan, total, { verbose: options.verbose, rehearse: options.rehearse === true })];
   }
   return [lineRenderer(process.stdout, { verbose: options.verbose, total })];
 }
@@ -185,6 +186,9 @@ export async function run(planOrRunbook: string | undefined, given: ApplyOptions
     if (toApply) options = toApply.options;
     const plan = await loadPlan(file!, { ...loadOptions(options), strictEnv: true });
     if (saved) checkSamePlan(planOrRunbook!, saved, plan);
+    if (options.rehearse && plan.changes.some((c) => c.targets !== undefined)) {
+      throw new UsageError(`--rehearse rehearses changes on this machine; ${plan.changes.filter((c) => c.targets !== undefined).map((c) => c.change.id).join(', ')} run on hosts, where a rehearsal is not supported yet: rehearse on a staging host group with a runbook of local changes, or apply without --rehearse`);
+    }
     if (options.only !== undefined && options.from !== undefined) throw new UsageError('--only and --from cannot be used together: --only applies one change, --from starts at one and applies the rest');
     for (const id of [options.only, options.from, ...(options.reapply ?? [])]) {
       if (id !== undefined && !plan.changes.some((c) => c.change.id === id)) throw new UsageError(`no change "${id}" in ${file}; changes: ${plan.changes.map((c) => c.change.id).join(', ')}`);
@@ -256,6 +260,7 @@ export async function run(planOrRunbook: string | undefined, given: ApplyOptions
               skipped: decision.skip.map(({ change, by }) => ({ id: change.change.id, runId: by.runId, ...(by.at ? { at: by.at } : {}) })),
               replaces: Object.fromEntries(decision.run.flatMap(({ change, replaces }) => (replaces ? [[change.change.id, replaces]] : []))),
               ...(hosts ? { hosts: hosts.links } : {}),
+              rehearse: options.rehearse === true,
             });
             await Promise.all(listeners.map((l) => (l as { finished?: Promise<void> }).finished));
             const report = createRedactor(plan.secretValues)(renderReport({ ...result, rollbackCommand: runbookCommand(['rollback', file!], options) }));

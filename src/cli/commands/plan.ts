@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { LastRehearsal } from '../../history/rehearsals.js';
 import type { EngineEvent } from '../../model/events.js';
 import type { Plan } from '../../model/plan.js';
 import { loadPlan } from '../../plan/load-plan.js';
@@ -22,6 +23,21 @@ async function liveChecks(plan: Plan): Promise<LiveCheck[]> {
   return results.filter(Boolean);
 }
 
+async function readHistory(plan: Plan, file: string, options: PlanOptions): Promise<{ warnings: string[]; rehearsals: Map<string, LastRehearsal> }> {
+  const { withStore } = await import('../kit/open-store.js');
+  const { editedSinceApply } = await import('../kit/edit-warnings.js');
+  const { allRuns } = await import('../../history/runs.js');
+  const { lastRehearsals } = await import('../../history/rehearsals.js');
+  const read = () => withStore(file, options, async (store) => ({ warnings: await editedSinceApply(plan, store), rehearsals: lastRehearsals(await allRuns(store)) }));
+  if (options.state === undefined) return read();
+  // A review must not depend on the team's state database being reachable: without it, plan shows no history.
+  try {
+    return await read();
+  } catch (error) {
+    return { warnings: [`runbook: the state (--state) could not be read, so the last rehearsals are not shown: ${(error as Error).message}`], rehearsals: new Map() };
+  }
+}
+
 /**
  * Exit code: 0 the plan was shown (also when it is outside policy: the output says so);
  * 1 `--check` found a failing preflight check, or `--strict` and the plan is outside policy;
@@ -34,31 +50,30 @@ export async function run(file: string | undefined, options: PlanOptions): Promi
     // A saved plan is resolved as apply will resolve it (an unset {{ env.X }} is an error), so that apply can compare.
     const plan = await loadPlan(file!, { ...loadOptions(options), checkFilledValues: options.check || options.out !== undefined, strictEnv: options.out !== undefined });
     const redact = createRedactor(plan.secretValues);
+    // History, when this runbook has some: edits since apply (warnings), and each change's last rollback rehearsal.
+    const history = options.state !== undefined || existsSync(join(stateDirFor(file!, options.stateDir), 'runs')) ? await readHistory(plan, file!, options) : undefined;
+    const rehearsals = history?.rehearsals;
     let checked: boolean | undefined;
     if (options.format === 'json' || options.format === 'markdown') {
       const live = options.check ? await liveChecks(plan) : undefined;
       if (live) checked = live.every((r) => r.ok);
       if (options.format === 'json') {
         const { planJson } = await import('../../render/plan/plan-json.js');
-        process.stdout.write(planJson(plan, redact, live));
+        process.stdout.write(planJson(plan, redact, live, rehearsals));
       } else {
         const { renderPlanMarkdown } = await import('../../render/plan/plan-markdown.js');
-        process.stdout.write(renderPlanMarkdown(plan, redact, live));
+        process.stdout.write(renderPlanMarkdown(plan, redact, live, rehearsals));
       }
     } else {
       const { renderPlanTable } = await import('../../render/plan/plan-table.js');
-      process.stdout.write(renderPlanTable(plan, redact, { width: process.stdout.isTTY ? process.stdout.columns : undefined }));
+      process.stdout.write(renderPlanTable(plan, redact, { width: process.stdout.isTTY ? process.stdout.columns : undefined, rehearsals }));
     }
     if (options.out !== undefined) {
       const { writeSavedPlan } = await import('../kit/plan-file.js');
       const saved = await writeSavedPlan(options.out, plan, file!, options);
       process.stderr.write(`plan saved to ${options.out} (environment ${saved.environment}; secrets it needs at apply: ${saved.secrets.join(', ') || 'none'}); apply exactly this plan with: runbook apply ${options.out}\n`);
     }
-    if (existsSync(join(stateDirFor(file!, options.stateDir), 'runs'))) {
-      const { withStore } = await import('../kit/open-store.js');
-      const { editedSinceApply } = await import('../kit/edit-warnings.js');
-      for (const warning of await withStore(file!, options, (store) => editedSinceApply(plan, store))) process.stderr.write(`${warning}\n`);
-    }
+    for (const warning of history?.warnings ?? []) process.stderr.write(`${warning}\n`);
     if (options.check && checked === undefined) {
       const { runPreflightOnly } = await import('../../run/preflight.js');
       const { lineRenderer } = await import('../../render/progress/lines.js');

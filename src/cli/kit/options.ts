@@ -42,6 +42,8 @@ export interface ApplyOptions extends CommonOptions {
   junit?: string;
   /** `--reapply ID` (repeatable): apply these changes again although an earlier run applied them. */
   reapply: string[];
+  /** `--rehearse`: roll each change back after it is verified, prove the undo exact, then apply it again. */
+  rehearse?: boolean;
 }
 
 export interface RollbackOptions extends CommonOptions {

@@ -26,7 +26,7 @@ pre{background:#0f172a;color:#e2e8f0;padding:10px 12px;border-radius:6px;overflo
 .failure{border-left:4px solid var(--failed);padding:2px 0 2px 12px;margin:10px 0}
 svg.timeline{max-width:100%;height:auto;border:1px solid var(--line);border-radius:6px;background:#fbfcfe}
 svg .axis{font-size:11px;fill:var(--muted);text-anchor:middle}svg .tick{stroke:#e6e9ef}svg .row{font-size:12px;fill:var(--ink)}svg .band{fill:#f3f5f9}
-svg .bar.apply{fill:var(--apply)}svg .bar.verify{fill:var(--verify)}svg .bar.rollback{fill:var(--rollback)}svg .bar.preflight,svg .bar.checkpoint,svg .bar.watch{fill:#94a3b8}svg .bar.failed{fill:var(--failed)}
+svg .bar.apply{fill:var(--apply)}svg .bar.verify{fill:var(--verify)}svg .bar.rollback{fill:var(--rollback)}svg .bar.preflight,svg .bar.checkpoint,svg .bar.watch{fill:#94a3b8}svg .bar.rehearse{fill:#8b5cf6}svg .bar.failed{fill:var(--failed)}
 svg .bar.retry{stroke:#111;stroke-width:1.5;stroke-dasharray:3 2}svg .rollback-span{fill:#fde7c2;opacity:.55}svg .rollback-label{font-size:11px;fill:#92400e;font-weight:600}
 svg .mark{font-size:11px;font-weight:600}svg .mark.failed{fill:var(--failed)}svg .mark.undone{fill:#b45309}svg .mark.ok{fill:#166534}
 .legend span{display:inline-block;margin-right:14px;font-size:12px}.legend i{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:4px;vertical-align:-1px}

@@ -77,8 +77,10 @@ export function timelineSvg(session: Session): string {
     if (e.type === 'change.failed') marks.push({ row: rowOf(e.changeId), at: time(e), cls: 'failed', text: `✖ ${e.phase} failed` });
     if (e.type === 'change.rolledBack') marks.push({ row: rowOf(e.changeId), at: time(e), cls: e.ok ? 'undone' : 'failed', text: e.ok ? '↩ rolled back' : '✖ rollback failed' });
     if (e.type === 'change.verified') marks.push({ row: rowOf(e.changeId), at: time(e), cls: 'ok', text: '✔ verified' });
-    if (e.type === 'rollback.started') rollbackFrom ??= time(e);
-    if (e.type === 'change.rolledBack' || (e.type === 'run.finished' && rollbackFrom !== undefined)) rollbackTo = time(e);
+    if (e.type === 'rehearsal.finished') marks.push({ row: rowOf(e.changeId), at: time(e), cls: e.result === 'failed' ? 'failed' : 'ok', text: `↻ rehearsal ${e.result}` });
+    // A rehearsal's rollback is part of the change's row, not the run's rollback.
+    if (e.type === 'rollback.started' && !e.reason.startsWith('rehearsal of ')) rollbackFrom ??= time(e);
+    if ((e.type === 'change.rolledBack' || e.type === 'run.finished') && rollbackFrom !== undefined) rollbackTo = time(e);
   }
   const label = 230;
   const width = 1000;

@@ -1,4 +1,5 @@
 import { undoKind, type Plan, type PlannedChange } from '../../model/plan.js';
+import type { LastRehearsal } from '../../history/rehearsals.js';
 import type { ResolvedStep } from '../../model/runbook.js';
 import type { Redactor } from '../../secrets/redact.js';
 import { stepType } from '../../steps/registry.js';
@@ -8,6 +9,12 @@ import { stepWhat } from '../text/step-text.js';
 import type { LiveCheck } from './plan-markdown.js';
 
 const step = (s: ResolvedStep) => ({ type: s.type, label: s.label });
+
+/** The change's last rollback rehearsal from history, or null (never rehearsed, or no history read). */
+function lastRehearsal(c: PlannedChange, rehearsals: Map<string, LastRehearsal> | undefined) {
+  const r = rehearsals?.get(c.change.id);
+  return r ? { result: r.result, at: r.at, runId: r.runId, sameDefinition: r.checksum === c.checksum, message: r.message ?? null } : null;
+}
 
 /** Explicit rollback steps, or — automatic — the inverse of each apply step, in the order they run; `none` (the reason) for a change declared irreversible. */
 function rollback(c: Pick<PlannedChange, 'apply' | 'rollback' | 'irreversible'>) {
@@ -24,7 +31,7 @@ function rollback(c: Pick<PlannedChange, 'apply' | 'rollback' | 'irreversible'>)
  * `rollback` is always an object (it was a list or the string "inverse"); everything else of
  * version 1 is unchanged, and fields were added.
  */
-export function planJson(plan: Plan, redact: Redactor, live?: LiveCheck[]): string {
+export function planJson(plan: Plan, redact: Redactor, live?: LiveCheck[], rehearsals?: Map<string, LastRehearsal>): string {
   const rb = plan.runbook;
   const doc = {
     formatVersion: 2,
@@ -56,6 +63,8 @@ export function planJson(plan: Plan, redact: Redactor, live?: LiveCheck[]): stri
       apply: c.apply.map(step),
       verify: c.verify.map(step),
       rollback: rollback(c),
+      rehearse: (c.rehearse ?? []).map(step),
+      lastRehearsal: lastRehearsal(c, rehearsals),
       ...(c.irreversible !== undefined ? { irreversible: c.irreversible } : {}),
       // Changes on hosts only: a runbook without hosts keeps the document it always had.
       ...(c.targets

@@ -1,8 +1,10 @@
+import type { LastRehearsal } from '../../history/rehearsals.js';
 import type { Plan, PlannedChange } from '../../model/plan.js';
 import type { OnFailure } from '../../model/runbook.js';
 import type { Redactor } from '../../secrets/redact.js';
 import { mdBlock, mdCell, mdCode, mdInline, mdList } from '../text/markdown-text.js';
 import { batchLines, exposureCell, hostlessChanges, hostsCell, noHostsLine, rolloutSummary, totalExposure } from '../text/fleet-text.js';
+import { rehearsalLines } from '../text/rehearsal-text.js';
 import { bandGlyph, riskText, rollbackCell, totalRiskText, verifiedBy } from '../text/risk.js';
 import { preflightLines } from '../text/step-text.js';
 import { cellText, markdownTable } from '../text/table.js';
@@ -35,7 +37,7 @@ function fenced(lines: string[]): string[] {
  * is shown as the author's words, never as something measured or checked now. Runbook text is
  * redacted, then escaped, so it cannot change the document's structure.
  */
-export function renderPlanMarkdown(plan: Plan, redact: Redactor, live?: LiveCheck[]): string {
+export function renderPlanMarkdown(plan: Plan, redact: Redactor, live?: LiveCheck[], rehearsals?: Map<string, LastRehearsal>): string {
   const rb = plan.runbook;
   const inline = (text: string) => mdInline(redact(text));
   const cell = (text: string) => mdCell(redact(text));
@@ -96,6 +98,8 @@ export function renderPlanMarkdown(plan: Plan, redact: Redactor, live?: LiveChec
       ...(hostless.length ? [...hostless, ''] : []),
     );
   }
+  const rehearsed = rehearsalLines(plan, rehearsals);
+  if (rehearsed.length) section('Rollback rehearsals', '**Last rehearsal of each change** (`runbook apply --rehearse`: applied, rolled back, undo proven exact, applied again):', '', ...rehearsed.map((r) => `- ${inline(r)}`), '');
 
   const checks = plan.changes.flatMap((c) => c.verify.map((s) => `- after ${c.number} (${c.change.id}): ${inline(s.label)}${s.retries ? ` (retries ${s.retries})` : ''}`));
   if (checks.length) section('Checks', ...checks, '');
@@ -132,7 +136,7 @@ function changeAnalysis(c: PlannedChange, md: { inline: (t: string) => string; c
   );
   part('Protections', ch.protections);
   part('Benefits', ch.benefits);
-  const steps = [...c.apply.map((s) => `- apply: ${md.code(s.label)}`), ...c.verify.map((s) => `- verify: ${md.code(s.label)}`)];
+  const steps = [...c.apply.map((s) => `- apply: ${md.code(s.label)}`), ...c.verify.map((s) => `- verify: ${md.code(s.label)}`), ...(c.rehearse ?? []).map((s) => `- rehearse (checked after a rehearsal's rollback): ${md.code(s.label)}`)];
   out.push('**Steps:**', '', ...steps, '');
   const rollback = c.irreversible !== undefined ? `⚠️ **cannot be undone:** ${md.inline(c.irreversible)}` : c.rollback ? c.rollback.map((s) => md.code(s.label)).join(', ') : 'automatic (inverse of each apply step, in reverse order)';
   out.push(`**Rollback:** ${rollback}`, '');

@@ -1,6 +1,8 @@
 import type { Plan, PlannedChange } from '../../model/plan.js';
 import type { Redactor } from '../../secrets/redact.js';
 import { batchLines, exposureCell, hostlessChanges, hostsCell, noHostsLine, rolloutSummary, totalExposure } from '../text/fleet-text.js';
+import type { LastRehearsal } from '../../history/rehearsals.js';
+import { rehearsalLines } from '../text/rehearsal-text.js';
 import { bandGlyph, riskText, rollbackCell, totalRiskText, verifiedBy } from '../text/risk.js';
 import { preflightLines } from '../text/step-text.js';
 import { cellText, renderTable, wrapText } from '../text/table.js';
@@ -8,6 +10,8 @@ import { cellText, renderTable, wrapText } from '../text/table.js';
 export interface PlanTableOptions {
   /** A terminal's width: the table and long lines are fitted to it. Unset (a pipe, a file): full width. */
   width?: number;
+  /** The last rollback rehearsal of each change, from history (`apply --rehearse`). */
+  rehearsals?: Map<string, LastRehearsal>;
 }
 
 /** `runbook plan`: the risk table, total, policy verdict and preflight, for a terminal. */
@@ -37,6 +41,11 @@ export function renderPlanTable(plan: Plan, redact: Redactor, opts: PlanTableOpt
     for (const c of hostlessChanges(plan)) out.push(...line(`⚠ ${noHostsLine(plan, c)}`, '  '));
   }
   for (const c of plan.changes) if (c.irreversible !== undefined) out.push(...line(`⚠ Change ${c.number} (${c.change.id}) CANNOT BE UNDONE: ${c.irreversible}`, '  '));
+  const rehearsed = rehearsalLines(plan, opts.rehearsals);
+  if (rehearsed.length) {
+    out.push('', 'Last rollback rehearsal (apply --rehearse):');
+    for (const r of rehearsed) out.push(...line(`  ${r}`, '    '));
+  }
   if (plan.checkpoint) out.push(...line(`Checkpoint: git commit in ${plan.checkpoint.dir} ("${plan.checkpoint.message}")`, '  '));
   const checks = preflightLines(plan);
   if (checks.length) {

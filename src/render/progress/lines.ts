@@ -73,6 +73,15 @@ export function lineRenderer(out: Writable, opts: { verbose: boolean; total: num
         rollout.done.delete(e.host);
         w(`✖ host failed: ${e.reason}`, e.host);
         break;
+      case 'rehearsal.started':
+        w(`↻ rehearsal of ${e.changeId}: rolling it back, then proving the undo (${[...e.files, ...e.crontabs].join(', ') || 'no file or crontab to compare'})`);
+        break;
+      case 'rehearsal.finished':
+        if (e.result === 'passed') w(`↻ rehearsal of ${e.changeId} passed in ${formatMs(e.durationMs)}: undo exact; applying it again`);
+        else if (e.result === 'skipped') w(`↻ ${e.changeId} not rehearsed: ${e.failure?.message ?? ''}`);
+        else w(`✖ rehearsal of ${e.changeId} FAILED: ${e.failure?.message ?? ''}`);
+        if (e.result === 'failed') for (const line of e.failure?.outputTail?.split('\n') ?? []) out.write(`    ${line}\n`);
+        break;
       case 'watch.started':
         w(`watch: re-verifying every change for ${formatMs(e.durationMs)}`);
         break;

@@ -114,6 +114,8 @@ class ChangeProgress {
 
 export interface ListrRendererOptions {
   verbose: boolean;
+  /** `apply --rehearse`: each change is applied and verified, rolled back, proven, and applied again before its task is done. */
+  rehearse?: boolean;
   /** Where to draw (tests): default the process's stdout. */
   output?: NodeJS.WriteStream;
 }
@@ -127,6 +129,13 @@ export interface ListrRendererOptions {
  */
 export function listrRenderer(plan: Plan, _total: number, options: ListrRendererOptions): EventListener & { finished: Promise<void> } {
   const { verbose } = options;
+  const rehearse = options.rehearse === true;
+  /** Changes whose rehearsal is under way: their rollback is drawn under the change, not as the run's rollback. */
+  const rehearsing = new Set<string>();
+  /** Changes verified once in a rehearsal run: the second verification (after the rehearsal) finishes them. */
+  const verifiedOnce = new Set<string>();
+  const inChange = (e: { phase: string; changeId?: string }) => e.phase !== 'rollback' || (e.changeId !== undefined && rehearsing.has(e.changeId));
+  const prefix = (phase: string) => (phase === 'verify' ? 'verify: ' : phase === 'rollback' ? 'rehearsal, undo: ' : phase === 'rehearse' ? 'rehearsal, check: ' : '');
   const gates = new Gates();
   const outputs = new Map<string, (text: string) => void>();
   const progress = new Map<string, ChangeProgress>();
@@ -150,7 +159,7 @@ export function listrRenderer(plan: Plan, _total: number, options: ListrRenderer
   if (plan.checkpoint) tasks.push({ title: `Checkpoint (git, ${plan.checkpoint.dir})`, task: async (_ctx, task) => apply(await gates.get('checkpoint'), task) });
   for (const c of selectChanges(plan)) {
     const id = c.change.id;
-    const steps = c.apply.length + c.verify.length;
+    const steps = (c.apply.length + c.verify.length) * (rehearse ? 2 : 1) + (rehearse ? (c.rehearse?.length ?? 0) : 0);
     tasks.push({
       title: `${c.number}. ${c.change.title} [risk ${c.change.risk}/10]`,
       // The last output only: the change's progress block, redrawn whole each time.
@@ -164,7 +173,7 @@ export function listrRenderer(plan: Plan, _total: number, options: ListrRenderer
         const outcome = await gates.get(`verified:${id}`);
         outputs.delete(`change:${id}`);
         const stepsText = `${steps} step${steps === 1 ? '' : 's'}`;
-        if (outcome.kind === 'done') task.title = `${task.title} — ${c.verify.length ? 'verified' : 'applied (no verify steps)'} in ${outcome.note} (${stepsText})`;
+        if (outcome.kind === 'done') task.title = `${task.title} — ${rehearse && c.irreversible === undefined ? 'rehearsed (undo exact), then ' : ''}${c.verify.length ? 'verified' : 'applied (no verify steps)'} in ${outcome.note} (${stepsText})`;
         else apply(outcome, task);
       },
     });
@@ -210,8 +219,8 @@ export function listrRenderer(plan: Plan, _total: number, options: ListrRenderer
   const listener = (e: EngineEvent) => {
     switch (e.type) {
       case 'step.started':
-        if ((e.phase === 'apply' || e.phase === 'verify') && e.changeId) {
-          progress.get(e.changeId)?.started(`${e.phase === 'verify' ? 'verify: ' : ''}${e.label}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`);
+        if ((e.phase === 'apply' || e.phase === 'verify' || e.phase === 'rehearse' || (e.phase === 'rollback' && inChange(e))) && e.changeId) {
+          progress.get(e.changeId)?.started(`${prefix(e.phase)}${e.label}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`);
           show(e.changeId);
         }
         break;
@@ -219,7 +228,7 @@ export function listrRenderer(plan: Plan, _total: number, options: ListrRenderer
         const line = e.chunk.replace(/\s+$/, '').split('\n').pop() ?? '';
         if (e.phase === 'preflight') {
           if (verbose) outputs.get('preflight')?.(line);
-        } else if (e.phase === 'rollback') outputs.get(`rollback:${e.changeId}`)?.(line);
+        } else if (!inChange(e)) outputs.get(`rollback:${e.changeId}`)?.(line);
         else if (e.changeId) {
           progress.get(e.changeId)?.output(line);
           show(e.changeId);
@@ -228,11 +237,11 @@ export function listrRenderer(plan: Plan, _total: number, options: ListrRenderer
       }
       case 'step.finished':
         if (e.phase === 'preflight') outputs.get('preflight')?.(`${e.ok ? '✔' : '✖'} ${e.label}${e.ok ? '' : `: ${e.failure?.message}`}`);
-        else if (e.phase === 'rollback') outputs.get(`rollback:${e.changeId}`)?.(`${e.ok ? '✔' : '✖'} ${e.label}`);
+        else if (!inChange(e)) outputs.get(`rollback:${e.changeId}`)?.(`${e.ok ? '✔' : '✖'} ${e.label}`);
         else if (e.changeId) {
           const p = progress.get(e.changeId);
-          if (e.ok && p) p.finished++;
-          else p?.problem(`${e.phase === 'verify' ? 'verify: ' : ''}${e.label}: attempt ${e.attempt} failed: ${e.failure?.message ?? ''}`);
+          if (e.ok && p && e.phase !== 'rollback') p.finished++;
+          else if (!e.ok) p?.problem(`${prefix(e.phase)}${e.label}: attempt ${e.attempt} failed: ${e.failure?.message ?? ''}`);
           show(e.changeId);
         }
         break;
@@ -246,7 +255,20 @@ export function listrRenderer(plan: Plan, _total: number, options: ListrRenderer
         gates.settle(`change:${e.changeId}`, { kind: 'done' });
         break;
       case 'change.verified':
-        gates.settle(`verified:${e.changeId}`, { kind: 'done', note: formatMs(e.durationMs) });
+        // A rehearsal follows the first verification; the change is done once applied again.
+        if (rehearse && !verifiedOnce.has(e.changeId)) verifiedOnce.add(e.changeId);
+        else gates.settle(`verified:${e.changeId}`, { kind: 'done', note: formatMs(e.durationMs) });
+        break;
+      case 'rehearsal.started':
+        rehearsing.add(e.changeId);
+        progress.get(e.changeId)?.started('rehearsal: rolling back');
+        show(e.changeId);
+        break;
+      case 'rehearsal.finished':
+        rehearsing.delete(e.changeId);
+        if (e.result === 'skipped') gates.settle(`verified:${e.changeId}`, { kind: 'done', note: 'not rehearsed: it cannot be undone' });
+        else if (e.result === 'passed') progress.get(e.changeId)?.started('rehearsal passed: applying again');
+        show(e.changeId);
         break;
       case 'change.failed':
         if (e.phase === 'watch') gates.settle('watch', { kind: 'fail', message: `${e.changeId}: ${e.failure.message}` });
@@ -256,10 +278,12 @@ export function listrRenderer(plan: Plan, _total: number, options: ListrRenderer
         gates.settle('watch', { kind: 'done' });
         break;
       case 'rollback.started':
+        if (rehearsing.size > 0) break;
         gates.settleAll('change:', { kind: 'skip', note: 'not applied' });
         gates.settle('rollback', { kind: 'done', note: e.changeIds.join(',') });
         break;
       case 'change.rolledBack':
+        if (rehearsing.has(e.changeId)) break;
         gates.settle(`rolledBack:${e.changeId}`, e.ok ? { kind: 'done', note: formatMs(e.durationMs) } : { kind: 'fail', message: e.failure?.message ?? 'failed' });
         break;
       case 'run.finished':
