@@ -1,60 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, runCliAsync, type CliResult } from '../support/cli.js';
-import { backend, journalText, stateUrlFor } from '../support/state-backend.js';
-
-const SECRET = 'hunter2-rehearsal-secret';
-
-/**
- * A temp dir with `app.conf` (holding a secret on a line) and a runbook of the given changes:
- * `pool` edits the pool line (undone by its inverse, a `rehearse` check that the pool is 20
- * again); the others come from the test.
- */
-function rehearsalRunbook(changes: string, opts: { onFailure?: string; poolCheck?: string } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'runbook-rehearse-'));
-  const conf = join(dir, 'app.conf');
-  writeFileSync(conf, `pool=20\nname=x token=${SECRET}\n`);
-  const runbook = join(dir, 'runbook.yaml');
-  writeFileSync(
-    runbook,
-    `runbook: 1
-name: rehearsal
-title: Rehearsal
-vars: { dir: "${dir}" }
-secrets: [TOKEN]
-policy: { onFailure: ${opts.onFailure ?? 'rollback-all'} }
-changes:
-  - id: pool
-    title: Pool 10
-    risk: 0
-    apply:
-      - file: { path: app.conf, replace: { from: "pool=20", to: "pool=10" } }
-    verify:
-      - run: "grep -qx pool=10 app.conf"
-    rehearse:
-      - name: pool is 20 again
-        run: "${opts.poolCheck ?? 'grep -qx pool=20 app.conf'}"
-${changes}`,
-  );
-  const env = { TOKEN: SECRET };
-  const cli = (args: string[]): CliResult => runCli(args, { cwd: dir, env });
-  // `plan` reads history from the state the runs went to (the PostgreSQL leg's --state).
-  const plan = (...args: string[]) => cli(['plan', runbook, ...args, ...(backend === 'postgres' ? ['--state', stateUrlFor(runbook)] : [])]);
-  return { dir, conf, runbook, cli, plan, bytes: () => readFileSync(conf, 'utf8'), journal: () => journalText(dir) };
-}
-
-const nameChange = (rollbackTo: string) => `  - id: name
-    title: Name y
-    risk: 0
-    apply:
-      - file: { path: app.conf, replace: { from: "name=x", to: "name=y" } }
-    verify:
-      - run: "grep -q name=y app.conf"
-    rollback:
-      - file: { path: app.conf, replace: { from: "name=y", to: "${rollbackTo}" } }
-`;
+import { nameChange, rehearsalRunbook, SECRET } from './rehearse-fixture.js';
 
 describe('apply --rehearse: each change applied, verified, rolled back, its undo proven, applied again', () => {
   it('passes when every undo is exact and the rehearse checks pass on the rolled-back system; the run ends applied, and the journal names what was compared but holds none of its bytes', () => {
@@ -179,28 +126,4 @@ describe('apply --rehearse: each change applied, verified, rolled back, its undo
     expect(edited).toMatch(/2\. name — FAILED .* — the change was edited \(or its vars changed\) since/);
     expect(edited).toContain('3. extra — never rehearsed');
   });
-
-  // The crash hook lives in the file journal (RUNBOOK_CRASH_AT): this sweep runs in the file leg.
-  it.runIf(backend === 'file')('kill -9 at every journal event of a rehearsal run, then runbook rollback: the file and the cron.d file are as before every time', async () => {
-    const changes = `${nameChange('name=x')}  - id: nightly
-    title: Nightly job
-    risk: 0
-    apply:
-      - cron: { id: nightly, schedule: "0 3 * * *", command: "echo hi", file: cron.d-nightly }
-`;
-    const probe = rehearsalRunbook(changes);
-    expect(probe.cli(['apply', probe.runbook, '--rehearse']).code).toBe(0);
-    const events = probe.journal().split('\n').filter(Boolean).length;
-    expect(events).toBeGreaterThan(40);
-    for (let seq = 0; seq < events; seq++) {
-      const s = rehearsalRunbook(changes);
-      const before = s.bytes();
-      const crashed = await runCliAsync(['apply', s.runbook, '--rehearse'], { cwd: s.dir, env: { TOKEN: SECRET, RUNBOOK_CRASH_AT: `after:${seq}` } });
-      expect(crashed.code, `apply killed after event ${seq}`).toBeNull();
-      const rb = await runCliAsync(['rollback', s.runbook, '--yes'], { cwd: s.dir, env: { TOKEN: SECRET } });
-      expect(rb.code, `rollback after a kill after event ${seq}: ${rb.stdout}${rb.stderr}`).toBe(0);
-      expect(s.bytes(), `app.conf after a kill after event ${seq}`).toBe(before);
-      expect(existsSync(join(s.dir, 'cron.d-nightly')), `cron.d-nightly after a kill after event ${seq}`).toBe(false);
-    }
-  }, 600_000);
 });
