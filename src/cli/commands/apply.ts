@@ -183,7 +183,9 @@ export async function run(planOrRunbook: string | undefined, given: ApplyOptions
 
     // Interrupts are ours from before the lock is taken to after it is released: the default
     // action (exit at once) would leave the lock behind or the run half-done.
-    const interrupts = interruptLevels(APPLY_INTERRUPTS, (text) => process.stderr.write(text));
+    // Said where the progress lines go when they are lines (a pipe, CI): there it reads in order, before the rollback it announces.
+    const progressLines = !options.json && !(process.stdout.isTTY && !process.env.CI);
+    const interrupts = interruptLevels(APPLY_INTERRUPTS, (text) => (progressLines ? process.stdout : process.stderr).write(text));
     const [stopApply, stopRollback, killRollback] = interrupts.levels as [AbortSignal, AbortSignal, AbortSignal];
     const interruptedBeforeStart = () => {
       process.stderr.write('runbook: interrupted before anything was changed\n');
