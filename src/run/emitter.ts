@@ -1,6 +1,7 @@
 import type { EngineEvent, EventListener, JournalEvent } from '../model/events.js';
 import { redactDeep, type OutputRedactor, type Redactor } from '../secrets/redact.js';
-import type { RunJournal } from '../state/contract.js';
+import type { RunJournal, SnapshotStore } from '../state/contract.js';
+import { storeSnapshots } from './snapshots.js';
 
 type OutputEvent = Extract<EngineEvent, { type: 'step.output' }>;
 
@@ -23,6 +24,11 @@ export class Emitter {
     private readonly redact: Redactor & { stream?(): OutputRedactor },
   ) {}
 
+  /** Where the run's snapshots are read back from for a rollback (none without a journal). */
+  get snapshots(): SnapshotStore | undefined {
+    return this.journal?.snapshots;
+  }
+
   async emit(event: EngineEvent, durable = false): Promise<void> {
     if (event.type === 'step.output' && this.redact.stream) {
       const key = `${event.phase}\0${event.changeId ?? ''}\0${event.index}`;
@@ -37,7 +43,9 @@ export class Emitter {
       const rest = stream.end();
       if (rest !== '') await this.deliver({ ...redactDeep({ ...last, chunk: '' }, this.redact), chunk: rest });
     }
-    const clean = redactDeep(event, this.redact);
+    let clean = redactDeep(event, this.redact);
+    // Snapshots an inverse needs go to the owner-only store (durably), the journal and the renderers get their digests.
+    if (clean.type === 'step.started' && clean.inverse && this.journal) clean = { ...clean, inverse: await storeSnapshots(clean.inverse, this.journal.snapshots) };
     if (clean.type !== 'step.output') {
       if (this.journal) await this.journal.append(clean, durable);
       this.events.push({ ...clean, seq: this.seq++, at: new Date().toISOString() });

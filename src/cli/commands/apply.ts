@@ -23,6 +23,7 @@ import { loadOptions } from '../kit/load-options.js';
 import { checkSamePlan, checkSavedPlan, readSavedPlan } from '../kit/plan-file.js';
 import { checkReportPath, writeReport as writeJunit } from '../kit/report-file.js';
 import { withLock } from '../kit/locked.js';
+import { cleanUpSnapshots } from '../kit/snapshot-cleanup.js';
 import { runbookCommand } from '../kit/next-command.js';
 import { withStore } from '../kit/open-store.js';
 import type { ApplyOptions } from '../kit/options.js';
@@ -241,6 +242,7 @@ export async function run(planOrRunbook: string | undefined, given: ApplyOptions
               replaces: Object.fromEntries(decision.run.flatMap(({ change, replaces }) => (replaces ? [[change.change.id, replaces]] : []))),
             });
             await Promise.all(listeners.map((l) => (l as { finished?: Promise<void> }).finished));
+            if (result.state.changes.length > 0 && remaining(result.state).length === 0) await cleanUpSnapshots(store);
             const report = createRedactor(plan.secretValues)(renderReport({ ...result, rollbackCommand: runbookCommand(['rollback', file!], options) }));
             (options.json ? process.stderr : process.stdout).write(report);
             for (const message of result.displayErrors) process.stderr.write(`warning: the progress display failed and was turned off (${message}); the run itself was not affected\n`);
