@@ -287,6 +287,8 @@ describe('PostgresStateStore', () => {
     expect(report.runs).toMatchObject([{ runId: 'r1', added: 1, fallback: true, snapshots: 1, missingSnapshots: [] }]);
     expect((await b.snapshots.list()).sort()).toEqual([first, digest].sort());
     expect((await b.snapshots.get(digest)).equals(bytes)).toBe(true);
+    // The local copy is not needed any more.
+    expect(readdirSync(local)).toEqual([]);
   });
 
   it('the cluster stopped mid-run: append rejects saying the database is unreachable, the event lands in the fallback', async () => {

@@ -108,6 +108,8 @@ async function localSnapshots(events: JournalEvent[], stores: FileSnapshotStore[
 export async function migrateJournals(dir: string, to: PostgresStateDb, defaults: { runbook?: string; environment: string }): Promise<MigrateReport> {
   const report: MigrateReport = { runs: [], conflicts: [] };
   const stores = snapshotStoresFor(dir);
+  const copied = new Set<string>();
+  const kept = new Set<string>();
   for (const journal of journalsIn(dir)) {
     const { events, torn } = readJournalFile(journal.path);
     const owner = ownerOf(journal, events, defaults);
@@ -121,10 +123,18 @@ export async function migrateJournals(dir: string, to: PostgresStateDb, defaults
       const added = await to.importEvents(journal.runId, events, owner, snapshots.found);
       if (journal.fallback) await setAside(journal);
       report.runs.push({ runId: journal.runId, path: journal.path, owner, added, torn, fallback: journal.fallback, snapshots: snapshots.found.length, missingSnapshots: snapshots.missing });
+      if (journal.fallback) snapshots.found.forEach((s) => copied.add(s.digest));
     } catch (error) {
       if (!(error instanceof EventConflictError)) throw error;
       report.conflicts.push({ runId: journal.runId, path: journal.path, message: error.message });
+      snapshotDigests(events).forEach((d) => kept.add(d));
     }
+  }
+  // The fallback's snapshots are in the database now: the local copies go, unless a journal left behind (a conflict) needs them.
+  const fallbackStore = stores.find((s) => basename(dirname(s.location)) === 'fallback');
+  if (fallbackStore) {
+    const local = new Set(await fallbackStore.list());
+    await fallbackStore.remove([...copied].filter((d) => local.has(d) && !kept.has(d)));
   }
   return report;
 }
