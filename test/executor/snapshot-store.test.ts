@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { startCli } from '../support/cli.js';
 import { backend, psql, schemaFor, storedState, testStore } from '../support/state-backend.js';
 import { fourChanges, type Sandbox } from './fixture.js';
 
@@ -132,6 +133,32 @@ describe(`snapshots out of the journal, with the ${backend} state backend`, () =
     const again = sb.cli(['rollback', sb.runbook]);
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(readFileSync(join(sb.dir, '.env')).equals(Buffer.from(ENV_BEFORE))).toBe(true);
+  });
+
+  it('kill -9 after a snapshot is stored, before its step is journaled: the snapshot is on disk first, the file untouched; rollback removes what no run needs', async () => {
+    // Where change 1's step.started (the first event with an inverse) falls, from a run of an identical sandbox.
+    const probe = withEnvFile();
+    expect(probe.cli(['apply', probe.runbook, '--only', 'change-1']).code).toBe(0);
+    const events = probe
+      .journal()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { seq: number; type: string; inverse?: unknown });
+    const seq = events.find((e) => e.type === 'step.started' && e.inverse)!.seq;
+
+    const sb = withEnvFile();
+    const run = startCli(['apply', sb.runbook, '--only', 'change-1'], { env: { RUNBOOK_CRASH_AT: `before:${seq}` } });
+    const crashed = await run.done;
+    expect(crashed.code, crashed.stdout + crashed.stderr).toBe(null);
+    // Stored and durable before the event that needs it: the .env snapshot is there, the journal has no reference yet.
+    expect([...storedSnapshots(sb).values()].map((b) => b.toString('utf8'))).toEqual([ENV_BEFORE]);
+    expect(digestsIn(sb.journal())).toEqual([]);
+    expect(readFileSync(join(sb.dir, '.env'), 'utf8')).toBe(ENV_BEFORE);
+
+    const rb = sb.cli(['rollback', sb.runbook]);
+    expect(rb.code, rb.stdout + rb.stderr).toBe(0);
+    expect(readFileSync(join(sb.dir, '.env'), 'utf8')).toBe(ENV_BEFORE);
+    expect(storedSnapshots(sb).size).toBe(0);
   });
 
   it('history --prune N removes old rolled-back runs and the snapshots no run needs; a run with applied changes is kept, said why, and still rolls back', async () => {
