@@ -35,6 +35,30 @@ function mustKeep(r: RunView): string | undefined {
   return undefined;
 }
 
+/** A snapshot a still-applied change's undo needs that the store does not have: its rollback would stop (exit 3). */
+export interface MissingSnapshot {
+  runId: string;
+  changeId: string;
+  digest: string;
+  /** The file it restores (or the undo step's label). */
+  what: string;
+}
+
+/** The snapshots still-applied changes need that are not in the store (for `status`, before anyone needs the rollback). */
+export async function missingSnapshots(store: StateStore, runs: RunView[]): Promise<MissingSnapshot[]> {
+  const needed = runs.flatMap((r) =>
+    remaining(r.state).flatMap((c) =>
+      c.inverses.flat().flatMap((step) => {
+        const path = (step.params as { path?: unknown } | null)?.path;
+        return snapshotDigests(step).map((digest) => ({ runId: r.state.runId, changeId: c.id, digest, what: typeof path === 'string' ? path : step.label }));
+      }),
+    ),
+  );
+  if (needed.length === 0) return [];
+  const stored = new Set(await store.snapshots.list());
+  return needed.filter((n) => !stored.has(n.digest));
+}
+
 export interface PruneResult {
   removedRuns: { runId: string; outcome?: string }[];
   keptRuns: { runId: string; why: string }[];

@@ -109,6 +109,8 @@ describe(`snapshots out of the journal, with the ${backend} state backend`, () =
     const applied = { ...sb.snapshot(), env: readFileSync(join(sb.dir, '.env'), 'latin1') };
     const inodes = ['conf1.txt', 'conf2.txt', 'conf3.txt', 'conf4.txt', '.env'].map((f) => `${statSync(join(sb.dir, f)).ino}@${statSync(join(sb.dir, f)).mtimeMs}`);
     spoilSnapshot(sb, envDigest, how);
+    // status says so before anyone needs the rollback (a missing one; a damaged one shows when it is read).
+    if (how === 'delete') expect(sb.cli(['status', sb.runbook]).stdout).toContain(`MISSING SNAPSHOT: ${join(sb.dir, '.env')} (change change-1, run `);
 
     const rb = sb.cli(['rollback', sb.runbook]);
     expect(rb.code, rb.stdout + rb.stderr).toBe(3);
