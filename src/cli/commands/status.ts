@@ -1,6 +1,6 @@
 import { remaining, statusText } from '../../history/applied-state.js';
 import { inversesAgainstLastWrite } from '../../history/last-written.js';
-import { missingSnapshots } from '../../history/prune.js';
+import { missingSnapshots } from '../../history/snapshots-needed.js';
 import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
 import type { ResolvedStep } from '../../model/runbook.js';
 import { loadPlan } from '../../plan/load-plan.js';

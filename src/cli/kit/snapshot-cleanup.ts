@@ -1,4 +1,4 @@
-import { removeUnneededSnapshots } from '../../history/prune.js';
+import { removeUnneededSnapshots } from '../../history/snapshots-needed.js';
 import type { StateStore } from '../../state/contract.js';
 
 /**
