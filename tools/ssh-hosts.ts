@@ -1,7 +1,7 @@
 /**
  * Real SSH hosts for tests and the fleet demo: one `sshd -D` per host on 127.0.0.N:22, each in
  * its own pid, mount and UTS namespace (`unshare`), with its own hostname and fresh tmpfs over
- * /srv, /root and the cron spool — so what a step changes on one host is seen on no other host
+ * /srv, /root, /run/lock and the cron spool — so what a step changes on one host is seen on no other host
  * and never on this machine. The client side is the system OpenSSH client driven by an
  * ssh_config of our own: host aliases, a key made for the run, a known_hosts holding each host's
  * key (strict checking stays on), BatchMode, and multiplexed connections.
@@ -43,6 +43,9 @@ function hostScript(name: string, config: string): string {
     'mkdir -p /var/spool/cron/crontabs /run/sshd',
     'mount -t tmpfs -o mode=1730 tmpfs /var/spool/cron/crontabs',
     'chgrp crontab /var/spool/cron/crontabs 2>/dev/null || true',
+    // Each host's own /run/lock, as a real host has: where the runbook host lock lives.
+    'mkdir -p /run/lock',
+    'mount -t tmpfs -o mode=1777 tmpfs /run/lock',
     `exec ${SSHD} -D -e -f ${config}`,
   ].join('\n');
 }

@@ -20,6 +20,14 @@ function withCommon(cmd: Command): Command {
     .option('--verbose', 'show step output and details', false);
 }
 
+/** The hosts of changes that run on hosts (`on: GROUP`), for the commands that load a runbook to plan or run it. */
+function withHosts(cmd: Command): Command {
+  return cmd
+    .option('--inventory <file>', 'YAML host groups (group: [host, …] or group: { host: { var: value } }) that replace the runbook’s hosts:')
+    .option('--limit <pattern>', 'only these hosts: host names, group names or globs with *, comma-separated; !x excludes')
+    .option('--ssh-config <file>', 'the ssh client configuration every ssh uses (ssh -F FILE)');
+}
+
 type Loaded<O> = { run: (file: string | undefined, options: O) => Promise<number> };
 
 /** Each command's implementation is loaded only when that command runs (fast start-up). */
@@ -43,15 +51,14 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
 
-  withCommon(program.command('validate').argument('<file>', 'runbook YAML').description('check a runbook; print every problem as file:line:col'))
-    .action(action<CommonOptions>(() => import('./commands/validate.js'), setCode));
+  withHosts(withCommon(program.command('validate').argument('<file>', 'runbook YAML').description('check a runbook; print every problem as file:line:col'))).action(action<CommonOptions>(() => import('./commands/validate.js'), setCode));
 
   program
     .command('schema')
     .description('print the runbook JSON Schema')
     .action(action<CommonOptions>(() => import('./commands/schema.js'), setCode));
 
-  withCommon(program.command('plan').argument('<file>', 'runbook YAML').description('review the changes: risk table, total risk, policy verdict, preflight'))
+  withHosts(withCommon(program.command('plan').argument('<file>', 'runbook YAML').description('review the changes: risk table, total risk, policy verdict, preflight')))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'markdown', 'json']).default('table'))
     .option('--check', 'also run the read-only preflight checks against the live system (exit 1 if one fails)', false)
     .option('--strict', 'exit 1 when the plan is outside policy (a change above maxRisk), for CI gates', false)
@@ -66,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--no-color', 'plain output without colors')
     .action(action<ShowOptions>(() => import('./commands/show.js'), setCode));
 
-  withCommon(program.command('apply').argument('<file>', 'runbook YAML, or a saved plan (runbook plan --out)').description('preflight, checkpoint, then each change: apply → verify; roll back on failure'))
+  withHosts(withCommon(program.command('apply').argument('<file>', 'runbook YAML, or a saved plan (runbook plan --out)').description('preflight, checkpoint, then each change: apply → verify; roll back on failure')))
     .option('--yes', 'confirm changes at or above policy.confirmFrom without asking', false)
     .option('--accept-risk', 'allow changes above policy.maxRisk', false)
     .option('--dry-run', 'run preflight and print exactly what would run, changing nothing', false)
@@ -77,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--reapply <change>', 'apply this change again although an earlier run applied it (from another definition, or the same one); journals what it replaces (repeatable)', collect, [])
     .action(action<ApplyOptions>(() => import('./commands/apply.js'), setCode));
 
-  withCommon(program.command('rollback').argument('<file>', 'runbook YAML').description('undo what a run applied, in reverse order'))
+  withHosts(withCommon(program.command('rollback').argument('<file>', 'runbook YAML').description('undo what a run applied, in reverse order')))
     .option('--run <id>', 'undo only this run (default: every run that left changes applied, newest first)')
     .option('--to <change>', 'roll back down to and including this change only')
     .option('--checkpoint', "also reset the git checkout to the run's checkpoint commit", false)

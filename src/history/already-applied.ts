@@ -1,5 +1,5 @@
 import type { PlannedChange } from '../model/plan.js';
-import { isSettledApplied } from './applied-state.js';
+import { changeKey, isSettledApplied } from './applied-state.js';
 import type { RunView } from './runs.js';
 
 /** Where a change is applied now: the newest run that applied it and has not rolled it back. */
@@ -10,12 +10,25 @@ export interface AppliedBy {
   checksum: string;
 }
 
-/** Every change still applied (and settled), by id, with the newest run that applied it. */
+/** Every change still applied (and settled), by id (`id@host` on a host), with the newest run that applied it. */
 export function appliedChanges(runs: RunView[]): Map<string, AppliedBy> {
   const applied = new Map<string, AppliedBy>();
   // Runs oldest first, each folded with its later rollbacks: the newest run that still has it applied wins.
-  for (const { state } of runs) for (const c of state.changes) if (isSettledApplied(c)) applied.set(c.id, { runId: state.runId, at: c.appliedAt, checksum: c.checksum });
+  for (const { state } of runs) for (const c of state.changes) if (isSettledApplied(c)) applied.set(changeKey(c), { runId: state.runId, at: c.appliedAt, checksum: c.checksum });
   return applied;
+}
+
+/**
+ * A change on hosts, per host: applied as it is on every host → one `by`; applied from another
+ * definition on some host → that; otherwise run it on the hosts that do not have it yet.
+ */
+function onHosts(change: PlannedChange, applied: Map<string, AppliedBy>): { same?: AppliedBy; other?: AppliedBy; todo: PlannedChange } {
+  const targets = change.targets ?? [];
+  const found = targets.map((t) => ({ t, by: applied.get(changeKey({ id: change.change.id, host: t.host })) }));
+  const other = found.find((f) => f.by && f.by.checksum !== f.t.checksum)?.by;
+  const left = found.filter((f) => !f.by).map((f) => f.t);
+  const same = left.length === 0 ? found[0]?.by : undefined;
+  return { same, other, todo: left.length === targets.length ? change : { ...change, targets: left } };
 }
 
 /** What a state-aware apply does with each selected change. */
@@ -37,6 +50,15 @@ export function decideApply(selected: PlannedChange[], runs: RunView[], reapply:
   const applied = appliedChanges(runs);
   const decision: ApplyDecision = { run: [], skip: [], refuse: [] };
   for (const change of selected) {
+    if (change.targets) {
+      const hosts = onHosts(change, applied);
+      const anyBy = hosts.other ?? hosts.same;
+      if (reapply.includes(change.change.id)) decision.run.push({ change, ...(anyBy ? { replaces: anyBy } : {}) });
+      else if (hosts.other) decision.refuse.push({ change, by: hosts.other });
+      else if (hosts.same && change.targets.length > 0) decision.skip.push({ change, by: hosts.same });
+      else decision.run.push({ change: hosts.todo });
+      continue;
+    }
     const by = applied.get(change.change.id);
     if (!by) decision.run.push({ change });
     else if (reapply.includes(change.change.id)) decision.run.push({ change, replaces: by });

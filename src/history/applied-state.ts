@@ -6,6 +6,9 @@ export type ChangeStatus = 'applying' | 'applied' | 'verified' | 'failed' | 'rol
 
 export interface ChangeState {
   id: string;
+  /** The host it was applied on (a change `on:` hosts), and its rollout batch; absent: this machine. */
+  host?: string;
+  batch?: number;
   number: number;
   title: string;
   checksum: string;
@@ -56,7 +59,18 @@ export interface RunState {
   /** How the apply itself ended; undefined when it never finished (crash, kill -9). */
   applyOutcome?: RunOutcome;
   laterRollbacks: LaterRollback[];
+  /** Processes steps started that had not finished when the journal ends: a dead run's orphans, stopped before its rollback. */
+  openProcesses: { pid: number; startTime?: string; boot?: string; host?: string; label: string }[];
+  /** Changes on hosts: how the apply reached them. */
+  fleet?: { hosts: string[]; batches: string[][]; maxFailures: number; sshConfig?: string };
 }
+
+/** A change's identity in a run: its id, and the host when it ran on one (`pool@web-1`). */
+export function changeKey(c: { id: string; host?: string }): string {
+  return c.host === undefined ? c.id : `${c.id}@${c.host}`;
+}
+
+const keyOf = (changeId: string, host: string | undefined) => (host === undefined ? changeId : `${changeId}@${host}`);
 
 /** A change's status as shown to operators. */
 export function statusText(c: ChangeState): string {
@@ -86,14 +100,17 @@ export function undoSteps(change: ChangeState): ResolvedStep[] {
 
 /** Folds a run's journal into what is applied now. Pure. */
 export function foldRun(runId: string, events: JournalEvent[]): RunState {
-  const state: RunState = { runId, changes: [], secrets: [], finished: false, laterRollbacks: [] };
+  const state: RunState = { runId, changes: [], secrets: [], finished: false, laterRollbacks: [], openProcesses: [] };
+  const stepKey = (e: { phase: string; changeId?: string; index: number; host?: string }) => `${e.phase}\0${e.changeId ?? ''}\0${e.index}\0${e.host ?? ''}`;
+  const open = new Map<string, RunState['openProcesses']>();
   const byId = new Map<string, ChangeState>();
   // A rollback that starts after the apply finished, or in another process (after a crash), is a later `runbook rollback`.
   let later: LaterRollback | undefined;
+  let laterPid: number | undefined;
   for (const e of events) {
     switch (e.type) {
       case 'run.started':
-        Object.assign(state, { startedAt: e.at, runbook: e.runbook, file: e.file, pid: e.pid, host: e.host, secrets: e.secrets ?? [] });
+        Object.assign(state, { startedAt: e.at, runbook: e.runbook, file: e.file, pid: e.pid, host: e.host, secrets: e.secrets ?? [], ...(e.fleet ? { fleet: e.fleet } : {}) });
         break;
       case 'checkpoint.started': {
         const { type: _type, seq: _seq, at: _at, ...record } = e;
@@ -108,13 +125,13 @@ export function foldRun(runId: string, events: JournalEvent[]): RunState {
         if (state.checkpointCommit) state.checkpointCommit.undone = { restored: e.restored, reason: e.reason, finish: e.finish };
         break;
       case 'change.started': {
-        const c: ChangeState = { id: e.changeId, number: e.number, title: e.title, checksum: e.checksum, status: 'applying', rollback: e.rollback, inverses: [], paths: [], ...(e.irreversible !== undefined ? { irreversible: e.irreversible } : {}), ...(e.replaces ? { replaces: e.replaces } : {}) };
-        byId.set(e.changeId, c);
+        const c: ChangeState = { id: e.changeId, ...(e.host !== undefined ? { host: e.host, batch: e.batch } : {}), number: e.number, title: e.title, checksum: e.checksum, status: 'applying', rollback: e.rollback, inverses: [], paths: [], ...(e.irreversible !== undefined ? { irreversible: e.irreversible } : {}), ...(e.replaces ? { replaces: e.replaces } : {}) };
+        byId.set(keyOf(e.changeId, e.host), c);
         state.changes.push(c);
         break;
       }
       case 'step.started': {
-        const c = e.changeId ? byId.get(e.changeId) : undefined;
+        const c = e.changeId ? byId.get(keyOf(e.changeId, e.host)) : undefined;
         if (c && e.phase === 'apply' && e.inverse) {
           c.inverses.push(e.inverse);
           for (const s of e.inverse) {
@@ -124,33 +141,48 @@ export function foldRun(runId: string, events: JournalEvent[]): RunState {
         }
         break;
       }
+      case 'step.process': {
+        const list = open.get(stepKey(e)) ?? [];
+        list.push({ pid: e.pid, startTime: e.startTime, boot: e.boot, label: e.label, ...(e.host !== undefined ? { host: e.host } : {}) });
+        open.set(stepKey(e), list);
+        break;
+      }
+      case 'step.finished':
+        open.delete(stepKey(e));
+        break;
       case 'change.applied':
-        setStatus(byId, e.changeId, 'applied');
+        setStatus(byId, keyOf(e.changeId, e.host), 'applied');
         break;
       case 'change.verified': {
-        const c = byId.get(e.changeId);
+        const c = byId.get(keyOf(e.changeId, e.host));
         if (c && e.verifySteps === 0) Object.assign(c, { status: 'applied', noVerifySteps: true, appliedAt: e.at });
         else if (c) Object.assign(c, { status: 'verified', appliedAt: e.at });
         break;
       }
       case 'rollback.started':
+        if (later && e.pid === laterPid) {
+          // Hosts of one batch roll back in parallel, each announcing itself: still one later rollback.
+          later.changeIds.push(...e.changeIds);
+          break;
+        }
         if (state.finished || (state.pid !== undefined && e.pid !== state.pid)) {
+          laterPid = e.pid;
           later = { at: e.at, changeIds: e.changeIds, undone: [] };
           state.laterRollbacks.push(later);
         }
         break;
       case 'change.failed': {
-        const c = byId.get(e.changeId);
+        const c = byId.get(keyOf(e.changeId, e.host));
         if (c) Object.assign(c, { status: 'failed', failure: e.failure });
         break;
       }
       case 'change.rollingBack':
-        setStatus(byId, e.changeId, 'rolling-back');
+        setStatus(byId, keyOf(e.changeId, e.host), 'rolling-back');
         break;
       case 'change.rolledBack': {
-        const c = byId.get(e.changeId);
+        const c = byId.get(keyOf(e.changeId, e.host));
         if (c) Object.assign(c, { status: e.ok ? 'rolled-back' : 'rollback-failed', failure: e.ok ? c.failure : e.failure });
-        if (e.ok) later?.undone.push(e.changeId);
+        if (e.ok) later?.undone.push(keyOf(e.changeId, e.host));
         break;
       }
       case 'run.finished':
@@ -164,6 +196,7 @@ export function foldRun(runId: string, events: JournalEvent[]): RunState {
         break;
     }
   }
+  state.openProcesses = [...open.values()].flat();
   return state;
 }
 

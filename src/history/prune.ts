@@ -1,5 +1,5 @@
 import type { StateStore } from '../state/contract.js';
-import { remaining } from './applied-state.js';
+import { changeKey, remaining } from './applied-state.js';
 import { allRuns, checkpointToUndo, type RunView } from './runs.js';
 import { removeUnneededSnapshots, type SnapshotCleanup } from './snapshots-needed.js';
 
@@ -7,7 +7,7 @@ import { removeUnneededSnapshots, type SnapshotCleanup } from './snapshots-neede
 function mustKeep(r: RunView): string | undefined {
   if (r.corrupt) return 'its journal is damaged';
   const left = remaining(r.state);
-  if (left.length > 0) return `it still has applied changes (${left.map((c) => c.id).join(', ')})`;
+  if (left.length > 0) return `it still has applied changes (${left.map(changeKey).join(', ')})`;
   if (!r.state.finished) return 'it is unfinished';
   if (checkpointToUndo(r.state)) return 'its git checkpoint commit is still to be taken back';
   return undefined;

@@ -1,6 +1,6 @@
 import { snapshotDigests } from '../model/snapshot.js';
 import type { StateStore } from '../state/contract.js';
-import { remaining } from './applied-state.js';
+import { changeKey, remaining } from './applied-state.js';
 import { allRuns, type RunView } from './runs.js';
 
 export interface SnapshotCleanup {
@@ -40,7 +40,7 @@ export async function missingSnapshots(store: StateStore, runs: RunView[]): Prom
     remaining(r.state).flatMap((c) =>
       c.inverses.flat().flatMap((step) => {
         const path = (step.params as { path?: unknown } | null)?.path;
-        return snapshotDigests(step).map((digest) => ({ runId: r.state.runId, changeId: c.id, digest, what: typeof path === 'string' ? path : step.label }));
+        return snapshotDigests(step).map((digest) => ({ runId: r.state.runId, changeId: changeKey(c), digest, what: typeof path === 'string' ? path : step.label }));
       }),
     ),
   );

@@ -1,9 +1,11 @@
 import type { Node } from 'yaml';
 import type { Diagnostic } from '../model/diagnostic.js';
-import type { Change, Runbook, StepSpec } from '../model/runbook.js';
+import type { Change, HostRef, Runbook, StepSpec } from '../model/runbook.js';
 import { parseDuration } from '../model/units.js';
 import { runbookValidator } from '../schema/validator.js';
 import { changeDiagnostics, stepTypeOf } from './change-rules.js';
+import { fleetDiagnostics } from './fleet-rules.js';
+import { hostGroups, rolloutOf, targetGroups } from './hosts.js';
 import { nodeAt, nodeBelow, nodeOffset, posAt, type YamlSource } from './source.js';
 import { stepCheckDiagnostics, templatePositions } from './step-checks.js';
 import { templateDiagnostics } from './template-checks.js';
@@ -44,7 +46,7 @@ function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.map(String) : [];
 }
 
-function toRunbook(src: YamlSource, file: string, data: Raw): Runbook {
+function toRunbook(src: YamlSource, file: string, data: Raw, inventory: Inventory | undefined): Runbook {
   const policy = (data.policy ?? {}) as Raw;
   const watch = data.watch as Raw | undefined;
   const git = (data.checkpoint as Raw | undefined)?.git as Raw | undefined;
@@ -68,6 +70,7 @@ function toRunbook(src: YamlSource, file: string, data: Raw): Runbook {
       verify: steps(src, c.verify, listNode('verify')),
       rollback: c.rollback === undefined ? undefined : steps(src, c.rollback, listNode('rollback')),
       ...(none !== undefined ? { irreversible: none } : {}),
+      on: targetGroups(c.on),
       pos: posAt(src, nodeOffset(changeNode) ?? 0),
     };
   });
@@ -87,6 +90,8 @@ function toRunbook(src: YamlSource, file: string, data: Raw): Runbook {
     checkpoint: git ? { git: { dir: git.dir as string, message: (git.message as string | undefined) ?? 'checkpoint: before {{ name }}', exclude: strings(git.exclude), include: strings(git.include) } } : undefined,
     preflight: steps(src, data.preflight, nodeAt(src.doc, ['preflight']).node),
     changes,
+    hosts: inventory ? inventory.hosts : hostGroups(data.hosts),
+    ...(data.rollout !== undefined ? { rollout: rolloutOf(data.rollout) } : {}),
     watch: watch ? { duration: durationMs(watch.duration) ?? 0, interval: durationMs(watch.interval) ?? 5000 } : undefined,
     state: strings(data.state),
     troubleshooting: (data.troubleshooting as Runbook['troubleshooting'] | undefined) ?? [],
@@ -108,12 +113,18 @@ function notARunbook(src: YamlSource): Diagnostic {
   return { code: 'schema', message: `a runbook must be a map with runbook: 1, name and changes; ${what}`, pos: posAt(src, offset) };
 }
 
+/** `--inventory FILE`, read: its groups replace the runbook's `hosts:`. */
+export interface Inventory {
+  file: string;
+  hosts: Record<string, HostRef[]>;
+}
+
 /**
  * A parsed runbook file → every problem in it (schema, duplicate ids, rollback rules, unknown
  * template variables, parameters a run would certainly reject), or the typed Runbook when there
  * are none. `declared` holds the variable names templates may use; `file` is the absolute path.
  */
-export async function checkRunbook(src: YamlSource, file: string, declared: Set<string>): Promise<{ runbook?: Runbook; diagnostics: Diagnostic[] }> {
+export async function checkRunbook(src: YamlSource, file: string, declared: Set<string>, inventory?: Inventory | null): Promise<{ runbook?: Runbook; diagnostics: Diagnostic[] }> {
   const data = src.data;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) return { diagnostics: [notARunbook(src)] };
   const validate = await runbookValidator();
@@ -127,7 +138,11 @@ export async function checkRunbook(src: YamlSource, file: string, declared: Set<
     invalid.push(...errors.map((e) => e.instancePath));
   }
   const raw = data as Raw;
-  diagnostics.push(...changeDiagnostics(src, raw), ...templateDiagnostics(src, declared), ...(await stepCheckDiagnostics(src, raw, invalid)));
+  // `null`: an inventory was given but has problems of its own (reported with it): `on:` is not checked against it.
+  const fleet = inventory
+    ? { groups: Object.keys(inventory.hosts), groupsFrom: `inventory ${inventory.file}` }
+    : { groups: inventory === null ? undefined : raw.hosts !== null && typeof raw.hosts === 'object' ? Object.keys(raw.hosts) : [], groupsFrom: 'hosts:' };
+  diagnostics.push(...changeDiagnostics(src, raw), ...fleetDiagnostics(src, raw, fleet), ...templateDiagnostics(src, declared), ...(await stepCheckDiagnostics(src, raw, invalid)));
   if (diagnostics.length > 0) return { diagnostics };
-  return { runbook: toRunbook(src, file, raw), diagnostics };
+  return { runbook: toRunbook(src, file, raw, inventory ?? undefined), diagnostics };
 }

@@ -1,3 +1,4 @@
+import { GROUP_NAME_PATTERN, GROUP_NAME_WORDS, HOST_NAME_PATTERN, HOST_NAME_WORDS, PERCENT_PATTERN, PERCENT_WORDS } from '../model/hosts.js';
 import { DURATION_PATTERN, SIZE_PATTERN } from '../model/units.js';
 import type { SchemaError } from '../schema/validator.js';
 import { stepTypeNames } from '../steps/registry.js';
@@ -79,6 +80,9 @@ export const PATTERN_WORDS: Record<string, string> = {
   '^0?[0-7]{3,4}$': 'an octal file mode such as "0644" or "0755"',
   '^[A-Za-z0-9._-]+$': 'letters, digits, ".", "_" or "-" (no spaces)',
   '^\\s*(<=|>=|==|!=|<|>)\\s*\\d+\\s*$': 'a row count, or a comparison such as "> 0" or "<= 10"',
+  [HOST_NAME_PATTERN]: HOST_NAME_WORDS,
+  [GROUP_NAME_PATTERN]: GROUP_NAME_WORDS,
+  [PERCENT_PATTERN]: PERCENT_WORDS,
 };
 
 function isDuration(e: SchemaError): boolean {

@@ -42,18 +42,36 @@ function unknownVarMessage(expr: string, known: Set<string>): string {
   return `unknown variable "${expr}" in template; ${list.length ? `defined: ${list.join(', ')}` : 'no variables are defined'} (declare it under vars:, where --var and --vars-file can set it; environment variables are {{ env.NAME }})`;
 }
 
+/** Where a string stands, for `{{ host.… }}`: in a step of a change on hosts (where it names the target host), or anywhere else (where it cannot). */
+export type HostPlace = 'host-step' | 'elsewhere';
+
+const HOST_EXPR = /^host\.(name|vars\.[A-Za-z_][A-Za-z0-9_-]*(\..+)?)$/;
+
+function hostRefProblem(expr: string, place: HostPlace): string | undefined {
+  const t = `{{ ${expr} }}`;
+  if (place === 'elsewhere') return `${t} names the target host: it can be used only in the steps of a change that runs on hosts (on: GROUP), not in a local change, preflight, checkpoint, vars or titles`;
+  return HOST_EXPR.test(expr) ? undefined : `${t} is not a host template: the target host is {{ host.name }} and its vars are {{ host.vars.NAME }}`;
+}
+
 /**
  * Syntax problems and unknown variables of one string, and — when it lands in a shell command,
  * SQL or a URL (`field`) — templates placed where no value can be passed safely. `at` maps an
  * offset of the string to a position.
  */
-export function templateProblems(value: string, known: Set<string>, at: (offset: number) => SourcePos | undefined, field?: TemplateField): Diagnostic[] {
+export function templateProblems(value: string, known: Set<string>, at: (offset: number) => SourcePos | undefined, field?: TemplateField, place?: HostPlace): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   const { refs, problems } = parseTemplate(value);
   for (const p of problems) diagnostics.push({ code: 'template', message: p.message, pos: at(p.offset) });
   for (const ref of refs) {
     if (ref.expr.startsWith('env.') || ref.expr === 'name') continue;
-    if (known.has(ref.expr.split('.')[0]!)) continue;
+    const head = ref.expr.split('.')[0]!;
+    // `host` is the target host, unless (in a runbook without changes on hosts) it is a declared variable.
+    if (head === 'host' && place !== undefined && (place === 'host-step' || !known.has('host'))) {
+      const problem = hostRefProblem(ref.expr, place);
+      if (problem) diagnostics.push({ code: 'host-template', message: problem, pos: at(ref.offset) });
+      continue;
+    }
+    if (known.has(head)) continue;
     diagnostics.push({ code: 'unknown-var', message: unknownVarMessage(ref.expr, known), pos: at(ref.offset) });
   }
   if (field) for (const p of fieldProblems(value, field)) diagnostics.push({ code: 'template', message: p.message, pos: at(p.offset) });
@@ -61,9 +79,30 @@ export function templateProblems(value: string, known: Set<string>, at: (offset:
 }
 
 /** Template problems of a scalar node of a YAML file, at the line and column of each "{{". */
-export function scalarTemplateProblems(src: YamlSource, node: Scalar, known: Set<string>, field?: TemplateField): Diagnostic[] {
+export function scalarTemplateProblems(src: YamlSource, node: Scalar, known: Set<string>, field?: TemplateField, place?: HostPlace): Diagnostic[] {
   if (typeof node.value !== 'string' || !node.value.includes('{{')) return [];
-  return templateProblems(node.value, known, (offset) => posAt(src, templateOffset(node, offset, src.text)), field);
+  return templateProblems(node.value, known, (offset) => posAt(src, templateOffset(node, offset, src.text)), field, place);
+}
+
+/**
+ * Scalars where `{{ host.… }}` names the target host: in the steps of changes that run on hosts,
+ * and under top-level `x-` keys (anchors, checked again where they are used, when resolved).
+ */
+function hostScalars(src: YamlSource): Set<Scalar> {
+  const found = new Set<Scalar>();
+  const collect = (node: unknown) => eachNode(node, { scalar: (s) => void found.add(s) });
+  const root = src.doc.contents;
+  if (isMap(root)) for (const pair of root.items) if (isScalar(pair.key) && String(pair.key.value).startsWith('x-')) collect(pair.value);
+  const changes = src.doc.get('changes', true);
+  if (!isSeq(changes)) return found;
+  for (const change of changes.items) {
+    if (!isMap(change)) continue;
+    const on = change.get('on', true);
+    const local = on === undefined || (isScalar(on) && on.value === 'local') || (isSeq(on) && on.items.every((g) => isScalar(g) && g.value === 'local'));
+    if (local) continue;
+    for (const phase of ['apply', 'verify', 'rollback']) collect(change.get(phase, true));
+  }
+  return found;
 }
 
 /** The step maps of the runbook: preflight and every change's apply, verify and rollback. */
@@ -113,6 +152,14 @@ function placedScalars(src: YamlSource): Map<Scalar, TemplateField> {
 export function templateDiagnostics(src: YamlSource, known: Set<string>): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   const placed = placedScalars(src);
-  eachNode(src.doc.contents, { scalar: (node) => diagnostics.push(...scalarTemplateProblems(src, node, known, placed.get(node))) });
+  const onHosts = src.text.includes('host') ? hostScalars(src) : new Set<Scalar>();
+  // Host vars are data, never filled: a "{{" in one is a character like any other.
+  const hostVars = new Set<unknown>();
+  eachNode(src.doc.get('hosts', true), { scalar: (node) => void hostVars.add(node) });
+  eachNode(src.doc.contents, {
+    scalar: (node) => {
+      if (!hostVars.has(node)) diagnostics.push(...scalarTemplateProblems(src, node, known, placed.get(node), onHosts.has(node) ? 'host-step' : 'elsewhere'));
+    },
+  });
   return diagnostics;
 }

@@ -21,6 +21,8 @@ interface StepRef {
   /** Index of the step within its list (apply/verify/rollback/preflight). */
   index: number;
   label: string;
+  /** The host the step runs on (a change `on:` hosts); absent on this machine. */
+  host?: string;
 }
 
 /**
@@ -42,7 +44,9 @@ export type EngineEvent =
       /** Names (never values) of the runbook's secrets, so rollback knows what to fill from the environment. */
       secrets: string[];
       /** Selected changes not run because an earlier run applied them with the same definition (state-aware apply). */
-      skipped?: { id: string; runId: string; at?: string }[];
+      skipped?: { id: string; runId: string; at?: string; host?: string }[];
+      /** Changes on hosts: the hosts, the rollout's batches and the ssh_config every ssh was given (a later rollback reaches the hosts the same way). */
+      fleet?: { hosts: string[]; batches: string[][]; maxFailures: number; sshConfig?: string };
     } // (journal)
   | { type: 'preflight.finished'; ok: boolean; failures: string[] } // (journal)
   | ({ type: 'checkpoint.started' } & CheckpointRecord) // (journal) before the checkpoint commit is made
@@ -58,6 +62,9 @@ export type EngineEvent =
       irreversible?: string;
       /** `--reapply`: the change was still applied by that run, with that definition; this one goes on top of it. */
       replaces?: { runId: string; checksum: string; at?: string };
+      /** On a host: which one, and in which batch of the rollout (1-based). */
+      host?: string;
+      batch?: number;
     } // (journal)
   | ({ type: 'step.started'; attempt: number; inverse?: ResolvedStep[] } & StepRef) // (journal for apply/rollback)
   | ({ type: 'step.output'; chunk: string } & StepRef)
@@ -74,14 +81,19 @@ export type EngineEvent =
       /** How many attempts the step can take, when that is fixed. */
       attempts?: number;
     } & StepRef) // (journal)
-  | { type: 'change.applied'; changeId: string; durationMs: number } // (journal)
-  | { type: 'change.verified'; changeId: string; durationMs: number; /** How many verify steps passed; 0: the change has none (absent in older journals). */ verifySteps?: number } // (journal)
-  | { type: 'change.failed'; changeId: string; phase: Phase; failure: StepFailure } // (journal)
+  /** A process a step started (its group leader): a later rollback stops it first if this run died with it still running. */
+  | ({ type: 'step.process'; pid: number; startTime?: string; boot?: string } & StepRef) // (journal)
+  | { type: 'change.applied'; changeId: string; durationMs: number; host?: string } // (journal)
+  | { type: 'change.verified'; changeId: string; durationMs: number; /** How many verify steps passed; 0: the change has none (absent in older journals). */ verifySteps?: number; host?: string } // (journal)
+  | { type: 'change.failed'; changeId: string; phase: Phase; failure: StepFailure; host?: string } // (journal)
+  /** The rollout: a batch of hosts starts; a host failed as a whole (unreachable, or one of its changes failed). */
+  | { type: 'batch.started'; batch: number; of: number; hosts: string[] } // (journal)
+  | { type: 'host.failed'; host: string; reason: string; changeId?: string } // (journal)
   | { type: 'watch.started'; durationMs: number } // (journal)
   | { type: 'watch.finished'; ok: boolean } // (journal)
-  | { type: 'rollback.started'; changeIds: string[]; reason: string; pid: number } // (journal)
-  | { type: 'change.rollingBack'; changeId: string; steps: number } // (journal)
-  | { type: 'change.rolledBack'; changeId: string; ok: boolean; failure?: StepFailure; durationMs: number } // (journal)
+  | { type: 'rollback.started'; changeIds: string[]; reason: string; pid: number; host?: string } // (journal)
+  | { type: 'change.rollingBack'; changeId: string; steps: number; host?: string } // (journal)
+  | { type: 'change.rolledBack'; changeId: string; ok: boolean; failure?: StepFailure; durationMs: number; host?: string } // (journal)
   | { type: 'run.finished'; outcome: RunOutcome; exitCode: number; remaining: string[]; durationMs: number }; // (journal)
 
 /** An event as stored: with its time and sequence number. */

@@ -4,7 +4,8 @@ import type { SourcePos } from './diagnostic.js';
 export type Millis = number;
 export type Bytes = number;
 
-export type OnFailure = 'rollback-all' | 'rollback-change' | 'stop';
+export type OnFailure = 'rollback-all' | 'rollback-change' | 'rollback-failed' | 'stop';
+
 
 export interface Policy {
   maxRisk: number;
@@ -92,7 +93,26 @@ export interface Change {
   rollback?: StepSpec[];
   /** `rollback: { none: reason }`: the author says this change cannot be undone, and why. */
   irreversible?: string;
+  /** Where it runs: host group names (`on: web`, `on: [web, db]`), or `['local']` (the default): this machine. */
+  on: string[];
   pos: SourcePos;
+}
+
+/** One target host: `name` is the ssh destination or ~/.ssh/config alias exactly as written (`deploy@web-2`); `vars` are its own variables (`{{ host.vars.X }}`). */
+export interface HostRef {
+  name: string;
+  vars: Record<string, unknown>;
+}
+
+/** A rollout figure: a number of hosts, or a percentage of the targeted hosts (`"25%"`). */
+export type Count = { count: number } | { percent: number };
+
+/** How changes on hosts roll out: the canary host(s) alone first, then batches of `batch` hosts; more than `maxFailures` failed hosts stops it. */
+export interface Rollout {
+  canary: Count;
+  batch: Count;
+  maxFailures: Count;
+  pause: Millis;
 }
 
 export interface Checkpoint {
@@ -113,6 +133,10 @@ export interface Runbook {
   checkpoint?: Checkpoint;
   preflight: StepSpec[];
   changes: Change[];
+  /** Host groups (group → hosts), from `hosts:` or `--inventory` (which replaces it); `{}` when none. */
+  hosts: Record<string, HostRef[]>;
+  /** `rollout:` as written (defaults filled); absent when the runbook has none (then: canary 1, batch 1, maxFailures 0, pause 0). */
+  rollout?: Rollout;
   /** Window after the last change during which all verify steps keep running. */
   watch?: { duration: Millis; interval: Millis };
   /** Free-text sections of the report (seed document). */

@@ -27,6 +27,12 @@ export interface SavedPlan {
   varsFiles: FileDigest[];
   /** The `--var key=value` flags given to `plan` (a secret cannot be one). */
   vars: string[];
+  /** `--inventory FILE` given to `plan`: apply reads the same groups (the file must be unchanged). */
+  inventory?: FileDigest;
+  /** `--limit PATTERN` given to `plan`: apply targets the same hosts. */
+  limit?: string;
+  /** `--ssh-config FILE` given to `plan` (the file must be unchanged). */
+  sshConfig?: FileDigest;
   /** Names of the runbook's secrets: apply takes their values from the vars files and the environment, as always. */
   secrets: string[];
   risk: Plan['risk'];

@@ -1,9 +1,11 @@
+import { statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { isMap, isScalar } from 'yaml';
-import { checkRunbook } from '../load/load.js';
+import { readInventory } from '../load/inventory.js';
+import { checkRunbook, type Inventory } from '../load/load.js';
 import { nodeAt, nodeOffset, posAt, readYaml, type YamlSource } from '../load/source.js';
 import { checkVarFlags, effectiveVars, externalTemplateProblems, parseVarFlag, readVarsFiles, undeclaredWarnings, varCycleDiagnostics, type VarDef } from '../load/vars.js';
-import { RunbookInvalidError, type Concealed, type Diagnostic } from '../model/diagnostic.js';
+import { RunbookInvalidError, UsageError, type Concealed, type Diagnostic } from '../model/diagnostic.js';
 import type { Plan } from '../model/plan.js';
 import { concealKeys, concealValues, secretNamesIn } from '../secrets/concealed.js';
 import { resolvePlan } from './resolve.js';
@@ -24,6 +26,27 @@ export interface LoadPlanOptions {
   checkFilledValues?: boolean;
   /** Problems that do not stop the run (a vars-file key the runbook does not declare). */
   onWarning?: (warning: Diagnostic) => void;
+  /** `--inventory FILE`: YAML groups of hosts that replace the runbook's `hosts:`. */
+  inventory?: string;
+  /** `--limit PATTERN`: only these hosts (names, groups, globs; `!x` excludes). */
+  limit?: string;
+  /** `--ssh-config FILE`: must exist; kept (absolute) in `plan.fleet.sshConfig`. */
+  sshConfig?: string;
+}
+
+/** `--ssh-config FILE` as an absolute path; a usage error when it is not a readable file. */
+function sshConfigPath(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  const path = resolvePath(file);
+  let isFile: boolean;
+  try {
+    isFile = statSync(path).isFile();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`--ssh-config ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`);
+  }
+  if (!isFile) throw new UsageError(`--ssh-config ${file}: not a file`);
+  return path;
 }
 
 /** Values shorter than this cannot be hidden from output without masking unrelated text. */
@@ -57,7 +80,9 @@ export async function loadPlan(file: string, options: LoadPlanOptions = {}): Pro
   const sources = new Map<string, string>();
   const concealed: Concealed = { values: [], spans: new Map() };
   const varsFiles = options.varsFiles ?? [];
-  const invalid = (diagnostics: Diagnostic[]) => new RunbookInvalidError(sorted(diagnostics, [file, ...varsFiles]), sources, concealed);
+  const inventoryFiles = options.inventory !== undefined ? [options.inventory] : [];
+  const invalid = (diagnostics: Diagnostic[]) => new RunbookInvalidError(sorted(diagnostics, [file, ...inventoryFiles, ...varsFiles]), sources, concealed);
+  const sshConfig = sshConfigPath(options.sshConfig);
   const long = (value: unknown) => typeof value === 'string' && value.length >= MIN_SECRET_LENGTH;
 
   const flags = (options.vars ?? []).map(parseVarFlag);
@@ -68,7 +93,10 @@ export async function loadPlan(file: string, options: LoadPlanOptions = {}): Pro
   concealValues(concealed, [...flags.filter(([name]) => secrets.includes(name)).map(([, value]) => value), ...secrets.map((name) => env[name])].filter(long));
   const fromFiles = await readVarsFiles(varsFiles, sources);
   for (const f of fromFiles.files) concealKeys(concealed, f.file, f.read.doc, secrets);
-  if (!read.source) throw invalid([...read.diagnostics, ...fromFiles.diagnostics]);
+  const inventoryRead = options.inventory !== undefined ? await readInventory(options.inventory) : undefined;
+  if (inventoryRead?.text !== undefined) sources.set(options.inventory!, inventoryRead.text);
+  const inventoryDiagnostics = inventoryRead?.diagnostics ?? [];
+  if (!read.source) throw invalid([...read.diagnostics, ...inventoryDiagnostics, ...fromFiles.diagnostics]);
 
   const src = read.source;
   const runbookDefs = runbookVarDefs(src);
@@ -82,8 +110,10 @@ export async function loadPlan(file: string, options: LoadPlanOptions = {}): Pro
   for (const warning of undeclaredWarnings(fromFiles.files, fileNames)) options.onWarning?.(warning);
   const defs = effectiveVars(runbookDefs, fromFiles.files, flags, fileNames);
   const known = new Set(declared);
-  const checked = await checkRunbook(src, resolvePath(file), known);
-  const diagnostics = [...read.diagnostics, ...fromFiles.diagnostics, ...checked.diagnostics, ...externalTemplateProblems(defs.values(), known), ...varCycleDiagnostics(defs)];
+  const inventory: Inventory | undefined = inventoryRead?.hosts ? { file: options.inventory!, hosts: inventoryRead.hosts } : undefined;
+  // A broken inventory (null) is reported with its own problems; the runbook's are reported too, its `on:` unchecked.
+  const checked = await checkRunbook(src, resolvePath(file), known, inventoryRead ? (inventory ?? null) : undefined);
+  const diagnostics = [...read.diagnostics, ...inventoryDiagnostics, ...fromFiles.diagnostics, ...checked.diagnostics, ...externalTemplateProblems(defs.values(), known), ...varCycleDiagnostics(defs)];
   if (diagnostics.length > 0 || !checked.runbook) throw invalid(diagnostics);
 
   const runbook = checked.runbook;
@@ -94,6 +124,8 @@ export async function loadPlan(file: string, options: LoadPlanOptions = {}): Pro
     strictEnv: options.strictEnv ?? false,
     checkFilled: options.checkFilledValues ?? true,
     varPositions: Object.fromEntries([...defs.values()].map((d) => [d.name, d.pos])),
+    limit: options.limit,
+    sshConfig,
   });
   const secretValue = (name: string) => (Object.hasOwn(resolved.vars, name) ? String(resolved.vars[name] ?? '') : env[name]);
   concealValues(concealed, runbook.secrets.map(secretValue).filter(long));

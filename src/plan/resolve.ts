@@ -1,15 +1,17 @@
 import { createHash } from 'node:crypto';
 import { dirname, resolve as resolvePath } from 'node:path';
+import { runsOnHosts } from '../load/hosts.js';
 import { checkResolvedStep } from '../load/step-checks.js';
 import { varRefs } from '../load/vars.js';
 import type { Diagnostic, SourcePos } from '../model/diagnostic.js';
-import type { Plan, PlannedChange, RiskBand } from '../model/plan.js';
-import type { Change, ResolvedStep, Runbook, StepSpec } from '../model/runbook.js';
+import type { Plan, PlannedChange, PlannedTarget, RiskBand } from '../model/plan.js';
+import type { Change, HostRef, ResolvedStep, Runbook, StepSpec } from '../model/runbook.js';
 import { durationLimitProblem, parseDuration } from '../model/units.js';
 import type { TemplateField } from '../steps/contract.js';
 import { stepType } from '../steps/registry.js';
 import { fillField, StepBindings, TemplatePlacementError, VALUE_ENV, type FillContext } from '../template/fill.js';
 import { render, TemplateLookupError, type TemplateScope } from '../template/template.js';
+import { fleetOf, hostsOf, limitHosts } from './fleet.js';
 import { requiredCommandsCheck } from './required-commands.js';
 
 export function riskBand(risk: number): RiskBand {
@@ -28,6 +30,10 @@ export interface ResolveOptions {
   checkFilled?: boolean;
   /** Where each variable's effective value is written, for problems found while filling it. */
   varPositions?: Record<string, SourcePos | undefined>;
+  /** `--limit PATTERN`: which hosts changes on hosts target (see fleet.ts); a pattern matching nothing is a UsageError. */
+  limit?: string;
+  /** `--ssh-config FILE`, absolute: kept in `plan.fleet`. */
+  sshConfig?: string;
 }
 
 type Fill = (text: string, field: TemplateField | undefined) => { exec: string; shown: string };
@@ -92,7 +98,8 @@ function resolveVars(vars: Record<string, unknown>, scope: Omit<TemplateScope, '
  * first: the checksum is journaled and must not let anyone test a guess of a secret.
  */
 function checksum(change: Change, resolved: { apply: ResolvedStep[]; verify: ResolvedStep[]; rollback: ResolvedStep[] | null }, secrets: string[]): string {
-  const { pos: _pos, ...definition } = change;
+  // Where a change runs is not what it does on a host: `on` stays out (a local change's checksum is what it always was).
+  const { pos: _pos, on: _on, ...definition } = change;
   const strip = (steps: StepSpec[] | undefined) => steps?.map(({ pos: _p, templatePos: _t, ...s }) => s);
   const stripResolved = (steps: ResolvedStep[] | null) => steps?.map(({ pos: _p, ...s }) => s) ?? null;
   const normalised = { ...definition, apply: strip(change.apply), verify: strip(change.verify), rollback: strip(change.rollback) };
@@ -109,7 +116,13 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
   const diagnostics: Diagnostic[] = [];
   const baseScope = { env: options.env, name: runbook.name };
   let current: StepSpec | undefined;
+  /** Resolving a change on hosts that --limit left without any: `{{ host.… }}` is shown as written. */
+  let hostUnfilled = false;
+  /** The host whose steps are being resolved: its problems say so. */
+  let onHost: string | undefined;
+  const onHostPrefix = (host: string | undefined) => (host === undefined ? '' : `on host ${host}: `);
   const onMissing = (expr: string, reason: string) => {
+    if (hostUnfilled && expr.startsWith('host.')) return `{{ ${expr} }}`;
     if (expr.startsWith('env.') && !options.strictEnv) return `\${${expr.slice(4)}}`;
     throw new TemplateLookupError(expr, reason);
   };
@@ -118,7 +131,8 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
     const at = (name: string) => (Object.hasOwn(options.varPositions ?? {}, name) ? options.varPositions![name] : runbook.pos);
     return { vars, diagnostics: failed.map(([name, error]) => ({ code: 'unknown-var', message: `variable ${name}: ${error.message}`, pos: at(name) })) };
   }
-  const scope: TemplateScope = { ...baseScope, vars };
+  const localScope: TemplateScope = { ...baseScope, vars };
+  let scope = localScope;
   const fill = (text: string) => render(text, scope, onMissing);
   const secretNames = new Set(runbook.secrets);
   const isSecret = (expr: string) => secretNames.has(expr.startsWith('env.') ? expr.slice(4) : expr.split('.')[0]!);
@@ -143,7 +157,9 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
       const bindings = new StepBindings(Array.isArray(explicitParams) ? explicitParams.length : 0);
       const ctx: FillContext = { scope, onMissing, isSecret, bindings };
       const [exec, shown] = renderDeep(spec.params, '', def.templateFields ?? {}, (text, field) => fillField(text, field, ctx));
-      if (options.checkFilled !== false) checks.push(checkResolvedStep(spec, exec));
+      const prefix = onHostPrefix(onHost);
+      // Steps shown with `{{ host.… }}` unfilled (no host left) are not what runs anywhere: nothing to check.
+      if (options.checkFilled !== false && !hostUnfilled) checks.push(checkResolvedStep(spec, exec).then((found) => found.map((d) => ({ ...d, message: prefix + d.message }))));
       if (bindings.params.length > 0) (exec as { params?: unknown[] }).params = [...((exec as { params?: unknown[] }).params ?? []), ...bindings.params];
       const normalize = (p: unknown) => (def.normalize ? def.normalize(p) : p);
       const shownParams = normalize(shown);
@@ -156,7 +172,7 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
         type: spec.type,
         params,
         label: spec.name !== undefined ? fill(spec.name) : def.describe((def.withShown ? params : shownParams) as never),
-        timeout: spec.timeoutTemplate !== undefined ? filledTimeout(spec.timeoutTemplate) : spec.timeout,
+        timeout: spec.timeoutTemplate === undefined ? spec.timeout : hostUnfilled && spec.timeoutTemplate.includes('host.') ? undefined : filledTimeout(spec.timeoutTemplate),
         retries: spec.retries,
         interval: spec.interval,
         passes: spec.passes,
@@ -168,11 +184,26 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
     } catch (error) {
       const lookupFailed = error instanceof TemplateLookupError;
       const message = lookupFailed ? `${error.message} (in a ${spec.type} step)` : error instanceof TemplatePlacementError ? error.message : `cannot resolve ${spec.type} step: ${(error as Error).message}`;
-      diagnostics.push({ code: lookupFailed ? 'unknown-var' : error instanceof TemplatePlacementError ? 'template' : 'resolve', message, pos: current?.pos });
+      diagnostics.push({ code: lookupFailed ? 'unknown-var' : error instanceof TemplatePlacementError ? 'template' : 'resolve', message: onHostPrefix(onHost) + message, pos: current?.pos });
       return undefined;
     }
   };
   const resolveAll = (list: StepSpec[]) => list.map(resolveStep).filter((s): s is ResolvedStep => s !== undefined);
+  const resolveChange = (change: Change) => ({ apply: resolveAll(change.apply), verify: resolveAll(change.verify), rollback: change.rollback ? resolveAll(change.rollback) : null });
+  /** A change's steps as they run on `host`: `{{ host.name }}` and `{{ host.vars.X }}` filled (host vars are data, never templates). */
+  const resolveOn = (change: Change, host: HostRef | undefined) => {
+    onHost = host?.name;
+    const hostVars = host ? { host: { name: host.name, vars: host.vars } } : {};
+    scope = { ...localScope, vars: { ...vars, ...hostVars } };
+    hostUnfilled = host === undefined;
+    try {
+      return resolveChange(change);
+    } finally {
+      scope = localScope;
+      hostUnfilled = false;
+      onHost = undefined;
+    }
+  };
 
   const preflight = resolveAll(runbook.preflight);
   const secretValues = runbook.secrets
@@ -186,15 +217,32 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
       return text;
     }
   };
+  const allowed = limitHosts(runbook.hosts, options.limit);
+  const kept = (hosts: HostRef[]) => hosts.filter((h) => allowed === undefined || allowed.has(h.name));
+  const remote = runbook.changes.filter((c) => runsOnHosts(c.on));
+  const fleet = remote.length > 0 ? fleetOf(kept(hostsOf(runbook.hosts, remote.flatMap((c) => c.on))), runbook.rollout, options.sshConfig) : undefined;
+  const fleetOrder = new Map(fleet?.hosts.map((h, k) => [h.name, k]));
+  /** The hosts a change runs on, after --limit, each once, in the order the rollout reaches them. */
+  const hostsFor = (change: Change) => kept(hostsOf(runbook.hosts, change.on)).sort((a, b) => fleetOrder.get(a.name)! - fleetOrder.get(b.name)!);
   const changes: PlannedChange[] = runbook.changes.map((change, i) => {
-    const resolved = { apply: resolveAll(change.apply), verify: resolveAll(change.verify), rollback: change.rollback ? resolveAll(change.rollback) : null };
+    let resolved: ReturnType<typeof resolveChange>;
+    let targets: PlannedTarget[] | undefined;
+    if (runsOnHosts(change.on)) {
+      const hosts = hostsFor(change);
+      targets = hosts.map((host) => {
+        const steps = resolveOn(change, host);
+        return { host: host.name, ...steps, checksum: checksum(change, steps, secretValues) };
+      });
+      resolved = targets[0] ? { apply: targets[0].apply, verify: targets[0].verify, rollback: targets[0].rollback } : resolveOn(change, undefined);
+    } else resolved = resolveChange(change);
     return {
       number: i + 1,
       change: { ...change, title: fillText(change.title) },
       band: riskBand(change.risk),
-      checksum: checksum(change, resolved, secretValues),
+      checksum: targets?.[0]?.checksum ?? checksum(change, resolved, secretValues),
       ...resolved,
       ...(change.irreversible !== undefined ? { irreversible: change.irreversible } : {}),
+      ...(targets ? { targets } : {}),
       needsAcceptRisk: change.risk > runbook.policy.maxRisk,
       needsConfirm: change.risk >= runbook.policy.confirmFrom,
     };
@@ -215,7 +263,8 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
   }
   for (const found of await Promise.all(checks)) diagnostics.push(...found);
   if (diagnostics.length > 0) return { diagnostics, vars };
-  const commandsCheck = requiredCommandsCheck(preflight, changes, checkpoint !== undefined);
+  // Programs the steps of changes on hosts run are needed on those hosts, not here.
+  const commandsCheck = requiredCommandsCheck(preflight, changes.filter((c) => c.targets === undefined), checkpoint !== undefined);
   if (commandsCheck) preflight.unshift(commandsCheck);
 
   const sum = runbook.changes.reduce((s, c) => s + c.risk, 0);
@@ -243,6 +292,7 @@ export async function resolvePlan(runbook: Runbook, options: ResolveOptions): Pr
       changes,
       risk: { sum, max, percent, band: riskBand(Math.round(percent / 10)) },
       verdict: { ok: over.length === 0, text: verdictParts.join('; ') },
+      ...(fleet ? { fleet } : {}),
     },
   };
 }

@@ -26,6 +26,9 @@ export interface SavedPlanInput {
   runbook: FileDigest;
   varsFiles: FileDigest[];
   vars: string[];
+  inventory?: FileDigest;
+  limit?: string;
+  sshConfig?: FileDigest;
 }
 
 export function savedPlan(input: SavedPlanInput): SavedPlan {
@@ -38,6 +41,9 @@ export function savedPlan(input: SavedPlanInput): SavedPlan {
     runbook: input.runbook,
     varsFiles: input.varsFiles,
     vars: input.vars,
+    ...(input.inventory ? { inventory: input.inventory } : {}),
+    ...(input.limit !== undefined ? { limit: input.limit } : {}),
+    ...(input.sshConfig ? { sshConfig: input.sshConfig } : {}),
     secrets: input.plan.runbook.secrets,
     risk: input.plan.risk,
     verdict: input.plan.verdict,
@@ -61,7 +67,13 @@ export function staleReasons(saved: SavedPlan, ctx: PlanContext): string[] {
   const reasons: string[] = [];
   if (saved.engine.version !== ctx.engineVersion) reasons.push(`it was made by runbook ${saved.engine.version}; this is runbook ${ctx.engineVersion}`);
   if (saved.environment !== ctx.environment) reasons.push(`it was made for environment "${saved.environment}"; this apply is for environment "${ctx.environment}" (--environment / RUNBOOK_ENVIRONMENT)`);
-  for (const [what, f] of [['the runbook', saved.runbook] as const, ...saved.varsFiles.map((v) => ['vars file', v] as const)]) {
+  const files = [
+    ['the runbook', saved.runbook] as const,
+    ...(saved.inventory ? [['the inventory', saved.inventory] as const] : []),
+    ...(saved.sshConfig ? [['the ssh config', saved.sshConfig] as const] : []),
+    ...saved.varsFiles.map((v) => ['vars file', v] as const),
+  ];
+  for (const [what, f] of files) {
     const now = ctx.digest(f.file);
     if (now === undefined) reasons.push(`${what} ${f.file} cannot be read now`);
     else if (now !== f.sha256) reasons.push(`${what} ${f.file} changed since: its sha256 digest differs (plan ${f.sha256.slice(0, 12)}…, now ${now.slice(0, 12)}…)`);

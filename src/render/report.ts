@@ -1,4 +1,4 @@
-import { statusText, undoSteps, type ChangeState, type RunState } from '../history/applied-state.js';
+import { changeKey, statusText, undoSteps, type ChangeState, type RunState } from '../history/applied-state.js';
 import type { RunOutcome, StepFailure } from '../model/events.js';
 
 function failureLines(f: StepFailure, indent = '  '): string[] {
@@ -22,8 +22,8 @@ const HEADLINE: Record<RunOutcome, string> = {
 export interface ReportInput {
   state: RunState;
   outcome: RunOutcome;
-  failure?: { changeId?: string; phase: string; step?: string; failure: StepFailure };
-  rollbackFailure?: { changeId: string; failure: StepFailure };
+  failure?: { changeId?: string; phase: string; step?: string; failure: StepFailure; host?: string };
+  rollbackFailure?: { changeId: string; failure: StepFailure; host?: string };
   /** Every preflight check that failed. */
   preflightFailures?: { step: string; failure: StepFailure }[];
   /** The rollback stopped because of an interrupt (not because an undo step failed). */
@@ -34,6 +34,27 @@ export interface ReportInput {
   command?: 'apply' | 'rollback';
   /** Other runs of this runbook/environment that still have changes applied: the system is not as before while there are any. */
   othersApplied?: string[];
+  /** Hosts that failed in a rollout, and why. */
+  failedHosts?: Map<string, string>;
+}
+
+/** A rollout: one line per host, in rollout order — what it holds now. */
+function hostLines(state: RunState, failed: Map<string, string> | undefined): string[] {
+  if (!state.fleet) return [];
+  const lines = ['hosts:'];
+  const width = Math.max(...state.fleet.hosts.map((h) => h.length));
+  for (const host of state.fleet.hosts) {
+    const mine = state.changes.filter((c) => c.host === host);
+    const why = failed?.get(host);
+    const left = mine.filter((c) => c.status !== 'rolled-back');
+    let text: string;
+    if (mine.length === 0) text = why ? `✖ failed, nothing changed: ${why}` : '· not reached (nothing changed)';
+    else if (left.length === 0) text = why ? `↩ rolled back (failed: ${why})` : '↩ rolled back';
+    else if (left.every((c) => c.status === 'verified' || (c.status === 'applied' && c.noVerifySteps))) text = `✔ applied and verified: ${left.map((c) => c.id).join(', ')}`;
+    else text = `⚠ still applied: ${left.map((c) => `${c.id} (${statusText(c)})`).join(', ')}${why ? ` — failed: ${why}` : ''}`;
+    lines.push(`  ${host.padEnd(width)}  ${text}`);
+  }
+  return lines;
 }
 
 /** How taking the git checkpoint back went, once a rollback left nothing of the run applied. */
@@ -55,6 +76,9 @@ function headline(input: ReportInput, remaining: ChangeState[]): string {
   const { outcome, state } = input;
   if (outcome === 'rollback-failed' && input.rollbackInterrupted) return '🛑 ROLLBACK STOPPED by an interrupt — manual action needed';
   if (input.command === 'rollback') return outcome === 'rolled-back' ? '↩ rolled back' : HEADLINE[outcome];
+  if (outcome === 'applied' && input.failedHosts?.size) {
+    return `⚠ applied on every host but ${[...input.failedHosts.keys()].join(', ')}: ${input.failedHosts.size === 1 ? 'it' : 'they'} failed and ${input.failedHosts.size === 1 ? 'was' : 'were'} rolled back (within maxFailures)`;
+  }
   if (outcome === 'applied') {
     const unchecked = state.changes.filter((c) => c.noVerifySteps).map((c) => c.id);
     if (unchecked.length === state.changes.length) return '✅ all changes applied (none has verify steps: nothing was verified)';
@@ -71,27 +95,27 @@ export function renderReport(input: ReportInput): string {
   const { state, outcome } = input;
   const remaining = state.changes.filter((c) => c.status !== 'rolled-back');
   const lines = ['', `${headline(input, remaining)} (run ${state.runId})`];
-  const by = (pred: (c: ChangeState) => boolean) => state.changes.filter(pred).map((c) => `${c.number}. ${c.id}`);
+  const by = (pred: (c: ChangeState) => boolean) => state.changes.filter(pred).map((c) => `${c.number}. ${changeKey(c)}`);
   const applied = state.changes
     .filter((c) => c.status === 'verified' || (c.status === 'applied' && c.noVerifySteps === true))
-    .map((c) => `${c.number}. ${c.id}${c.noVerifySteps ? ' (no verify steps)' : ''}`);
+    .map((c) => `${c.number}. ${changeKey(c)}${c.noVerifySteps ? ' (no verify steps)' : ''}`);
   const rolledBack = by((c) => c.status === 'rolled-back');
   if (applied.length) lines.push(`applied:      ${applied.join(', ')}`);
   if (input.failure) {
     const f = input.failure;
-    lines.push(`failed:       ${f.changeId ? `${f.changeId}, ` : ''}${f.phase}${f.step ? ` step "${f.step}"` : ''}`, ...failureLines(f.failure, '              '));
+    lines.push(`failed:       ${f.changeId ? `${f.changeId}${f.host !== undefined ? ` on ${f.host}` : ''}, ` : ''}${f.phase}${f.step ? ` step "${f.step}"` : ''}`, ...failureLines(f.failure, '              '));
   }
   for (const [i, f] of (input.preflightFailures ?? []).entries()) {
     lines.push(`${i === 0 ? 'failed:       ' : '              '}preflight check "${f.step}"`, ...failureLines(f.failure, '                '));
   }
   if (rolledBack.length) lines.push(`rolled back:  ${rolledBack.join(', ')}`);
-  if (input.rollbackFailure) lines.push(`rollback of ${input.rollbackFailure.changeId} failed:`, ...failureLines(input.rollbackFailure.failure, '              '));
+  if (input.rollbackFailure) lines.push(`rollback of ${input.rollbackFailure.changeId}${input.rollbackFailure.host !== undefined ? ` on ${input.rollbackFailure.host}` : ''} failed:`, ...failureLines(input.rollbackFailure.failure, '              '));
   if (outcome !== 'applied') {
     const gitKept = state.checkpointCommit?.undone?.restored === false ? ', except git HEAD (below)' : '';
     const others = input.othersApplied ?? [];
     lines.push(
       remaining.length
-        ? `still applied: ${remaining.map((c) => `${c.number}. ${c.id} (${c.status === 'applied' && c.noVerifySteps ? 'no verify steps' : statusText(c)})`).join(', ')}`
+        ? `still applied: ${remaining.map((c) => `${c.number}. ${changeKey(c)} (${c.status === 'applied' && c.noVerifySteps ? 'no verify steps' : statusText(c)})`).join(', ')}`
         : others.length
           ? `still applied: nothing of this run${gitKept}; but run${others.length === 1 ? '' : 's'} ${others.join(', ')} still ${others.length === 1 ? 'has' : 'have'} changes applied (runbook rollback without --run undoes them, newest first)`
           : `still applied: nothing — the system is as before this run${gitKept}`,
@@ -104,6 +128,7 @@ export function renderReport(input: ReportInput): string {
       else for (const s of undoSteps(c)) lines.push(`  ${c.id}: ${s.label}`);
     }
   }
+  lines.push(...hostLines(state, input.failedHosts));
   lines.push(...checkpointLines(state));
   if (remaining.length && outcome !== 'applied') {
     lines.push(

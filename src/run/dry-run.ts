@@ -4,6 +4,7 @@ import type { Plan, PlannedChange } from '../model/plan.js';
 import type { ResolvedStep } from '../model/runbook.js';
 import { stepType } from '../steps/registry.js';
 import { stepContext, type StepEnvironment } from './step-runner.js';
+import { localTarget } from '../steps/kit/local-target.js';
 
 export interface PreviewLine {
   change?: string;
@@ -28,7 +29,7 @@ async function previewStep(step: ResolvedStep, phase: Phase, base: StepEnvironme
 
 /** `apply --dry-run`: what each step would do, read from the live system, changing nothing. */
 export async function previewChanges(plan: Plan, changes: PlannedChange[]): Promise<PreviewLine[]> {
-  const base: StepEnvironment = { runbookDir: dirname(plan.runbook.file), env: process.env, recorded: {}, output: () => {} };
+  const base: StepEnvironment = { runbookDir: dirname(plan.runbook.file), target: localTarget(dirname(plan.runbook.file)), workdir: dirname(plan.runbook.file), env: process.env, recorded: {}, output: () => {} };
   const lines: PreviewLine[] = [];
   for (const c of changes) {
     for (const s of c.apply) lines.push(await previewStep(s, 'apply', base, c.change.id));

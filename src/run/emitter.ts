@@ -29,16 +29,28 @@ export class Emitter {
     return this.journal?.snapshots;
   }
 
-  async emit(event: EngineEvent, durable = false): Promise<void> {
+  /** Hosts of a batch run in parallel: their events still reach the journal and the renderers one at a time, in the order emitted. */
+  private queue: Promise<void> = Promise.resolve();
+
+  emit(event: EngineEvent, durable = false): Promise<void> {
+    const next = this.queue.then(() => this.emitNow(event, durable));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async emitNow(event: EngineEvent, durable: boolean): Promise<void> {
     if (event.type === 'step.output' && this.redact.stream) {
-      const key = `${event.phase}\0${event.changeId ?? ''}\0${event.index}`;
+      const key = `${event.phase}\0${event.changeId ?? ''}\0${event.index}\0${event.host ?? ''}`;
       const output = this.outputs.get(key) ?? { stream: this.redact.stream(), event };
       this.outputs.set(key, { ...output, event });
       const chunk = output.stream.push(event.chunk);
       if (chunk !== '') await this.deliver({ ...redactDeep({ ...event, chunk: '' }, this.redact), chunk });
       return;
     }
+    // Another host's events do not end this host's output: a secret split across its chunks stays whole.
+    const host = 'host' in event ? event.host : undefined;
     for (const [key, { stream, event: last }] of [...this.outputs]) {
+      if (host !== undefined && last.host !== host) continue;
       this.outputs.delete(key);
       const rest = stream.end();
       if (rest !== '') await this.deliver({ ...redactDeep({ ...last, chunk: '' }, this.redact), chunk: rest });

@@ -5,6 +5,7 @@ import { createRedactor } from '../secrets/redact.js';
 import { checkCheckpoint } from './checkpoint.js';
 import { Emitter } from './emitter.js';
 import { failureOf, retryFields, runWithRetries, type StepEnvironment } from './step-runner.js';
+import { localTarget } from '../steps/kit/local-target.js';
 
 /** A preflight check that failed: its name and why (with the command, exit code and output tail when it ran one). */
 export interface PreflightFailure {
@@ -13,7 +14,7 @@ export interface PreflightFailure {
 }
 
 /** Runs every preflight check (read-only; all of them, even after a failure). Returns the failures. */
-export async function runPreflight(plan: Plan, emitter: Emitter, base: Omit<StepEnvironment, 'output'>, signal: AbortSignal): Promise<PreflightFailure[]> {
+export async function runPreflight(plan: Plan, emitter: Emitter, base: Omit<StepEnvironment, 'output'>, signal: AbortSignal, more?: () => Promise<PreflightFailure[]>): Promise<PreflightFailure[]> {
   const failures: PreflightFailure[] = [];
   for (const [index, step] of plan.preflight.entries()) {
     if (signal.aborted) break;
@@ -30,6 +31,7 @@ export async function runPreflight(plan: Plan, emitter: Emitter, base: Omit<Step
     }
   }
   if (!signal.aborted) failures.push(...(await checkCheckpoint(plan, emitter, base.env)));
+  if (!signal.aborted && more) failures.push(...(await more()));
   await emitter.emit({ type: 'preflight.finished', ok: failures.length === 0, failures: failures.map((f) => `${f.step}: ${f.failure.message}`) }, true);
   return failures;
 }
@@ -37,6 +39,6 @@ export async function runPreflight(plan: Plan, emitter: Emitter, base: Omit<Step
 /** `plan --check` and `apply --dry-run`: the preflight alone, no journal. */
 export async function runPreflightOnly(plan: Plan, listeners: EventListener[], signal = new AbortController().signal): Promise<boolean> {
   const emitter = new Emitter(undefined, listeners, createRedactor(plan.secretValues));
-  const failures = await runPreflight(plan, emitter, { runbookDir: dirname(plan.runbook.file), env: process.env, recorded: {} }, signal);
+  const failures = await runPreflight(plan, emitter, { runbookDir: dirname(plan.runbook.file), target: localTarget(dirname(plan.runbook.file)), workdir: dirname(plan.runbook.file), env: process.env, recorded: {} }, signal);
   return failures.length === 0;
 }

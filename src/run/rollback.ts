@@ -1,7 +1,8 @@
-import { undoSteps, type ChangeState } from '../history/applied-state.js';
+import { changeKey, undoSteps, type ChangeState } from '../history/applied-state.js';
 import type { Phase, StepFailure } from '../model/events.js';
 import { fillSecrets, type SecretValues } from '../secrets/secrets.js';
 import type { ResolvedStep } from '../model/runbook.js';
+import { holderIdentity } from '../support/process-identity.js';
 import type { Emitter } from './emitter.js';
 import { readSnapshots, SnapshotNotReadableError } from './snapshots.js';
 import { abortReason, failureOf, retryFields, runWithRetries, type StepEnvironment } from './step-runner.js';
@@ -18,7 +19,7 @@ export interface RollbackSignals {
 export interface RollbackResult {
   ok: boolean;
   undone: string[];
-  failed?: { changeId: string; failure: StepFailure };
+  failed?: { changeId: string; failure: StepFailure; host?: string };
   /** Stopped by an interrupt before finishing. */
   interrupted: boolean;
 }
@@ -42,6 +43,8 @@ export async function rollbackChanges(
   const stopped = () => signals.stop.aborted || signals.kill.aborted;
   const result: RollbackResult = { ok: true, undone: [], interrupted: false };
   if (changes.length === 0) return result;
+  const host = changes[0]!.host;
+  const on = host !== undefined ? { host } : {};
   // Every snapshot the undo needs is read back first: one that is missing or damaged stops the rollback before anything is written.
   const undo = new Map<ChangeState, ResolvedStep[]>();
   let unreadable: { changeId: string; failure: StepFailure } | undefined;
@@ -55,10 +58,10 @@ export async function rollbackChanges(
       break;
     }
   }
-  await emitter.emit({ type: 'rollback.started', changeIds: changes.map((c) => c.id), reason, pid: process.pid }, true);
+  await emitter.emit({ type: 'rollback.started', changeIds: changes.map(changeKey), reason, pid: process.pid, ...on }, true);
   if (unreadable) {
-    await emitter.emit({ type: 'change.rolledBack', changeId: unreadable.changeId, ok: false, failure: unreadable.failure, durationMs: 0 }, true);
-    return { ok: false, undone: [], failed: unreadable, interrupted: false };
+    await emitter.emit({ type: 'change.rolledBack', changeId: unreadable.changeId, ok: false, failure: unreadable.failure, durationMs: 0, ...on }, true);
+    return { ok: false, undone: [], failed: { ...unreadable, ...on }, interrupted: false };
   }
   const phase: Phase = 'rollback';
   for (const change of changes) {
@@ -66,17 +69,17 @@ export async function rollbackChanges(
     if (stopped()) return { ok: false, undone: result.undone, interrupted: true };
     if (change.irreversible !== undefined) {
       const failure = { message: `cannot be undone (rollback: none): ${change.irreversible}` };
-      await emitter.emit({ type: 'change.rolledBack', changeId: change.id, ok: false, failure, durationMs: 0 }, true);
+      await emitter.emit({ type: 'change.rolledBack', changeId: change.id, ok: false, failure, durationMs: 0, ...on }, true);
       result.ok = false;
-      result.failed ??= { changeId: change.id, failure };
+      result.failed ??= { changeId: change.id, failure, ...on };
       continue;
     }
     const steps = undo.get(change)!;
-    await emitter.emit({ type: 'change.rollingBack', changeId: change.id, steps: steps.length }, true);
+    await emitter.emit({ type: 'change.rollingBack', changeId: change.id, steps: steps.length, ...on }, true);
     const started = performance.now();
     for (const [index, journaled] of steps.entries()) {
       const { step, missing } = fillSecrets(journaled, secrets);
-      const ref = { phase, changeId: change.id, index, label: step.label };
+      const ref = { phase, changeId: change.id, index, label: step.label, ...on };
       let failure: StepFailure | undefined;
       if (missing.length > 0) {
         failure = { message: `cannot restore: the secret(s) ${missing.join(', ')} are needed; set them in the environment (or pass --var) and run runbook rollback again` };
@@ -84,7 +87,8 @@ export async function rollbackChanges(
         failure = { message: abortReason(signals.kill.aborted ? signals.kill : signals.stop) };
       } else {
         try {
-          await runWithRetries(step, phase, { ...base, output: (chunk) => void emitter.emit({ type: 'step.output', ...ref, chunk }) }, signals.kill, {
+          const spawned = (pid: number) => void emitter.emit({ type: 'step.process', ...ref, pid, ...holderIdentity(pid) }, true);
+          await runWithRetries(step, phase, { ...base, output: (chunk) => void emitter.emit({ type: 'step.output', ...ref, chunk }), spawned }, signals.kill, {
             started: (attempt) => emitter.emit({ type: 'step.started', ...ref, attempt }),
             finished: (attempt, r) =>
               emitter.emit(
@@ -98,12 +102,12 @@ export async function rollbackChanges(
         }
       }
       if (failure) {
-        await emitter.emit({ type: 'change.rolledBack', changeId: change.id, ok: false, failure, durationMs: performance.now() - started }, true);
-        return { ok: false, undone: result.undone, failed: { changeId: change.id, failure }, interrupted: stopped() };
+        await emitter.emit({ type: 'change.rolledBack', changeId: change.id, ok: false, failure, durationMs: performance.now() - started, ...on }, true);
+        return { ok: false, undone: result.undone, failed: { changeId: change.id, failure, ...on }, interrupted: stopped() };
       }
     }
-    await emitter.emit({ type: 'change.rolledBack', changeId: change.id, ok: true, durationMs: performance.now() - started }, true);
-    result.undone.push(change.id);
+    await emitter.emit({ type: 'change.rolledBack', changeId: change.id, ok: true, durationMs: performance.now() - started, ...on }, true);
+    result.undone.push(changeKey(change));
   }
   return result;
 }

@@ -1,9 +1,9 @@
-import { isAbsolute, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Phase, StepFailure } from '../model/events.js';
 import type { ResolvedStep } from '../model/runbook.js';
 import { formatMs } from '../model/units.js';
 import { StepFailedError, type StepContext, type StepOutcome } from '../steps/contract.js';
+import type { Target } from '../steps/kit/target.js';
 import { stepType } from '../steps/registry.js';
 
 export const DEFAULT_TIMEOUT_MS = 5 * 60_000;
@@ -16,11 +16,33 @@ export const ABANDON_AFTER_MS = 3000;
 
 export interface StepEnvironment {
   runbookDir: string;
+  /** Where steps act; `workdir` is its directory for steps without `cwd` (the runbook's here, the login directory on a host). */
+  target: Target;
+  workdir: string;
   env: NodeJS.ProcessEnv;
   recorded: StepContext['recorded'];
   output: (chunk: string) => void;
   /** `runbook rollback --force`. */
   force?: boolean;
+  /** Told the pid of every process a step starts (journaled for orphan clean-up). */
+  spawned?: (pid: number, phase: Phase, step: ResolvedStep) => void;
+}
+
+/** The target as one step sees it: every process it starts is reported to `spawned`. */
+function reportingTarget(base: StepEnvironment, phase: Phase, step: ResolvedStep): Target {
+  const spawned = base.spawned;
+  if (!spawned) return base.target;
+  // Derived, not copied: a target may be a class instance whose methods live on its prototype.
+  return Object.assign(Object.create(base.target) as Target, {
+    exec: (req: Parameters<Target['exec']>[0]) =>
+      base.target.exec({
+        ...req,
+        onSpawn: (pid) => {
+          req.onSpawn?.(pid);
+          spawned(pid, phase, step);
+        },
+      }),
+  });
 }
 
 export function stepTimeout(step: ResolvedStep): number {
@@ -29,9 +51,10 @@ export function stepTimeout(step: ResolvedStep): number {
 
 /** Builds the context a step runs in; `signal` aborts on timeout or on the parent's abort. */
 export function stepContext(step: ResolvedStep, phase: Phase, base: StepEnvironment, signal: AbortSignal): StepContext {
-  const cwd = step.cwd === undefined ? base.runbookDir : isAbsolute(step.cwd) ? step.cwd : resolve(base.runbookDir, step.cwd);
+  const cwd = step.cwd === undefined ? base.workdir : base.target.resolve(base.workdir, step.cwd);
   return {
     phase,
+    target: reportingTarget(base, phase, step),
     cwd,
     runbookDir: base.runbookDir,
     env: step.env ? { ...base.env, ...step.env } : base.env,

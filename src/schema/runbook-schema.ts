@@ -1,3 +1,4 @@
+import { GROUP_NAME_PATTERN, HOST_NAME_PATTERN, PERCENT_PATTERN } from '../model/hosts.js';
 import { unitDefs } from '../model/units.js';
 import { stepTypes } from '../steps/registry.js';
 
@@ -15,6 +16,30 @@ export const commonStepProperties = {
   settle: { $ref: '#/$defs/duration', description: 'Verify: wait this long before the first attempt.' },
   cwd: { type: 'string', minLength: 1, description: 'Working directory, relative to the runbook’s directory.' },
   env: { type: 'object', additionalProperties: { type: 'string' }, description: 'Extra environment variables for the step.' },
+} as const;
+
+/** A rollout figure: a whole number of hosts (at least `min`), or a percentage of the targeted hosts. */
+const hostCount = (min: number, description: string) => ({
+  description,
+  oneOf: [
+    { type: 'integer', minimum: min, maximum: 1_000_000 },
+    { type: 'string', pattern: PERCENT_PATTERN },
+  ],
+});
+
+const groupName = { type: 'string', pattern: GROUP_NAME_PATTERN } as const;
+
+/** `hosts:` — groups of ssh destinations, each a list of names or a map of names to the host's own vars. */
+const hostsSchema = {
+  type: 'object',
+  propertyNames: { pattern: GROUP_NAME_PATTERN },
+  description: 'Host groups: each a list of ssh destinations ([user@]host or a ~/.ssh/config alias), or a map of them to their own vars ({{ host.vars.X }}). --inventory FILE replaces it.',
+  additionalProperties: {
+    oneOf: [
+      { type: 'array', uniqueItems: true, items: { type: 'string', pattern: HOST_NAME_PATTERN } },
+      { type: 'object', propertyNames: { pattern: HOST_NAME_PATTERN }, additionalProperties: { type: ['object', 'null'] } },
+    ],
+  },
 } as const;
 
 /** The full v1 runbook JSON Schema, assembled from the step types' fragments. */
@@ -48,7 +73,7 @@ export function buildRunbookSchema(): Record<string, unknown> {
         properties: {
           maxRisk: { type: 'integer', minimum: 0, maximum: 10, description: 'Changes above this risk need --accept-risk (default 5).' },
           confirmFrom: { type: 'integer', minimum: 0, maximum: 11, description: 'Changes at or above this risk ask for confirmation, or need --yes without a terminal (default 3).' },
-          onFailure: { enum: ['rollback-all', 'rollback-change', 'stop'], description: 'What a failed apply or verify does (default rollback-all).' },
+          onFailure: { enum: ['rollback-all', 'rollback-change', 'rollback-failed', 'stop'], description: 'What a failed apply or verify does (default rollback-all: every change of this run, on every host it reached; rollback-failed: only the hosts that failed).' },
           planMaxAge: { $ref: '#/$defs/duration', description: 'apply refuses a saved plan (plan --out) older than this (apply --max-age overrides it).' },
         },
       },
@@ -69,6 +94,18 @@ export function buildRunbookSchema(): Record<string, unknown> {
               include: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Untracked paths or globs (git pathspecs, relative to dir) to commit even though they look like secrets or are over 10 MB.' },
             },
           },
+        },
+      },
+      hosts: hostsSchema,
+      rollout: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'How changes on hosts roll out (default: canary 1, batch 1, maxFailures 0, pause 0s). Numbers of hosts, or percentages of the targeted hosts ("25%").',
+        properties: {
+          canary: hostCount(0, 'Hosts changed first, alone, before any other (default 1; 0: none). A percentage rounds up.'),
+          batch: hostCount(1, 'Hosts changed together in each later batch (default 1). A percentage rounds up, to at least 1.'),
+          maxFailures: hostCount(0, 'Failed hosts tolerated before the rollout stops (default 0). A percentage rounds down.'),
+          pause: { $ref: '#/$defs/duration', description: 'Wait between batches (default 0s).' },
         },
       },
       preflight: { type: 'array', items: { $ref: '#/$defs/step' }, description: 'Read-only checks run before anything changes; any failure stops the apply.' },
@@ -121,6 +158,10 @@ export function buildRunbookSchema(): Record<string, unknown> {
           impact: { type: 'string', description: 'Impact on production if it goes wrong.' },
           rollbackTime: { type: 'string', description: 'How long undoing it takes, e.g. 5m.' },
           verifiedBy: { type: 'string', description: 'Short words for the plan’s verification column.' },
+          on: {
+            description: 'Where it runs: a host group, a list of groups, or `local` (the default): this machine.',
+            oneOf: [groupName, { type: 'array', minItems: 1, uniqueItems: true, items: groupName }],
+          },
           does: { ...strings, description: 'What the change does.' },
           breaks: {
             type: 'array',

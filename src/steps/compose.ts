@@ -1,4 +1,4 @@
-import type { StepType } from './contract.js';
+import type { StepContext, StepOutcome, StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
 import { killGroupOnAbort } from './kit/process-group.js';
 
@@ -108,8 +108,9 @@ export const composeStep: StepType<ComposeParams> = {
   },
   invertible: () => false,
   async run(p, ctx) {
+    const dir = ctx.target.resolve(ctx.cwd, p.dir);
+    if (ctx.target.remote) return runOnHost(p, ctx, dir);
     const { execa } = await import('execa');
-    const dir = p.dir.startsWith('/') ? p.dir : `${ctx.cwd}/${p.dir}`;
     const probe: Run = (file, args, opts) => execa(file, args, { ...opts, reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', cancelSignal: ctx.signal });
     const cli = p.cli === 'auto' ? await detect(probe, dir, ctx.env) : p.cli;
     if (!cli) throw new StepFailedError('neither docker compose (the v2 plugin) nor docker-compose (v1) is installed', { command: `docker compose ${composeArgs(p).join(' ')}` });
@@ -123,12 +124,29 @@ export const composeStep: StepType<ComposeParams> = {
     const output = String(result.all ?? '');
     if (output) ctx.output(output);
     if (ctx.signal.aborted) throw new StepFailedError(ctx.signal.reason instanceof Error ? ctx.signal.reason.message : 'aborted', { command: shown });
-    if (result.exitCode !== 0) {
-      const problem = composeProblem(output, cli);
-      // A known problem keeps only compose's last line: never a Python traceback in the report.
-      const tail = problem ? (output.trim().split('\n').at(-1) ?? '') : output.slice(-2000);
-      throw new StepFailedError(problem ?? `${cli} ${p.action} exited with code ${result.exitCode}`, { command: shown, exitCode: result.exitCode, outputTail: tail });
-    }
-    return { detail: p.action === 'logs' ? `${output.split('\n').length} lines` : 'done' };
+    return composeResult(p, cli, shown, result.exitCode ?? null, output);
   },
 };
+
+function composeResult(p: ComposeParams, cli: Exclude<ComposeCli, 'auto'>, shown: string, exitCode: number | null, output: string): StepOutcome {
+  if (exitCode !== 0) {
+    const problem = composeProblem(output, cli);
+    // A known problem keeps only compose's last line: never a Python traceback in the report.
+    const tail = problem ? (output.trim().split('\n').at(-1) ?? '') : output.slice(-2000);
+    throw new StepFailedError(problem ?? `${cli} ${p.action} exited with code ${exitCode}`, { command: shown, exitCode, outputTail: tail });
+  }
+  return { detail: p.action === 'logs' ? `${output.split('\n').length} lines` : 'done' };
+}
+
+/** On a host: the same commands through its channel; `auto` asks that host's docker. */
+async function runOnHost(p: ComposeParams, ctx: StepContext, dir: string): Promise<StepOutcome> {
+  const exec = (argv: string[], capture: boolean) => ctx.target.exec({ argv, cwd: dir, env: ctx.env, signal: ctx.signal, capture, ...(capture ? {} : { onOutput: ctx.output }) });
+  const works = async (argv: string[]) => (await exec(argv, true).catch(() => undefined))?.exitCode === 0;
+  const cli: Exclude<ComposeCli, 'auto'> | undefined =
+    p.cli !== 'auto' ? p.cli : (await works(['docker', 'compose', 'version'])) ? 'docker compose' : (await works(['docker-compose', 'version', '--short'])) ? 'docker-compose' : undefined;
+  if (!cli) throw new StepFailedError(`neither docker compose (the v2 plugin) nor docker-compose (v1) is installed on ${ctx.target.name}`, { command: `docker compose ${composeArgs(p).join(' ')}` });
+  const [file, lead] = program(cli);
+  const args = [...lead, ...composeArgs(p)];
+  const result = await exec([file, ...args], true);
+  return composeResult(p, cli, `${file} ${args.join(' ')}`, result.exitCode, result.stdout + result.stderr);
+}

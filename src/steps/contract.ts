@@ -1,5 +1,6 @@
 import type { Phase } from '../model/events.js';
 import type { ResolvedStep } from '../model/runbook.js';
+import type { Target } from './kit/target.js';
 
 /**
  * Where a string param's templates go: `shell`, a bash command the step runs with `ctx.env`
@@ -12,11 +13,13 @@ export type TemplateField = 'shell' | 'cron' | 'sql' | 'sql-script' | 'http-url'
 
 export interface StepContext {
   phase: Phase;
+  /** Where the step acts (this machine or a host): steps touch the system only through it. */
+  target: Target;
   /** Absolute working directory: the step's `cwd` resolved against the runbook's directory. */
   cwd: string;
   /** Directory of the runbook file. */
   runbookDir: string;
-  /** process.env merged with the step's `env`. */
+  /** Here: process.env merged with the step's `env`. On a host: the step's `env` only (added to the login environment). */
   env: NodeJS.ProcessEnv;
   /** Aborted on timeout or interrupt: the step must stop (kill its process group) and reject. */
   signal: AbortSignal;
@@ -135,7 +138,7 @@ export interface StepType<P = unknown> {
    * For an inverse step (as journaled): why running it now would overwrite what someone else
    * changed since the apply, or undefined. Reads only; `status` shows it.
    */
-  drift?(params: P): Promise<string | undefined>;
+  drift?(params: P, target: Target): Promise<string | undefined>;
   /** For `--dry-run`: what would happen, without changing anything. */
   preview?(params: P, ctx: StepContext): Promise<Preview>;
   /** Default timeout in ms for this type (the executor's default otherwise). */

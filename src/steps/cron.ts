@@ -119,8 +119,8 @@ export function applyEntry(text: string, p: CronParams): string {
   return tableText(lines);
 }
 
-function target(p: CronParams, ctx: Pick<StepContext, 'cwd'>): CronTarget {
-  return { user: p.user, file: p.file ? (p.file.startsWith('/') ? p.file : `${ctx.cwd}/${p.file}`) : undefined };
+function target(p: CronParams, ctx: Pick<StepContext, 'cwd' | 'target'>): CronTarget {
+  return { user: p.user, file: p.file ? ctx.target.resolve(ctx.cwd, p.file) : undefined };
 }
 
 export const cronStep: StepType<CronParams> = {
@@ -172,7 +172,7 @@ export const cronStep: StepType<CronParams> = {
   invertible: () => true,
   async inverse(p, ctx): Promise<ResolvedStep[]> {
     const t = target(p, ctx);
-    const table = await readCrontabState(t, ctx.signal);
+    const table = await readCrontabState(t, ctx.target, ctx.signal);
     const lines = tableLines(table.text);
     const at = lines.findIndex((l) => isEntry(l.text, p.id));
     const base = { id: p.id, ...(t.user ? { user: t.user } : {}), ...(t.file ? { file: t.file } : {}) };
@@ -187,20 +187,20 @@ export const cronStep: StepType<CronParams> = {
     if (p.state === 'present' && p.line === undefined) await checkSchedule(p.schedule ?? '');
     if (p.command?.includes('\n')) throw new StepFailedError('a cron command must be one line');
     const t = target(p, ctx);
-    const table = await readCrontabState(t, ctx.signal);
+    const table = await readCrontabState(t, ctx.target, ctx.signal);
     const before = table.text;
     const after = applyEntry(before, p);
     if (p.dropEmpty && after === '' && table.exists) {
-      await removeCrontab(t, ctx.signal);
+      await removeCrontab(t, ctx.target, ctx.signal);
       return { detail: `${targetName(t)} removed (it did not exist before)` };
     }
     if (after === before) return { detail: `${targetName(t)} already as wanted` };
-    await writeCrontab(t, after, ctx.signal);
+    await writeCrontab(t, after, ctx.target, ctx.signal);
     return { detail: `${p.state === 'absent' ? 'removed from' : 'written to'} ${targetName(t)}` };
   },
   async preview(p, ctx) {
     const t = target(p, ctx);
-    const before = await readCrontab(t, ctx.signal);
+    const before = await readCrontab(t, ctx.target, ctx.signal);
     const after = applyEntry(before, p);
     return { verdict: 'will run', detail: after === before ? `${targetName(t)} already as wanted` : `${p.state === 'absent' ? 'remove' : 'set'} entry ${p.id} in ${targetName(t)}` };
   },

@@ -1,5 +1,3 @@
-import { statfs } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { formatBytes, parseSize } from '../model/units.js';
 import type { StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
@@ -34,9 +32,9 @@ export const diskStep: StepType<DiskParams> = {
   async run(p, ctx) {
     let free: number;
     try {
-      const s = await statfs(resolve(ctx.cwd, p.path));
-      free = s.bavail * s.bsize;
+      free = await ctx.target.freeBytes(ctx.target.resolve(ctx.cwd, p.path));
     } catch (error) {
+      if (error instanceof StepFailedError) throw error;
       throw new StepFailedError(`cannot check ${p.path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
     if (free < p.minFree) throw new StepFailedError(`only ${formatBytes(free)} free at ${p.path}, need ${formatBytes(p.minFree)}`);

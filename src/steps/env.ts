@@ -1,8 +1,6 @@
-import { resolve } from 'node:path';
 import type { StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
 import { parseDotenv } from './kit/dotenv.js';
-import { readRegularFile } from './kit/read-regular-file.js';
 
 export interface EnvParams {
   require: string[];
@@ -35,13 +33,15 @@ export const envStep: StepType<EnvParams> = {
     return `${p.require.join(', ')} set${p.file ? ` in ${p.file}` : ''}`;
   },
   async run(p, ctx) {
-    let source: (name: string) => string | undefined = (name) => ctx.env[name];
+    const seen = p.file === undefined ? await ctx.target.environment(p.require, ctx.env) : {};
+    let source: (name: string) => string | undefined = (name) => seen[name];
     if (p.file !== undefined) {
       let bytes: Buffer | undefined;
       try {
         // A FIFO or device is refused unread: reading one would wait for a writer forever.
-        bytes = await readRegularFile(resolve(ctx.cwd, p.file));
+        bytes = await ctx.target.readFile(ctx.target.resolve(ctx.cwd, p.file));
       } catch (error) {
+        if (error instanceof StepFailedError && ctx.target.remote) throw error;
         throw new StepFailedError(`cannot read ${p.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
       }
       if (bytes === undefined) throw new StepFailedError(`cannot read ${p.file}: ENOENT`);

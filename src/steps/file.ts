@@ -1,16 +1,15 @@
-import { chmod, chown, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import type { ResolvedStep } from '../model/runbook.js';
-import { removeFileDurably, writeFileAtomic } from '../support/atomic-write.js';
 import type { StepContext, StepOutcome, StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
 import type { FileParams } from './kit/file-params.js';
-import { bytesHash, driftProblem, entryHash, placeSymlink, readEntry, type Entry, type RestoreParams } from './kit/file-snapshot.js';
+import { bytesHash, driftProblem, entryHash, type Entry, type RestoreParams } from './kit/file-snapshot.js';
 import { occurrences, transform } from './kit/file-transform.js';
 import { asMap, regexProblem } from './kit/param-checks.js';
+import type { Owner, Target } from './kit/target.js';
 
-function target(p: FileParams, ctx: Pick<StepContext, 'cwd'>): string {
-  return isAbsolute(p.path) ? p.path : resolve(ctx.cwd, p.path);
+function target(p: FileParams, ctx: Pick<StepContext, 'cwd' | 'target'>): string {
+  return ctx.target.resolve(ctx.cwd, p.path);
 }
 
 function action(p: FileParams): string {
@@ -22,22 +21,20 @@ function action(p: FileParams): string {
 }
 
 /** A missing directory is named as such, not as the temp file the write would have used. */
-async function ensureDirectory(path: string, shown: string): Promise<void> {
+async function ensureDirectory(on: Target, path: string, shown: string): Promise<void> {
   const dir = dirname(path);
   const shownDir = dirname(shown) === '.' ? dir : dirname(shown);
-  try {
-    if (!(await stat(dir)).isDirectory()) throw new StepFailedError(`cannot write ${shown}: ${shownDir} is not a directory`);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new StepFailedError(`cannot write ${shown}: directory ${shownDir} does not exist`);
-    throw error;
-  }
+  const info = await on.info(dir, true);
+  if (!info) throw new StepFailedError(`cannot write ${shown}: directory ${shownDir} does not exist`);
+  if (info.kind !== 'directory') throw new StepFailedError(`cannot write ${shown}: ${shownDir} is not a directory`);
 }
 
-async function write(path: string, shown: string, bytes: Buffer, mode?: number, owner?: { uid: number; gid: number }): Promise<void> {
-  await ensureDirectory(path, shown);
+async function write(on: Target, path: string, shown: string, bytes: Buffer, mode?: number, owner?: Owner): Promise<void> {
+  await ensureDirectory(on, path, shown);
   try {
-    await writeFileAtomic(path, bytes, mode, owner);
+    await on.writeFile(path, bytes, mode, owner);
   } catch (error) {
+    if (error instanceof StepFailedError) throw error;
     // write-file-atomic names its temp file (`x.conf.919856594`); the operator knows x.conf.
     const message = (error as Error).message.replace(/'([^']*)\.\d{5,}'/g, "'$1'");
     throw new StepFailedError(`cannot write ${shown}: ${message}`);
@@ -45,22 +42,22 @@ async function write(path: string, shown: string, bytes: Buffer, mode?: number, 
 }
 
 /** Puts mode and owner back in place (no new inode); says what it changed. */
-async function putBackMeta(path: string, now: Extract<Entry, { kind: 'file' }>, was: { mode: number; uid: number; gid: number }): Promise<string[]> {
+async function putBackMeta(on: Target, path: string, now: Extract<Entry, { kind: 'file' }>, was: { mode: number; uid: number; gid: number }): Promise<string[]> {
   const changed: string[] = [];
   if (now.mode !== was.mode) {
-    await chmod(path, was.mode);
+    await on.chmod(path, was.mode);
     changed.push(`mode ${was.mode.toString(8).padStart(4, '0')}`);
   }
   if (now.uid !== was.uid || now.gid !== was.gid) {
-    await chown(path, was.uid, was.gid).catch(() => undefined);
+    await on.chown(path, was);
     changed.push(`owner ${was.uid}:${was.gid}`);
   }
   return changed;
 }
 
 /** write-file-atomic ignores a refused chown when not root: say so instead of leaving a wrong owner silently. */
-async function checkOwner(path: string, was: { uid: number; gid: number }): Promise<void> {
-  const st = await stat(path);
+async function checkOwner(on: Target, path: string, was: Owner): Promise<void> {
+  const st = (await on.info(path, true)) ?? { uid: -1, gid: -1 };
   if (st.uid !== was.uid || st.gid !== was.gid) {
     throw new StepFailedError(`restored the bytes of ${path}, but could not give it back to its owner ${was.uid}:${was.gid} (it is ${st.uid}:${st.gid}; run the rollback as root, or: chown ${was.uid}:${was.gid} ${path})`);
   }
@@ -69,10 +66,11 @@ async function checkOwner(path: string, was: { uid: number; gid: number }): Prom
 /** The inverse: puts back what the path held before the apply, unless someone changed it since. */
 async function restoreSnapshot(path: string, r: RestoreParams, ctx: StepContext): Promise<StepOutcome> {
   const was = r.was;
-  const now = await readEntry(path, r.follow);
+  const on = ctx.target;
+  const now = await on.readEntry(path, r.follow);
   if (entryHash(now) === r.wasSha256) {
-    const fixed = was.kind === 'file' && now.kind === 'file' ? await putBackMeta(path, now, was) : [];
-    if (was.kind === 'file' && fixed.length) await checkOwner(path, was);
+    const fixed = was.kind === 'file' && now.kind === 'file' ? await putBackMeta(on, path, now, was) : [];
+    if (was.kind === 'file' && fixed.length) await checkOwner(on, path, was);
     return { detail: fixed.length ? `content already as before; put back ${fixed.join(', ')}` : 'already as before (not touched)' };
   }
   const drift = driftProblem(path, now, r);
@@ -90,22 +88,22 @@ async function restoreSnapshot(path: string, r: RestoreParams, ctx: StepContext)
   const forced = [...(drift ? ['later changes overwritten (--force)'] : []), ...(rotated.length ? [`current value of ${rotated.join(', ')} used (--force)`] : [])];
   const detail = (text: string) => ({ detail: [text, ...forced].join('; ') });
   if (was.kind === 'absent') {
-    await removeFileDurably(path);
+    await on.remove(path);
     return detail('deleted (it did not exist before)');
   }
   if (was.kind === 'symlink') {
-    await ensureDirectory(path, path);
-    await placeSymlink(path, was.target, was);
+    await ensureDirectory(on, path, path);
+    await on.placeSymlink(path, was.target, was);
     return detail(`link restored → ${was.target}`);
   }
   // Forced over a link someone put where `absent` had deleted a file: replace the link, not what it points to.
-  if (!r.follow && now.kind === 'symlink') await removeFileDurably(path);
+  if (!r.follow && now.kind === 'symlink') await on.remove(path);
   if (was.bytes.secretsAt?.length) throw new StepFailedError(`cannot restore ${path}: the secret values cut out of its journaled copy were not put back`);
   if (typeof was.bytes.base64 !== 'string') throw new StepFailedError(`cannot restore ${path}: its pre-apply content was not read back from the snapshot store; nothing was written`);
   const bytes = Buffer.from(was.bytes.base64, 'base64');
   if (!rotated.length && bytesHash(bytes) !== r.wasSha256) throw new StepFailedError(`cannot restore ${path}: its journaled copy does not match the fingerprint taken at apply time (the journal was altered?); nothing was written`);
-  await write(path, path, bytes, was.mode, { uid: was.uid, gid: was.gid });
-  await checkOwner(path, was);
+  await write(on, path, path, bytes, was.mode, { uid: was.uid, gid: was.gid });
+  await checkOwner(on, path, was);
   return detail(`restored ${bytes.length} bytes`);
 }
 
@@ -150,7 +148,7 @@ export const fileStep: StepType<FileParams> = {
     const path = target(p, ctx);
     // `absent` removes the entry itself (a symlink, not what it points to); the others edit through links.
     const follow = !p.absent;
-    const before = await readEntry(path, follow);
+    const before = await ctx.target.readEntry(path, follow);
     const after = transform(p, before.kind === 'file' ? before.bytes : undefined, p.path);
     const restore: RestoreParams = {
       follow,
@@ -165,10 +163,10 @@ export const fileStep: StepType<FileParams> = {
     const label = before.kind === 'absent' ? `delete ${path}` : before.kind === 'symlink' ? `restore link ${path} → ${before.target}` : `restore ${path}`;
     return [{ type: 'file', params: { path, restore }, label }];
   },
-  async drift(p) {
+  async drift(p, on) {
     if (!p.restore) return undefined;
     try {
-      return driftProblem(p.path, await readEntry(p.path, p.restore.follow), p.restore);
+      return driftProblem(p.path, await on.readEntry(p.path, p.restore.follow), p.restore);
     } catch (error) {
       return (error as Error).message;
     }
@@ -176,20 +174,20 @@ export const fileStep: StepType<FileParams> = {
   async run(p, ctx) {
     const path = target(p, ctx);
     if (p.restore) return restoreSnapshot(path, p.restore, ctx);
-    if (p.absent) return { detail: (await removeFileDurably(path)) ? 'deleted' : 'already absent' };
-    const entry = await readEntry(path, true);
+    if (p.absent) return { detail: (await ctx.target.remove(path)) ? 'deleted' : 'already absent' };
+    const entry = await ctx.target.readEntry(path, true);
     const before = entry.kind === 'file' ? entry.bytes : undefined;
     const after = transform(p, before, p.path);
     if (!Buffer.isBuffer(after)) throw new StepFailedError(after?.problem ?? 'nothing to do');
     const mode = p.mode !== undefined ? parseInt(p.mode, 8) : undefined;
     if (entry.kind === 'file' && entry.bytes.equals(after) && (mode === undefined || mode === entry.mode)) return { detail: 'unchanged' };
-    await write(path, p.path, after, mode);
+    await write(ctx.target, path, p.path, after, mode);
     return { detail: `${after.length} bytes written` };
   },
   async preview(p, ctx) {
     const path = target(p, ctx);
     if (p.restore) return { verdict: 'will run', detail: `${action(p)} ${p.path}` };
-    const entry = await readEntry(path, !p.absent);
+    const entry = await ctx.target.readEntry(path, !p.absent);
     const before = entry.kind === 'file' ? entry.bytes : undefined;
     const after = transform(p, before, p.path);
     if (after !== undefined && !Buffer.isBuffer(after)) return { verdict: 'cannot predict', detail: `${after.problem} now (an earlier step may change that)` };

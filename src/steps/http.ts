@@ -1,5 +1,5 @@
 import { redactUrl } from '../support/redact-url.js';
-import type { StepType } from './contract.js';
+import type { StepContext, StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
 import { truncate } from './kit/match.js';
 import { asMap, httpUrlProblem, regexProblem } from './kit/param-checks.js';
@@ -14,6 +14,34 @@ export interface HttpParams {
   matches?: string;
   /** Dotted path in the JSON body → expected value. */
   json?: Record<string, unknown>;
+  /** Where the request is sent from, for a change on hosts: this machine (default) or the host itself (with its curl). */
+  from?: 'control' | 'host';
+}
+
+/** A value in curl's config syntax: double-quoted, backslash escapes. */
+const curlString = (value: string) => `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t')}"`;
+
+const STATUS_MARK = '\n__runbook_http_status__';
+
+/**
+ * The request sent by the host's curl. Everything — the URL (it may hold a password), headers,
+ * body — goes in a curl config on stdin (`-K -`), never on the host's command line.
+ */
+async function fromHost(p: HttpParams, ctx: StepContext, shown: string): Promise<{ status: number; text: string }> {
+  const config = [
+    `url = ${curlString(p.url)}`,
+    `request = ${curlString(p.method)}`,
+    ...Object.entries(p.headers ?? {}).map(([k, v]) => `header = ${curlString(`${k}: ${v}`)}`),
+    ...(p.body !== undefined ? [`data-binary = ${curlString(p.body)}`] : []),
+    'silent',
+    'show-error',
+    `max-time = ${Math.max(1, Math.ceil(ctx.timeoutMs / 1000))}`,
+    `write-out = ${curlString(`${STATUS_MARK}%{http_code}`)}`,
+  ].join('\n');
+  const r = await ctx.target.exec({ argv: ['curl', '-K', '-'], cwd: '/', env: ctx.env, signal: ctx.signal, input: `${config}\n`, capture: true });
+  if (r.exitCode !== 0) throw new StepFailedError(redactUrl(`request from ${ctx.target.name} failed: ${r.stderr.trim() || `curl exit ${r.exitCode}`}`), { command: `${shown} (curl on ${ctx.target.name})`, exitCode: r.exitCode });
+  const at = r.stdout.lastIndexOf(STATUS_MARK);
+  return { status: Number(r.stdout.slice(at + STATUS_MARK.length)), text: at >= 0 ? r.stdout.slice(0, at) : r.stdout };
 }
 
 export const httpStep: StepType<HttpParams> = {
@@ -39,6 +67,7 @@ export const httpStep: StepType<HttpParams> = {
           contains: { type: 'string', description: 'The response body must contain this text.' },
           matches: { type: 'string', description: 'The response body must match this regular expression.' },
           json: { type: 'object', description: 'Dotted paths into the JSON body and the values they must have, e.g. `pool.max: 10`.' },
+          from: { enum: ['control', 'host'], description: 'In a change on hosts: send the request from this machine (control, the default) or from the host itself, with its curl (host).' },
         },
       },
     ],
@@ -63,13 +92,18 @@ export const httpStep: StepType<HttpParams> = {
       .join(', ');
     return `${p.method} ${redactUrl(p.url)} → ${checks}`;
   },
+  commands: (p) => (p.from === 'host' ? ['curl'] : []),
   defaultTimeoutMs: 10_000,
   async run(p, ctx) {
     const shown = `${p.method} ${redactUrl(p.url)}`;
-    let response: Response;
+    let response: { status: number; text(): Promise<string> };
     try {
-      response = await fetch(p.url, { method: p.method, headers: p.headers, body: p.body, signal: ctx.signal, redirect: 'manual' });
+      if (p.from === 'host' && ctx.target.remote) {
+        const got = await fromHost(p, ctx, shown);
+        response = { status: got.status, text: async () => got.text };
+      } else response = await fetch(p.url, { method: p.method, headers: p.headers, body: p.body, signal: ctx.signal, redirect: 'manual' });
     } catch (error) {
+      if (error instanceof StepFailedError) throw error;
       if (ctx.signal.aborted) {
         const reason = ctx.signal.reason instanceof Error ? ctx.signal.reason.message : 'aborted';
         throw new StepFailedError(reason, { command: shown, timedOut: /timed out/.test(reason) });

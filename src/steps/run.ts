@@ -2,7 +2,7 @@ import type { StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
 import { checkText, describeText, textExpectationSchema, type TextExpectation } from './kit/match.js';
 import { asMap, regexProblem } from './kit/param-checks.js';
-import { commandText, runProcess } from './kit/process.js';
+import { commandText } from './kit/process.js';
 
 export interface RunParams {
   /** As executed: template values are passed in environment variables (RUNBOOK_V1, …). */
@@ -66,7 +66,7 @@ export const runStep: StepType<RunParams> = {
   },
   invertible: () => false,
   async run(p, ctx) {
-    const result = await runProcess({
+    const result = await ctx.target.exec({
       command: p.command,
       shown: p.shown,
       argv: p.argv,

@@ -1,23 +1,7 @@
-import { access, constants } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
 import type { StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
 
 export type WhichParams = string[];
-
-async function findOnPath(name: string, pathVar: string): Promise<string | undefined> {
-  const dirs = name.includes('/') ? [''] : pathVar.split(delimiter).filter(Boolean);
-  for (const dir of dirs) {
-    const candidate = dir === '' ? name : join(dir, name);
-    try {
-      await access(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 export const whichStep: StepType<WhichParams> = {
   type: 'which',
@@ -34,7 +18,7 @@ export const whichStep: StepType<WhichParams> = {
     return `${p.join(', ')} installed`;
   },
   async run(p, ctx) {
-    const found = await Promise.all(p.map((name) => findOnPath(name, ctx.env.PATH ?? '')));
+    const found = await Promise.all(p.map((name) => ctx.target.findProgram(name, ctx.target.remote ? undefined : (ctx.env.PATH ?? ''))));
     const missing = p.filter((_, i) => found[i] === undefined);
     if (missing.length > 0) throw new StepFailedError(`not found on PATH: ${missing.join(', ')}`);
     return { detail: found.join(', ') };

@@ -46,6 +46,7 @@ describe('docs/runbook-format.md', () => {
     ['top level', topLevel, section(doc, '## Top level')],
     ['policy', propertyNames(props.policy), section(doc, '### `policy`')],
     ['checkpoint', propertyNames(props.checkpoint), section(doc, '### `checkpoint`')],
+    ['rollout', propertyNames(props.rollout), section(doc, '### Hosts and rollout')],
     ['changes', propertyNames(defs.change), section(doc, '## Changes')],
     ['common step keys', new Set(Object.keys(commonStepProperties)), stepIntro],
     ['step types', new Set(stepTypes.map((t) => t.type)), section(doc, '## Steps')],

@@ -1,11 +1,20 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, runPrinted, startCli, waitFor } from '../support/cli.js';
 import { backend, holdLockAs, printedState } from '../support/state-backend.js';
-import { fourChanges, slowAt, slowStepsLeft } from './fixture.js';
+import { fourChanges, journalEvents, slowAt, slowStepsLeft } from './fixture.js';
+
+/** Whether a process runs (a zombie, killed and not yet reaped, does not). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
 
 describe('interrupts', () => {
   it('SIGINT mid-step kills the step, rolls back and exits 130', async () => {
@@ -130,7 +139,9 @@ describe('kill -9 of the engine, then runbook rollback', () => {
     await waitFor(() => existsSync(join(sb.dir, 'at-k'.replace('k', String(k)))));
     run.child.kill('SIGKILL');
     await run.done;
-    spawnSync('pkill', ['-f', `${sb.dir}/at-${k}`]);
+    // The killed engine's step is still running (its own process group, journaled): the rollback stops it first.
+    const orphan = journalEvents(sb).filter((e) => e.type === 'step.process').at(-1)?.pid as number;
+    expect(alive(orphan)).toBe(true);
     const stillApplied = [...Array.from({ length: k - 1 }, (_, i) => `change-${i + 1} (verified)`), `change-${k} (applying)`].join(', ');
     const unfinishedMessage = (runId: string, restore: string) => `runbook: run ${runId} did not finish cleanly; still applied: ${stillApplied}.\nRestore first with: ${restore}\n`;
     // No unlock: the holder is provably dead on this host (same host and boot, pid gone), so the next command takes its lock over.
@@ -155,6 +166,8 @@ describe('kill -9 of the engine, then runbook rollback', () => {
     expect(tookOverLines).toBe(backend === 'file' && k % 2 === 1 ? 1 : 0);
     if (tookOverLines) expect(rb.stderr).toContain(tookOver);
     expect(rb.stderr).not.toMatch(/unlock/);
+    expect(rb.stderr).toMatch(new RegExp(`stopped a step of the dead run \\S+ still running: .*at-${k}.* \\(process group \\d+\\)`));
+    expect(alive(orphan)).toBe(false);
     expect(sb.snapshot()).toEqual(before);
     expect(runCli(['rollback', sb.runbook]).stdout).toMatch(/nothing to roll back/);
   });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ResolvedStep } from '../../src/model/runbook.js';
+import { localTarget } from '../../src/steps/kit/local-target.js';
 import { fileStep } from '../../src/steps/file.js';
 import type { FileParams } from '../../src/steps/kit/file-params.js';
 import { stepType } from '../../src/steps/registry.js';
@@ -457,7 +458,7 @@ describe('file step: rollback does not overwrite what someone changed after the 
     expect(e.message).toContain(`${path} was changed by someone else after the apply`);
     expect(e.message).toContain('runbook rollback --force');
     expect(readFileSync(path, 'utf8')).toBe('max: 10\noperator-hotfix: true\n');
-    expect(await fileStep.drift!(inverse[0]!.params as FileParams)).toContain(`${path} was changed by someone else after the apply`);
+    expect(await fileStep.drift!(inverse[0]!.params as FileParams, localTarget('/'))).toContain(`${path} was changed by someone else after the apply`);
   });
 
   it('with --force, restores the pre-apply bytes and says it overwrote later changes', async () => {
@@ -485,7 +486,7 @@ describe('file step: rollback does not overwrite what someone changed after the 
     const p: FileParams = { path: 'a.conf', replace: { from: 'x=1', to: 'x=2' } };
     const inverse = await fileStep.inverse!(p, stepCtx(dir));
     await fileStep.run(p, stepCtx(dir));
-    expect(await fileStep.drift!(inverse[0]!.params as FileParams)).toBeUndefined();
+    expect(await fileStep.drift!(inverse[0]!.params as FileParams, localTarget('/'))).toBeUndefined();
   });
 });
 

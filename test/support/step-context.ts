@@ -1,11 +1,13 @@
 import { expect } from 'vitest';
 import { StepFailedError, type StepContext } from '../../src/steps/contract.js';
+import { localTarget } from '../../src/steps/kit/local-target.js';
 
 /** A real step context for calling a step module directly. */
 export function stepCtx(cwd: string, overrides: Partial<StepContext> = {}): StepContext & { out: string[] } {
   const out: string[] = [];
   return {
     phase: 'apply',
+    target: localTarget(cwd),
     cwd,
     runbookDir: cwd,
     env: process.env,

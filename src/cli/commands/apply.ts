@@ -1,4 +1,4 @@
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { decideApply, type ApplyDecision } from '../../history/already-applied.js';
 import { remaining } from '../../history/applied-state.js';
 import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
@@ -154,8 +154,21 @@ async function dryRun(plan: Plan, file: string, options: ApplyOptions): Promise<
   return exitCode;
 }
 
+/** The hosts of the run's changes, connected and locked as this run. */
+async function reachHosts(plan: Plan, runId: string, file: string, signal: AbortSignal) {
+  const { openHosts } = await import('../../run/remote/fleet-hosts.js');
+  const involved = new Set(plan.changes.flatMap((c) => (c.targets ?? []).map((t) => t.host)));
+  const names = plan.fleet!.hosts.map((h) => h.name).filter((h) => involved.has(h));
+  const lock = { runId, user: userInfo().username, host: hostname(), pid: process.pid, command: `runbook apply ${file}` };
+  return openHosts(names, { lock, signal, ...(plan.fleet!.sshConfig ? { sshConfig: plan.fleet!.sshConfig } : {}) });
+}
+
 async function renderers(plan: Plan, options: ApplyOptions, total: number): Promise<EventListener[]> {
   if (options.json) return [ndjsonRenderer(process.stdout)];
+  if (process.stdout.isTTY && !process.env.CI && plan.fleet) {
+    const { fleetListrRenderer } = await import('../../render/progress/listr-fleet.js');
+    return [fleetListrRenderer(plan, { verbose: options.verbose })];
+  }
   if (process.stdout.isTTY && !process.env.CI) {
     const { listrRenderer } = await import('../../render/progress/listr.js');
     return [listrRenderer(plan, total, { verbose: options.verbose })];
@@ -223,7 +236,12 @@ export async function run(planOrRunbook: string | undefined, given: ApplyOptions
           }
           if (stopApply.aborted) return interruptedBeforeStart();
           const runId = newRunId(runs.map((r) => r.state.runId));
-          const journal = await store.createRun(runId);
+          // Every host is reached (and locked for this run) before anything changes or is journaled: a host another run holds is exit 4 here.
+          const hosts = runPlan.fleet ? await reachHosts(runPlan, runId, file!, stopApply) : undefined;
+          const journal = await store.createRun(runId).catch(async (error: unknown) => {
+            await hosts?.close();
+            throw error;
+          });
           const total = runPlan.changes.length;
           const listeners = await renderers(runPlan, options, total);
           const junit = junitPath !== undefined ? junitCollector() : undefined;
@@ -240,6 +258,7 @@ export async function run(planOrRunbook: string | undefined, given: ApplyOptions
               command: `runbook apply ${file}`,
               skipped: decision.skip.map(({ change, by }) => ({ id: change.change.id, runId: by.runId, ...(by.at ? { at: by.at } : {}) })),
               replaces: Object.fromEntries(decision.run.flatMap(({ change, replaces }) => (replaces ? [[change.change.id, replaces]] : []))),
+              ...(hosts ? { hosts: hosts.links } : {}),
             });
             await Promise.all(listeners.map((l) => (l as { finished?: Promise<void> }).finished));
             if (result.state.changes.length > 0 && remaining(result.state).length === 0) await cleanUpSnapshots(store);
@@ -252,6 +271,7 @@ export async function run(planOrRunbook: string | undefined, given: ApplyOptions
             }
             return result.exitCode;
           } finally {
+            await hosts?.close();
             await journal.close();
           }
         });

@@ -1,17 +1,20 @@
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { remaining, type ChangeState, type RunState } from '../../history/applied-state.js';
+import { changeKey, remaining, type ChangeState, type RunState } from '../../history/applied-state.js';
 import { allRuns, checkpointToUndo, lastRunWithChanges, readRunState, type RunView } from '../../history/runs.js';
 import { UsageError } from '../../model/diagnostic.js';
 import type { EventListener } from '../../model/events.js';
 import type { Plan } from '../../model/plan.js';
+import { limitHosts } from '../../plan/fleet.js';
 import { loadPlan } from '../../plan/load-plan.js';
 import { lineRenderer, ndjsonRenderer } from '../../render/progress/lines.js';
 import { junitCollector, junitXml } from '../../render/junit.js';
 import { renderReport } from '../../render/report.js';
 import { checkpointForeignChanges, resetToRunCheckpoint, undoRunCheckpoint } from '../../run/checkpoint.js';
 import { Emitter } from '../../run/emitter.js';
-import { rollbackChanges } from '../../run/rollback.js';
+import { stopOrphans } from '../../run/orphans.js';
+import { openHosts } from '../../run/remote/fleet-hosts.js';
+import { rollbackAcross } from '../../run/rollback-waves.js';
 import { createRedactor } from '../../secrets/redact.js';
 import { secretValues } from '../../secrets/secrets.js';
 import { RunNotFoundError, type StateStore } from '../../state/contract.js';
@@ -27,6 +30,7 @@ import { checkReportPath, writeReport } from '../kit/report-file.js';
 import { reportError } from '../kit/report-error.js';
 import { otherEnvironmentOfRun, otherEnvironmentsWithRuns } from '../kit/run-environment.js';
 import { interruptLevels, ROLLBACK_INTERRUPTS } from '../kit/signals.js';
+import { localTarget } from '../../steps/kit/local-target.js';
 
 /** The runbook as it is now, if it still loads: only for secret values and edit warnings. */
 async function currentPlan(file: string, options: RollbackOptions): Promise<Plan | undefined> {
@@ -46,6 +50,17 @@ function changesToUndo(state: RunState, to: string | undefined): ChangeState[] {
   const at = state.changes.findIndex((c) => c.id === to);
   if (at < 0) throw new UsageError(`change "${to}" is not one of run ${state.runId}'s changes (${state.changes.map((c) => c.id).join(', ')})`);
   return state.changes.slice(at).filter((c) => c.status !== 'rolled-back').reverse();
+}
+
+/** `rollback --limit`: which hosts it keeps (as the runbook's groups name them now; without a runbook that loads, by name or glob). */
+function limitedHosts(plan: Plan | undefined, limit: string): (host: string) => boolean {
+  if (plan) {
+    const keep = limitHosts(plan.runbook.hosts, limit);
+    return (host) => keep?.has(host) ?? true;
+  }
+  const patterns = limit.split(',').map((p) => p.trim()).filter(Boolean);
+  const re = (p: string) => new RegExp(`^${p.split('*').map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return (host) => patterns.some((p) => !p.startsWith('!') && re(p).test(host)) && !patterns.some((p) => p.startsWith('!') && re(p.slice(1)).test(host));
 }
 
 /** Why there is nothing to do (exit 0, idempotent), or undefined when there is. */
@@ -76,6 +91,9 @@ export async function run(file: string | undefined, options: RollbackOptions): P
   const again = runbookCommand(['rollback', file!, ...(options.run ? ['--run', options.run] : []), ...(options.to ? ['--to', options.to] : [])], options);
   try {
     const junitPath = options.junit !== undefined ? checkReportPath(options.junit, '--junit') : undefined;
+    // The hosts options are checked before anything is undone (a --limit that matches nothing is exit 2), not swallowed
+    // with the rest of a runbook that no longer loads: a typo must never widen a rollback.
+    if (options.inventory !== undefined || options.limit !== undefined || options.sshConfig !== undefined) await loadPlan(file!, loadOptions(options));
     return await withStore(file!, options, async (store) => {
       return await withLock(store, `runbook rollback ${file}`, undefined, async () => {
         if (options.checkpoint && options.to) throw new UsageError('--checkpoint returns the checkout to before the run; it cannot be combined with --to');
@@ -123,7 +141,14 @@ export async function run(file: string | undefined, options: RollbackOptions): P
           }
         }
         const plan = await currentPlan(file!, options);
-        const plannedUndo = targets.map((t) => ({ view: t, changes: changesToUndo(t.state, options.to) }));
+        const onlyHosts = options.limit !== undefined ? limitedHosts(plan, options.limit) : undefined;
+        const plannedUndo = targets
+          .map((t) => ({ view: t, changes: changesToUndo(t.state, options.to).filter((c) => !onlyHosts || (c.host !== undefined && onlyHosts(c.host))) }))
+          .filter((p) => !onlyHosts || p.changes.length > 0);
+        if (onlyHosts && plannedUndo.length === 0) {
+          (options.json ? process.stderr : process.stdout).write(`nothing to roll back on the hosts --limit ${options.limit} names\n`);
+          return 0;
+        }
         if (plan) {
           const sums = new Map(plan.changes.map((c) => [c.change.id, c.checksum]));
           for (const { changes } of plannedUndo) for (const c of changes) if (sums.has(c.id) && sums.get(c.id) !== c.checksum) process.stderr.write(`warning: ${c.id} was edited in ${file} since it was applied; undoing what was recorded at apply time\n`);
@@ -207,8 +232,23 @@ async function undoRun(view: RunView, toUndo: ChangeState[], ctx: UndoRunContext
   const emitter = new Emitter(journal, listeners, redact);
   const started = performance.now();
   try {
-    const base = { runbookDir: dirname(resolve(file)), env: process.env, recorded: { checkpointCommit: state.checkpoint?.commit, checkpointDir: state.checkpoint?.dir }, output: () => {}, force: options.force };
-    const result = await rollbackChanges(toUndo, 'runbook rollback', emitter, base, secrets, ctx.signals);
+    const base = { runbookDir: dirname(resolve(file)), target: localTarget(dirname(resolve(file))), workdir: dirname(resolve(file)), env: process.env, recorded: { checkpointCommit: state.checkpoint?.commit, checkpointDir: state.checkpoint?.dir }, output: () => {}, force: options.force };
+    // A run that died may have left steps running (its journaled process groups): they are stopped first.
+    if (!state.finished) for (const line of await stopOrphans(state)) process.stderr.write(`${line}\n`);
+    const hostNames = [...new Set(toUndo.flatMap((c) => (c.host !== undefined ? [c.host] : [])))];
+    const sshConfig = options.sshConfig ?? state.fleet?.sshConfig;
+    const opened = hostNames.length ? await openHosts(hostNames, { lock: { runId: state.runId, user: userInfo().username, host: hostname(), pid: process.pid, command: `runbook rollback ${file}`, reclaim: true }, ...(sshConfig ? { sshConfig } : {}) }) : undefined;
+    const envFor = (host: string | undefined) => {
+      if (host === undefined) return base;
+      const link = opened?.links.get(host);
+      return link && 'target' in link ? { ...base, target: link.target, workdir: link.workdir, env: {} } : (link?.unreachable ?? `${host}: not connected`);
+    };
+    let result;
+    try {
+      result = await rollbackAcross(toUndo, 'runbook rollback', emitter, envFor, secrets, ctx.signals);
+    } finally {
+      await opened?.close();
+    }
     let checkpointNote = '';
     if (result.ok && options.checkpoint) {
       if (!state.checkpoint) checkpointNote = 'no checkpoint was recorded for this run; --checkpoint had nothing to reset';
@@ -227,7 +267,7 @@ async function undoRun(view: RunView, toUndo: ChangeState[], ctx: UndoRunContext
     const after = (await readRunState(store, state.runId)).state;
     const outcome = result.ok ? 'rolled-back' : 'rollback-failed';
     const exitCode = result.ok ? 0 : 3;
-    await emitter.emit({ type: 'run.finished', outcome, exitCode, remaining: remaining(after).map((c) => c.id), durationMs: performance.now() - started }, true);
+    await emitter.emit({ type: 'run.finished', outcome, exitCode, remaining: remaining(after).map(changeKey), durationMs: performance.now() - started }, true);
     const final = (await readRunState(store, state.runId)).state;
     if (remaining(final).length === 0) await cleanUpSnapshots(store);
     ctx.junit?.runs.push(final);

@@ -17,7 +17,12 @@ function inputs(saved: SavedPlan): { what: string; file: string; sha256: string;
       return undefined;
     }
   };
-  return [{ what: 'runbook', ...saved.runbook }, ...saved.varsFiles.map((f) => ({ what: 'vars file', ...f }))].map((f) => ({ ...f, unchanged: now(f.file) === f.sha256 }));
+  return [
+    { what: 'runbook', ...saved.runbook },
+    ...(saved.inventory ? [{ what: 'inventory', ...saved.inventory }] : []),
+    ...(saved.sshConfig ? [{ what: 'ssh config', ...saved.sshConfig }] : []),
+    ...saved.varsFiles.map((f) => ({ what: 'vars file', ...f })),
+  ].map((f) => ({ ...f, unchanged: now(f.file) === f.sha256 }));
 }
 
 function header(saved: SavedPlan, markdown: boolean): string {
@@ -26,6 +31,7 @@ function header(saved: SavedPlan, markdown: boolean): string {
     `Saved plan made ${saved.createdAt} by ${saved.createdBy} with runbook ${saved.engine.version}, for environment ${saved.environment}`,
     ...files,
     ...(saved.vars.length ? [`--var: ${saved.vars.join(' ')}`] : []),
+    ...(saved.limit !== undefined ? [`--limit: ${saved.limit}`] : []),
     `secrets needed at apply (from vars files or the environment): ${saved.secrets.join(', ') || 'none'}`,
   ];
   return markdown ? `${lines.map((l) => `> ${l}`).join('  \n')}\n\n` : `${lines.join('\n')}\n\n`;

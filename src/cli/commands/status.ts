@@ -1,4 +1,4 @@
-import { remaining, statusText } from '../../history/applied-state.js';
+import { changeKey, remaining, statusText } from '../../history/applied-state.js';
 import { inversesAgainstLastWrite } from '../../history/last-written.js';
 import { missingSnapshots } from '../../history/snapshots-needed.js';
 import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
@@ -14,6 +14,7 @@ import { environmentOf, withStore } from '../kit/open-store.js';
 import type { CommonOptions } from '../kit/options.js';
 import { reportError } from '../kit/report-error.js';
 import { otherEnvironmentsWithRuns } from '../kit/run-environment.js';
+import { localTarget } from '../../steps/kit/local-target.js';
 
 /**
  * Exit 2 when a journal is damaged (DESIGN §5: the state cannot be read as it should); else 3
@@ -26,13 +27,20 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
       const runs = await allRuns(store);
       const unreconciled = (await store.unreconciled?.()) ?? [];
       const plan = await loadPlan(file!, loadOptions(options)).catch(() => undefined);
-      const sums = new Map(plan?.changes.map((c) => [c.change.id, c.checksum]) ?? []);
+      // Checksums by change, and by change on each host (resolved with that host's vars).
+      const sums = new Map(plan?.changes.flatMap((c) => [[c.change.id, c.checksum] as const, ...(c.targets ?? []).map((t) => [changeKey({ id: c.change.id, host: t.host }), t.checksum] as const)]) ?? []);
       // A file two changes (or runs) edited is compared with what the runs last wrote to it, not with each change's own "after".
       const inverses = inversesAgainstLastWrite(runs);
       const warned = new Set<string>();
       const applied = await Promise.all(
         runs.flatMap((r) =>
-          remaining(r.state).map(async (c) => ({ run: r.state.runId, change: c, edited: sums.has(c.id) && sums.get(c.id) !== c.checksum, drifted: await drifted(inverses.get(c) ?? c.inverses.flat()) })),
+          remaining(r.state).map(async (c) => ({
+            run: r.state.runId,
+            change: c,
+            edited: sums.has(changeKey(c)) && sums.get(changeKey(c)) !== c.checksum,
+            // On a host, drift is read there when the rollback runs (status does not open ssh connections).
+            drifted: c.host === undefined ? await drifted(inverses.get(c) ?? c.inverses.flat()) : [],
+          })),
         ),
       );
       // The same drifted file is named once, under the first change that touched it.
@@ -54,7 +62,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
             otherEnvironments: others,
             lock,
             unreconciled,
-            applied: applied.map((a) => ({ run: a.run, id: a.change.id, status: a.change.status, noVerifySteps: a.change.noVerifySteps ?? false, edited: a.edited, drifted: a.drifted })),
+            applied: applied.map((a) => ({ run: a.run, id: a.change.id, ...(a.change.host !== undefined ? { host: a.change.host } : {}), status: a.change.status, noVerifySteps: a.change.noVerifySteps ?? false, edited: a.edited, drifted: a.drifted })),
             unsettled: unsettled.filter((r) => !ownsLock(r)).map((r) => r.state.runId),
             inProgress: unsettled.filter(ownsLock).map((r) => r.state.runId),
             damaged: damaged.map((r) => ({ run: r.state.runId, file: r.corrupt!.path, line: r.corrupt!.line })),
@@ -74,7 +82,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
       if (runs.length === 0) out.push('runs: none yet');
       if (applied.length === 0 && runs.length) out.push('applied: nothing (every run was rolled back or none applied anything)');
       for (const a of applied) {
-        out.push(`applied: ${a.change.number}. ${a.change.id} — ${statusText(a.change)} (run ${a.run})${a.edited ? ' — warning: edited in the runbook since it was applied' : ''}`);
+        out.push(`applied: ${a.change.number}. ${a.change.id}${a.change.host !== undefined ? ` on ${a.change.host}` : ''} — ${statusText(a.change)} (run ${a.run})${a.edited ? ' — warning: edited in the runbook since it was applied' : ''}`);
         for (const d of a.drifted) out.push(`  warning: ${d}; runbook rollback will refuse to overwrite it without --force`);
       }
       for (const m of lost) out.push(`MISSING SNAPSHOT: ${m.what} (change ${m.changeId}, run ${m.runId}) — ${m.digest} is not in ${store.snapshots.location}; runbook rollback will stop before writing anything (exit 3) until it is put back`);
@@ -96,6 +104,6 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
 
 /** What someone else changed since the apply, among what the inverses would restore. */
 async function drifted(inverses: ResolvedStep[]): Promise<string[]> {
-  const found = await Promise.all(inverses.map((s) => stepType(s.type)?.drift?.(s.params as never)));
+  const found = await Promise.all(inverses.map((s) => stepType(s.type)?.drift?.(s.params as never, localTarget('/'))));
   return found.filter((d): d is string => d !== undefined);
 }

@@ -27,7 +27,16 @@ function shellLine(words: string[]): string {
  */
 export function runbookCommand(args: string[], options: CommonOptions): string {
   const vars = (options.varsFile ?? []).flatMap((f) => ['--vars-file', f]);
-  return shellLine(['runbook', ...args, ...stateFlags(options), ...vars]);
+  return shellLine(['runbook', ...args, ...stateFlags(options), ...vars, ...hostFlags(args[0], options)]);
+}
+
+/** The commands that take --inventory and --ssh-config. */
+const HOST_COMMANDS = new Set(['validate', 'plan', 'apply', 'rollback']);
+
+/** `--inventory` and `--ssh-config` as given, for a command that takes them (not --limit: what a run changed is undone on every host). */
+function hostFlags(command: string | undefined, options: CommonOptions): string[] {
+  if (command === undefined || !HOST_COMMANDS.has(command)) return [];
+  return [...(options.inventory !== undefined ? ['--inventory', options.inventory] : []), ...(options.sshConfig !== undefined ? ['--ssh-config', options.sshConfig] : [])];
 }
 
 /** The command that copies a fallback dir into the state database (`--to` unless RUNBOOK_STATE names it). */

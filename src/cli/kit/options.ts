@@ -10,6 +10,10 @@ export interface CommonOptions {
   json: boolean;
   color: boolean;
   verbose: boolean;
+  /** `--inventory FILE`, `--limit PATTERN`, `--ssh-config FILE`: the hosts of changes that run on hosts (validate, plan, apply, rollback). */
+  inventory?: string;
+  limit?: string;
+  sshConfig?: string;
 }
 
 export interface PlanOptions extends CommonOptions {

@@ -60,6 +60,9 @@ export async function writeSavedPlan(out: string, plan: Plan, file: string, opti
     runbook: digest(file),
     varsFiles: options.varsFile.map(digest),
     vars: options.var,
+    ...(options.inventory !== undefined ? { inventory: digest(options.inventory) } : {}),
+    ...(options.limit !== undefined ? { limit: options.limit } : {}),
+    ...(options.sshConfig !== undefined ? { sshConfig: digest(options.sshConfig) } : {}),
   });
   await writeFileAtomic(out, JSON.stringify(saved, null, 2) + '\n', 0o644);
   return saved;
@@ -90,9 +93,15 @@ export interface PlanToApply {
  */
 export function checkSavedPlan(planFile: string, saved: SavedPlan, options: ApplyOptions): PlanToApply {
   if (options.var.length || options.varsFile.length) throw new UsageError(`${planFile} is a saved plan: its variables and vars files are fixed in it (${saved.varsFiles.map((f) => f.file).join(', ') || 'no vars files'}); --var and --vars-file are not accepted with it. Make a new plan to change them.`);
+  const hostFlags = [options.inventory !== undefined && '--inventory', options.limit !== undefined && '--limit', options.sshConfig !== undefined && '--ssh-config'].filter(Boolean);
+  if (hostFlags.length) throw new UsageError(`${planFile} is a saved plan: its hosts are fixed in it (inventory ${saved.inventory?.file ?? 'none'}, limit ${saved.limit ?? 'none'}, ssh config ${saved.sshConfig?.file ?? 'none'}); ${hostFlags.join(', ')} ${hostFlags.length === 1 ? 'is' : 'are'} not accepted with it. Make a new plan to change them.`);
   const reasons = staleReasons(saved, { engineVersion: ENGINE_VERSION, environment: environmentOf(options), now: new Date(), digest: sha256, maxAge: maxAge(saved, options) });
   if (reasons.length) throw new UsageError(`refusing saved plan ${planFile} (made ${saved.createdAt} by ${saved.createdBy}); nothing was run:\n${reasons.map((r) => `  - ${r}`).join('\n')}\nReview and save a new plan: runbook plan ${saved.runbook.file} --out ${planFile}`);
-  return { saved, file: saved.runbook.file, options: { ...options, var: saved.vars, varsFile: saved.varsFiles.map((f) => f.file) } };
+  return {
+    saved,
+    file: saved.runbook.file,
+    options: { ...options, var: saved.vars, varsFile: saved.varsFiles.map((f) => f.file), inventory: saved.inventory?.file, limit: saved.limit, sshConfig: saved.sshConfig?.file },
+  };
 }
 
 /** The plan apply resolved now must be the saved one (a `{{ env.X }}` may differ while every file is the same). */

@@ -2,6 +2,7 @@ import { undoKind, type Plan, type PlannedChange } from '../../model/plan.js';
 import type { ResolvedStep } from '../../model/runbook.js';
 import type { Redactor } from '../../secrets/redact.js';
 import { stepType } from '../../steps/registry.js';
+import { hostCount } from '../text/fleet-text.js';
 import { verifiedBy } from '../text/risk.js';
 import { stepWhat } from '../text/step-text.js';
 import type { LiveCheck } from './plan-markdown.js';
@@ -9,7 +10,7 @@ import type { LiveCheck } from './plan-markdown.js';
 const step = (s: ResolvedStep) => ({ type: s.type, label: s.label });
 
 /** Explicit rollback steps, or — automatic — the inverse of each apply step, in the order they run; `none` (the reason) for a change declared irreversible. */
-function rollback(c: PlannedChange) {
+function rollback(c: Pick<PlannedChange, 'apply' | 'rollback' | 'irreversible'>) {
   const how = undoKind(c);
   const inverses = (steps: ResolvedStep[]) => [...steps].reverse().map((s) => ({ type: s.type, label: `undo: ${s.label}` }));
   if (c.irreversible !== undefined) return { automatic: false, how, none: c.irreversible, steps: [] };
@@ -56,7 +57,27 @@ export function planJson(plan: Plan, redact: Redactor, live?: LiveCheck[]): stri
       verify: c.verify.map(step),
       rollback: rollback(c),
       ...(c.irreversible !== undefined ? { irreversible: c.irreversible } : {}),
+      // Changes on hosts only: a runbook without hosts keeps the document it always had.
+      ...(c.targets
+        ? {
+            on: c.change.on,
+            exposure: c.change.risk * hostCount(c),
+            targets: c.targets.map((t) => ({ host: t.host, checksum: t.checksum, apply: t.apply.map(step), verify: t.verify.map(step), rollback: rollback({ ...t, irreversible: c.irreversible }) })),
+          }
+        : {}),
     })),
+    ...(plan.fleet
+      ? {
+          fleet: {
+            hosts: plan.fleet.hosts,
+            batches: plan.fleet.batches,
+            maxFailures: plan.fleet.maxFailures,
+            pause: plan.fleet.pause,
+            sshConfig: plan.fleet.sshConfig ?? null,
+            exposure: plan.changes.reduce((sum, c) => sum + c.change.risk * hostCount(c), 0),
+          },
+        }
+      : {}),
     troubleshooting: rb.troubleshooting.map((p) => ({ title: p.title, symptom: p.symptom ?? null, fix: p.fix ?? null })),
     expected: rb.expected.map((e) => ({ metric: e.metric, before: e.before ?? null, after: e.after ?? null, gain: e.gain ?? null })),
   };

@@ -2,6 +2,7 @@ import type { Plan, PlannedChange } from '../../model/plan.js';
 import type { OnFailure } from '../../model/runbook.js';
 import type { Redactor } from '../../secrets/redact.js';
 import { mdBlock, mdCell, mdCode, mdInline, mdList } from '../text/markdown-text.js';
+import { batchLines, exposureCell, hostlessChanges, hostsCell, noHostsLine, rolloutSummary, totalExposure } from '../text/fleet-text.js';
 import { bandGlyph, riskText, rollbackCell, totalRiskText, verifiedBy } from '../text/risk.js';
 import { preflightLines } from '../text/step-text.js';
 import { cellText, markdownTable } from '../text/table.js';
@@ -17,6 +18,7 @@ export interface LiveCheck {
 const ON_FAILURE: Record<OnFailure, string> = {
   'rollback-all': 'stop, undo the failed change and every change applied before it in this run (newest first), report',
   'rollback-change': 'stop, undo the failed change only, report',
+  'rollback-failed': 'on hosts: undo every change of the failed hosts only, leave the hosts that passed applied, report (on this machine: as rollback-change)',
   stop: 'stop and report; nothing is undone (runbook rollback undoes it later)',
 };
 
@@ -65,11 +67,14 @@ export function renderPlanMarkdown(plan: Plan, redact: Redactor, live?: LiveChec
   section('Analysis of each change');
   for (const c of plan.changes) out.push(...changeAnalysis(c, { inline, code, list }));
 
+  const fleet = plan.fleet;
+  // A runbook without hosts keeps the report it always had.
+  const hostCells = (c: PlannedChange) => (fleet ? [cell(hostsCell(plan, c)), exposureCell(c)] : []);
   section(
     'Risk table',
     markdownTable(
-      ['№', 'Change', 'Risk', 'Impact', 'Rollback', 'Verified by'],
-      plan.changes.map((c) => [String(c.number), cell(c.change.title), riskText(c.change.risk, c.band), cell(c.change.impact ?? '—'), cell(rollbackCell(c)), cell(verifiedBy(c))]),
+      ['№', 'Change', 'Risk', ...(fleet ? ['Hosts', 'Risk × hosts'] : []), 'Impact', 'Rollback', 'Verified by'],
+      plan.changes.map((c) => [String(c.number), cell(c.change.title), riskText(c.change.risk, c.band), ...hostCells(c), cell(c.change.impact ?? '—'), cell(rollbackCell(c)), cell(verifiedBy(c))]),
     ),
     '',
     `**Total risk:** ${bandGlyph(plan.risk.band)} ${totalRiskText(plan)} (${plan.risk.band})`,
@@ -78,13 +83,27 @@ export function renderPlanMarkdown(plan: Plan, redact: Redactor, live?: LiveChec
     '',
   );
 
+  if (fleet) {
+    const batches = batchLines(plan, fleet).map((b, i) => `${i + 1}. ${code(b.hosts)}${b.canary ? ' (canary)' : ''}`);
+    const hostless = hostlessChanges(plan).map((c) => `- ⚠️ ${inline(noHostsLine(plan, c))}.`);
+    section(
+      'Rollout',
+      `${inline(rolloutSummary(fleet))}. Exposure (risk × hosts): **${totalExposure(plan)}**.`,
+      '',
+      ...(batches.length ? batches : ['No host is targeted.']),
+      '',
+      ...(fleet.sshConfig ? [`ssh config: ${code(fleet.sshConfig)}`, ''] : []),
+      ...(hostless.length ? [...hostless, ''] : []),
+    );
+  }
+
   const checks = plan.changes.flatMap((c) => c.verify.map((s) => `- after ${c.number} (${c.change.id}): ${inline(s.label)}${s.retries ? ` (retries ${s.retries})` : ''}`));
   if (checks.length) section('Checks', ...checks, '');
 
   const then = (c: PlannedChange) => (c.verify.length ? `, then verify (${c.verify.length} check${c.verify.length === 1 ? '' : 's'})` : ' (no verify steps)');
   const order = [
     plan.checkpoint ? `Checkpoint: commit ${inline(plan.checkpoint.dir)} (${code(plan.checkpoint.message)})` : 'No checkpoint',
-    ...plan.changes.map((c) => `Apply ${c.number}. ${inline(c.change.title)}${then(c)}`),
+    ...plan.changes.map((c) => `Apply ${c.number}. ${inline(c.change.title)}${c.targets ? ` on ${inline(hostsCell(plan, c))}` : ''}${then(c)}`),
   ];
   section('Apply plan', order.map((s, i) => `${i + 1}. ${s}`).join('\n'), '', `On failure (${rb.policy.onFailure}): ${ON_FAILURE[rb.policy.onFailure]}.`, '');
 
@@ -102,6 +121,7 @@ export function renderPlanMarkdown(plan: Plan, redact: Redactor, live?: LiveChec
 function changeAnalysis(c: PlannedChange, md: { inline: (t: string) => string; code: (t: string) => string; list: (items: string[]) => string }): string[] {
   const ch = c.change;
   const out = [`### ${c.number}. ${md.inline(ch.title)}`, '', `**Risk:** ${riskText(ch.risk, c.band)} · **Impact:** ${md.inline(ch.impact ?? '—')} · **Rollback time:** ${md.inline(ch.rollbackTime ?? '—')}`, ''];
+  if (c.targets) out.push(`**Runs on:** ${md.inline(ch.on.join(', '))} — ${c.targets.length ? c.targets.map((t) => md.code(t.host)).join(', ') : 'no hosts'}${c.targets.length > 1 ? ` (steps below as for ${md.code(c.targets[0]!.host)})` : ''}`, '');
   const part = (title: string, items: string[]) => {
     if (items.length) out.push(`**${title}:**`, '', md.list(items), '');
   };

@@ -4,10 +4,10 @@ import type { Plan } from '../../model/plan.js';
 import { formatMs } from '../../model/units.js';
 import { selectChanges } from '../../plan/select.js';
 
-type Outcome = { kind: 'done'; note?: string } | { kind: 'skip'; note: string } | { kind: 'fail'; message: string };
+export type Outcome = { kind: 'done'; note?: string } | { kind: 'skip'; note: string } | { kind: 'fail'; message: string };
 
 /** A promise settled by events; `end` settles every gate still waiting when the run is over. */
-class Gates {
+export class Gates {
   private readonly waiting = new Map<string, { promise: Promise<Outcome>; resolve: (o: Outcome) => void }>();
   private ended: Outcome | undefined;
   private readonly byPrefix = new Map<string, Outcome>();
@@ -43,7 +43,7 @@ class Gates {
   }
 }
 
-function apply(outcome: Outcome, task: { skip(m?: string): void; title: string }): void {
+export function apply(outcome: Outcome, task: { skip(m?: string): void; title: string }): void {
   if (outcome.kind === 'skip') task.skip(`${task.title} (${outcome.note})`);
   else if (outcome.kind === 'fail') throw new Error(`${task.title} — ${outcome.message}`);
   else if (outcome.note) task.title = `${task.title} (${outcome.note})`;
@@ -56,7 +56,7 @@ const FRAME_MS = 100;
  * listr2's default renderer, drawing at most once a frame. listr2 redraws on every task event;
  * with hundreds of fast steps that is most of the run's time on a real terminal.
  */
-class FrameRenderer extends DefaultRenderer {
+export class FrameRenderer extends DefaultRenderer {
   // The CLI picks this renderer only for a terminal (cli/commands/apply.ts); told to draw into
   // a given stream, it must not fall back because the process's own stdout is not one.
   static override nonTTY = true;

@@ -2,27 +2,10 @@ import { closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, ren
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { fsyncDir } from '../../support/atomic-write.js';
+import { bootId, holderIdentity, pidAlive, processStartTime } from '../../support/process-identity.js';
 import { LockedError, type LockHandle, type LockHolder } from '../contract.js';
 
-/** Whether the process runs. A zombie (killed, not yet reaped by its parent) does not: it holds nothing any more. */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  return !isZombie(pid);
-}
-
-/** Linux: the state field of /proc/<pid>/stat, after the command name (which may hold spaces and parentheses). */
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return false;
-  }
-}
+export { bootId, holderIdentity, pidAlive, processStartTime } from '../../support/process-identity.js';
 
 export type LockRead = { holder: LockHolder } | { unreadable: string } | null;
 
@@ -51,33 +34,6 @@ export function readLock(path: string): LockHolder | null {
 
 export function isStale(holder: LockHolder): boolean {
   return holder.host === hostname() && (!pidAlive(holder.pid) || deadHolder(holder) !== undefined);
-}
-
-/** This machine's boot id (Linux); undefined where there is none. */
-export function bootId(): string | undefined {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A process's start time in clock ticks since boot (/proc/PID/stat field 22); undefined when there is no such process (or no /proc). */
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    // Fields after the command name (which may hold spaces and parentheses): state is field 3, starttime field 22.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
-/** What a lock record says about its own process, for the record: boot and start time. */
-export function holderIdentity(pid: number): { boot?: string; startTime?: string } {
-  const boot = bootId();
-  const startTime = processStartTime(pid);
-  return { ...(boot ? { boot } : {}), ...(startTime ? { startTime } : {}) };
 }
 
 /**

@@ -4,12 +4,9 @@ import { basename, dirname, join } from 'node:path';
 import { fsyncDir } from '../../support/atomic-write.js';
 import { StepFailedError, type JournaledBytes } from '../contract.js';
 import { readRegularFile } from './read-regular-file.js';
+import type { Entry } from './target.js';
 
-/** What a path holds, read either as the entry itself (a symlink stays a symlink) or through links. */
-export type Entry =
-  | { kind: 'absent' }
-  | { kind: 'file'; bytes: Buffer; mode: number; uid: number; gid: number }
-  | { kind: 'symlink'; target: string; uid: number; gid: number };
+export type { Entry } from './target.js';
 
 /**
  * The inverse of a `file` step, as journaled before the step runs (never written in a

@@ -3,30 +3,9 @@ import { StringDecoder } from 'node:string_decoder';
 import { StepFailedError } from '../contract.js';
 import { OutputTail } from './output-tail.js';
 import { killGroup, killGroupOnAbort } from './process-group.js';
+import type { ProcessRequest, ProcessResult } from './target.js';
 
-export interface ProcessRequest {
-  /** A shell string (run by bash with pipefail) … */
-  command?: string;
-  /** … and how it is shown in messages, when that differs. */
-  shown?: string;
-  /** … or an argv array run directly. */
-  argv?: string[];
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  signal: AbortSignal;
-  onOutput?: (chunk: string) => void;
-  input?: string;
-  /** Keep full stdout/stderr (for expectations); otherwise only the tail. */
-  capture?: boolean;
-}
-
-export interface ProcessResult {
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  tail: string;
-}
+export type { ProcessRequest, ProcessResult } from './target.js';
 
 const OUTPUT_GRACE_MS = 250;
 const CAPTURE_LIMIT = 1 << 20;
@@ -58,6 +37,7 @@ export function runProcess(req: ProcessRequest): Promise<ProcessResult> {
       stdio: [req.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     const stopWatching = killGroupOnAbort(req.signal, () => child.pid);
+    if (child.pid !== undefined) req.onSpawn?.(child.pid);
     const take = (which: 'out' | 'err') => {
       // One decoder per stream: a character split across two reads stays whole (a secret too).
       const decoder = new StringDecoder('utf8');
@@ -110,7 +90,8 @@ export function runProcess(req: ProcessRequest): Promise<ProcessResult> {
   });
 }
 
-function abortError(signal: AbortSignal, command: string, outputTail: string): StepFailedError {
+/** The error of a command stopped by `signal` (a timeout or an interrupt). */
+export function abortError(signal: AbortSignal, command: string, outputTail: string): StepFailedError {
   const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted');
   return new StepFailedError(reason, { command, exitCode: null, outputTail, timedOut: /timed out/.test(reason) });
 }
