@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import type { ApplyOptions, CommonOptions, MigrateOptions, PlanOptions, ReportOptions, RollbackOptions, ShowOptions, UnlockOptions } from './kit/options.js';
+import type { ApplyOptions, CommonOptions, HistoryOptions, MigrateOptions, PlanOptions, ReportOptions, RollbackOptions, ShowOptions, UnlockOptions } from './kit/options.js';
 import { guardOutput } from './kit/output.js';
 import { reportError } from './kit/report-error.js';
 import { ENGINE_VERSION } from './kit/version.js';
@@ -98,7 +98,8 @@ export async function main(argv: string[]): Promise<number> {
     .action(action<CommonOptions>(() => import('./commands/status.js'), setCode));
 
   withCommon(program.command('history').argument('<file>', 'runbook YAML').description('past runs and their outcomes'))
-    .action(action<CommonOptions>(() => import('./commands/history.js'), setCode));
+    .option('--prune <n>', 'remove all but the newest N runs and the snapshots no run needs (never a run that still has applied changes or is unfinished)')
+    .action(action<HistoryOptions>(() => import('./commands/history.js'), setCode));
 
   withCommon(program.command('report').argument('<file>', 'runbook YAML').description('write a run (default: the latest) as one self-contained HTML page: timeline, risk table, failures, what was undone, who ran it where'))
     .option('--run <id>', 'the run to report (default: the latest)')

@@ -1,6 +1,7 @@
 import type { EngineEvent, EventListener, JournalEvent } from '../model/events.js';
 import { redactDeep, type OutputRedactor, type Redactor } from '../secrets/redact.js';
-import type { RunJournal } from '../state/contract.js';
+import type { RunJournal, SnapshotStore } from '../state/contract.js';
+import { storeSnapshots } from './snapshots.js';
 
 type OutputEvent = Extract<EngineEvent, { type: 'step.output' }>;
 
@@ -22,6 +23,11 @@ export class Emitter {
     private readonly listeners: EventListener[],
     private readonly redact: Redactor & { stream?(): OutputRedactor },
   ) {}
+
+  /** Where the run's snapshots are read back from for a rollback (none without a journal). */
+  get snapshots(): SnapshotStore | undefined {
+    return this.journal?.snapshots;
+  }
 
   /** Hosts of a batch run in parallel: their events still reach the journal and the renderers one at a time, in the order emitted. */
   private queue: Promise<void> = Promise.resolve();
@@ -49,7 +55,9 @@ export class Emitter {
       const rest = stream.end();
       if (rest !== '') await this.deliver({ ...redactDeep({ ...last, chunk: '' }, this.redact), chunk: rest });
     }
-    const clean = redactDeep(event, this.redact);
+    let clean = redactDeep(event, this.redact);
+    // Snapshots an inverse needs go to the owner-only store (durably), the journal and the renderers get their digests.
+    if (clean.type === 'step.started' && clean.inverse && this.journal) clean = { ...clean, inverse: await storeSnapshots(clean.inverse, this.journal.snapshots) };
     if (clean.type !== 'step.output') {
       if (this.journal) await this.journal.append(clean, durable);
       this.events.push({ ...clean, seq: this.seq++, at: new Date().toISOString() });

@@ -1,8 +1,10 @@
 import { changeKey, undoSteps, type ChangeState } from '../history/applied-state.js';
 import type { Phase, StepFailure } from '../model/events.js';
 import { fillSecrets, type SecretValues } from '../secrets/secrets.js';
+import type { ResolvedStep } from '../model/runbook.js';
 import { holderIdentity } from '../support/process-identity.js';
 import type { Emitter } from './emitter.js';
+import { readSnapshots, SnapshotNotReadableError } from './snapshots.js';
 import { abortReason, failureOf, retryFields, runWithRetries, type StepEnvironment } from './step-runner.js';
 
 /**
@@ -43,7 +45,24 @@ export async function rollbackChanges(
   if (changes.length === 0) return result;
   const host = changes[0]!.host;
   const on = host !== undefined ? { host } : {};
+  // Every snapshot the undo needs is read back first: one that is missing or damaged stops the rollback before anything is written.
+  const undo = new Map<ChangeState, ResolvedStep[]>();
+  let unreadable: { changeId: string; failure: StepFailure } | undefined;
+  for (const change of changes) {
+    if (change.irreversible !== undefined) continue;
+    try {
+      undo.set(change, await Promise.all(undoSteps(change).map((step) => readSnapshots(step, emitter.snapshots))));
+    } catch (error) {
+      if (!(error instanceof SnapshotNotReadableError)) throw error;
+      unreadable = { changeId: change.id, failure: { message: error.message } };
+      break;
+    }
+  }
   await emitter.emit({ type: 'rollback.started', changeIds: changes.map(changeKey), reason, pid: process.pid, ...on }, true);
+  if (unreadable) {
+    await emitter.emit({ type: 'change.rolledBack', changeId: unreadable.changeId, ok: false, failure: unreadable.failure, durationMs: 0, ...on }, true);
+    return { ok: false, undone: [], failed: { ...unreadable, ...on }, interrupted: false };
+  }
   const phase: Phase = 'rollback';
   for (const change of changes) {
     // Interrupted between changes: the next one is left as it is, whole, and reported.
@@ -55,7 +74,7 @@ export async function rollbackChanges(
       result.failed ??= { changeId: change.id, failure, ...on };
       continue;
     }
-    const steps = undoSteps(change);
+    const steps = undo.get(change)!;
     await emitter.emit({ type: 'change.rollingBack', changeId: change.id, steps: steps.length, ...on }, true);
     const started = performance.now();
     for (const [index, journaled] of steps.entries()) {

@@ -106,10 +106,10 @@ export function createRedactor(secretValues: string[]): SecretRedactor {
 
 /**
  * Keys whose values are opaque encodings we produce (base64 with the secrets already cut out,
- * hex hashes, salted fingerprints): a short secret may occur in them by chance, and masking
+ * hex hashes, snapshot digests, salted fingerprints): a short secret may occur in them by chance, and masking
  * it there would corrupt the data without hiding anything.
  */
-export const OPAQUE_KEYS = new Set(['base64', 'wasSha256', 'leftSha256', 'fingerprints']);
+export const OPAQUE_KEYS = new Set(['base64', 'snapshot', 'wasSha256', 'leftSha256', 'fingerprints']);
 
 /** Redacts every string inside a JSON-like value. */
 export function redactDeep<T>(value: T, redact: Redactor): T {

@@ -103,9 +103,49 @@ export interface RunRead {
   torn: boolean;
 }
 
+/**
+ * A snapshot an inverse needs cannot be read back: not in the store (`missing`), or what is
+ * stored does not decompress to bytes with its digest (`damaged`).
+ */
+export class SnapshotUnavailableError extends Error {
+  constructor(
+    readonly digest: string,
+    readonly problem: 'missing' | 'damaged',
+    readonly location: string,
+    readonly detail?: string,
+  ) {
+    super(`snapshot ${digest} is ${problem === 'missing' ? 'missing from' : 'damaged in'} ${location}${detail ? ` (${detail})` : ''}`);
+    this.name = 'SnapshotUnavailableError';
+  }
+}
+
+/**
+ * Owner-only storage for the bytes inverses need (src/model/snapshot.ts), out of the journal:
+ * content-addressed by sha256, compressed, each content stored once. Lives beside the journal
+ * (a directory of the state dir, a table of the state schema).
+ */
+export interface SnapshotStore {
+  /** Where, for messages: a directory, or a table. */
+  readonly location: string;
+  /**
+   * Keeps `bytes` and returns their digest (`sha256:<hex>`). Durable when it resolves (file and
+   * directory fsynced, or committed), so an event referencing it may be appended next. Bytes
+   * already stored are not stored again.
+   */
+  put(bytes: Buffer): Promise<string>;
+  /** The bytes stored under `digest`; SnapshotUnavailableError when missing or damaged. */
+  get(digest: string): Promise<Buffer>;
+  /** Every digest stored. */
+  list(): Promise<string[]>;
+  /** Removes these snapshots (durably); digests not stored are ignored. */
+  remove(digests: string[]): Promise<void>;
+}
+
 /** One run's append-only event log. */
 export interface RunJournal {
   readonly runId: string;
+  /** Where this run's snapshots go (and are read from): stored before the event referencing them is appended. */
+  readonly snapshots: SnapshotStore;
   /**
    * Records an event. With `durable` (the default) it resolves once the event is on disk
    * (fsynced / committed) together with everything appended before it; without, the event
@@ -141,6 +181,10 @@ export interface StateStore {
    */
   unreconciled?(): Promise<UnreconciledJournal[]>;
   readRun(runId: string): Promise<RunRead>;
+  /** Deletes a run and its events for good (`history --prune`; the caller decides which runs may go). */
+  removeRun(runId: string): Promise<void>;
+  /** The snapshots of this runbook state's runs (the caller decides which are no longer needed). */
+  readonly snapshots: SnapshotStore;
   /**
    * The environment of this runbook that holds run `runId`, when the backend keeps several in
    * one place (the file backend's environments are directories: the CLI looks there itself).

@@ -36,8 +36,10 @@ export interface StepContext {
 /**
  * Bytes inside an inverse's params (e.g. a file's prior content). Before journaling, the
  * engine cuts every secret value out of them (`secretsAt`: where, which secret, in which form,
- * with a salted scrypt `fingerprints` of each value); before the inverse runs it puts the
- * current values back and lists in `rotated` the secrets whose value is not the one cut out.
+ * with a salted scrypt `fingerprints` of each value) and moves the bytes to the state's
+ * snapshot store, the journal keeping their digest (src/model/snapshot.ts); before the inverse
+ * runs it reads them back, puts the current values back and lists in `rotated` the secrets
+ * whose value is not the one cut out. A step sees only this form.
  */
 export interface JournaledBytes {
   base64: string;

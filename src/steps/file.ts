@@ -99,6 +99,7 @@ async function restoreSnapshot(path: string, r: RestoreParams, ctx: StepContext)
   // Forced over a link someone put where `absent` had deleted a file: replace the link, not what it points to.
   if (!r.follow && now.kind === 'symlink') await on.remove(path);
   if (was.bytes.secretsAt?.length) throw new StepFailedError(`cannot restore ${path}: the secret values cut out of its journaled copy were not put back`);
+  if (typeof was.bytes.base64 !== 'string') throw new StepFailedError(`cannot restore ${path}: its pre-apply content was not read back from the snapshot store; nothing was written`);
   const bytes = Buffer.from(was.bytes.base64, 'base64');
   if (!rotated.length && bytesHash(bytes) !== r.wasSha256) throw new StepFailedError(`cannot restore ${path}: its journaled copy does not match the fingerprint taken at apply time (the journal was altered?); nothing was written`);
   await write(on, path, path, bytes, was.mode, { uid: was.uid, gid: was.gid });

@@ -65,7 +65,7 @@ describe('interrupting a rollback', () => {
     run.child.kill('SIGINT');
     const r = await run.done;
     expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/second interrupt: the running rollback step may finish .* interrupt a third time to kill that step now/);
+    expect(r.stdout).toMatch(/second interrupt: the running rollback step may finish .* interrupt a third time to kill that step now/);
     expect(existsSync(join(sb.dir, 'undo-step-finished'))).toBe(true);
     expect(r.stdout).toMatch(/still applied: 1\. change-1 \(rollback-failed\)/);
     expect(r.stdout).toMatch(/runbook rollback/);
@@ -88,7 +88,7 @@ describe('interrupting a rollback', () => {
     const r = await run.done;
     expect(r.code).toBe(3);
     expect(Date.now() - third).toBeLessThan(5_000);
-    expect(r.stderr).toMatch(/third interrupt: killing the running rollback step/);
+    expect(r.stdout).toMatch(/third interrupt: killing the running rollback step/);
     expect(existsSync(join(sb.dir, 'undo-step-finished'))).toBe(false);
     expect(slowStepsLeft(sb.dir, 'undoing-')).toBe('');
   });

@@ -1,5 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { startCli, waitFor } from '../support/cli.js';
 import { backend, printedState } from '../support/state-backend.js';
 import { fourChanges } from './fixture.js';
 
@@ -99,5 +101,27 @@ describe(`rough edges an operator trial found, with the ${backend} state backend
     expect(never.code).toBe(1);
     expect(never.stdout.match(/did not pass/g)).toHaveLength(4);
     expect(never.stdout).toMatch(/third time lucky … FAILED \S+ \(attempt 5\/5\)/);
+  });
+
+  it('SIGINT during apply, output piped: the "interrupted" line comes before the rollback it announces', async () => {
+    const sb = fourChanges();
+    writeFileSync(sb.runbook, readFileSync(sb.runbook, 'utf8').replace('      - name: fault injection point 2\n', '      - run: "touch {{ dir }}/at-2; sleep 30"\n      - name: fault injection point 2\n'));
+    const before = sb.snapshot();
+    const run = startCli(['apply', sb.runbook]);
+    await waitFor(() => existsSync(join(sb.dir, 'at-2')));
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code, r.stdout + r.stderr).toBe(130);
+    const lines = r.stdout.split('\n');
+    const interrupted = lines.findIndex((l) => l.startsWith('SIGINT: interrupted: stopping the running step, then rolling back'));
+    const failed = lines.findIndex((l) => l.includes('FAILED') && l.includes('interrupted (SIGINT)'));
+    const rollingBack = lines.findIndex((l) => l.startsWith('↩ rolling back change-2, change-1 (interrupted)'));
+    const rolledBack = lines.findIndex((l) => l.startsWith('↩ change-1 rolled back'));
+    expect(interrupted, r.stdout).toBeGreaterThan(lines.findIndex((l) => l.startsWith('── change 2:')));
+    expect(failed).toBeGreaterThan(interrupted);
+    expect(rollingBack).toBeGreaterThan(failed);
+    expect(rolledBack).toBeGreaterThan(rollingBack);
+    expect(r.stderr).not.toMatch(/SIGINT: interrupted/);
+    expect(sb.snapshot()).toEqual(before);
   });
 });

@@ -289,7 +289,8 @@ describe('runbook state migrate', () => {
     const state = `${url}?schema=migrated_${Date.now()}`;
     const r = runCli(['state', 'migrate', '--from', sb.state, '--to', state]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^\S+ \(four-changes, environment default\): \d+ event\(s\) added$/m);
+    // With the snapshots its events reference (one per changed file), from the state dir's snapshot store.
+    expect(r.stdout).toMatch(/^\S+ \(four-changes, environment default\): \d+ event\(s\) added \(4 snapshot\(s\) copied\)$/m);
     expect(r.stdout).toMatch(/^migrated 1 run\(s\) and 0 fallback journal\(s\) from .* to postgres:\/\/postgres:\*\*\*@/m);
     expect(r.stdout).not.toContain(password);
     // Again: nothing to add.

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -256,6 +256,41 @@ describe('PostgresStateStore', () => {
     ]);
   });
 
+  it('a snapshot stored once the database is lost goes to an owner-only local store beside the fallback journal, and reconcile copies it into the table', async () => {
+    const schema = schemaName();
+    const localDir = tempDir();
+    const a = store(schema, { localDir });
+    const b = store(schema);
+    const handle = await a.lock(me());
+    const journal = await a.createRun('r1');
+    await journal.append(started('r1'));
+    const first = await journal.snapshots.put(Buffer.from('taken while the database was there\n'));
+    expect(await b.snapshots.list()).toEqual([first]);
+
+    await b.unlock(true);
+    const deadline = Date.now() + 10_000;
+    while (!a.lockLost && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const bytes = Buffer.from('DB_PASSWORD=kept-locally\nMODE=a\n');
+    const digest = await journal.snapshots.put(bytes);
+    expect(await b.snapshots.list()).toEqual([first]);
+    const local = join(localDir, 'fallback', 'snapshots');
+    expect(statSync(local).mode & 0o777).toBe(0o700);
+    expect(readdirSync(local).map((f) => [f, statSync(join(local, f)).mode & 0o777])).toEqual([[`${digest.slice(7)}.gz`, 0o600]]);
+    // The step that needs it is journaled after it, in the fallback journal too; the run stops there.
+    const stepStarted = { type: 'step.started', phase: 'apply', changeId: 'a', index: 0, label: 'edit /x', attempt: 1, inverse: [{ type: 'file', label: 'restore /x', params: { path: '/x', restore: { was: { kind: 'file', bytes: { snapshot: digest, size: bytes.length } } } } }] } as unknown as EngineEvent;
+    expect((await errorOf(journal.append(stepStarted))).message).toMatch(/unreachable/);
+    expect((await journal.snapshots.get(digest)).equals(bytes)).toBe(true);
+    await journal.close();
+    await handle.release();
+
+    const report = await migrateJournals(join(localDir, 'fallback'), b.db, { environment: 'default' });
+    expect(report.runs).toMatchObject([{ runId: 'r1', added: 1, fallback: true, snapshots: 1, missingSnapshots: [] }]);
+    expect((await b.snapshots.list()).sort()).toEqual([first, digest].sort());
+    expect((await b.snapshots.get(digest)).equals(bytes)).toBe(true);
+    // The local copy is not needed any more.
+    expect(readdirSync(local)).toEqual([]);
+  });
+
   it('the cluster stopped mid-run: append rejects saying the database is unreachable, the event lands in the fallback', async () => {
     const cluster = await startCluster();
     try {
@@ -395,7 +430,7 @@ describe('PostgresStateStore', () => {
     const s = store(schema);
     expect(await s.listRuns()).toMatchObject([{ runId: 'old-run', lastEvent: 'run.started', finished: false }]);
     const versions = await s.db.query<{ version: number }>('test', `SELECT version FROM "${schema}".schema_version ORDER BY version`);
-    expect(versions.map((v) => v.version)).toEqual([1, 2]);
+    expect(versions.map((v) => v.version)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
     const runs = await s.db.query<{ runbook: string; environment: string }>('test', `SELECT runbook, environment FROM "${schema}".runs`);
     expect(runs).toEqual([{ runbook: 'deploy', environment: 'default' }]);
     await (await s.lock(me())).release();

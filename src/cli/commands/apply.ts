@@ -23,6 +23,7 @@ import { loadOptions } from '../kit/load-options.js';
 import { checkSamePlan, checkSavedPlan, readSavedPlan } from '../kit/plan-file.js';
 import { checkReportPath, writeReport as writeJunit } from '../kit/report-file.js';
 import { withLock } from '../kit/locked.js';
+import { cleanUpSnapshots } from '../kit/snapshot-cleanup.js';
 import { runbookCommand } from '../kit/next-command.js';
 import { withStore } from '../kit/open-store.js';
 import type { ApplyOptions } from '../kit/options.js';
@@ -200,7 +201,9 @@ export async function run(planOrRunbook: string | undefined, given: ApplyOptions
 
     // Interrupts are ours from before the lock is taken to after it is released: the default
     // action (exit at once) would leave the lock behind or the run half-done.
-    const interrupts = interruptLevels(APPLY_INTERRUPTS, (text) => process.stderr.write(text));
+    // Said where the progress lines go when they are lines (a pipe, CI): there it reads in order, before the rollback it announces.
+    const progressLines = !options.json && !(process.stdout.isTTY && !process.env.CI);
+    const interrupts = interruptLevels(APPLY_INTERRUPTS, (text) => (progressLines ? process.stdout : process.stderr).write(text));
     const [stopApply, stopRollback, killRollback] = interrupts.levels as [AbortSignal, AbortSignal, AbortSignal];
     const interruptedBeforeStart = () => {
       process.stderr.write('runbook: interrupted before anything was changed\n');
@@ -263,6 +266,7 @@ export async function run(planOrRunbook: string | undefined, given: ApplyOptions
               rehearse: options.rehearse === true,
             });
             await Promise.all(listeners.map((l) => (l as { finished?: Promise<void> }).finished));
+            if (result.state.changes.length > 0 && remaining(result.state).length === 0) await cleanUpSnapshots(store);
             const report = createRedactor(plan.secretValues)(renderReport({ ...result, rollbackCommand: runbookCommand(['rollback', file!], options) }));
             (options.json ? process.stderr : process.stdout).write(report);
             for (const message of result.displayErrors) process.stderr.write(`warning: the progress display failed and was turned off (${message}); the run itself was not affected\n`);

@@ -22,6 +22,7 @@ import { confirm, interactive } from '../kit/confirm.js';
 import { damagedJournal } from '../kit/damaged-journal.js';
 import { loadOptions } from '../kit/load-options.js';
 import { withLock } from '../kit/locked.js';
+import { cleanUpSnapshots } from '../kit/snapshot-cleanup.js';
 import { runbookCommand } from '../kit/next-command.js';
 import { environmentOf, runbookKey, withStore } from '../kit/open-store.js';
 import type { RollbackOptions } from '../kit/options.js';
@@ -268,6 +269,7 @@ async function undoRun(view: RunView, toUndo: ChangeState[], ctx: UndoRunContext
     const exitCode = result.ok ? 0 : 3;
     await emitter.emit({ type: 'run.finished', outcome, exitCode, remaining: remaining(after).map(changeKey), durationMs: performance.now() - started }, true);
     const final = (await readRunState(store, state.runId)).state;
+    if (remaining(final).length === 0) await cleanUpSnapshots(store);
     ctx.junit?.runs.push(final);
     const othersApplied = ctx.othersApplied(await allRuns(store));
     const out = options.json ? process.stderr : process.stdout;

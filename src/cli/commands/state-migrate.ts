@@ -29,12 +29,15 @@ export async function run(file: string | undefined, options: MigrateOptions): Pr
       await db.pool();
       const report = await migrateJournals(from, db, { runbook: file ? runbookKey(file) : undefined, environment });
       for (const r of report.runs) {
-        const notes = [r.torn ? 'torn last line ignored' : '', r.fallback ? 'fallback journal reconciled, set aside in reconciled/' : ''].filter(Boolean);
+        const notes = [r.torn ? 'torn last line ignored' : '', r.fallback ? 'fallback journal reconciled, set aside in reconciled/' : '', r.snapshots ? `${r.snapshots} snapshot(s) copied` : ''].filter(Boolean);
         process.stdout.write(`${r.runId} (${r.owner.runbook}, environment ${r.owner.environment}): ${r.added} event(s) added${notes.length ? ` (${notes.join('; ')})` : ''}\n`);
       }
       const fallbacks = report.runs.filter((r) => r.fallback).length;
       if (report.runs.length === 0 && report.conflicts.length === 0) process.stdout.write(`nothing to migrate: no run journals in ${from}\n`);
       else process.stdout.write(`migrated ${report.runs.length - fallbacks} run(s) and ${fallbacks} fallback journal(s) from ${from} to ${db.location}\n`);
+      for (const r of report.runs.filter((x) => x.missingSnapshots.length)) {
+        process.stderr.write(`warning: run ${r.runId} references snapshot(s) found in no local snapshot store: ${r.missingSnapshots.join(', ')}; a rollback of it will stop (exit 3) naming the file each one restores\n`);
+      }
       for (const c of report.conflicts) {
         process.stderr.write(`runbook: ${c.message}; ${c.path} was NOT imported and is kept as it is. Compare it with the run in the database (runbook history), then resolve by hand.\n`);
       }

@@ -1,5 +1,6 @@
 import { changeKey, remaining, statusText } from '../../history/applied-state.js';
 import { inversesAgainstLastWrite } from '../../history/last-written.js';
+import { missingSnapshots } from '../../history/snapshots-needed.js';
 import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
 import type { ResolvedStep } from '../../model/runbook.js';
 import { loadPlan } from '../../plan/load-plan.js';
@@ -44,6 +45,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
       );
       // The same drifted file is named once, under the first change that touched it.
       for (const a of applied) a.drifted = a.drifted.filter((d) => !warned.has(d) && warned.add(d));
+      const lost = await missingSnapshots(store, runs);
       const live: LockHolder | undefined = lock && !lock.stale && !lock.unreadable ? lock.holder : undefined;
       const ownsLock = (r: RunView) => live !== undefined && live.pid === r.state.pid && live.host === r.state.host;
       const unsettled = runs.filter((r) => !r.corrupt && (isUnsettled(r.state) || (ownsLock(r) && !r.state.finished)));
@@ -64,6 +66,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
             unsettled: unsettled.filter((r) => !ownsLock(r)).map((r) => r.state.runId),
             inProgress: unsettled.filter(ownsLock).map((r) => r.state.runId),
             damaged: damaged.map((r) => ({ run: r.state.runId, file: r.corrupt!.path, line: r.corrupt!.line })),
+            missingSnapshots: lost,
           }) + '\n',
         );
         return exitCode();
@@ -82,6 +85,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
         out.push(`applied: ${a.change.number}. ${a.change.id}${a.change.host !== undefined ? ` on ${a.change.host}` : ''} — ${statusText(a.change)} (run ${a.run})${a.edited ? ' — warning: edited in the runbook since it was applied' : ''}`);
         for (const d of a.drifted) out.push(`  warning: ${d}; runbook rollback will refuse to overwrite it without --force`);
       }
+      for (const m of lost) out.push(`MISSING SNAPSHOT: ${m.what} (change ${m.changeId}, run ${m.runId}) — ${m.digest} is not in ${store.snapshots.location}; runbook rollback will stop before writing anything (exit 3) until it is put back`);
       for (const r of unsettled) {
         const what = `run ${r.state.runId} (${r.state.outcome ?? 'did not finish'})`;
         if (ownsLock(r)) out.push(`IN PROGRESS: run ${r.state.runId} — ${describeHolder(live!)} holds the lock`);

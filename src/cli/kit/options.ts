@@ -56,6 +56,11 @@ export interface RollbackOptions extends CommonOptions {
   junit?: string;
 }
 
+export interface HistoryOptions extends CommonOptions {
+  /** `--prune N`: keep the newest N runs (and those still needed), remove the others and the snapshots no run needs. */
+  prune?: string;
+}
+
 export interface ReportOptions extends CommonOptions {
   run?: string;
   html: string;

@@ -1,4 +1,5 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../../model/diagnostic.js';
 import { compareRuns } from '../../model/run-id.js';
@@ -6,12 +7,15 @@ import { fsyncDir } from '../../support/atomic-write.js';
 import { JournalCorruptError, RunNotFoundError, StateUnavailableError, type LockHandle, type LockHolder, type RunRead, type RunSummary, type StateStore } from '../contract.js';
 import { FileRunJournal, readJournalFile } from './journal-file.js';
 import { acquireLockFile, isStale, readLockFile, UNKNOWN_HOLDER } from './lock-file.js';
+import { FileSnapshotStore } from './snapshot-dir.js';
 
 /** The default state backend: `.runbook/` beside the runbook (or --state-dir). */
 export class FileStateStore implements StateStore {
   readonly location: string;
   private readonly runsDir: string;
   private readonly lockPath: string;
+  /** `snapshots/` of the state dir: owner-only, beside `runs/`. */
+  readonly snapshots: FileSnapshotStore;
 
   constructor(
     private readonly dir: string,
@@ -20,6 +24,7 @@ export class FileStateStore implements StateStore {
     this.location = dir;
     this.runsDir = join(dir, 'runs');
     this.lockPath = join(dir, 'lock');
+    this.snapshots = new FileSnapshotStore(join(dir, 'snapshots'));
   }
 
   /** A state dir that is a file (or under one) is a usage error, said before anything reads or writes. */
@@ -85,7 +90,7 @@ export class FileStateStore implements StateStore {
 
   async createRun(runId: string): Promise<FileRunJournal> {
     this.ensureDirs();
-    const journal = new FileRunJournal(runId, join(this.runsDir, `${runId}.jsonl`), 0, true);
+    const journal = new FileRunJournal(runId, join(this.runsDir, `${runId}.jsonl`), 0, true, this.snapshots);
     await fsyncDir(this.runsDir);
     return journal;
   }
@@ -113,7 +118,7 @@ export class FileStateStore implements StateStore {
     if (text.length > 0 && !text.endsWith('\n')) truncateSync(path, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
     const { events } = await this.readRun(runId);
     const next = events.length ? events[events.length - 1]!.seq + 1 : 0;
-    return new FileRunJournal(runId, path, next, false);
+    return new FileRunJournal(runId, path, next, false, this.snapshots);
   }
 
   /** Every run, oldest first; a run whose journal is damaged is listed too (`readRun` says what is wrong). */
@@ -150,6 +155,11 @@ export class FileStateStore implements StateStore {
 
   async readRun(runId: string): Promise<RunRead> {
     return readJournalFile(this.runPath(runId), this.readRunText(runId));
+  }
+
+  async removeRun(runId: string): Promise<void> {
+    await rm(this.runPath(runId), { force: true });
+    await fsyncDir(this.runsDir);
   }
 
   async close(): Promise<void> {}

@@ -1,7 +1,7 @@
 import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { EngineEvent, JournalEvent } from '../../model/events.js';
-import { JournalCorruptError, type RunJournal, type RunRead } from '../contract.js';
+import { JournalCorruptError, type RunJournal, type RunRead, type SnapshotStore } from '../contract.js';
 
 /**
  * One run's events as JSON lines, appended with synchronous writes (microseconds) and made
@@ -17,6 +17,7 @@ export class FileRunJournal implements RunJournal {
     readonly path: string,
     nextSeq: number,
     create: boolean,
+    readonly snapshots: SnapshotStore,
   ) {
     this.fd = openSync(path, create ? 'wx' : 'a', 0o600);
     this.seq = nextSeq;

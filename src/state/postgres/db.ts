@@ -199,10 +199,21 @@ export class PostgresStateDb {
    * if new, in one transaction. An event already stored identically is skipped (so an import
    * can be repeated); one stored with the same seq but different content is an
    * EventConflictError and nothing of the run is imported. Returns how many were added.
+   * `snapshots` (compressed, as stored) are added with them, for the run's runbook and environment.
    */
-  async importEvents(runId: string, events: JournalEvent[], owner: RunOwner): Promise<number> {
+  async importEvents(runId: string, events: JournalEvent[], owner: RunOwner, snapshots: { digest: string; size: number; data: Buffer }[] = []): Promise<number> {
     return this.transaction(`importing run ${runId}`, async (client) => {
       await client.query(`INSERT INTO ${this.s}.runs (run_id, runbook, environment) VALUES ($1, $2, $3) ON CONFLICT (run_id) DO NOTHING`, [runId, owner.runbook, owner.environment]);
+      // The snapshots its events reference first, in the same transaction: no event without its snapshot.
+      for (const snap of snapshots) {
+        await client.query(`INSERT INTO ${this.s}.snapshots (runbook, environment, digest, size, data) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (runbook, environment, digest) DO NOTHING`, [
+          owner.runbook,
+          owner.environment,
+          snap.digest,
+          snap.size,
+          snap.data,
+        ]);
+      }
       let added = 0;
       for (const event of events) {
         const r = await client.query(`INSERT INTO ${this.s}.events (run_id, seq, at, type, event) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id, seq) DO NOTHING`, [

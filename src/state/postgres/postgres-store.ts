@@ -14,12 +14,15 @@ import {
   type RunJournal,
   type RunRead,
   type RunSummary,
+  type SnapshotStore,
   type StateStore,
   type UnreconciledJournal,
 } from '../contract.js';
 import { crashPoint, FileRunJournal, readJournalFile } from '../file/journal-file.js';
 import { describeHolder, isStale } from '../file/lock-file.js';
+import { FileSnapshotStore } from '../file/snapshot-dir.js';
 import { PostgresStateDb, type PostgresDbOptions, type RunOwner } from './db.js';
+import { PostgresSnapshotStore } from './snapshot-table.js';
 
 export interface PostgresStoreOptions extends PostgresDbOptions {
   /** The runbook's `name`: with the environment, what the lock protects and whose runs are listed. */
@@ -103,6 +106,7 @@ export class PostgresStateStore implements StateStore {
   private readonly lockClients = new Set<Client>();
   /** Set when a connection holding our lock ends without our release: appends must stop. */
   lockLost: Error | undefined;
+  readonly snapshots: PostgresSnapshotStore;
 
   constructor(
     url: string,
@@ -113,6 +117,7 @@ export class PostgresStateStore implements StateStore {
     this.runbook = options.runbook;
     this.environment = options.environment ?? 'default';
     this.key = advisoryKey(this.db.schema, this.owner);
+    this.snapshots = new PostgresSnapshotStore(this.db, this.owner);
   }
 
   get location(): string {
@@ -313,6 +318,22 @@ export class PostgresStateStore implements StateStore {
     return { events: rows.flatMap((r) => (r.event ? [r.event] : [])), torn: false };
   }
 
+  /** Deletes a run's events and the run, in one transaction that lifts the events' append-only rule for itself only. */
+  async removeRun(runId: string): Promise<void> {
+    await this.db.transaction(`removing run ${runId}`, async (client) => {
+      await client.query(`SET LOCAL runbook.prune = 'on'`);
+      const { rowCount } = await client.query(`SELECT 1 FROM ${this.s}.runs WHERE run_id = $1 AND runbook = $2 AND environment = $3 FOR UPDATE`, [runId, this.runbook, this.environment]);
+      if (!rowCount) return;
+      await client.query(`DELETE FROM ${this.s}.events WHERE run_id = $1`, [runId]);
+      await client.query(`DELETE FROM ${this.s}.runs WHERE run_id = $1`, [runId]);
+    });
+  }
+
+  /** Where snapshots go while the database is unreachable: beside the fallback journals, copied on reconcile. */
+  fallbackSnapshots(): FileSnapshotStore {
+    return new FileSnapshotStore(join(this.fallbackDir(), 'snapshots'));
+  }
+
   private fallbackDir(): string {
     return join(resolve(this.options.localDir ?? '.runbook'), 'fallback');
   }
@@ -388,6 +409,8 @@ export class PostgresRunJournal implements RunJournal {
   private seq: number;
   private fallback: FileRunJournal | undefined;
   private failure: Error | undefined;
+  /** The database's snapshot table; once the database failed, the local fallback store (the event referencing it follows it there). */
+  readonly snapshots: SnapshotStore;
 
   constructor(
     private readonly store: PostgresStateStore,
@@ -395,6 +418,37 @@ export class PostgresRunJournal implements RunJournal {
     nextSeq: number,
   ) {
     this.seq = nextSeq;
+    this.snapshots = {
+      location: store.snapshots.location,
+      put: (bytes) => this.putSnapshot(bytes),
+      get: (digest) => this.getSnapshot(digest),
+      list: () => store.snapshots.list(),
+      remove: (digests) => store.snapshots.remove(digests),
+    };
+  }
+
+  private async putSnapshot(bytes: Buffer): Promise<string> {
+    if (!this.failure) {
+      try {
+        if (this.store.lockLost) throw this.store.lockLost;
+        return await this.store.snapshots.put(bytes);
+      } catch (error) {
+        this.failure = error instanceof Error ? error : new Error(String(error));
+      }
+    }
+    mkdirSync(join(this.store.fallbackPath(this.runId), '..'), { recursive: true });
+    return this.store.fallbackSnapshots().put(bytes);
+  }
+
+  private async getSnapshot(digest: string): Promise<Buffer> {
+    try {
+      return await this.store.snapshots.get(digest);
+    } catch (error) {
+      // Stored locally while the database was unreachable (this same run, before a reconcile).
+      return this.store.fallbackSnapshots().get(digest).catch(() => {
+        throw error;
+      });
+    }
   }
 
   async append(event: EngineEvent, _durable = true): Promise<void> {
@@ -418,7 +472,7 @@ export class PostgresRunJournal implements RunJournal {
         mkdirSync(join(path, '..'), { recursive: true });
         const create = !existsSync(path);
         if (create) this.store.writeFallbackMeta(this.runId);
-        this.fallback = new FileRunJournal(this.runId, path, this.seq, create);
+        this.fallback = new FileRunJournal(this.runId, path, this.seq, create, this.snapshots);
       }
       this.fallback.appendSync(event, true);
       await fsyncDir(join(path, '..'));

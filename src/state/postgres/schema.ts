@@ -53,6 +53,27 @@ export const MIGRATIONS: readonly ((schema: string) => string)[] = [
       FOR EACH ROW EXECUTE FUNCTION ${s}.events_append_only();
     CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON ${s}.events
       FOR EACH STATEMENT EXECUTE FUNCTION ${s}.events_append_only();`,
+  // 3: snapshots out of the journal (the bytes inverses need: compressed, by sha256, stored once
+  // per runbook and environment); a run's events may be deleted only by `history --prune`, which
+  // says so for its own transaction (SET LOCAL runbook.prune = 'on'). UPDATE and TRUNCATE still raise.
+  (s) => `
+    CREATE TABLE ${s}.snapshots (
+      runbook     text NOT NULL,
+      environment text NOT NULL,
+      digest      text NOT NULL,
+      size        integer NOT NULL,
+      data        bytea NOT NULL,
+      created_at  timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (runbook, environment, digest)
+    );
+    CREATE OR REPLACE FUNCTION ${s}.events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP = 'DELETE' AND current_setting('runbook.prune', true) = 'on' THEN
+          RETURN OLD;
+        END IF;
+        RAISE EXCEPTION 'runbook state events are append-only: % on %.% refused', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+          USING ERRCODE = 'insufficient_privilege';
+      END $$;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
