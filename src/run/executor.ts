@@ -4,24 +4,24 @@ import { changeKey, foldRun, type ChangeState, type RunState } from '../history/
 import type { Phase, EventListener, RunOutcome, StepFailure } from '../model/events.js';
 import type { Plan, PlannedChange } from '../model/plan.js';
 import type { ResolvedStep } from '../model/runbook.js';
-import { requiredCommandsCheck } from '../plan/required-commands.js';
 import { selectChanges } from '../plan/select.js';
 import { createRedactor } from '../secrets/redact.js';
-import { protectSecrets, secretValues, type SecretValues } from '../secrets/secrets.js';
+import { secretValues, type SecretValues } from '../secrets/secrets.js';
 import type { RunJournal } from '../state/contract.js';
 import type { StepContext } from '../steps/contract.js';
 import type { Target } from '../steps/kit/target.js';
-import { holderIdentity } from '../support/process-identity.js';
-import { stepType } from '../steps/registry.js';
 import { takeRunCheckpoint, undoRunCheckpoint } from './checkpoint.js';
 import { Emitter } from './emitter.js';
 import { runPreflight, type PreflightFailure } from './preflight.js';
 import { type RollbackSignals } from './rollback.js';
 import { rollbackAcross } from './rollback-waves.js';
+import { ChangeRunner } from './change-runner.js';
+import { checkHostPrograms } from './host-preflight.js';
 import { ChangeFailed, type Lane } from './lane.js';
 import { runRollout } from './rollout.js';
+import { watchWindow } from './watch-window.js';
 import { rehearseChange } from './rehearse.js';
-import { abortableSleep, abortReason, failureOf, retryFields, runWithRetries, stepContext, withinLimits, type StepEnvironment } from './step-runner.js';
+import { abortableSleep, abortReason, failureOf } from './step-runner.js';
 import { localTarget } from '../steps/kit/local-target.js';
 
 export interface ExecuteOptions {
@@ -80,23 +80,11 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
   const emitter = new Emitter(options.journal, options.listeners, redact);
   const recorded: StepContext['recorded'] = {};
   const runbookDir = dirname(plan.runbook.file);
-  const laneOf = (host: string | undefined, target: Target, workdir: string, env: NodeJS.ProcessEnv): Lane => {
-    const lane: Lane = { ...(host !== undefined ? { host } : {}), current: { phase: 'preflight', index: 0, label: '' }, env: undefined as unknown as StepEnvironment };
-    lane.env = {
-      runbookDir,
-      target,
-      workdir,
-      env,
-      recorded,
-      output: (chunk) => void emitter.emit({ type: 'step.output', ...lane.current, chunk }),
-      spawned: (pid) => void emitter.emit({ type: 'step.process', ...lane.current, pid, ...holderIdentity(pid) }, true),
-    };
-    return lane;
-  };
-  const local = laneOf(undefined, localTarget(runbookDir), runbookDir, options.env);
+  const runner = new ChangeRunner({ emitter, secrets, signal: options.signal, runbookDir, recorded, ...(options.replaces ? { replaces: options.replaces } : {}) });
+  const local = runner.lane(undefined, localTarget(runbookDir), runbookDir, options.env);
   const base = local.env;
   const lanes = new Map<string, Lane | string>();
-  for (const [host, link] of options.hosts ?? []) lanes.set(host, 'unreachable' in link ? link.unreachable : laneOf(host, link.target, link.workdir, {}));
+  for (const [host, link] of options.hosts ?? []) lanes.set(host, 'unreachable' in link ? link.unreachable : runner.lane(host, link.target, link.workdir, {}));
   const selected = selectChanges(plan, options.only, options.from);
   const failedHosts = new Map<string, string>();
 
@@ -125,80 +113,9 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
     return { exitCode, outcome, state: foldRun(options.runId, emitter.events), displayErrors: emitter.listenerErrors.map((e) => e.message), ...(failedHosts.size ? { failedHosts } : {}), ...extra };
   };
 
-  const runSteps = async (lane: Lane, steps: ResolvedStep[], phase: Phase, changeId: string | undefined, journalInverse: boolean) => {
-    for (const [index, step] of steps.entries()) {
-      lane.current = { phase, changeId, index, label: step.label, ...(lane.host !== undefined ? { host: lane.host } : {}) };
-      const ref = lane.current;
-      let inverse: ResolvedStep[] | undefined;
-      const def = stepType(step.type);
-      if (options.signal.aborted) throw new ChangeFailed(phase, step.label, { message: abortReason(options.signal) });
-      if (journalInverse && def?.inverse) {
-        const snapshot = def.inverse;
-        try {
-          // The snapshot is bound by the step's timeout and by interrupts, like the step itself.
-          inverse = protectSecrets(await withinLimits(step, options.signal, (signal) => snapshot(step.params as never, stepContext(step, phase, lane.env, signal))), secrets);
-        } catch (error) {
-          throw new ChangeFailed(phase, step.label, { message: `cannot snapshot before changing: ${failureOf(error).message}` });
-        }
-      }
-      try {
-        await runWithRetries(step, phase, lane.env, options.signal, {
-          started: (attempt) => emitter.emit({ type: 'step.started', ...ref, attempt, inverse: attempt === 1 ? inverse : undefined }, attempt === 1 && inverse !== undefined),
-          finished: (attempt, r) =>
-            emitter.emit(
-              r.ok
-                ? { type: 'step.finished', ...ref, attempt, ok: true, durationMs: r.ms, detail: r.outcome.detail, data: r.outcome.data }
-                : { type: 'step.finished', ...ref, attempt, ok: false, durationMs: r.ms, failure: r.failure, ...retryFields(r) },
-            ),
-        });
-      } catch (error) {
-        throw new ChangeFailed(phase, step.label, failureOf(error));
-      }
-    }
-  };
-
-  /** One change on one lane: announced, applied, verified. Throws ChangeFailed (after journaling it, unless `journalFailure` is false: the caller does). */
-  const applyChange = async (lane: Lane, planned: PlannedChange, steps: Pick<PlannedChange, 'apply' | 'verify' | 'rollback' | 'checksum'>, batch?: number, journalFailure = true) => {
-    const id = planned.change.id;
-    const on = lane.host !== undefined ? { host: lane.host } : {};
-    const changeStart = performance.now();
-    await emitter.emit(
-      { type: 'change.started', changeId: id, number: planned.number, title: planned.change.title, checksum: steps.checksum, rollback: steps.rollback ? protectSecrets(steps.rollback, secrets) : null, ...(planned.irreversible !== undefined ? { irreversible: planned.irreversible } : {}), ...(options.replaces?.[id] ? { replaces: options.replaces[id] } : {}), ...on, ...(batch !== undefined ? { batch } : {}) },
-      true,
-    );
-    try {
-      // Inverses are snapshotted (and journaled) when the rollback uses them: no written rollback, or one with `undo: apply`.
-      await runSteps(lane, steps.apply, 'apply', id, steps.rollback === null || steps.rollback.some((s) => s.type === 'undo'));
-      await emitter.emit({ type: 'change.applied', changeId: id, durationMs: performance.now() - changeStart, ...on });
-      await runSteps(lane, steps.verify, 'verify', id, false);
-      await emitter.emit({ type: 'change.verified', changeId: id, durationMs: performance.now() - changeStart, verifySteps: steps.verify.length, ...on }, true);
-    } catch (error) {
-      if (!(error instanceof ChangeFailed)) throw error;
-      if (journalFailure) await emitter.emit({ type: 'change.failed', changeId: id, phase: error.phase, failure: error.failure, ...on }, true);
-      throw error;
-    }
-  };
-
-  // On every reachable host: the programs its steps run are there, before anything changes anywhere.
-  const hostChecks = async (): Promise<PreflightFailure[]> => {
-    const failures: PreflightFailure[] = [];
-    for (const [host, lane] of lanes) {
-      if (typeof lane !== 'object' || options.signal.aborted) continue;
-      const check = requiredCommandsCheck([], selected.flatMap((c) => (c.targets ?? []).filter((t) => t.host === host).map((t) => ({ ...c, ...t }))), false);
-      if (!check) continue;
-      lane.current = { phase: 'preflight', index: 0, label: check.label, host };
-      const ref = lane.current;
-      try {
-        await runWithRetries(check, 'preflight', lane.env, options.signal, {
-          started: (attempt) => emitter.emit({ type: 'step.started', ...ref, attempt }),
-          finished: (attempt, r) => emitter.emit(r.ok ? { type: 'step.finished', ...ref, attempt, ok: true, durationMs: r.ms, detail: r.outcome.detail } : { type: 'step.finished', ...ref, attempt, ok: false, durationMs: r.ms, failure: r.failure }),
-        });
-      } catch (error) {
-        failures.push({ step: `${host}: ${check.label}`, failure: failureOf(error) });
-      }
-    }
-    return failures;
-  };
+  const runSteps = runner.runSteps.bind(runner);
+  const applyChange = runner.applyChange.bind(runner);
+  const hostChecks = () => checkHostPrograms(selected, lanes, emitter, options.signal);
   const preflightFailures = await runPreflight(plan, emitter, base, options.signal, hostChecks);
   if (options.signal.aborted) return finish('interrupted', 130);
   if (preflightFailures.length > 0) return finish('preflight-failed', 1, { preflightFailures });
@@ -316,45 +233,4 @@ function stages(selected: PlannedChange[]): { onHosts: boolean; changes: Planned
     else out.push({ onHosts, changes: [c] });
   }
   return out;
-}
-
-/**
- * After the last change: re-run every applied change's verify steps until the window ends. An
- * interrupt, also between rounds, ends the window at once as a failure of the last change.
- */
-async function watchWindow(
-  selected: PlannedChange[],
-  emitter: Emitter,
-  watch: { duration: number; interval: number },
-  signal: AbortSignal,
-  run: (steps: ResolvedStep[], changeId: string) => Promise<void>,
-): Promise<{ change: PlannedChange; error: ChangeFailed } | undefined> {
-  const fail = async (planned: PlannedChange, error: ChangeFailed) => {
-    await emitter.emit({ type: 'change.failed', changeId: planned.change.id, phase: 'watch', failure: error.failure }, true);
-    await emitter.emit({ type: 'watch.finished', ok: false }, true);
-    return { change: planned, error };
-  };
-  const last = selected[selected.length - 1];
-  if (!last) return undefined;
-  await emitter.emit({ type: 'watch.started', durationMs: watch.duration }, true);
-  const end = performance.now() + watch.duration;
-  while (performance.now() < end) {
-    for (const planned of selected) {
-      try {
-        await run(planned.verify, planned.change.id);
-      } catch (error) {
-        if (!(error instanceof ChangeFailed)) throw error;
-        return fail(planned, error);
-      }
-    }
-    const left = end - performance.now();
-    try {
-      if (left > 0) await abortableSleep(Math.min(watch.interval, left), signal);
-    } catch (error) {
-      return fail(last, new ChangeFailed('watch', 'watch window', failureOf(error)));
-    }
-  }
-  if (signal.aborted) return fail(last, new ChangeFailed('watch', 'watch window', { message: abortReason(signal) }));
-  await emitter.emit({ type: 'watch.finished', ok: true }, true);
-  return undefined;
 }
