@@ -135,7 +135,9 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
   }
 
   let failed: { change: PlannedChange; error: ChangeFailed; host?: string } | undefined;
-  for (const stage of stages(selected)) {
+  const allStages = stages(selected);
+  const lastOnHosts = allStages.filter((st) => st.onHosts).at(-1);
+  for (const stage of allStages) {
     if (stage.onHosts) {
       const rollout = await runRollout(stage.changes, plan, {
         emitter,
@@ -152,6 +154,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
           return (await rollbackAcross(undo, reason, emitter, () => lane.env, secrets, options.rollbackSignals)).ok;
         },
         watch: plan.runbook.watch,
+        watchAtEnd: stage === lastOnHosts,
       });
       if (rollout.failed) {
         failed = rollout.failed as typeof failed;
@@ -187,8 +190,9 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
     if (failed) break;
   }
 
-  if (!failed && plan.runbook.watch && !plan.fleet) {
-    failed = await watchWindow(selected, emitter, plan.runbook.watch, options.signal, async (steps, id) => runSteps(local, steps, 'watch', id, false));
+  const localChanges = selected.filter((c) => c.targets === undefined);
+  if (!failed && plan.runbook.watch && localChanges.length > 0) {
+    failed = await watchWindow(localChanges, emitter, plan.runbook.watch, options.signal, async (steps, id) => runSteps(local, steps, 'watch', id, false));
   }
 
   if (!failed) {

@@ -18,6 +18,8 @@ export interface RolloutContext {
   /** Undoes what this run applied on one host (a failure within maxFailures); false if that rollback failed. */
   rollbackHost(host: string, reason: string): Promise<boolean>;
   watch?: { duration: number; interval: number };
+  /** This is the last rollout of the run: after its last batch, the runbook's `watch` window re-verifies every host done. */
+  watchAtEnd?: boolean;
 }
 
 export interface RolloutFailure {
@@ -94,6 +96,13 @@ export async function runRollout(changes: PlannedChange[], plan: Plan, ctx: Roll
       await rollBackTolerated(failedInPause);
     }
   }
+  if (!ctx.signal.aborted && ctx.watchAtEnd && ctx.watch && done.length > 0) {
+    await ctx.emitter.emit({ type: 'watch.started', durationMs: ctx.watch.duration }, true);
+    const failedInWatch = await pauseWatching(done, changes, ctx.watch.duration, ctx, hostFailed, overLimit, 'the watch window');
+    await ctx.emitter.emit({ type: 'watch.finished', ok: failedInWatch.length === 0 }, true);
+    if (ctx.signal.aborted || overLimit()) return { failed: first };
+    await rollBackTolerated(failedInWatch);
+  }
   if (ctx.signal.aborted && first === undefined && changes[0]) {
     first = { change: changes[0], error: new ChangeFailed('apply', 'rollout', { message: 'interrupted' }), host: batches[0]?.[0] ?? '' };
   }
@@ -108,6 +117,7 @@ async function pauseWatching(
   ctx: RolloutContext,
   hostFailed: (host: string, failure: RolloutFailure, reason: string) => Promise<void>,
   overLimit: () => boolean,
+  during = 'the pause',
 ): Promise<string[]> {
   const failed: string[] = [];
   const end = performance.now() + pause;
@@ -126,7 +136,7 @@ async function pauseWatching(
                 if (!(error instanceof ChangeFailed)) throw error;
                 failed.push(host);
                 await ctx.emitter.emit({ type: 'change.failed', changeId: planned.change.id, phase: 'watch', failure: error.failure, host }, true);
-                await hostFailed(host, { change: planned, error, host }, `${planned.change.id} failed its verify during the pause: ${error.failure.message}`);
+                await hostFailed(host, { change: planned, error, host }, `${planned.change.id} failed its verify during ${during}: ${error.failure.message}`);
                 return;
               }
             }
