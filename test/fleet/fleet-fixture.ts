@@ -82,8 +82,8 @@ export interface Workspace {
   runbook: string;
   /** The built CLI, with the fleet's ssh config; the runbook's state beside it unless `--state-dir`. */
   cli(args: string[], opts?: { env?: NodeJS.ProcessEnv }): CliResult;
-  /** The CLI in the background, with `--json`: its NDJSON events as they come. */
-  start(args: string[], opts?: { env?: NodeJS.ProcessEnv }): Running;
+  /** The CLI in the background, with `--json` (unless `json: false`): its NDJSON events as they come. */
+  start(args: string[], opts?: { env?: NodeJS.ProcessEnv; json?: boolean }): Running;
   /** Every journal line of every run in the runbook's default state dir. */
   journal(): string;
 }
@@ -115,7 +115,7 @@ export function workspace(fleet: Fleet, runbookText: string): Workspace {
     runbook,
     cli: (args, opts) => runCli(withConfig(args), { cwd: dir, env: opts?.env }),
     start: (args, opts) => {
-      const child = spawn(process.execPath, [cliPath, ...withConfig(args), '--json'], { cwd: dir, env: { ...process.env, CI: '1', ...opts?.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [cliPath, ...withConfig(args), ...(opts?.json === false ? [] : ['--json'])], { cwd: dir, env: { ...process.env, CI: '1', ...opts?.env }, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -1,0 +1,54 @@
+/**
+ * Two operators with separate state (two `--state-dir`s) apply to the same host at once: the
+ * host lock lets one in; the other gets exit 4 naming who holds the host, and changes nothing.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { APP_CONF, eventName, fileOn, seed, startFleet, until, workspace, type Fleet } from './fleet-fixture.js';
+
+let fleet: Fleet;
+
+beforeAll(async () => {
+  fleet = await startFleet('l', 1, 150);
+  seed(fleet);
+});
+afterAll(() => fleet?.stop());
+
+const runbook = (line: string) => `runbook: 1
+name: shared-host
+title: One host, two operators
+hosts:
+  web: [l-1]
+changes:
+  - id: pool
+    title: Pool size
+    risk: 1
+    on: web
+    apply:
+      - file: { path: /srv/app.conf, line: "${line}", regexp: "^pool=" }
+      - name: slow reload
+        run: "sleep 3"
+    rollback:
+      - undo: apply
+`;
+
+describe('two applies against one host from two state dirs', () => {
+  it('lets one in and refuses the other with exit 4, naming the holder', async () => {
+    const alice = workspace(fleet, runbook('pool=20'));
+    const bob = workspace(fleet, runbook('pool=30'));
+    const first = alice.start(['apply', alice.runbook, '--yes', '--state-dir', mkdtempSync(join(tmpdir(), 'alice-state-'))]);
+    await until(() => first.events().some((e) => eventName(e) === 'step.started' && e.label === 'slow reload'), 'the first apply in its slow step');
+    const runId = String(first.events().find((e) => eventName(e) === 'run.started')?.runId);
+
+    const second = bob.cli(['apply', bob.runbook, '--yes', '--state-dir', mkdtempSync(join(tmpdir(), 'bob-state-'))]);
+    expect(second.code).toBe(4);
+    expect(second.stdout + second.stderr).toContain('l-1');
+    expect(second.stdout + second.stderr).toContain(runId);
+    expect(second.stdout + second.stderr).toContain(`pid ${first.pid}`);
+
+    expect((await first.done).code).toBe(0);
+    expect(fileOn(fleet, 'l-1', '/srv/app.conf')).toBe(APP_CONF.replace('pool=5', 'pool=20'));
+  });
+});
