@@ -109,7 +109,8 @@ export function workspace(fleet: Fleet, runbookText: string): Workspace {
   const dir = mkdtempSync(join(tmpdir(), 'runbook-fleet-'));
   const runbook = join(dir, 'runbook.yaml');
   writeFileSync(runbook, runbookText);
-  const withConfig = (args: string[]) => [...args, '--ssh-config', fleet.sshConfig];
+  // status and history do not reach the hosts: only these take --ssh-config.
+  const withConfig = (args: string[]) => (['plan', 'apply', 'rollback', 'validate'].includes(args[0] ?? '') ? [...args, '--ssh-config', fleet.sshConfig] : args);
   return {
     dir,
     runbook,

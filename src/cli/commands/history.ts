@@ -1,4 +1,4 @@
-import { statusText } from '../../history/applied-state.js';
+import { changeKey, statusText } from '../../history/applied-state.js';
 import { allRuns, type RunView } from '../../history/runs.js';
 import { damagedJournal } from '../kit/damaged-journal.js';
 import { environmentOf, withStore } from '../kit/open-store.js';
@@ -9,7 +9,7 @@ import { reportError } from '../kit/report-error.js';
 function runLines(r: RunView): string {
   const { state } = r;
   const ended = r.corrupt ? 'DAMAGED JOURNAL' : (state.applyOutcome ?? 'UNFINISHED');
-  const changes = state.changes.map((c) => `${c.id}:${statusText(c).replace(' (no verify steps)', '(no-verify)')}`).join(' ');
+  const changes = state.changes.map((c) => `${changeKey(c)}:${statusText(c).replace(' (no verify steps)', '(no-verify)')}`).join(' ');
   const notes = [r.torn ? ' (torn last line ignored)' : '', r.corrupt ? ` (${r.corrupt.path} line ${r.corrupt.line} is damaged; shown as far as readable)` : ''].join('');
   const lines = [`${state.runId}  ${state.startedAt ?? '?'}  ${ended.padEnd(16)} ${changes}${notes}`];
   for (const rb of state.laterRollbacks) {
@@ -33,7 +33,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
             outcome: r.state.outcome ?? null,
             applyOutcome: r.state.applyOutcome ?? null,
             finished: r.state.finished,
-            changes: r.state.changes.map((c) => ({ id: c.id, status: c.status, noVerifySteps: c.noVerifySteps ?? false })),
+            changes: r.state.changes.map((c) => ({ id: c.id, ...(c.host !== undefined ? { host: c.host } : {}), status: c.status, noVerifySteps: c.noVerifySteps ?? false })),
             laterRollbacks: r.state.laterRollbacks,
             damaged: r.corrupt ? { file: r.corrupt.path, line: r.corrupt.line } : null,
           })),

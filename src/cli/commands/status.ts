@@ -1,4 +1,4 @@
-import { remaining, statusText } from '../../history/applied-state.js';
+import { changeKey, remaining, statusText } from '../../history/applied-state.js';
 import { inversesAgainstLastWrite } from '../../history/last-written.js';
 import { allRuns, isUnsettled, type RunView } from '../../history/runs.js';
 import type { ResolvedStep } from '../../model/runbook.js';
@@ -13,6 +13,7 @@ import { environmentOf, withStore } from '../kit/open-store.js';
 import type { CommonOptions } from '../kit/options.js';
 import { reportError } from '../kit/report-error.js';
 import { otherEnvironmentsWithRuns } from '../kit/run-environment.js';
+import { plannedChecksums } from '../kit/planned-checksums.js';
 import { localTarget } from '../../steps/kit/local-target.js';
 
 /**
@@ -26,13 +27,19 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
       const runs = await allRuns(store);
       const unreconciled = (await store.unreconciled?.()) ?? [];
       const plan = await loadPlan(file!, loadOptions(options)).catch(() => undefined);
-      const sums = new Map(plan?.changes.map((c) => [c.change.id, c.checksum]) ?? []);
+      const sums = plannedChecksums(plan);
       // A file two changes (or runs) edited is compared with what the runs last wrote to it, not with each change's own "after".
       const inverses = inversesAgainstLastWrite(runs);
       const warned = new Set<string>();
       const applied = await Promise.all(
         runs.flatMap((r) =>
-          remaining(r.state).map(async (c) => ({ run: r.state.runId, change: c, edited: sums.has(c.id) && sums.get(c.id) !== c.checksum, drifted: await drifted(inverses.get(c) ?? c.inverses.flat()) })),
+          remaining(r.state).map(async (c) => ({
+            run: r.state.runId,
+            change: c,
+            edited: sums.has(changeKey(c)) && sums.get(changeKey(c)) !== c.checksum,
+            // status does not reach hosts: a change on a host is not compared with this machine's files.
+            drifted: c.host === undefined ? await drifted(inverses.get(c) ?? c.inverses.flat()) : [],
+          })),
         ),
       );
       // The same drifted file is named once, under the first change that touched it.
@@ -53,7 +60,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
             otherEnvironments: others,
             lock,
             unreconciled,
-            applied: applied.map((a) => ({ run: a.run, id: a.change.id, status: a.change.status, noVerifySteps: a.change.noVerifySteps ?? false, edited: a.edited, drifted: a.drifted })),
+            applied: applied.map((a) => ({ run: a.run, id: a.change.id, ...(a.change.host !== undefined ? { host: a.change.host } : {}), status: a.change.status, noVerifySteps: a.change.noVerifySteps ?? false, edited: a.edited, drifted: a.drifted })),
             unsettled: unsettled.filter((r) => !ownsLock(r)).map((r) => r.state.runId),
             inProgress: unsettled.filter(ownsLock).map((r) => r.state.runId),
             damaged: damaged.map((r) => ({ run: r.state.runId, file: r.corrupt!.path, line: r.corrupt!.line })),
@@ -72,7 +79,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
       if (runs.length === 0) out.push('runs: none yet');
       if (applied.length === 0 && runs.length) out.push('applied: nothing (every run was rolled back or none applied anything)');
       for (const a of applied) {
-        out.push(`applied: ${a.change.number}. ${a.change.id} — ${statusText(a.change)} (run ${a.run})${a.edited ? ' — warning: edited in the runbook since it was applied' : ''}`);
+        out.push(`applied: ${a.change.number}. ${changeKey(a.change)} — ${statusText(a.change)} (run ${a.run})${a.edited ? ' — warning: edited in the runbook since it was applied' : ''}`);
         for (const d of a.drifted) out.push(`  warning: ${d}; runbook rollback will refuse to overwrite it without --force`);
       }
       for (const r of unsettled) {
