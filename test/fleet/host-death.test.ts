@@ -52,6 +52,7 @@ describe('a host killed mid-step', () => {
     for (const name of ['d-1', 'd-2', 'd-4']) expect(fileOn(fleet, name, '/srv/app.conf')).toBe(APP_CONF);
     expect(r.stdout).toMatch(/^ {2}d-1 {2}↩ rolled back$/m);
     expect(r.stdout).toMatch(/^ {2}d-3 {2}.*connection lost/m);
+    expect(r.stdout).toContain('to finish by hand, in this order:\n  pool@d-3: restore /srv/app.conf\n');
     expect(r.code).toBe(3);
   });
 });

@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APP_CONF, eventName, fileOn, seed, startFleet, until, workspace, type Fleet } from './fleet-fixture.js';
+import { APP_CONF, fileOn, seed, startFleet, until, workspace, type Fleet } from './fleet-fixture.js';
 
 let fleet: Fleet;
 
@@ -38,9 +38,9 @@ describe('two applies against one host from two state dirs', () => {
   it('lets one in and refuses the other with exit 4, naming the holder', async () => {
     const alice = workspace(fleet, runbook('pool=20'));
     const bob = workspace(fleet, runbook('pool=30'));
-    const first = alice.start(['apply', alice.runbook, '--yes', '--state-dir', mkdtempSync(join(tmpdir(), 'alice-state-'))]);
-    await until(() => first.events().some((e) => eventName(e) === 'step.started' && e.label === 'slow reload'), 'the first apply in its slow step');
-    const runId = String(first.events().find((e) => eventName(e) === 'run.started')?.runId);
+    const first = alice.start(['apply', alice.runbook, '--yes', '--state-dir', mkdtempSync(join(tmpdir(), 'alice-state-'))], { json: false });
+    await until(() => fleet.ssh('l-1', 'pgrep -x sleep').status === 0, 'the first apply in its slow step');
+    const runId = /run (\S+) \(1 change\)/.exec(first.stdout())![1]!;
 
     const second = bob.cli(['apply', bob.runbook, '--yes', '--state-dir', mkdtempSync(join(tmpdir(), 'bob-state-'))]);
     expect(second.code).toBe(4);
@@ -48,7 +48,9 @@ describe('two applies against one host from two state dirs', () => {
     expect(second.stdout + second.stderr).toContain(runId);
     expect(second.stdout + second.stderr).toContain(`pid ${first.pid}`);
 
-    expect((await first.done).code).toBe(0);
+    const done = await first.done;
+    expect(done.code).toBe(0);
+    expect(done.stdout).toMatch(/^ {2}l-1 {2}✔ applied: pool \(no verify steps\)$/m);
     expect(fileOn(fleet, 'l-1', '/srv/app.conf')).toBe(APP_CONF.replace('pool=5', 'pool=20'));
   });
 });
