@@ -105,12 +105,12 @@ export interface Running {
   kill(signal: NodeJS.Signals): void;
 }
 
-export function workspace(fleet: Fleet, runbookText: string): Workspace {
+export function workspace(fleet: Fleet, runbookText: string, { sshConfig = fleet.sshConfig }: { sshConfig?: string } = {}): Workspace {
   const dir = mkdtempSync(join(tmpdir(), 'runbook-fleet-'));
   const runbook = join(dir, 'runbook.yaml');
   writeFileSync(runbook, runbookText);
   // status and history do not reach the hosts: only these take --ssh-config.
-  const withConfig = (args: string[]) => (['plan', 'apply', 'rollback', 'validate'].includes(args[0] ?? '') ? [...args, '--ssh-config', fleet.sshConfig] : args);
+  const withConfig = (args: string[]) => (['plan', 'apply', 'rollback', 'validate'].includes(args[0] ?? '') ? [...args, '--ssh-config', sshConfig] : args);
   return {
     dir,
     runbook,

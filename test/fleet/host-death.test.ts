@@ -3,6 +3,8 @@
  * it) while the other hosts of its batch go on: it fails with ssh's own reason, the others are
  * handled by the policy, and the run ends — it never waits for the dead host.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_CONF, fileOn, fingerprint, fingerprints, seed, startFleet, until, workspace, type Fleet } from './fleet-fixture.js';
 
@@ -54,5 +56,23 @@ describe('a host killed mid-step', () => {
     expect(r.stdout).toMatch(/^ {2}d-3 {2}.*connection lost/m);
     expect(r.stdout).toContain('to finish by hand, in this order:\n  pool@d-3: restore /srv/app.conf\n');
     expect(r.code).toBe(3);
+  });
+});
+
+describe('a host that cannot be reached', () => {
+  it('fails at once with ssh`s own words and changes nothing there; the hosts of its batch are rolled back', () => {
+    const ws = workspace(fleet, runbook.replace('[d-1, d-2, d-3, d-4]', '[d-1, d-2, d-gone, d-4]'));
+    // d-gone: an alias for a loopback address where nothing listens.
+    const sshConfig = join(ws.dir, 'ssh_config');
+    writeFileSync(sshConfig, `Include ${fleet.sshConfig}\nHost d-gone\n  HostName 127.0.0.189\n`);
+    const before = Object.fromEntries(['d-1', 'd-2', 'd-4'].map((n) => [n, fingerprint(fleet, n)]));
+
+    const t0 = Date.now();
+    const r = workspace(fleet, '', { sshConfig }).cli(['apply', ws.runbook, '--yes']);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^ {2}d-gone {2}✖ failed, nothing changed: d-gone: ssh: connect to host 127\.0\.0\.189 port 22: Connection refused$/m);
+    for (const name of ['d-1', 'd-2', 'd-4']) expect(r.stdout).toMatch(new RegExp(`^  ${name} +↩ rolled back$`, 'm'));
+    expect(Object.fromEntries(['d-1', 'd-2', 'd-4'].map((n) => [n, fingerprint(fleet, n)]))).toEqual(before);
   });
 });
