@@ -80,6 +80,23 @@ describe('a rollout that succeeds', () => {
   });
 });
 
+describe('rollback --limit', () => {
+  it('undoes the run on the hosts it names only; a later rollback undoes the rest', () => {
+    const before = fingerprints(fleet);
+    const ws = workspace(fleet, rolloutRunbook());
+    expect(ws.cli(['apply', ws.runbook, '--yes']).code).toBe(0);
+
+    const one = ws.cli(['rollback', ws.runbook, '--yes', '--limit', 'r-2']);
+    expect(one.code).toBe(0);
+    expect(fingerprints(fleet)['r-2']).toBe(before['r-2']);
+    for (const name of ['r-1', 'r-3', 'r-4']) changed(name);
+    expect(ws.cli(['status', ws.runbook]).stdout).not.toContain('pool@r-2');
+
+    expect(ws.cli(['rollback', ws.runbook, '--yes']).code).toBe(0);
+    expect(fingerprints(fleet)).toEqual(before);
+  });
+});
+
 describe('a verify that fails on the third host', () => {
   it('rolls back every changed host — the canary and the finished batch too — and exits 1 with a line per host', () => {
     const before = fingerprints(fleet);
