@@ -76,7 +76,13 @@ describe('a secret used in a run step on hosts', () => {
     expect(rolledBack.code).toBe(0);
     for (const name of fleet.names) expect(fleet.ssh(name, 'test -e /srv/token.conf').status).toBe(1);
 
-    const everything = [...seen, r.stdout, r.stderr, rolledBack.stdout, rolledBack.stderr, ws.journal(), readFileSync(junit, 'utf8')].join('\n');
+    // The same again as NDJSON.
+    const json = ws.cli(['apply', ws.runbook, '--yes', '--json'], { env });
+    expect(json.code).toBe(0);
+    const jsonRollback = ws.cli(['rollback', ws.runbook, '--yes', '--json'], { env });
+    expect(jsonRollback.code).toBe(0);
+
+    const everything = [...seen, r.stdout, r.stderr, rolledBack.stdout, rolledBack.stderr, json.stdout, json.stderr, jsonRollback.stdout, jsonRollback.stderr, ws.journal(), readFileSync(junit, 'utf8')].join('\n');
     expect(everything).not.toContain(SECRET);
   });
 });
