@@ -4,7 +4,7 @@
  * read back over ssh from the hosts themselves: file bytes, the crontab, processes.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cliPath, runCli, type CliResult } from '../support/cli.js';
@@ -33,7 +33,13 @@ export async function startFleet(prefix: string, count: number, firstOctet: numb
     for (const child of children) process.kill(Number(child), 'SIGKILL');
     process.kill(unshare, 'SIGKILL');
   };
-  return { ...hosts, names, on, kill };
+  // The tests' workspaces (runbooks, state dirs) go with the hosts.
+  const stop = () => {
+    hosts.stop();
+    for (const dir of workspaces.get(fleet) ?? []) rmSync(dir, { recursive: true, force: true });
+  };
+  const fleet: Fleet = { ...hosts, names, on, kill, stop };
+  return fleet;
 }
 
 /** `/srv/app.conf` as each host has it before a run: CRLF lines, no final newline. */
@@ -105,8 +111,11 @@ export interface Running {
   kill(signal: NodeJS.Signals): void;
 }
 
+const workspaces = new WeakMap<Fleet, string[]>();
+
 export function workspace(fleet: Fleet, runbookText: string, { sshConfig = fleet.sshConfig }: { sshConfig?: string } = {}): Workspace {
   const dir = mkdtempSync(join(tmpdir(), 'runbook-fleet-'));
+  workspaces.set(fleet, [...(workspaces.get(fleet) ?? []), dir]);
   const runbook = join(dir, 'runbook.yaml');
   writeFileSync(runbook, runbookText);
   // status and history do not reach the hosts: only these take --ssh-config.

@@ -2,8 +2,6 @@
  * Two operators with separate state (two `--state-dir`s) apply to the same host at once: the
  * host lock lets one in; the other gets exit 4 naming who holds the host, and changes nothing.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_CONF, fileOn, seed, startFleet, until, workspace, type Fleet } from './fleet-fixture.js';
@@ -38,11 +36,11 @@ describe('two applies against one host from two state dirs', () => {
   it('lets one in and refuses the other with exit 4, naming the holder', async () => {
     const alice = workspace(fleet, runbook('pool=20'));
     const bob = workspace(fleet, runbook('pool=30'));
-    const first = alice.start(['apply', alice.runbook, '--yes', '--state-dir', mkdtempSync(join(tmpdir(), 'alice-state-'))], { json: false });
+    const first = alice.start(['apply', alice.runbook, '--yes', '--state-dir', join(alice.dir, 'alice-state')], { json: false });
     await until(() => fleet.ssh('l-1', 'pgrep -x sleep').status === 0, 'the first apply in its slow step');
     const runId = /run (\S+) \(1 change\)/.exec(first.stdout())![1]!;
 
-    const second = bob.cli(['apply', bob.runbook, '--yes', '--state-dir', mkdtempSync(join(tmpdir(), 'bob-state-'))]);
+    const second = bob.cli(['apply', bob.runbook, '--yes', '--state-dir', join(bob.dir, 'bob-state')]);
     expect(second.code).toBe(4);
     expect(second.stdout + second.stderr).toContain('l-1');
     expect(second.stdout + second.stderr).toContain(runId);
