@@ -88,7 +88,7 @@ export async function runRollout(changes: PlannedChange[], plan: Plan, ctx: Roll
     if (ctx.signal.aborted || overLimit()) return { failed: first };
     await rollBackTolerated(failedNow);
     if (i < batches.length - 1 && fleet.pause > 0) {
-      const failedInPause = await pauseWatching(done, changes, fleet.pause, ctx, hostFailed);
+      const failedInPause = await pauseWatching(done, changes, fleet.pause, ctx, hostFailed, overLimit);
       done.splice(0, done.length, ...done.filter((h) => !failedInPause.includes(h)));
       if (ctx.signal.aborted || overLimit()) return { failed: first };
       await rollBackTolerated(failedInPause);
@@ -107,11 +107,13 @@ async function pauseWatching(
   pause: number,
   ctx: RolloutContext,
   hostFailed: (host: string, failure: RolloutFailure, reason: string) => Promise<void>,
+  overLimit: () => boolean,
 ): Promise<string[]> {
   const failed: string[] = [];
   const end = performance.now() + pause;
   try {
-    while (performance.now() < end) {
+    // Past maxFailures the rollout stops now: the rest of the pause would leave the failed hosts as they are.
+    while (performance.now() < end && !overLimit()) {
       if (ctx.watch) {
         await Promise.all(
           done.filter((h) => !failed.includes(h)).map(async (host) => {
@@ -132,7 +134,7 @@ async function pauseWatching(
         );
       }
       const left = end - performance.now();
-      if (left > 0) await abortableSleep(Math.min(ctx.watch?.interval ?? left, left), ctx.signal);
+      if (left > 0 && !overLimit()) await abortableSleep(Math.min(ctx.watch?.interval ?? left, left), ctx.signal);
     }
   } catch (error) {
     if (!ctx.signal.aborted) throw new Error(failureOf(error).message);
