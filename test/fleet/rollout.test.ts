@@ -80,6 +80,22 @@ describe('a rollout that succeeds', () => {
   });
 });
 
+describe('apply --limit', () => {
+  it('changes only the hosts it keeps, in the rollout order of those hosts', () => {
+    const before = fingerprints(fleet);
+    const ws = workspace(fleet, rolloutRunbook());
+    const r = ws.cli(['apply', ws.runbook, '--yes', '--limit', 'web,!r-2']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('══ batch 1/2: r-1 · 0/3 hosts done · 0 failed');
+    expect(r.stdout).toContain('══ batch 2/2: r-3, r-4 · 1/3 hosts done · 0 failed');
+    for (const name of ['r-1', 'r-3', 'r-4']) changed(name);
+    expect(fingerprints(fleet)['r-2']).toBe(before['r-2']);
+
+    expect(ws.cli(['rollback', ws.runbook, '--yes']).code).toBe(0);
+    expect(fingerprints(fleet)).toEqual(before);
+  });
+});
+
 describe('rollback --limit', () => {
   it('undoes the run on the hosts it names only; a later rollback undoes the rest', () => {
     const before = fingerprints(fleet);
