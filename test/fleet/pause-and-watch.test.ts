@@ -63,3 +63,9 @@ describe('a canary that breaks during the pause', () => {
     expect(r.stdout).toMatch(/^ {2}p-2 {2}✔ applied and verified: pool$/m);
   });
 });
+
+describe('the watch window after the last batch', () => {
+  // Not built: with hosts, apply skips the `watch` window after the last change (executor.ts,
+  // `plan.runbook.watch && !plan.fleet`); the watch runs only during pauses between batches.
+  it.todo('keeps verifying every host, the canary too: one that breaks then rolls the whole rollout back');
+});
