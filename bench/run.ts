@@ -8,6 +8,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ansiblePlaybook, bashScript, changesRunbook, failingRunbook, stepsRunbook } from './generate.js';
+import { benchFleetRollout } from './fleet-rollout.js';
 import { compare, hasHyperfine, median, timeAndRss } from './measure.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -182,6 +183,22 @@ function applyCommand(file: string): string {
   const m = latencies.length ? median(latencies) : NaN;
   rows.push({ figure: 'Failure → first rollback step', engine: Number.isNaN(m) ? 'not measured' : `${m.toFixed(0)} ms`, baseline: '(journal timestamps, ms resolution)', ratio: '—', target: '≤ 50 ms', runs: latencies.length });
   json.failureLatency = { medianMs: m, samples: latencies };
+}
+
+// 6. Rollout time on 4, 8 and 16 real sshd hosts (20 `run: "true"` steps each, batch 4): linear in the batches
+if (spawnSync('sh', ['-c', 'command -v sshd || test -x /usr/sbin/sshd'], { stdio: 'ignore' }).status === 0) {
+  const f = await benchFleetRollout(3);
+  rows.push({
+    figure: 'Rollout: 20 `run: "true"` steps per host, batch 4',
+    engine: f.points.map((p) => `${p.hosts} hosts ${p.medianMs.toFixed(0)} ms`).join(', '),
+    baseline: `one more batch: ${f.marginalMsPerBatch.map((m) => `${m.toFixed(0)} ms`).join(' then ')}`,
+    ratio: `${f.growth.toFixed(2)}x`,
+    target: 'linear in batches (≤ 1.5x)',
+    runs: f.runs,
+  });
+  json.fleetRollout = f;
+} else {
+  rows.push({ figure: 'Rollout on 4, 8, 16 hosts', engine: '—', baseline: 'sshd not installed', ratio: 'skipped', target: 'linear in batches', runs: 0 });
 }
 
 const table = [

@@ -50,7 +50,8 @@ function hostLines(state: RunState, failed: Map<string, string> | undefined): st
     let text: string;
     if (mine.length === 0) text = why ? `✖ failed, nothing changed: ${why}` : '· not reached (nothing changed)';
     else if (left.length === 0) text = why ? `↩ rolled back (failed: ${why})` : '↩ rolled back';
-    else if (left.every((c) => c.status === 'verified' || (c.status === 'applied' && c.noVerifySteps))) text = `✔ applied and verified: ${left.map((c) => c.id).join(', ')}`;
+    else if (left.every((c) => c.status === 'verified')) text = `✔ applied and verified: ${left.map((c) => c.id).join(', ')}`;
+    else if (left.every((c) => c.status === 'verified' || (c.status === 'applied' && c.noVerifySteps))) text = `✔ applied: ${left.map((c) => `${c.id} (${c.status === 'verified' ? 'verified' : 'no verify steps'})`).join(', ')}`;
     else text = `⚠ still applied: ${left.map((c) => `${c.id} (${statusText(c)})`).join(', ')}${why ? ` — failed: ${why}` : ''}`;
     lines.push(`  ${host.padEnd(width)}  ${text}`);
   }
@@ -126,8 +127,8 @@ export function renderReport(input: ReportInput): string {
   if (outcome === 'rollback-failed' && remaining.length && !input.rollbackInterrupted) {
     lines.push('to finish by hand, in this order:');
     for (const c of [...remaining].reverse()) {
-      if (c.irreversible !== undefined) lines.push(`  ${c.id}: cannot be undone by runbook — ${c.irreversible}`);
-      else for (const s of undoSteps(c)) lines.push(`  ${c.id}: ${s.label}`);
+      if (c.irreversible !== undefined) lines.push(`  ${changeKey(c)}: cannot be undone by runbook — ${c.irreversible}`);
+      else for (const s of undoSteps(c)) lines.push(`  ${changeKey(c)}: ${s.label}`);
     }
   }
   lines.push(...hostLines(state, input.failedHosts));

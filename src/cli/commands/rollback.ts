@@ -26,6 +26,7 @@ import { cleanUpSnapshots } from '../kit/snapshot-cleanup.js';
 import { runbookCommand } from '../kit/next-command.js';
 import { environmentOf, runbookKey, withStore } from '../kit/open-store.js';
 import type { RollbackOptions } from '../kit/options.js';
+import { plannedChecksums } from '../kit/planned-checksums.js';
 import { checkReportPath, writeReport } from '../kit/report-file.js';
 import { reportError } from '../kit/report-error.js';
 import { otherEnvironmentOfRun, otherEnvironmentsWithRuns } from '../kit/run-environment.js';
@@ -150,8 +151,8 @@ export async function run(file: string | undefined, options: RollbackOptions): P
           return 0;
         }
         if (plan) {
-          const sums = new Map(plan.changes.map((c) => [c.change.id, c.checksum]));
-          for (const { changes } of plannedUndo) for (const c of changes) if (sums.has(c.id) && sums.get(c.id) !== c.checksum) process.stderr.write(`warning: ${c.id} was edited in ${file} since it was applied; undoing what was recorded at apply time\n`);
+          const sums = plannedChecksums(plan);
+          for (const { changes } of plannedUndo) for (const c of changes) if (sums.has(changeKey(c)) && sums.get(changeKey(c)) !== c.checksum) process.stderr.write(`warning: ${changeKey(c)} was edited in ${file} since it was applied; undoing what was recorded at apply time\n`);
         }
         const question = plannedUndo.map(({ view, changes }) => `${changes.map((c) => c.id).join(', ') || 'the git checkpoint'} (run ${view.state.runId})`).join(', then ');
         if (interactive() && !options.yes && !(await confirm(`Roll back ${question}?`, stopRollback))) {

@@ -14,6 +14,7 @@ import { environmentOf, withStore } from '../kit/open-store.js';
 import type { CommonOptions } from '../kit/options.js';
 import { reportError } from '../kit/report-error.js';
 import { otherEnvironmentsWithRuns } from '../kit/run-environment.js';
+import { plannedChecksums } from '../kit/planned-checksums.js';
 import { localTarget } from '../../steps/kit/local-target.js';
 
 /**
@@ -27,8 +28,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
       const runs = await allRuns(store);
       const unreconciled = (await store.unreconciled?.()) ?? [];
       const plan = await loadPlan(file!, loadOptions(options)).catch(() => undefined);
-      // Checksums by change, and by change on each host (resolved with that host's vars).
-      const sums = new Map(plan?.changes.flatMap((c) => [[c.change.id, c.checksum] as const, ...(c.targets ?? []).map((t) => [changeKey({ id: c.change.id, host: t.host }), t.checksum] as const)]) ?? []);
+      const sums = plannedChecksums(plan);
       // A file two changes (or runs) edited is compared with what the runs last wrote to it, not with each change's own "after".
       const inverses = inversesAgainstLastWrite(runs);
       const warned = new Set<string>();
@@ -82,7 +82,7 @@ export async function run(file: string | undefined, options: CommonOptions): Pro
       if (runs.length === 0) out.push('runs: none yet');
       if (applied.length === 0 && runs.length) out.push('applied: nothing (every run was rolled back or none applied anything)');
       for (const a of applied) {
-        out.push(`applied: ${a.change.number}. ${a.change.id}${a.change.host !== undefined ? ` on ${a.change.host}` : ''} — ${statusText(a.change)} (run ${a.run})${a.edited ? ' — warning: edited in the runbook since it was applied' : ''}`);
+        out.push(`applied: ${a.change.number}. ${changeKey(a.change)} — ${statusText(a.change)} (run ${a.run})${a.edited ? ' — warning: edited in the runbook since it was applied' : ''}`);
         for (const d of a.drifted) out.push(`  warning: ${d}; runbook rollback will refuse to overwrite it without --force`);
       }
       for (const m of lost) out.push(`MISSING SNAPSHOT: ${m.what} (change ${m.changeId}, run ${m.runId}) — ${m.digest} is not in ${store.snapshots.location}; runbook rollback will stop before writing anything (exit 3) until it is put back`);

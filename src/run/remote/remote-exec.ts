@@ -33,7 +33,9 @@ const BEGIN = 'runbook-output-begins';
  * assignments), run without a subshell of its own.
  */
 export function wrapScript(preamble: string, payload: string, inputLength: number, simple = false): string {
-  const watchdog = `{ while IFS= read -r _; do :; done; trap '' TERM; kill -TERM 0; sleep 2; kill -KILL 0; } <&3 &`;
+  // It holds none of the session's output: should the leader's last TERM reach it before it
+  // drops the handler it was forked with, it lives on until EOF, and must not keep the session open.
+  const watchdog = `{ while IFS= read -r _; do :; done; trap '' TERM; kill -TERM 0; sleep 2; kill -KILL 0; } <&3 >/dev/null 5>&- &`;
   // Without input the payload's stdin is /dev/null, and a simple command needs no subshell of its own.
   const run =
     inputLength > 0
