@@ -6,8 +6,8 @@ import { nodeAt, nodeOffset, posAt, type YamlSource } from './source.js';
 
 type Raw = Record<string, unknown>;
 
-/** Step types that act on this machine only. */
-const LOCAL_ONLY_STEPS = ['git', 'postgres'];
+/** Step types that act on this machine only (git through simple-git and this machine's files). */
+const LOCAL_ONLY_STEPS = ['git'];
 
 export interface FleetRuleOptions {
   /** The groups `on:` may name: the inventory's when --inventory is given, else the runbook's `hosts:`; undefined: not checked. */
@@ -53,7 +53,7 @@ export function fleetDiagnostics(src: YamlSource, data: Raw, options: FleetRuleO
     }
     if (!runsOnHosts(groups)) return;
     remote = true;
-    // git and postgres steps act through libraries on this machine (simple-git, pg): on a host they would change the wrong system.
+    // git steps act through simple-git and files on this machine: on a host they would change the wrong checkout.
     for (const list of ['apply', 'verify', 'rollback'] as const) {
       const steps = (c as Raw)[list];
       if (!Array.isArray(steps)) continue;
@@ -62,7 +62,7 @@ export function fleetDiagnostics(src: YamlSource, data: Raw, options: FleetRuleO
           if (step !== null && typeof step === 'object' && Object.hasOwn(step, type)) {
             diagnostics.push({
               code: 'local-only-step',
-              message: `change "${id}" runs on hosts, but a ${type} step runs only on this machine (runbook drives ${type} through a library here, not over ssh): run ${type === 'git' ? 'git' : 'psql'} on the host with a run step, or move this step to a change on: local`,
+              message: `change "${id}" runs on hosts, but a ${type} step runs only on this machine (runbook drives ${type} through a library here, not over ssh): run git on the host with a run step, or move this step to a change on: local`,
               pos: at(['changes', i, list, j, type], true),
             });
           }

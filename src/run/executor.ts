@@ -3,7 +3,6 @@ import { dirname } from 'node:path';
 import { changeKey, foldRun, type ChangeState, type RunState } from '../history/applied-state.js';
 import type { Phase, EventListener, RunOutcome, StepFailure } from '../model/events.js';
 import type { Plan, PlannedChange } from '../model/plan.js';
-import type { ResolvedStep } from '../model/runbook.js';
 import { selectChanges } from '../plan/select.js';
 import { createRedactor } from '../secrets/redact.js';
 import { secretValues, type SecretValues } from '../secrets/secrets.js';
@@ -21,7 +20,7 @@ import { ChangeFailed, type Lane } from './lane.js';
 import { runRollout } from './rollout.js';
 import { watchWindow } from './watch-window.js';
 import { rehearseChange } from './rehearse.js';
-import { abortableSleep, abortReason, failureOf } from './step-runner.js';
+import { failureOf } from './step-runner.js';
 import { localTarget } from '../steps/kit/local-target.js';
 
 export interface ExecuteOptions {

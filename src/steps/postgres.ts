@@ -1,6 +1,6 @@
 import { parseDuration } from '../model/units.js';
 import { redactUrl } from '../support/redact-url.js';
-import type { StepType } from './contract.js';
+import type { StepContext, StepType } from './contract.js';
 import { StepFailedError } from './contract.js';
 import { compare, describeComparison, parseComparison } from './kit/compare.js';
 import { asMap, durationProblem } from './kit/param-checks.js';
@@ -80,8 +80,10 @@ export const postgresStep: StepType<PostgresParams> = {
     const target = parsePgUrl(p.url);
     const shown = `postgres ${redactUrl(p.url)}: ${what(p)}`;
     if (!target.valid) throw new StepFailedError(`invalid PostgreSQL URL ${JSON.stringify(redactUrl(p.url))}: expected postgres://user:password@host:port/database`, { command: shown });
+    // On a host, the server is reached as the host sees it: through a port forwarded over its ssh connection.
+    const via = ctx.target.remote ? await throughHost(p.url, ctx) : undefined;
     const { default: pg } = await import('pg');
-    const client = new pg.Client({ connectionString: p.url, connectionTimeoutMillis: Math.min(p.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS, ctx.timeoutMs), application_name: 'runbook' });
+    const client = new pg.Client({ connectionString: via?.url ?? p.url, connectionTimeoutMillis: Math.min(p.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS, ctx.timeoutMs), application_name: 'runbook' });
     client.on('error', () => {});
     const onAbort = () => void client.end().catch(() => {});
     ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -126,6 +128,28 @@ export const postgresStep: StepType<PostgresParams> = {
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
       await client.end().catch(() => {});
+      await via?.close();
     }
   },
 };
+
+/**
+ * The URL as this machine reaches the server the host would: `host:port` (default localhost:5432)
+ * or a unix socket (`?host=/run/postgresql`), each through a local port forwarded over the
+ * host's connection. The server needs no port open to anyone but the host itself.
+ */
+async function throughHost(url: string, ctx: StepContext): Promise<{ url: string; close(): Promise<void> }> {
+  if (!ctx.target.forward) throw new StepFailedError(`${ctx.target.name}: this connection cannot forward a port to the host's PostgreSQL`);
+  const u = new URL(url);
+  const port = u.port || '5432';
+  const socketDir = u.searchParams.get('host');
+  let to: string;
+  if (socketDir?.startsWith('/')) {
+    to = `${socketDir.replace(/\/$/, '')}/.s.PGSQL.${port}`;
+    u.searchParams.delete('host');
+  } else to = `${u.hostname || 'localhost'}:${port}`;
+  const forwarded = await ctx.target.forward(to);
+  u.hostname = '127.0.0.1';
+  u.port = String(forwarded.port);
+  return { url: u.toString(), close: forwarded.close };
+}

@@ -52,6 +52,11 @@ export function clientArgs(host: string, o: SshOptions, command: string): string
   return [...common(o), '-o', 'ControlMaster=no', '-o', 'ProxyCommand=false', '-o', 'LogLevel=ERROR', '--', host, command];
 }
 
+/** `ssh -O forward|cancel -L 127.0.0.1:PORT:TO` to the master (PORT 0: ssh picks one and prints it). */
+export function forwardArgs(host: string, o: SshOptions, op: 'forward' | 'cancel', spec: string): string[] {
+  return [...(o.sshConfig ? ['-F', o.sshConfig] : []), '-S', o.controlPath, '-o', 'LogLevel=ERROR', '-O', op, '-L', spec, '--', host];
+}
+
 /** `ssh -O <op>` to the master (exit, check). */
 export function controlArgs(host: string, o: SshOptions, op: 'exit' | 'check'): string[] {
   return [...(o.sshConfig ? ['-F', o.sshConfig] : []), '-S', o.controlPath, '-o', 'LogLevel=ERROR', '-O', op, '--', host];

@@ -7,6 +7,7 @@ import type { Channel } from './channel.js';
 import { controlPathIn } from './control-dir.js';
 import { HostLockedError } from './errors.js';
 import type { HostLockRequest } from './host-lock.js';
+import { forwardPort } from './port-forward.js';
 import { remoteExec } from './remote-command.js';
 import { remoteFs, resolveRemote } from './remote-fs.js';
 import { SessionSlots } from './session-slots.js';
@@ -74,6 +75,7 @@ export async function connectHost(host: string, options: ConnectOptions): Promis
     workdir: async () => master.hello.workdir,
     resolve: resolveRemote,
     exec: (req) => remoteExec(channel, req),
+    forward: (to) => forwardPort(host, ssh, to),
     ...remoteFs(channel),
   };
   return {

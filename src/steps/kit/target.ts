@@ -85,6 +85,12 @@ export interface Target {
   freeBytes(path: string): Promise<number>;
   /** The program's path as the target's PATH finds it (`pathVar` overrides that PATH locally). */
   findProgram(name: string, pathVar?: string): Promise<string | undefined>;
+  /**
+   * A host only: a local TCP port on 127.0.0.1 that reaches `to` as the host sees it — a
+   * `host:port` or a unix socket path — through the connection (`ssh -L` over the master).
+   * For libraries that speak to a service themselves (pg).
+   */
+  forward?(to: string): Promise<{ port: number; close(): Promise<void> }>;
   /** Values of environment variables as a command started on the target sees them (merged with `env`). */
   environment(names: string[], env: Record<string, string | undefined>): Promise<Record<string, string | undefined>>;
 }
