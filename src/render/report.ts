@@ -50,7 +50,11 @@ function hostLines(state: RunState, failed: Map<string, string> | undefined): st
     let text: string;
     if (mine.length === 0) text = why ? `✖ failed, nothing changed: ${why}` : '· not reached (nothing changed)';
     else if (left.length === 0) text = why ? `↩ rolled back (failed: ${why})` : '↩ rolled back';
-    else if (left.every((c) => c.status === 'verified' || (c.status === 'applied' && c.noVerifySteps))) text = `✔ applied and verified: ${left.map((c) => c.id).join(', ')}`;
+    else if (left.every((c) => c.status === 'verified' || (c.status === 'applied' && c.noVerifySteps))) {
+      // Like the `applied:` line: a change without verify steps was not verified, and says so.
+      const verb = left.every((c) => c.status === 'verified') ? 'applied and verified' : 'applied';
+      text = `✔ ${verb}: ${left.map((c) => `${c.id}${c.status === 'applied' ? ' (no verify steps)' : ''}`).join(', ')}`;
+    }
     else text = `⚠ still applied: ${left.map((c) => `${c.id} (${statusText(c)})`).join(', ')}${why ? ` — failed: ${why}` : ''}`;
     lines.push(`  ${host.padEnd(width)}  ${text}`);
   }
