@@ -86,6 +86,35 @@ function journal(stateDir: string): JournalEvent[] {
 
 const at = (e: JournalEvent | undefined) => (e ? Date.parse(e.at) : NaN);
 
+/** `timed` under GNU time: also the CPU (user + sys) of the command and every process it waited for, on this side. */
+async function cpuTimed(argv: string[], env: NodeJS.ProcessEnv, scratch: string): Promise<{ ms: number; cpuMs: number }> {
+  const out = join(scratch, 'time.txt');
+  const ms = await timed(['/usr/bin/time', '-o', out, '-f', '%U %S', ...argv], env);
+  const [user, sys] = readFileSync(out, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+  return { ms, cpuMs: (user! + sys!) * 1000 };
+}
+
+/**
+ * CPU spent on the hosts' side so far (ms): each host's sshd listener with everything it reaped
+ * (its connections, their sessions and commands). A connection counts once it has closed.
+ */
+function hostCpuMs(fleetDir: string, hosts: string[]): number {
+  let total = 0;
+  for (const host of hosts) {
+    const pids = spawnSync('pgrep', ['-f', `sshd -D -e -f ${join(fleetDir, 'hosts', host, 'sshd_config')}`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+    for (const pid of pids) {
+      try {
+        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        // utime, stime, cutime, cstime (fields 14–17 of proc(5)), in clock ticks of 10 ms
+        total += [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]) * 10, 0);
+      } catch {
+        // gone
+      }
+    }
+  }
+  return total;
+}
+
 export async function benchFleet(rounds: number): Promise<{ rows: Row[]; json: Record<string, unknown> }> {
   const work = mkdtempSync(join(tmpdir(), 'runbook-bench-fleet-'));
   const names = Array.from({ length: 16 }, (_, i) => `fleet-${i + 1}`);
@@ -137,11 +166,29 @@ export async function benchFleet(rounds: number): Promise<{ rows: Row[]; json: R
       } else {
         process.stderr.write('note: ansible-playbook is not installed (apt-get install ansible-core); the 5-host Ansible comparison is skipped.\n');
       }
+      const fleetDir = dirname(sshConfig);
+      const cpu = { engine: [] as { local: number; hosts: number }[], ansible: [] as { local: number; hosts: number }[], ansibleRaw: [] as { local: number; hosts: number }[] };
+      /** One run with its CPU here and on the hosts (read once its connections are closed and reaped). */
+      const profiled = async (argv: string[], runEnv: NodeJS.ProcessEnv, after: () => void) => {
+        const before = hostCpuMs(fleetDir, five);
+        const r = await cpuTimed(argv, runEnv, work).finally(after);
+        await new Promise((res) => setTimeout(res, 200));
+        return { ms: r.ms, cpu: { local: r.cpuMs, hosts: hostCpuMs(fleetDir, five) - before } };
+      };
       for (let i = 0; i < rounds + 1; i++) {
-        const r = await applyFresh(runbook);
-        const ansibleMs = hasAnsible ? await timed(['ansible-playbook', playbook], env).finally(closeAnsibleMasters) : NaN;
-        const rawMs = hasAnsible ? await timed(['ansible-playbook', playbookRaw], env).finally(closeAnsibleMasters) : NaN;
+        rmSync(stateDir, { recursive: true, force: true });
+        const e = await profiled(apply(runbook), process.env, () => {});
+        const r = { ms: e.ms, events: journal(stateDir) };
+        const a = hasAnsible ? await profiled(['ansible-playbook', playbook], env, closeAnsibleMasters) : undefined;
+        const ar = hasAnsible ? await profiled(['ansible-playbook', playbookRaw], env, closeAnsibleMasters) : undefined;
+        const ansibleMs = a?.ms ?? NaN;
+        const rawMs = ar?.ms ?? NaN;
         if (i === 0) continue; // warm-up
+        cpu.engine.push(e.cpu);
+        if (a && ar) {
+          cpu.ansible.push(a.cpu);
+          cpu.ansibleRaw.push(ar.cpu);
+        }
         engine.push(r.ms);
         const started = r.events.find((e) => e.type === 'run.started');
         inside.push(at(r.events.at(-1)) - at(started));
@@ -157,16 +204,19 @@ export async function benchFleet(rounds: number): Promise<{ rows: Row[]; json: R
         journaledRunMs: median(inside),
         firstStepToLastStepMs: median(stepsSpan),
       };
-      const how = `outside the journaled run (node start, load, connect + lock ×5, close) ${fmt(breakdown.outsideJournaledRunMs)}; first step → last step ${fmt(breakdown.firstStepToLastStepMs)}`;
+      const cpuOf = (xs: { local: number; hosts: number }[]) => ({ localMs: xs.length ? median(xs.map((x) => x.local)) : NaN, hostsMs: xs.length ? median(xs.map((x) => x.hosts)) : NaN });
+      const cpuMedians = { engine: cpuOf(cpu.engine), ansibleCommand: cpuOf(cpu.ansible), ansibleRaw: cpuOf(cpu.ansibleRaw) };
+      const cpuText = (c: { localMs: number; hostsMs: number }) => `${fmt(c.localMs)} here + ${fmt(c.hostsMs)} on the hosts`;
+      const how = `outside the journaled run (node start, load, connect + lock ×5, close) ${fmt(breakdown.outsideJournaledRunMs)}; first step → last step ${fmt(breakdown.firstStepToLastStepMs)}; CPU ${cpuText(cpuMedians.engine)}`;
       if (hasAnsible) {
         const a = median(ansible);
         const ar = median(ansibleRaw);
-        rows.push({ figure: `5 hosts × ${STEPS} \`run: "true"\` vs ansible-playbook (\`command\`, forks 5, pipelining, ControlPersist)`, engine: fmt(e), baseline: `ansible: ${fmt(a)}`, ratio: `${(a / e).toFixed(1)}x faster`, target: '≥ 20x faster', runs: engine.length });
-        rows.push({ figure: `… the same against ansible \`raw: "true"\` (no Python on the host: Ansible's floor)`, engine: fmt(e), baseline: `ansible raw: ${fmt(ar)}`, ratio: `${(ar / e).toFixed(1)}x faster`, target: '—', runs: engine.length });
-        json.fleet5 = { engineMs: e, ansibleCommandMs: a, ansibleRawMs: ar, speedupCommand: a / e, speedupRaw: ar / e, breakdown, samples: { engine, ansible, ansibleRaw } };
+        rows.push({ figure: `5 hosts × ${STEPS} \`run: "true"\` vs ansible-playbook (\`command\`, forks 5, pipelining, ControlPersist)`, engine: fmt(e), baseline: `ansible: ${fmt(a)} (CPU ${cpuText(cpuMedians.ansibleCommand)})`, ratio: `${(a / e).toFixed(1)}x faster`, target: '≥ 20x faster', runs: engine.length });
+        rows.push({ figure: `… the same against ansible \`raw: "true"\` (no Python on the host: Ansible's floor)`, engine: fmt(e), baseline: `ansible raw: ${fmt(ar)} (CPU ${cpuText(cpuMedians.ansibleRaw)})`, ratio: `${(ar / e).toFixed(1)}x faster`, target: '—', runs: engine.length });
+        json.fleet5 = { engineMs: e, ansibleCommandMs: a, ansibleRawMs: ar, speedupCommand: a / e, speedupRaw: ar / e, breakdown, cpu: cpuMedians, samples: { engine, ansible, ansibleRaw } };
       } else {
         rows.push({ figure: `5 hosts × ${STEPS} \`run: "true"\` vs ansible-playbook`, engine: fmt(e), baseline: 'ansible-playbook not installed', ratio: 'skipped', target: '≥ 20x faster', runs: engine.length });
-        json.fleet5 = { engineMs: e, skipped: 'ansible-playbook not installed', breakdown, samples: { engine } };
+        json.fleet5 = { engineMs: e, skipped: 'ansible-playbook not installed', breakdown, cpu: cpuMedians, samples: { engine } };
       }
       rows.push({ figure: '… where the 5-host run\'s time goes (journal timestamps)', engine: fmt(e), baseline: how, ratio: '—', target: '—', runs: engine.length });
     }
