@@ -6,7 +6,8 @@
  *    on the same 5 hosts through the same ssh_config (forks 5, pipelining, ControlPersist);
  *    skipped with a note when ansible-playbook is not installed.
  * 2. Per step on one host: (apply of 101 steps − apply of 1 step) / 100 vs raw
- *    `ssh -S <control> host true` over one master; and the transport alone (bench/ssh-exec.ts).
+ *    `ssh -S <control> host true` over one master, and vs the transport alone (`target.exec`)
+ *    in the same rounds; then bench/ssh-exec.ts on that host.
  * 3. Rollout of one change of 20 steps over 4, 8 and 16 hosts (batch 4, canary 0): per batch.
  *
  * Prints a markdown table and writes it with the figures to bench/results/fleet.{json,md}.
@@ -233,17 +234,26 @@ export async function benchFleet(rounds: number): Promise<{ rows: Row[]; json: R
       const manys: number[] = [];
       const perStepInside: number[] = [];
       const raws: number[] = [];
+      const execs: number[] = [];
+      const signal = new AbortController().signal;
+      const ms = async (fn: () => Promise<unknown>) => {
+        const t0 = process.hrtime.bigint();
+        await fn();
+        return Number(process.hrtime.bigint() - t0) / 1e6;
+      };
       try {
         for (let i = 0; i < rounds + 1; i++) {
           const a = await applyFresh(one);
           const b = await applyFresh(many);
+          // The transport alone (an exec through the same kind of target the engine uses) and raw ssh, alternately.
           const r: number[] = [];
+          const x: number[] = [];
           for (let k = 0; k < 20; k++) {
-            const t0 = process.hrtime.bigint();
-            await rawSsh(sshConfig, connection.controlPath, host);
-            r.push(Number(process.hrtime.bigint() - t0) / 1e6);
+            x.push(await ms(() => connection.target.exec({ command: 'true', cwd: '/', env: {}, signal })));
+            r.push(await ms(() => rawSsh(sshConfig, connection.controlPath, host)));
           }
           if (i === 0) continue;
+          execs.push(...x);
           ones.push(a.ms);
           manys.push(b.ms);
           const steps = b.events.filter((e) => e.type === 'step.started' || e.type === 'step.finished');
@@ -256,16 +266,17 @@ export async function benchFleet(rounds: number): Promise<{ rows: Row[]; json: R
       }
       const perStep = (median(manys) - median(ones)) / n;
       const raw = median(raws);
+      const exec = median(execs);
       const inJournal = median(perStepInside);
       rows.push({
         figure: `Per step on one host: (apply ${n + 1} steps − apply 1 step) / ${n}`,
         engine: `${fmt(perStep)} (journal: ${fmt(inJournal)})`,
-        baseline: `raw \`ssh -S <control> host true\`: ${fmt(raw)}`,
-        ratio: `${(perStep / raw).toFixed(2)}x (journal: ${(inJournal / raw).toFixed(2)}x)`,
+        baseline: `raw \`ssh -S <control> host true\`: ${fmt(raw)}; the transport alone (\`target.exec\`): ${fmt(exec)}`,
+        ratio: `${(perStep / raw).toFixed(2)}x raw (journal: ${(inJournal / raw).toFixed(2)}x); transport ${(exec / raw).toFixed(2)}x raw`,
         target: '≤ 1.5x',
         runs: manys.length,
       });
-      json.perStep = { oneStepMs: median(ones), manyStepsMs: median(manys), steps: n + 1, perStepMs: perStep, perStepJournalMs: inJournal, rawSshMs: raw, ratio: perStep / raw, ratioJournal: inJournal / raw, rawSamples: raws.length };
+      json.perStep = { oneStepMs: median(ones), manyStepsMs: median(manys), steps: n + 1, perStepMs: perStep, perStepJournalMs: inJournal, rawSshMs: raw, transportExecMs: exec, ratio: perStep / raw, ratioJournal: inJournal / raw, transportRatio: exec / raw, rawSamples: raws.length };
 
       const t = await benchSshExec(rounds * 10, { fleet, host });
       rows.push({
