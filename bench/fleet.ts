@@ -296,6 +296,8 @@ export async function benchFleet(rounds: number): Promise<{ rows: Row[]; json: R
       const files = sizes.map((s) => write(`rollout${s}.yaml`, fleetRunbook(names.slice(0, s), STEPS, { canary: 0, batch: 4 })));
       const walls = sizes.map(() => [] as number[]);
       const batchSpans = sizes.map(() => [] as number[]);
+      /** The largest rollout's spans by batch: a later batch costing more would show here. */
+      const byIndex: number[][] = [];
       for (let i = 0; i < rounds + 1; i++) {
         for (const [k, file] of files.entries()) {
           const r = await applyFresh(file);
@@ -305,6 +307,7 @@ export async function benchFleet(rounds: number): Promise<{ rows: Row[]; json: R
           const starts = r.events.filter((e) => e.type === 'batch.started').map(at);
           const lastStep = at(r.events.filter((e) => e.type === 'step.finished').at(-1));
           starts.forEach((s, b) => batchSpans[k]!.push((starts[b + 1] ?? lastStep) - s));
+          if (k === sizes.length - 1) starts.forEach((s, b) => (byIndex[b] ??= []).push((starts[b + 1] ?? lastStep) - s));
         }
       }
       const points = sizes.map((hosts, k) => ({ hosts, batches: hosts / 4, wallMs: median(walls[k]!), perBatchJournalMs: median(batchSpans[k]!) }));
@@ -323,7 +326,16 @@ export async function benchFleet(rounds: number): Promise<{ rows: Row[]; json: R
         target: 'linear',
         runs: walls[0]!.length,
       });
-      json.rollout = { points, marginalMsPerBatch: { from4to8: low, from8to16: high }, growth };
+      const spans = byIndex.map((xs) => median(xs));
+      rows.push({
+        figure: `Rollout: each batch of the ${sizes.at(-1)}-host rollout, in order (journal)`,
+        engine: spans.map(fmt).join(', '),
+        baseline: `last / first: ${(spans.at(-1)! / spans[0]!).toFixed(2)}x`,
+        ratio: '—',
+        target: 'flat',
+        runs: walls[0]!.length,
+      });
+      json.rollout = { points, marginalMsPerBatch: { from4to8: low, from8to16: high }, growth, spansByBatchOfLargest: spans };
     }
   } finally {
     closeAnsibleMasters();
