@@ -5,14 +5,14 @@
  *
  *   npx tsx bench/ssh-exec.ts [N=50]
  *
- * benchSshExec() is the same as a function, for bench/run.ts to call once it has a fleet row.
+ * benchSshExec() is the same as a function: bench/fleet.ts (`npm run bench:fleet`) calls it on its own fleet.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectHost } from '../src/run/remote/ssh-target.js';
-import { startSshHosts } from '../tools/ssh-hosts.js';
+import { startSshHosts, type SshHosts } from '../tools/ssh-hosts.js';
 
 export interface SshExecFigures {
   runs: number;
@@ -36,7 +36,7 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-function rawSsh(sshConfig: string, controlPath: string, host: string): Promise<void> {
+export function rawSsh(sshConfig: string, controlPath: string, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn('ssh', ['-F', sshConfig, '-S', controlPath, '-o', 'ControlMaster=no', host, 'true'], { stdio: 'ignore' });
     child.once('error', reject);
@@ -44,17 +44,19 @@ function rawSsh(sshConfig: string, controlPath: string, host: string): Promise<v
   });
 }
 
-export async function benchSshExec(runs = 50): Promise<SshExecFigures> {
-  const fleet = await startSshHosts(['bench-1'], { firstOctet: 86 });
+/** On a host of its own (127.0.0.86), or on `host` of a fleet the caller started (and stops). */
+export async function benchSshExec(runs = 50, on?: { fleet: SshHosts; host: string }): Promise<SshExecFigures> {
+  const fleet = on?.fleet ?? (await startSshHosts(['bench-1'], { firstOctet: 86 }));
+  const host = on?.host ?? 'bench-1';
   const controlDir = mkdtempSync(join(tmpdir(), 'rb-bench-'));
   try {
     const t0 = process.hrtime.bigint();
-    const connection = await connectHost('bench-1', { sshConfig: fleet.sshConfig, controlDir, lock: { runId: 'bench', user: 'bench', host: 'control', pid: process.pid, command: 'bench' } });
+    const connection = await connectHost(host, { sshConfig: fleet.sshConfig, controlDir, lock: { runId: 'bench', user: 'bench', host: 'control', pid: process.pid, command: 'bench' } });
     const connectMs = Number(process.hrtime.bigint() - t0) / 1e6;
     const { target } = connection;
     const signal = new AbortController().signal;
     const exec = () => target.exec({ command: 'true', cwd: '/', env: {}, signal });
-    const raw = () => rawSsh(fleet.sshConfig, connection.controlPath, 'bench-1');
+    const raw = () => rawSsh(fleet.sshConfig, connection.controlPath, host);
     for (let i = 0; i < 3; i++) await Promise.all([exec(), raw()]); // warm-up
     const execs: number[] = [];
     const raws: number[] = [];
@@ -72,7 +74,7 @@ export async function benchSshExec(runs = 50): Promise<SshExecFigures> {
     const rawSshMs = median(raws);
     return { runs, targetExecMs, rawSshMs, targetExecMinMs: Math.min(...execs), rawSshMinMs: Math.min(...raws), ratio: targetExecMs / rawSshMs, writeFileMs: median(writes), readFileMs: median(reads), connectMs };
   } finally {
-    fleet.stop();
+    if (!on) fleet.stop();
     rmSync(controlDir, { recursive: true, force: true });
   }
 }

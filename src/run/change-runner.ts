@@ -67,7 +67,8 @@ export class ChangeRunner {
       }
       try {
         await runWithRetries(step, phase, lane.env, signal, {
-          started: (attempt) => emitter.emit({ type: 'step.started', ...ref, attempt, inverse: attempt === 1 ? inverse : undefined }, attempt === 1 && inverse !== undefined),
+          // Durable before it runs when it carries an inverse, and always on a host: the journal holds every remote step before the host does it.
+          started: (attempt) => emitter.emit({ type: 'step.started', ...ref, attempt, inverse: attempt === 1 ? inverse : undefined }, (attempt === 1 && inverse !== undefined) || lane.host !== undefined),
           finished: (attempt, r) =>
             emitter.emit(
               r.ok
