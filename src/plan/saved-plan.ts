@@ -1,5 +1,5 @@
 import type { Plan } from '../model/plan.js';
-import { SAVED_PLAN_VERSION, type FileDigest, type SavedPlan, type StoredPlan } from '../model/saved-plan.js';
+import { SAVED_PLAN_VERSION, type SavedPlan, type StoredPlan } from '../model/saved-plan.js';
 import { formatMs } from '../model/units.js';
 
 /** Where things are written in the YAML: not content (the files' digests stand for that), and spelled as the path was given. */
@@ -16,20 +16,13 @@ export function planOf(saved: SavedPlan): Plan {
   return { ...saved.plan, secretValues: [] };
 }
 
-export interface SavedPlanInput {
+/** What the saved plan records as given (files, flags, who) and what it is made from. */
+export type SavedPlanInput = Pick<SavedPlan, 'createdBy' | 'environment' | 'runbook' | 'varsFiles' | 'vars' | 'inventory' | 'limit' | 'sshConfig'> & {
   plan: Plan;
   redact: (text: string) => string;
   engineVersion: string;
   createdAt: Date;
-  createdBy: string;
-  environment: string;
-  runbook: FileDigest;
-  varsFiles: FileDigest[];
-  vars: string[];
-  inventory?: FileDigest;
-  limit?: string;
-  sshConfig?: FileDigest;
-}
+};
 
 export function savedPlan(input: SavedPlanInput): SavedPlan {
   return {

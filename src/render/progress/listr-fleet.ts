@@ -1,10 +1,10 @@
-import { Listr, ListrLogger, ProcessOutput, type ListrTask } from 'listr2';
+import type { ListrTask } from 'listr2';
 import { changeKey } from '../../history/applied-state.js';
 import type { EngineEvent, EventListener } from '../../model/events.js';
 import type { Plan } from '../../model/plan.js';
 import { formatMs } from '../../model/units.js';
 import { selectChanges } from '../../plan/select.js';
-import { apply, FrameRenderer, Gates, type ListrRendererOptions } from './listr.js';
+import { apply, Gates, runTasks, type ListrRendererOptions } from './listr.js';
 
 /** What a host's row shows: which of its changes runs, and the step running now. */
 interface HostRow {
@@ -99,18 +99,7 @@ export function fleetListrRenderer(plan: Plan, options: ListrRendererOptions): E
     },
   });
 
-  const logger = options.output ? new ListrLogger({ useIcons: true, toStderr: [], processOutput: new ProcessOutput(options.output, options.output) }) : undefined;
-  const listr = new Listr(tasks, {
-    renderer: FrameRenderer,
-    exitOnError: false,
-    registerSignalListeners: false,
-    rendererOptions: { collapseSubtasks: true, showErrorMessage: true, ...(logger ? { logger } : {}) },
-    collectErrors: false,
-  });
-  const finished = listr.run().then(
-    () => undefined,
-    () => undefined,
-  );
+  const finished = runTasks(tasks, options.output);
   const hostStarted = new Map<string, number>();
   let undone = 0;
   let undoFailed = 0;

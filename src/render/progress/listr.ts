@@ -83,6 +83,27 @@ export class FrameRenderer extends DefaultRenderer {
   }
 }
 
+/**
+ * Runs the tasks with the frame-limited renderer, drawing into `output` (tests) or stdout;
+ * settles when listr2 is done drawing. listr2's own SIGINT handler would exit(127) on the
+ * spot: no rollback, the step's process group orphaned, the lock left behind. The CLI handles
+ * interrupts; listr2 only draws.
+ */
+export function runTasks(tasks: ListrTask[], output?: NodeJS.WriteStream): Promise<void> {
+  const logger = output ? new ListrLogger({ useIcons: true, toStderr: [], processOutput: new ProcessOutput(output, output) }) : undefined;
+  const listr = new Listr(tasks, {
+    renderer: FrameRenderer,
+    exitOnError: false,
+    registerSignalListeners: false,
+    rendererOptions: { collapseSubtasks: true, showErrorMessage: true, ...(logger ? { logger } : {}) },
+    collectErrors: false,
+  });
+  return listr.run().then(
+    () => undefined,
+    () => undefined,
+  );
+}
+
 /** Failures and retries shown under a running change (the newest ones). */
 const KEPT_PROBLEMS = 3;
 
@@ -201,20 +222,7 @@ export function listrRenderer(plan: Plan, _total: number, options: ListrRenderer
     },
   });
 
-  // listr2's own SIGINT handler would exit(127) on the spot: no rollback, the step's process
-  // group orphaned, the lock left behind. The CLI handles interrupts; listr2 only draws.
-  const logger = options.output ? new ListrLogger({ useIcons: true, toStderr: [], processOutput: new ProcessOutput(options.output, options.output) }) : undefined;
-  const listr = new Listr(tasks, {
-    renderer: FrameRenderer,
-    exitOnError: false,
-    registerSignalListeners: false,
-    rendererOptions: { collapseSubtasks: true, showErrorMessage: true, ...(logger ? { logger } : {}) },
-    collectErrors: false,
-  });
-  const finished = listr.run().then(
-    () => undefined,
-    () => undefined,
-  );
+  const finished = runTasks(tasks, options.output);
 
   const listener = (e: EngineEvent) => {
     switch (e.type) {

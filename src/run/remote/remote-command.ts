@@ -3,16 +3,13 @@
  * or argv, in `cwd`, with the step's variables exported by the script read from stdin (never
  * on a command line), output streamed, its tail kept — the same ProcessResult as runProcess.
  */
-import { StringDecoder } from 'node:string_decoder';
 import { StepFailedError } from '../../steps/contract.js';
-import { OutputTail } from '../../steps/kit/output-tail.js';
+import { OutputCollector } from '../../steps/kit/output-collector.js';
 import { abortError, commandText } from '../../steps/kit/process.js';
 import type { ProcessRequest, ProcessResult } from '../../steps/kit/target.js';
 import type { Channel } from './channel.js';
 import { runSession, wrapScript } from './remote-exec.js';
 import { isEnvName, shellQuote } from './shell-quote.js';
-
-const CAPTURE_LIMIT = 1 << 20;
 
 /** `export NAME='value'` lines for what the step adds to the login environment. */
 export function exports(host: string, env: Record<string, string | undefined>): string {
@@ -37,30 +34,17 @@ export async function remoteExec(ch: Channel, req: ProcessRequest): Promise<Proc
   if (req.signal.aborted) throw abortError(req.signal, shown, '');
   const preamble = [exports(ch.host, req.env), `cd -- ${shellQuote(req.cwd)} || exit 1`].join('\n');
   const input = Buffer.from(req.input ?? '', 'utf8');
-  const tail = new OutputTail();
-  let stdout = '';
-  let stderr = '';
-  const decoders = { out: new StringDecoder('utf8'), err: new StringDecoder('utf8') };
+  const output = new OutputCollector(req);
   const end = await runSession(ch, {
     script: wrapScript(preamble, payloadOf(ch, req), input.length, true),
     input,
     signal: req.signal,
     ...(req.onSpawn ? { onSpawn: req.onSpawn } : {}),
-    onData(which, data) {
-      // One decoder per stream: a character split across two reads stays whole (a secret too).
-      const chunk = decoders[which].write(data);
-      if (chunk === '') return;
-      tail.push(chunk);
-      if (req.capture) {
-        if (which === 'out' && stdout.length < CAPTURE_LIMIT) stdout += chunk;
-        if (which === 'err' && stderr.length < CAPTURE_LIMIT) stderr += chunk;
-      }
-      req.onOutput?.(chunk);
-    },
+    onData: (which, data) => output.push(which, data),
   });
-  if (req.signal.aborted) throw abortError(req.signal, shown, tail.toString());
+  if (req.signal.aborted) throw abortError(req.signal, shown, output.tail.toString());
   if (end.connectionLost !== undefined) {
-    throw new StepFailedError(`${ch.host}: connection lost: ${end.connectionLost}`, { command: shown, exitCode: null, outputTail: tail.toString() });
+    throw new StepFailedError(`${ch.host}: connection lost: ${end.connectionLost}`, { command: shown, exitCode: null, outputTail: output.tail.toString() });
   }
-  return { exitCode: end.exitCode, signal: end.signal, stdout, stderr, tail: tail.toString() };
+  return { exitCode: end.exitCode, signal: end.signal, stdout: output.stdout, stderr: output.stderr, tail: output.tail.toString() };
 }

@@ -1,14 +1,12 @@
 import { spawn } from 'node:child_process';
-import { StringDecoder } from 'node:string_decoder';
 import { StepFailedError } from '../contract.js';
-import { OutputTail } from './output-tail.js';
+import { OutputCollector } from './output-collector.js';
 import { killGroup, killGroupOnAbort } from './process-group.js';
 import type { ProcessRequest, ProcessResult } from './target.js';
 
 export type { ProcessRequest, ProcessResult } from './target.js';
 
 const OUTPUT_GRACE_MS = 250;
-const CAPTURE_LIMIT = 1 << 20;
 
 /** How a command is shown in messages: `shown` when the command has one (values quoted for reading). */
 export function commandText(req: Pick<ProcessRequest, 'command' | 'argv'> & { shown?: string }): string {
@@ -27,9 +25,7 @@ export function runProcess(req: ProcessRequest): Promise<ProcessResult> {
       reject(abortError(req.signal, shown, ''));
       return;
     }
-    const tail = new OutputTail();
-    let stdout = '';
-    let stderr = '';
+    const output = new OutputCollector(req);
     const child = spawn(file, args, {
       cwd: req.cwd,
       env: req.env,
@@ -38,22 +34,8 @@ export function runProcess(req: ProcessRequest): Promise<ProcessResult> {
     });
     const stopWatching = killGroupOnAbort(req.signal, () => child.pid);
     if (child.pid !== undefined) req.onSpawn?.(child.pid);
-    const take = (which: 'out' | 'err') => {
-      // One decoder per stream: a character split across two reads stays whole (a secret too).
-      const decoder = new StringDecoder('utf8');
-      return (data: Buffer) => {
-        const chunk = decoder.write(data);
-        if (chunk === '') return;
-        tail.push(chunk);
-        if (req.capture) {
-          if (which === 'out' && stdout.length < CAPTURE_LIMIT) stdout += chunk;
-          if (which === 'err' && stderr.length < CAPTURE_LIMIT) stderr += chunk;
-        }
-        req.onOutput?.(chunk);
-      };
-    };
-    child.stdout!.on('data', take('out'));
-    child.stderr!.on('data', take('err'));
+    child.stdout!.on('data', (data: Buffer) => output.push('out', data));
+    child.stderr!.on('data', (data: Buffer) => output.push('err', data));
     if (req.input !== undefined) {
       child.stdin!.on('error', () => {});
       child.stdin!.end(req.input);
@@ -61,7 +43,7 @@ export function runProcess(req: ProcessRequest): Promise<ProcessResult> {
     child.on('error', (error: NodeJS.ErrnoException) => {
       stopWatching();
       const reason = error.code === 'ENOENT' ? `command not found: ${file}` : error.message;
-      reject(new StepFailedError(reason, { command: shown, exitCode: null, outputTail: tail.toString() }));
+      reject(new StepFailedError(reason, { command: shown, exitCode: null, outputTail: output.tail.toString() }));
     });
     // A command that starts something in the background (`server &`) exits while the
     // background process still holds its output open: stop waiting for that output shortly
@@ -82,10 +64,10 @@ export function runProcess(req: ProcessRequest): Promise<ProcessResult> {
       if (req.signal.aborted) {
         // The leader exited; make sure nothing of its group lingers.
         killGroup(child.pid, 'SIGKILL');
-        reject(abortError(req.signal, shown, tail.toString()));
+        reject(abortError(req.signal, shown, output.tail.toString()));
         return;
       }
-      resolve({ exitCode, signal, stdout, stderr, tail: tail.toString() });
+      resolve({ exitCode, signal, stdout: output.stdout, stderr: output.stderr, tail: output.tail.toString() });
     });
   });
 }
