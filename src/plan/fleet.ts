@@ -12,7 +12,8 @@ export function hostsOf(groups: Record<string, HostRef[]>, names: string[]): Hos
   return [...seen.values()];
 }
 
-function glob(pattern: string): RegExp {
+/** A `--limit` glob (`*` matches anything) as a regular expression over a whole name. */
+export function glob(pattern: string): RegExp {
   return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
 }
 

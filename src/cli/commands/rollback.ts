@@ -5,7 +5,7 @@ import { allRuns, checkpointToUndo, lastRunWithChanges, readRunState, type RunVi
 import { UsageError } from '../../model/diagnostic.js';
 import type { EventListener } from '../../model/events.js';
 import type { Plan } from '../../model/plan.js';
-import { limitHosts } from '../../plan/fleet.js';
+import { glob, limitHosts } from '../../plan/fleet.js';
 import { loadPlan } from '../../plan/load-plan.js';
 import { lineRenderer, ndjsonRenderer } from '../../render/progress/lines.js';
 import { junitCollector, junitXml } from '../../render/junit.js';
@@ -60,8 +60,7 @@ function limitedHosts(plan: Plan | undefined, limit: string): (host: string) => 
     return (host) => keep?.has(host) ?? true;
   }
   const patterns = limit.split(',').map((p) => p.trim()).filter(Boolean);
-  const re = (p: string) => new RegExp(`^${p.split('*').map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-  return (host) => patterns.some((p) => !p.startsWith('!') && re(p).test(host)) && !patterns.some((p) => p.startsWith('!') && re(p.slice(1)).test(host));
+  return (host) => patterns.some((p) => !p.startsWith('!') && glob(p).test(host)) && !patterns.some((p) => p.startsWith('!') && glob(p.slice(1)).test(host));
 }
 
 /** Why there is nothing to do (exit 0, idempotent), or undefined when there is. */

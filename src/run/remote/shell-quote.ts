@@ -1,7 +1,9 @@
-/** One word for a POSIX shell: single-quoted, so nothing in it is expanded or executed. */
+import { quoteForShell } from '../../support/shell-quote.js';
+
+/** One word for a POSIX shell: always single-quoted, so nothing in it is expanded or executed. */
 export function shellQuote(value: string): string {
   if (value.includes('\0')) throw new Error('a NUL byte cannot be passed to a shell');
-  return `'${value.replaceAll("'", `'\\''`)}'`;
+  return `'${quoteForShell(value, 'single')}'`;
 }
 
 /** A valid environment variable name (the only names exported on a host). */
