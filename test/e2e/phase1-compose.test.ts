@@ -66,7 +66,7 @@ afterAll(async () => {
   if (sandbox) await sandboxDown(sandbox.stateDir);
 });
 
-// The applies wait for the machine's crontab lock (test/support/crontab.ts) behind other files: the lock's own patience.
+// Each apply and rollback rebuilds and restarts containers: minutes on a loaded machine.
 describe("the seed's Phase 1 on the compose sandbox (a real Docker engine)", { timeout: 300_000 }, () => {
   it('applies all four changes for real (the cron job runs docker exec … pg_dump, the dump restores into an empty database); rollback restores the app, the crontab, /health and containers on the old code', async () => {
     await withCrontab(async () => {

@@ -9,9 +9,8 @@ import { stepType } from '../../src/steps/registry.js';
 import { crontabText, withCrontab } from '../support/crontab.js';
 import { failure, stepCtx } from '../support/step-context.js';
 
-// Every test here touches the machine's real crontab (`crontab -l` / `crontab -`), so each one
-// runs inside withCrontab: a lock shared with other test files, an empty table to start from,
-// and the machine's crontab put back afterwards. Tests in this file run one after another.
+// Every test here runs the real `crontab -l` / `crontab -` inside withCrontab: this test
+// process's own cron spool (never the machine's crontab, never another file's), starting empty.
 
 const dir = mkdtempSync(join(tmpdir(), 'runbook-steps-cron-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,10 +35,7 @@ async function runSteps(steps: ResolvedStep[]): Promise<void> {
 const nightly = { id: 'nightly-report', schedule: '0 3 * * *', command: '/usr/local/bin/report --all' };
 const NIGHTLY_LINE = '0 3 * * * /usr/local/bin/report --all # runbook:nightly-report';
 
-// Waiting for the crontab lock counts against a test's time: while the e2e files (the Node and
-// the compose sandbox) hold it for their applies, a test here may wait a minute or more. Give
-// these tests the lock's own patience (withCrontab gives up after 300 s).
-describe('cron step on the real crontab', { timeout: 300_000 }, () => {
+describe('cron step on the real crontab', () => {
   it('adds the entry with its marker after the existing lines, which stay byte-identical', async () => {
     await withCrontab(async () => {
       setCrontab(UNRELATED);

@@ -1,99 +1,69 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { atProcessEnd } from '../../tools/throwaway.js';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { ownThrowaway } from '../../tools/throwaway.js';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+/** Where cron keeps user crontabs (Debian's cron; `crontab` has it compiled in). */
+const SPOOL = '/var/spool/cron/crontabs';
+
+let privateSpool: string | undefined;
+
+function realCrontab(): string {
+  const r = spawnSync('sh', ['-c', 'command -v crontab'], { encoding: 'utf8' });
+  const path = r.stdout.trim();
+  if (r.status !== 0 || !path) throw new Error('the crontab command is not available: npm test installs it (scripts/prerequisites.mjs), or apt-get install cron');
+  return path;
 }
 
-const LOCK = '/tmp/runbook-test-crontab.lock';
+/**
+ * Gives this test process a cron spool of its own, as each test host has: first on PATH, a
+ * `crontab` that runs the real one in a mount namespace of its own where the process's spool
+ * is bind-mounted over the machine's. This process and every process it starts (the CLI, its
+ * cron steps, a rollback) then read and write one real crontab that no other test file sees,
+ * and the machine's own crontab is never touched: test files run in parallel without waiting
+ * for one another, and a test killed mid-way leaves nothing to put back (the spool is removed
+ * when this process ends, or by the next test process if it was killed).
+ */
+function usePrivateSpool(): void {
+  if (privateSpool) return;
+  const crontab = realCrontab();
+  const dir = mkdtempSync(join(tmpdir(), 'runbook-test-cron-'));
+  ownThrowaway('a private cron spool', [dir], []);
+  const spool = join(dir, 'crontabs');
+  mkdirSync(spool);
+  chmodSync(spool, 0o1730);
+  spawnSync('chgrp', ['crontab', spool]);
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(
+    join(bin, 'crontab'),
+    `#!/bin/sh\nexec unshare --mount --propagation private -- /bin/sh -c 'mount --bind -- "$0" ${SPOOL} && exec ${crontab} "$@"' ${JSON.stringify(spool)} "$@"\n`,
+    { mode: 0o755 },
+  );
+  process.env.PATH = `${bin}${delimiter}${process.env.PATH ?? ''}`;
+  privateSpool = spool;
+}
+
+/** This test process's own cron spool (made on first use). */
+export function privateCronSpool(): string {
+  usePrivateSpool();
+  return privateSpool!;
+}
 
 export function crontabText(): { text: string; exists: boolean } {
+  usePrivateSpool();
   const r = spawnSync('crontab', ['-l'], { encoding: 'utf8' });
   if (r.error) throw new Error(`the crontab command is not available (${r.error.message}): npm test installs it (scripts/prerequisites.mjs), or apt-get install cron`);
   return { text: r.stdout, exists: r.status === 0 };
 }
 
-function restore(saved: { text: string; exists: boolean }): void {
-  if (saved.exists) spawnSync('crontab', ['-'], { input: saved.text });
-  else spawnSync('crontab', ['-r']);
-}
-
 /**
- * A test run that died holding the lock never put the crontab back: do it for it, from what it
- * saved in the lock. Two waiters may both see the dead holder; a second lock (the guard) lets
- * only one act, and only while the lock still names that holder — never on a lock retaken since.
- */
-function takeOverFromDeadHolder(holder: number): void {
-  const guard = `${LOCK}.takeover`;
-  try {
-    mkdirSync(guard);
-  } catch {
-    // Another waiter is taking over; a guard left by a waiter killed meanwhile expires.
-    try {
-      if (Date.now() - statSync(guard).mtimeMs > 10_000) rmSync(guard, { recursive: true, force: true });
-    } catch {
-      // gone already
-    }
-    return;
-  }
-  try {
-    if (Number(readFileSync(`${LOCK}/pid`, 'utf8') || 0) !== holder) return;
-    try {
-      restore(JSON.parse(readFileSync(`${LOCK}/saved.json`, 'utf8')) as { text: string; exists: boolean });
-      process.stderr.write(`restored the crontab that test process ${holder} changed and could not put back (it was killed)\n`);
-    } catch {
-      // it died before it changed anything
-    }
-    rmSync(LOCK, { recursive: true, force: true });
-  } catch {
-    // the lock is gone: nothing to take over
-  } finally {
-    rmSync(guard, { recursive: true, force: true });
-  }
-}
-
-/**
- * The machine's crontab is one shared thing: tests that touch it take this lock (test files
- * run in parallel), start from an empty table, and put the machine's crontab back afterwards —
- * also when the test process is stopped by a signal, and, should it be killed, the next test
- * that takes the lock puts it back from what it saved in the lock.
+ * Runs `fn` against this test process's own crontab (see usePrivateSpool), starting from an
+ * empty table.
  */
 export async function withCrontab<T>(fn: () => Promise<T> | T): Promise<T> {
-  const end = Date.now() + 300_000;
-  for (;;) {
-    try {
-      mkdirSync(LOCK);
-      writeFileSync(`${LOCK}/pid`, String(process.pid));
-      break;
-    } catch {
-      const holder = Number(readFileSync(`${LOCK}/pid`, { encoding: 'utf8', flag: 'a+' }) || 0);
-      if (holder && !alive(holder)) takeOverFromDeadHolder(holder);
-      if (Date.now() > end) throw new Error(`timed out waiting for ${LOCK}, held by process ${holder}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  let saved: { text: string; exists: boolean } | undefined;
-  let putBack = () => {};
-  const forget = atProcessEnd(() => putBack());
-  try {
-    saved = crontabText();
-    writeFileSync(`${LOCK}/saved.json`, JSON.stringify(saved));
-    const before = saved;
-    putBack = () => {
-      restore(before);
-      rmSync(LOCK, { recursive: true, force: true });
-    };
-    spawnSync('crontab', ['-r']);
-    return await fn();
-  } finally {
-    forget();
-    if (saved) restore(saved);
-    rmSync(LOCK, { recursive: true, force: true });
-  }
+  usePrivateSpool();
+  spawnSync('crontab', ['-r']);
+  return await fn();
 }

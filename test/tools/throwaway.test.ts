@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../support/cli.js';
-import { withCrontab } from '../support/crontab.js';
+import { crontabText, withCrontab } from '../support/crontab.js';
 
 /** TypeScript run in this very process (tsx as a loader, not its CLI, which would start a second one). */
 const withTsx = ['--import', 'tsx', '--input-type=module', '-e'];
@@ -67,42 +67,56 @@ describe('throwaway PostgreSQL clusters never outlive their owner', () => {
   });
 });
 
-/** A test process that takes the crontab lock, puts a marker line in the machine's crontab, and waits to be killed. */
+/** A test process that writes a marker line into its crontab, prints its private cron spool, and waits to be killed. */
 function crontabChanger(marker: string) {
   const script = `import { spawnSync } from 'node:child_process';
-import { withCrontab } from ${JSON.stringify(join(repoRoot, 'test', 'support', 'crontab.ts'))};
+import { privateCronSpool, withCrontab } from ${JSON.stringify(join(repoRoot, 'test', 'support', 'crontab.ts'))};
 await withCrontab(async () => {
   spawnSync('crontab', ['-'], { input: '0 3 * * * true # ${marker}\\n' });
-  process.stdout.write('changed\\n');
+  process.stdout.write(privateCronSpool() + '\\n');
   await new Promise(() => {});
 });`;
   const child = spawn(process.execPath, [...withTsx, script], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
-  const changed = new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('changed') && resolve()));
+  const spool = new Promise<string>((resolve) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(out.trim());
+    });
+  });
   const ended = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  return { child, changed, ended };
+  return { child, spool, ended };
 }
 
-const crontabHas = (marker: string) => spawnSync('crontab', ['-l'], { encoding: 'utf8' }).stdout.includes(marker);
+/** The machine's own crontab, read with the real crontab (not a test process's private one). */
+const machineCrontab = () => spawnSync('/bin/sh', ['-c', 'PATH=/usr/bin:/bin crontab -l 2>/dev/null'], { encoding: 'utf8' }).stdout;
+const sweepOnce = () => spawnSync(process.execPath, [...withTsx, `import { sweepLeftovers } from ${JSON.stringify(join(repoRoot, 'tools', 'throwaway.ts'))}; sweepLeftovers();`], { cwd: repoRoot, encoding: 'utf8' });
 
-describe("a test that changed the machine's crontab puts it back however it ends", () => {
-  it('stopped by SIGTERM, it restores the crontab before it dies', async () => {
-    const marker = `runbook-test-marker-${process.pid}-term`;
+describe("a test's crontab is its own, and never the machine's", () => {
+  it("what a test process writes is in its private spool only: not in the machine's crontab, not in another test process's", async () => {
+    const machineBefore = machineCrontab();
+    const marker = `runbook-test-marker-${process.pid}-own`;
     const test = crontabChanger(marker);
-    await test.changed;
-    expect(crontabHas(marker)).toBe(true);
+    const spool = await test.spool;
+    expect(readFileSync(join(spool, 'root'), 'utf8')).toContain(marker);
+    expect(machineCrontab()).toBe(machineBefore);
+    await withCrontab(() => expect(crontabText().text).not.toContain(marker));
     test.child.kill('SIGTERM');
     await test.ended;
-    expect(crontabHas(marker)).toBe(false);
+    await until(() => !existsSync(spool));
+    expect(existsSync(spool)).toBe(false);
   });
 
-  it('killed with SIGKILL, the next test that takes the lock restores it from what the dead one saved', async () => {
+  it('killed with SIGKILL, its private spool is removed by the next test process, and the machine crontab never changed', async () => {
+    const machineBefore = machineCrontab();
     const marker = `runbook-test-marker-${process.pid}-kill`;
     const test = crontabChanger(marker);
-    await test.changed;
+    const spool = await test.spool;
     test.child.kill('SIGKILL');
     await test.ended;
-    expect(crontabHas(marker)).toBe(true);
-    await withCrontab(() => undefined);
-    expect(crontabHas(marker)).toBe(false);
+    expect(existsSync(spool)).toBe(true);
+    expect(sweepOnce().stderr).toMatch(new RegExp(`a private cron spool left by process ${test.child.pid}`));
+    expect(existsSync(spool)).toBe(false);
+    expect(machineCrontab()).toBe(machineBefore);
   });
 });
