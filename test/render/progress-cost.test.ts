@@ -67,4 +67,11 @@ describe('terminal progress', () => {
     expect(end).toMatch(/Many steps \[risk 0\/10\] — applied \(no verify steps\) in .* \(200 steps\)/s);
     expect(end).not.toContain('step 17 —');
   });
+
+  it('counts every finished step, also those that finished before the first frame: the counter is the steps before the one shown, or those and it once it has finished', async () => {
+    const { screen } = await drawRun(200, 120);
+    const frames = [...screen.matchAll(/✔ (\d+)\/200 {2}▸ step (\d+) —/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    expect(frames.length).toBeGreaterThan(0);
+    for (const [finished, shown] of frames) expect([shown! - 1, shown]).toContain(finished);
+  });
 });

@@ -181,6 +181,8 @@ export function listrRenderer(plan: Plan, _total: number, options: ListrRenderer
   for (const c of selectChanges(plan)) {
     const id = c.change.id;
     const steps = (c.apply.length + c.verify.length) * (rehearse ? 2 : 1) + (rehearse ? (c.rehearse?.length ?? 0) : 0);
+    // Counted from the first event: listr2 starts the task a moment after the change's first steps may have finished.
+    progress.set(id, new ChangeProgress(steps));
     tasks.push({
       title: `${c.number}. ${c.change.title} [risk ${c.change.risk}/10]`,
       // The last output only: the change's progress block, redrawn whole each time.
@@ -188,7 +190,6 @@ export function listrRenderer(plan: Plan, _total: number, options: ListrRenderer
       task: async (_ctx, task) => {
         const started = await gates.get(`change:${id}`);
         if (started.kind !== 'done') return apply(started, task);
-        progress.set(id, new ChangeProgress(steps));
         outputs.set(`change:${id}`, (text) => (task.output = text));
         show(id);
         const outcome = await gates.get(`verified:${id}`);
