@@ -1,7 +1,6 @@
-import { copyFileSync, existsSync, realpathSync, rmSync, statSync, utimesSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { posix } from 'node:path';
 import { StepFailedError } from '../contract.js';
-import { git, gitCommandText, gitTry } from './git-cli.js';
+import { git, gitCommandText, gitHere, gitTry, zList, type GitPlace } from './git-cli.js';
 
 /** Commits made by runbook use this identity unless the repository has its own. */
 const IDENTITY = ['-c', 'user.name=runbook', '-c', 'user.email=runbook@localhost'];
@@ -10,12 +9,17 @@ const IDENTITY = ['-c', 'user.name=runbook', '-c', 'user.email=runbook@localhost
 export interface Checkout {
   dir: string;
   top: string;
+  /** This machine or the host the checkout is on. */
+  on: GitPlace;
   /** Absolute paths of files inside the git directory (`git rev-parse --git-path`), in order. */
   gitPaths(...names: string[]): Promise<string[]>;
 }
 
-export async function openCheckout(dir: string): Promise<Checkout> {
-  const r = await gitTry(dir, ['rev-parse', '--show-toplevel']).catch((error: Error) => ({ exitCode: 1, stdout: '', stderr: error.message }));
+export async function openCheckout(dir: string, on: GitPlace = gitHere()): Promise<Checkout> {
+  const r = await gitTry(dir, ['rev-parse', '--show-toplevel'], {}, on).catch((error: Error) => {
+    if (on.signal.aborted) throw error;
+    return { exitCode: 1, stdout: '', stderr: error.message };
+  });
   if (r.exitCode !== 0) {
     const cause = r.stderr.trim().split('\n')[0] || 'not a git repository';
     throw new StepFailedError(`${dir} is not a git checkout: ${cause.replace(/^fatal: /, '')}`, { command: gitCommandText(dir, ['status']) });
@@ -23,25 +27,26 @@ export async function openCheckout(dir: string): Promise<Checkout> {
   return {
     dir,
     top: r.stdout.trim(),
-    gitPaths: async (...names) => (await git(dir, ['rev-parse', ...names.flatMap((n) => ['--git-path', n])])).split('\n').slice(0, names.length).map((p) => resolve(dir, p)),
+    on,
+    gitPaths: async (...names) => (await git(dir, ['rev-parse', ...names.flatMap((n) => ['--git-path', n])], {}, on)).split('\n').slice(0, names.length).map((p) => on.target.resolve(dir, p)),
   };
 }
 
 /** The commit HEAD points at, or null on a branch with no commit yet. */
-export async function headCommit(dir: string): Promise<string | null> {
-  const r = await gitTry(dir, ['rev-parse', '--verify', '-q', 'HEAD^{commit}']);
+export async function headCommit(dir: string, on: GitPlace = gitHere()): Promise<string | null> {
+  const r = await gitTry(dir, ['rev-parse', '--verify', '-q', 'HEAD^{commit}'], {}, on);
   return r.exitCode === 0 ? r.stdout.trim() : null;
 }
 
 /** The branch HEAD is on (`refs/heads/…`), or null when HEAD is detached. */
-export async function headBranch(dir: string): Promise<string | null> {
-  const r = await gitTry(dir, ['symbolic-ref', '-q', 'HEAD']);
+export async function headBranch(dir: string, on: GitPlace = gitHere()): Promise<string | null> {
+  const r = await gitTry(dir, ['symbolic-ref', '-q', 'HEAD'], {}, on);
   return r.exitCode === 0 ? r.stdout.trim() : null;
 }
 
 /** The index as a tree (written to the object store; the index itself is not changed). */
-export async function indexTree(dir: string): Promise<string> {
-  const r = await gitTry(dir, ['write-tree']);
+export async function indexTree(dir: string, on: GitPlace = gitHere()): Promise<string> {
+  const r = await gitTry(dir, ['write-tree'], {}, on);
   if (r.exitCode !== 0) throw new StepFailedError(`the index of ${dir} has unresolved conflicts (git write-tree: ${r.stderr.trim().split('\n')[0]}); resolve them first`, { command: gitCommandText(dir, ['write-tree']) });
   return r.stdout.trim();
 }
@@ -57,13 +62,14 @@ export async function operationInProgress(c: Checkout): Promise<string | undefin
     ['BISECT_LOG', 'a bisect'],
   ];
   const paths = await c.gitPaths(...markers.map(([file]) => file));
-  return markers.find((_, i) => existsSync(paths[i]!))?.[1];
+  const present = await Promise.all(paths.map(async (p) => (await c.on.target.info(p, true)) !== undefined));
+  return markers.find((_, i) => present[i])?.[1];
 }
 
 /** `git -c user.name=… -c user.email=…` when the repository has no identity of its own. */
-export async function identityArgs(dir: string): Promise<string[]> {
-  const name = (await gitTry(dir, ['config', '--get', 'user.name'])).stdout.trim();
-  const email = (await gitTry(dir, ['config', '--get', 'user.email'])).stdout.trim();
+export async function identityArgs(dir: string, on: GitPlace = gitHere()): Promise<string[]> {
+  const name = (await gitTry(dir, ['config', '--get', 'user.name'], {}, on)).stdout.trim();
+  const email = (await gitTry(dir, ['config', '--get', 'user.email'], {}, on)).stdout.trim();
   return name !== '' && email !== '' ? [] : IDENTITY;
 }
 
@@ -73,39 +79,50 @@ export function allExcept(exclude: string[]): string[] {
 }
 
 /**
+ * Copies the index to `scratch` for staging without touching the operator's index. Git trusts an
+ * entry's cached stat only when the file is older than the index file ("racy git"); a copy made
+ * later would hide a same-size edit made in the same second, so the copy is dated 2 s before the
+ * index. No index yet: no copy. Paths are arguments of a fixed script, never part of it.
+ */
+const COPY_INDEX = '[ -e "$1" ] || exit 0; cp -- "$1" "$2" && touch -r "$1" -d "-2 seconds" -- "$2"';
+
+/**
+ * Runs `work` with a scratch index in the git directory (`runbook-scratch.index`): a copy of
+ * the checkout's index (`copy`) or none, removed again afterwards.
+ */
+export async function withScratchIndex<T>(c: Checkout, copy: boolean, work: (scratch: string) => Promise<T>): Promise<T> {
+  const [scratch, index] = (await c.gitPaths('runbook-scratch.index', 'index')) as [string, string];
+  await c.on.target.remove(scratch);
+  try {
+    if (copy) {
+      const r = await c.on.target.exec({ argv: ['sh', '-c', COPY_INDEX, 'sh', index, scratch], cwd: '/', env: c.on.env, signal: c.on.signal, capture: true });
+      if (r.exitCode !== 0) throw new StepFailedError(`cannot copy the index of ${c.dir}: ${r.stderr.trim().split('\n')[0] ?? `exit code ${r.exitCode}`}`);
+    }
+    return await work(scratch);
+  } finally {
+    await c.on.target.remove(scratch);
+  }
+}
+
+/**
  * The tree `git add -A` would commit now — every file that is not ignored or excluded — built in
  * a scratch copy of the index, so the operator's index (what they staged) is never touched.
  */
 export async function worktreeTree(c: Checkout, exclude: string[]): Promise<string> {
-  const [scratch, index] = (await c.gitPaths('runbook-scratch.index', 'index')) as [string, string];
-  rmSync(scratch, { force: true });
-  try {
-    const stat = statSync(index, { throwIfNoEntry: false });
-    if (stat) {
-      copyFileSync(index, scratch);
-      // Git trusts an entry's cached stat only when the file is older than the index file
-      // ("racy git"); a copy made later would hide a same-size edit made in the same second.
-      const earlier = new Date(stat.mtimeMs - 2000);
-      utimesSync(scratch, earlier, earlier);
-    }
-    await git(c.dir, ['add', '-A', '--', ...allExcept(exclude)], { indexFile: scratch });
-    return (await git(c.dir, ['write-tree'], { indexFile: scratch })).trim();
-  } finally {
-    rmSync(scratch, { force: true });
-  }
+  return withScratchIndex(c, true, async (scratch) => {
+    await git(c.dir, ['add', '-A', '--', ...allExcept(exclude)], { indexFile: scratch }, c.on);
+    return (await git(c.dir, ['write-tree'], { indexFile: scratch }, c.on)).trim();
+  });
 }
 
-/** The real path of `path`, which may not exist (git prints paths under the real top of the work tree). */
-function realPath(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    const parent = dirname(path);
-    return parent === path ? path : join(realPath(parent), basename(path));
-  }
-}
-
-/** A path as git prints it: relative to the top of the work tree. */
-export function topRelative(c: Checkout, path: string): string {
-  return relative(c.top, realPath(isAbsolute(path) ? path : resolve(c.dir, path)));
+/**
+ * Paths as git prints them: relative to the top of the work tree (which git gives as a real
+ * path), each made real first (`realpath -m`: the path may not exist).
+ */
+export async function topRelative(c: Checkout, paths: string[]): Promise<string[]> {
+  if (paths.length === 0) return [];
+  const absolute = paths.map((p) => c.on.target.resolve(c.dir, p));
+  const r = await c.on.target.exec({ argv: ['realpath', '-m', '-z', '--', ...absolute], cwd: '/', env: c.on.env, signal: c.on.signal, capture: true, captureLimit: 100_000_000 });
+  if (r.exitCode !== 0) throw new StepFailedError(`cannot resolve paths in ${c.dir}: ${r.stderr.trim().split('\n')[0] ?? `exit code ${r.exitCode}`}`);
+  return zList(r.stdout).map((real) => posix.relative(c.top, real));
 }
