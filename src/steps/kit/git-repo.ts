@@ -5,18 +5,30 @@ import { git, gitCommandText, gitHere, gitTry, zList, type GitPlace } from './gi
 /** Commits made by runbook use this identity unless the repository has its own. */
 const IDENTITY = ['-c', 'user.name=runbook', '-c', 'user.email=runbook@localhost'];
 
+/** A merge, rebase, cherry-pick, revert or bisect in progress leaves one of these in the git directory. */
+const IN_PROGRESS: [file: string, what: string][] = [
+  ['MERGE_HEAD', 'a merge'],
+  ['rebase-merge', 'a rebase'],
+  ['rebase-apply', 'a rebase or git am'],
+  ['CHERRY_PICK_HEAD', 'a cherry-pick'],
+  ['REVERT_HEAD', 'a revert'],
+  ['BISECT_LOG', 'a bisect'],
+];
+
 /** A checkout, as git sees it: its directory, the top of its work tree and where its files live. */
 export interface Checkout {
   dir: string;
   top: string;
   /** This machine or the host the checkout is on. */
   on: GitPlace;
-  /** Absolute paths of files inside the git directory (`git rev-parse --git-path`), in order. */
-  gitPaths(...names: string[]): Promise<string[]>;
+  /** Absolute paths inside the git directory (`git rev-parse --git-path`): the index, runbook's scratch index, the in-progress markers (IN_PROGRESS order). */
+  paths: { index: string; scratch: string; markers: string[] };
 }
 
+/** Opens `dir` as a checkout: one git call finds the top of its work tree and every path runbook uses in the git directory. */
 export async function openCheckout(dir: string, on: GitPlace = gitHere()): Promise<Checkout> {
-  const r = await gitTry(dir, ['rev-parse', '--show-toplevel'], {}, on).catch((error: Error) => {
+  const names = ['index', 'runbook-scratch.index', ...IN_PROGRESS.map(([file]) => file)];
+  const r = await gitTry(dir, ['rev-parse', '--show-toplevel', ...names.flatMap((n) => ['--git-path', n])], {}, on).catch((error: Error) => {
     if (on.signal.aborted) throw error;
     return { exitCode: 1, stdout: '', stderr: error.message };
   });
@@ -24,12 +36,9 @@ export async function openCheckout(dir: string, on: GitPlace = gitHere()): Promi
     const cause = r.stderr.trim().split('\n')[0] || 'not a git repository';
     throw new StepFailedError(`${dir} is not a git checkout: ${cause.replace(/^fatal: /, '')}`, { command: gitCommandText(dir, ['status']) });
   }
-  return {
-    dir,
-    top: r.stdout.trim(),
-    on,
-    gitPaths: async (...names) => (await git(dir, ['rev-parse', ...names.flatMap((n) => ['--git-path', n])], {}, on)).split('\n').slice(0, names.length).map((p) => on.target.resolve(dir, p)),
-  };
+  const [top, index, scratch, ...markers] = r.stdout.split('\n').slice(0, names.length + 1);
+  const inGitDir = (p: string | undefined) => on.target.resolve(dir, p ?? '');
+  return { dir, top: top!, on, paths: { index: inGitDir(index), scratch: inGitDir(scratch), markers: markers.map(inGitDir) } };
 }
 
 /** The commit HEAD points at, or null on a branch with no commit yet. */
@@ -51,19 +60,15 @@ export async function indexTree(dir: string, on: GitPlace = gitHere()): Promise<
   return r.stdout.trim();
 }
 
+/** The first path that exists, as `[ -e ]` sees it (through links); the paths are arguments, never script. */
+const FIRST_EXISTING = 'for p; do if [ -e "$p" ]; then printf %s "$p"; exit 0; fi; done';
+
 /** A merge, rebase, cherry-pick, revert or bisect in progress: a checkpoint in the middle of one would be wrong. */
 export async function operationInProgress(c: Checkout): Promise<string | undefined> {
-  const markers: [string, string][] = [
-    ['MERGE_HEAD', 'a merge'],
-    ['rebase-merge', 'a rebase'],
-    ['rebase-apply', 'a rebase or git am'],
-    ['CHERRY_PICK_HEAD', 'a cherry-pick'],
-    ['REVERT_HEAD', 'a revert'],
-    ['BISECT_LOG', 'a bisect'],
-  ];
-  const paths = await c.gitPaths(...markers.map(([file]) => file));
-  const present = await Promise.all(paths.map(async (p) => (await c.on.target.info(p, true)) !== undefined));
-  return markers.find((_, i) => present[i])?.[1];
+  const r = await c.on.target.exec({ argv: ['sh', '-c', FIRST_EXISTING, 'sh', ...c.paths.markers], cwd: '/', env: c.on.env, signal: c.on.signal, capture: true });
+  if (r.exitCode !== 0) throw new StepFailedError(`cannot look into the git directory of ${c.dir}: ${r.stderr.trim().split('\n')[0] ?? `exit code ${r.exitCode}`}`);
+  const found = c.paths.markers.indexOf(r.stdout);
+  return found >= 0 ? IN_PROGRESS[found]![1] : undefined;
 }
 
 /** `git -c user.name=… -c user.email=…` when the repository has no identity of its own. */
@@ -79,25 +84,24 @@ export function allExcept(exclude: string[]): string[] {
 }
 
 /**
- * Copies the index to `scratch` for staging without touching the operator's index. Git trusts an
+ * Empties the scratch index, then (`$3` = copy) copies the checkout's index there. Git trusts an
  * entry's cached stat only when the file is older than the index file ("racy git"); a copy made
  * later would hide a same-size edit made in the same second, so the copy is dated 2 s before the
  * index. No index yet: no copy. Paths are arguments of a fixed script, never part of it.
  */
-const COPY_INDEX = '[ -e "$1" ] || exit 0; cp -- "$1" "$2" && touch -r "$1" -d "-2 seconds" -- "$2"';
+const FRESH_SCRATCH = `rm -f -- "$2" || exit 1
+[ "$3" = copy ] && [ -e "$1" ] || exit 0
+cp -- "$1" "$2" && touch -r "$1" -d '-2 seconds' -- "$2"`;
 
 /**
  * Runs `work` with a scratch index in the git directory (`runbook-scratch.index`): a copy of
  * the checkout's index (`copy`) or none, removed again afterwards.
  */
 export async function withScratchIndex<T>(c: Checkout, copy: boolean, work: (scratch: string) => Promise<T>): Promise<T> {
-  const [scratch, index] = (await c.gitPaths('runbook-scratch.index', 'index')) as [string, string];
-  await c.on.target.remove(scratch);
+  const { index, scratch } = c.paths;
   try {
-    if (copy) {
-      const r = await c.on.target.exec({ argv: ['sh', '-c', COPY_INDEX, 'sh', index, scratch], cwd: '/', env: c.on.env, signal: c.on.signal, capture: true });
-      if (r.exitCode !== 0) throw new StepFailedError(`cannot copy the index of ${c.dir}: ${r.stderr.trim().split('\n')[0] ?? `exit code ${r.exitCode}`}`);
-    }
+    const r = await c.on.target.exec({ argv: ['sh', '-c', FRESH_SCRATCH, 'sh', index, scratch, copy ? 'copy' : 'empty'], cwd: '/', env: c.on.env, signal: c.on.signal, capture: true });
+    if (r.exitCode !== 0) throw new StepFailedError(`cannot prepare a scratch index for ${c.dir}: ${r.stderr.trim().split('\n')[0] ?? `exit code ${r.exitCode}`}`);
     return await work(scratch);
   } finally {
     await c.on.target.remove(scratch);
