@@ -18,9 +18,13 @@ export function gitHere(): GitPlace {
   return { target: localTarget('/'), env: process.env, signal: new AbortController().signal };
 }
 
-/** A step's place: its target, its environment, its timeout and interrupts. */
-export function gitOn(ctx: { target: Target; env: NodeJS.ProcessEnv; signal: AbortSignal }): GitPlace {
-  return { target: ctx.target, env: ctx.env, signal: ctx.signal };
+/**
+ * A step's place: its target and its environment. Not its timeout or interrupts: a git command
+ * runs to its end (a checkpoint cut between moving HEAD and writing the index is worse than a
+ * late stop); a step stuck past its timeout is abandoned by the step runner, as any step.
+ */
+export function gitOn(ctx: { target: Target; env: NodeJS.ProcessEnv }): GitPlace {
+  return { target: ctx.target, env: ctx.env, signal: new AbortController().signal };
 }
 
 export interface GitCall {
