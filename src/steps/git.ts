@@ -43,7 +43,9 @@ export const gitStep: StepType<GitParams> = {
     if (!('checkpoint' in p)) return [];
     const dir = ctx.target.resolve(ctx.cwd, p.dir);
     // What the commit is made of and what HEAD and the index were, journaled before the commit exists.
-    const { needsCommit: _, ...record } = await prepareCheckpoint(dir, p.checkpoint, [], gitOn(ctx));
+    const { needsCommit, ...record } = await prepareCheckpoint(dir, p.checkpoint, [], gitOn(ctx));
+    // A clean tree: the checkpoint is HEAD itself, no commit to take back.
+    if (!needsCommit) return [];
     return [{ type: 'git', params: { dir, undoCheckpoint: record }, label: `take back the checkpoint in ${dir}` }];
   },
   async run(p, ctx) {
@@ -71,6 +73,8 @@ export const gitStep: StepType<GitParams> = {
       }
       return { detail: `reverted ${p.revert}` };
     }
+    // The loader refuses it in a change on hosts; a template that fills in "checkpoint" ends here.
+    if (p.reset === 'checkpoint' && ctx.target.remote) throw new StepFailedError(`reset: checkpoint names the run's checkpoint, which is on this machine, not on ${ctx.target.name}`);
     const commit = p.reset === 'checkpoint' ? ctx.recorded.checkpointCommit : p.reset;
     if (!commit) throw new StepFailedError('no checkpoint was recorded for this run');
     await resetToCheckpoint(dir, commit, { force: p.force ?? false, ownPaths: [] }, on);

@@ -452,6 +452,14 @@ describe('the git step\'s checkpoint, undone by its change\'s automatic rollback
     expect(seen(dir)).toEqual(before);
   });
 
+  it('on a clean tree it commits nothing and has nothing to undo', async () => {
+    const dir = newRepo();
+    const before = seen(dir);
+    expect(await gitStep.inverse!({ dir, checkpoint: 'cp' }, stepCtx(dir))).toEqual([]);
+    expect((await gitStep.run({ dir, checkpoint: 'cp' }, stepCtx(dir))).data).toEqual({ commit: before.head, createdCommit: false });
+    expect(seen(dir)).toEqual(before);
+  });
+
   it('refuses, changing nothing, when someone committed on top, and says how to finish', async () => {
     const dir = newRepo();
     workInProgress(dir);
