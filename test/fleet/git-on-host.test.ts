@@ -75,6 +75,21 @@ describe('git steps on the hosts’ checkouts', () => {
     }
   });
 
+  it('a host without git fails the preflight, naming the host and git; no host is changed', async () => {
+    const before = Object.fromEntries(fleet.names.map((n) => [n, checkout(n)]));
+    // Only in g-2's own mount namespace (private propagation): git there is /dev/null, not a program.
+    fleet.on('g-2', 'mount --bind /dev/null /usr/bin/git');
+    try {
+      const ws = workspace(fleet, runbook);
+      const r = ws.cli(['apply', ws.runbook, '--yes']);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout + r.stderr).toMatch(/g-2: Programs the steps need: git \(config\)[^\n]*\n?.*not found on PATH: git/);
+    } finally {
+      fleet.on('g-2', 'umount /usr/bin/git');
+    }
+    for (const name of fleet.names) expect(checkout(name)).toBe(before[name]);
+  });
+
   it('after a successful apply, the checkpoint holds the operator’s work; `runbook rollback` gives every host back exactly', async () => {
     const before = Object.fromEntries(fleet.names.map((n) => [n, checkout(n)]));
     const ws = workspace(fleet, runbook);
