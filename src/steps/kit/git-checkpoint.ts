@@ -44,7 +44,7 @@ export async function commitCheckpoint(p: CheckpointRecord, on: GitPlace = gitHe
   return commit;
 }
 
-/** Refusal check, prepare and commit in one: for the `git` step's `checkpoint` (not journaled). */
+/** Refusal check, prepare and commit in one: for the `git` step's `checkpoint` (its inverse journals what undoing it needs first). */
 export async function takeCheckpoint(dir: string, message: string, files: CheckpointFiles = { exclude: [], include: [], secrets: new Map() }, on: GitPlace = gitHere()): Promise<{ commit: string; createdCommit: boolean }> {
   const refusal = await checkpointRefusal(dir, files, 'add them to .gitignore first', on);
   if (refusal) throw new StepFailedError(refusal, { command: gitCommandText(dir, ['add', '-A']) });
