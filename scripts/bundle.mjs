@@ -29,7 +29,7 @@ const result = await build({
   // What only apply, rollback or a fallback loads stays in node_modules, required when first
   // used (ES-module-only execa and listr2 too: Node >= 20.19 requires them): plan then reads
   // and deserializes half as much. pg-native is pg's optional binding, never installed.
-  external: ['pg', 'pg-native', 'simple-git', 'execa', 'listr2', 'cron-parser', 'ajv'],
+  external: ['pg', 'pg-native', 'execa', 'listr2', 'cron-parser', 'ajv'],
   // import() becomes require(): a vm.Script has no import() without an experimental flag.
   supported: { 'dynamic-import': false },
   // No comments: a non-ASCII one makes the whole script a two-byte string, ~5 ms more to

@@ -6,9 +6,6 @@ import { nodeAt, nodeOffset, posAt, type YamlSource } from './source.js';
 
 type Raw = Record<string, unknown>;
 
-/** Step types that act on this machine only (git through simple-git and this machine's files). */
-const LOCAL_ONLY_STEPS = ['git'];
-
 export interface FleetRuleOptions {
   /** The groups `on:` may name: the inventory's when --inventory is given, else the runbook's `hosts:`; undefined: not checked. */
   groups: string[] | undefined;
@@ -53,20 +50,18 @@ export function fleetDiagnostics(src: YamlSource, data: Raw, options: FleetRuleO
     }
     if (!runsOnHosts(groups)) return;
     remote = true;
-    // git steps act through simple-git and files on this machine: on a host they would change the wrong checkout.
+    // The run's checkpoint (checkpoint.git) is a commit on this machine: on a host it names nothing there.
     for (const list of ['apply', 'verify', 'rollback'] as const) {
       const steps = (c as Raw)[list];
       if (!Array.isArray(steps)) continue;
       steps.forEach((step, j) => {
-        for (const type of LOCAL_ONLY_STEPS) {
-          if (step !== null && typeof step === 'object' && Object.hasOwn(step, type)) {
-            diagnostics.push({
-              code: 'local-only-step',
-              message: `change "${id}" runs on hosts, but a ${type} step runs only on this machine (runbook drives ${type} through a library here, not over ssh): run git on the host with a run step, or move this step to a change on: local`,
-              pos: at(['changes', i, list, j, type], true),
-            });
-          }
-        }
+        const git = step !== null && typeof step === 'object' ? (step as Raw).git : undefined;
+        if (git === null || typeof git !== 'object' || (git as Raw).reset !== 'checkpoint') return;
+        diagnostics.push({
+          code: 'host-reset-checkpoint',
+          message: `change "${id}" runs on hosts, but "reset: checkpoint" names the run's checkpoint, which checkpoint.git takes on this machine: on a host, take one with a git step (checkpoint: MESSAGE) in the change, which its automatic rollback (no rollback list, or undo: apply) takes back, or reset to a commit`,
+          pos: at(['changes', i, list, j, 'git', 'reset']),
+        });
       });
     }
     groups.forEach((group, k) => {

@@ -12,6 +12,8 @@ export interface ComposeParams {
   file?: string;
   project?: string;
   tail?: number;
+  /** With up: --force-recreate. */
+  recreate?: boolean;
   cli: ComposeCli;
 }
 
@@ -20,7 +22,7 @@ function composeArgs(p: ComposeParams): string[] {
   const head = [...(p.file ? ['-f', p.file] : []), ...(p.project ? ['-p', p.project] : [])];
   switch (p.action) {
     case 'up':
-      return [...head, 'up', '-d', ...p.services];
+      return [...head, 'up', '-d', ...(p.recreate ? ['--force-recreate'] : []), ...p.services];
     case 'logs':
       return [...head, 'logs', '--no-color', '--tail', String(p.tail ?? 50), ...p.services];
     default:
@@ -92,6 +94,11 @@ export const composeStep: StepType<ComposeParams> = {
       file: { type: 'string', minLength: 1, description: 'Compose file (-f).' },
       project: { type: 'string', minLength: 1, description: 'Project name (-p).' },
       tail: { type: 'integer', minimum: 1, description: 'With logs: how many lines (default 50).' },
+      recreate: {
+        type: 'boolean',
+        description:
+          'With up: recreate the containers even when their configuration did not change (--force-recreate). For a rollback that must converge after a crash: the engine may still be carrying out what a killed compose asked (a stop waits out its grace period), and a plain up would leave a container that is about to stop.',
+      },
       cli: {
         enum: ['auto', 'docker compose', 'docker-compose'],
         description: 'Which compose runs: `docker compose` (the v2 plugin), `docker-compose` (v1), or `auto` (default): the plugin when the docker CLI has it, else docker-compose.',

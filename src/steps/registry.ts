@@ -15,7 +15,7 @@ import { whichStep } from './which.js';
 /**
  * Every step type, in one list. Adding a step type is adding a module in `src/steps/` named
  * after its type (helpers go in `src/steps/kit/`) and a line here. Modules must not import
- * heavy dependencies (pg, simple-git, execa, cron-parser) at the top level: load them inside
+ * heavy dependencies (pg, execa, cron-parser) at the top level: load them inside
  * `run`, so `plan` and `validate` stay fast (the layout guard in `npm run lint` says so).
  */
 export const stepTypes = [runStep, httpStep, fileStep, envStep, diskStep, whichStep, waitStep, postgresStep, gitStep, cronStep, composeStep, undoStep] as unknown as readonly StepType<unknown>[];

@@ -25,6 +25,7 @@ const cases: [file: string, line: number, col: number, message: RegExp][] = [
   ['host-in-local-change.yaml', 11, 29, HOST_ELSEWHERE],
   ['host-in-preflight.yaml', 6, 20, HOST_ELSEWHERE],
   ['host-in-checkpoint.yaml', 5, 33, HOST_ELSEWHERE],
+  ['host-reset-checkpoint.yaml', 13, 38, /^change "one" runs on hosts, but "reset: checkpoint" names the run's checkpoint, which checkpoint\.git takes on this machine: on a host, take one with a git step \(checkpoint: MESSAGE\) in the change/],
   ['bad-host-template.yaml', 12, 20, /^\{\{ host\.vars \}\} is not a host template: the target host is \{\{ host\.name \}\} and its vars are \{\{ host\.vars\.NAME \}\}$/],
   ['reserved-var-host.yaml', 3, 9, /^the variable name "host" is reserved in a runbook with changes on hosts/],
   ['rollout-percent-over-100.yaml', 5, 20, /^rollout\.canary must be a number of hosts, or a percentage from 0% to 100% such as "25%" — got "150%"$/],

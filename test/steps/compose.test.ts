@@ -71,6 +71,12 @@ describe('compose step: what it asks docker to do', () => {
     expect(recorded(s.calls)[0]!.argv).toEqual(['compose', 'up', '-d']);
   });
 
+  it('up with recreate forces new containers (--force-recreate)', async () => {
+    const s = standIn();
+    await composeStep.run(params({ action: 'up', services: ['api'], dir: s.project, recreate: true }), stepCtx(root, { env: s.env }));
+    expect(recorded(s.calls)[0]!.argv).toEqual(['compose', 'up', '-d', '--force-recreate', 'api']);
+  });
+
   it('logs asks for the last lines without colour and passes the output on', async () => {
     const s = standIn('printf "api-1  | started\\napi-1  | listening on 8080\\n"');
     const ctx = stepCtx(root, { env: s.env });

@@ -433,6 +433,50 @@ describe('undoing the checkpoint commit', () => {
   });
 });
 
+describe('the git step\'s checkpoint, undone by its change\'s automatic rollback', () => {
+  it('its inverse, journaled before the commit, gives back HEAD, the index and git status exactly', async () => {
+    const dir = newRepo();
+    workInProgress(dir);
+    const before = seen(dir);
+    const ctx = stepCtx(dir);
+    expect(gitStep.invertible!({ dir: '.', checkpoint: 'checkpoint: step' })).toBe(true);
+    const [undo] = await gitStep.inverse!({ dir: '.', checkpoint: 'checkpoint: step' }, ctx);
+    expect(undo!.params).toMatchObject({ dir, undoCheckpoint: { head: before.head, index: before.index } });
+    expect(seen(dir)).toEqual(before);
+    const r = await gitStep.run({ dir: '.', checkpoint: 'checkpoint: step' }, ctx);
+    expect(head(dir)).toBe(r.data!.commit);
+    const undone = await gitStep.run(undo!.params as GitParams, ctx);
+    expect(undone.detail).toBe(`checkpoint commit ${String(r.data!.commit).slice(0, 12)} taken back`);
+    expect(seen(dir)).toEqual(before);
+    expect((await gitStep.run(undo!.params as GitParams, ctx)).detail).toBe('HEAD and the index are as before the checkpoint');
+    expect(seen(dir)).toEqual(before);
+  });
+
+  it('on a clean tree it commits nothing and has nothing to undo', async () => {
+    const dir = newRepo();
+    const before = seen(dir);
+    expect(await gitStep.inverse!({ dir, checkpoint: 'cp' }, stepCtx(dir))).toEqual([]);
+    expect((await gitStep.run({ dir, checkpoint: 'cp' }, stepCtx(dir))).data).toEqual({ commit: before.head, createdCommit: false });
+    expect(seen(dir)).toEqual(before);
+  });
+
+  it('refuses, changing nothing, when someone committed on top, and says how to finish', async () => {
+    const dir = newRepo();
+    workInProgress(dir);
+    const ctx = stepCtx(dir);
+    const [undo] = await gitStep.inverse!({ dir, checkpoint: 'cp' }, ctx);
+    const r = await gitStep.run({ dir, checkpoint: 'cp' }, ctx);
+    writeFileSync(join(dir, 'theirs.txt'), 'theirs\n');
+    git(dir, 'add', 'theirs.txt');
+    git(dir, 'commit', '-q', '-m', 'colleague: theirs');
+    const theirs = seen(dir);
+    const e = await failure(gitStep.run(undo!.params as GitParams, ctx));
+    expect(e.message).toContain(`the checkpoint commit ${String(r.data!.commit).slice(0, 12)} is kept in ${dir}: HEAD moved on since (${theirs.head!.slice(0, 12)} colleague: theirs)`);
+    expect(e.message).toContain(`to finish: git -C ${dir} reset --soft `);
+    expect(seen(dir)).toEqual(theirs);
+  });
+});
+
 describe('what a checkpoint refuses to commit', () => {
   const none = { exclude: [], include: [], secrets: new Map<string, string>() };
   const advice = 'ADVICE';

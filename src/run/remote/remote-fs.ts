@@ -50,9 +50,9 @@ const subst = (v: string, cmd: string) => `${v}=$(${cmd} && echo x) || exit ${FA
  */
 function statScript(path: string, follow: boolean, content: boolean): string {
   return `p=${shellQuote(path)}; F=${follow ? 1 : 0}
-if [ "$F" = 1 ] && [ -e "$p" ]; then m=$(stat -L -c '%f %u %g' -- "$p") || exit ${FAILED}; L=0
+if [ "$F" = 1 ] && [ -e "$p" ]; then m=$(stat -L -c '%f %u %g %s' -- "$p") || exit ${FAILED}; L=0
 ${content ? '' : `elif [ "$F" = 1 ]; then exit ${ABSENT}
-`}elif [ -e "$p" ] || [ -L "$p" ]; then m=$(stat -c '%f %u %g' -- "$p") || exit ${FAILED}; [ -L "$p" ] && L=1 || L=0
+`}elif [ -e "$p" ] || [ -L "$p" ]; then m=$(stat -c '%f %u %g %s' -- "$p") || exit ${FAILED}; [ -L "$p" ] && L=1 || L=0
 else exit ${ABSENT}; fi
 printf '%s\\n' "$m"
 ${content ? `if [ "$L" = 1 ]; then exec readlink -- "$p"; elif [ -f "$p" ]; then exec cat -- "$p"; fi` : ''}
@@ -64,6 +64,7 @@ interface Stat {
   mode: number;
   uid: number;
   gid: number;
+  size: number;
   rest: Buffer;
 }
 
@@ -72,9 +73,9 @@ async function statOf(ch: Channel, path: string, follow: boolean, content: boole
   if (r.code === ABSENT) return undefined;
   if (r.code !== 0) throw failure(ch, `read ${path}`, r);
   const eol = r.stdout.indexOf(10);
-  const [hex, uid, gid] = r.stdout.subarray(0, eol).toString('utf8').split(' ');
+  const [hex, uid, gid, size] = r.stdout.subarray(0, eol).toString('utf8').split(' ');
   const raw = parseInt(hex!, 16);
-  return { type: raw & 0o170000, mode: raw & 0o7777, uid: Number(uid), gid: Number(gid), rest: r.stdout.subarray(eol + 1) };
+  return { type: raw & 0o170000, mode: raw & 0o7777, uid: Number(uid), gid: Number(gid), size: Number(size), rest: r.stdout.subarray(eol + 1) };
 }
 
 const S_IFREG = 0o100000;
@@ -117,7 +118,7 @@ export function remoteFs(ch: Channel): RemoteFs {
       const st = await statOf(ch, path, follow, false);
       if (st === undefined) return undefined;
       const kind = st.type === S_IFLNK ? 'symlink' : st.type === S_IFDIR ? 'directory' : st.type === S_IFREG ? 'file' : 'other';
-      return { kind, mode: st.mode, uid: st.uid, gid: st.gid };
+      return { kind, ...(kind === 'file' ? { size: st.size } : {}), mode: st.mode, uid: st.uid, gid: st.gid };
     },
     async writeFile(path, bytes, mode, owner) {
       // Through a link: the file it names is replaced (a dangling link is replaced itself, as here locally);

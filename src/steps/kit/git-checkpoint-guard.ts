@@ -1,11 +1,12 @@
-import { lstatSync, readFileSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { posix } from 'node:path';
 import { formatBytes } from '../../model/units.js';
-import { git, zList } from './git-cli.js';
+import { git, gitHere, zList, type GitPlace } from './git-cli.js';
 import { allExcept, openCheckout, operationInProgress } from './git-repo.js';
 
 /** Untracked files above this size are refused: dumps and archives do not belong in git history. */
 export const LARGE_FILE_BYTES = 10_000_000;
+
+const LOOKS_AT_ONCE = 8;
 
 /** .env*, *.pem, *.key, id_* (private keys; id_*.pub is public). */
 const SECRET_NAMES = [/^\.env/, /\.pem$/, /\.key$/, /^id_(?!.*\.pub$)/];
@@ -25,8 +26,8 @@ export interface RiskyFile {
   why: string;
 }
 
-async function untracked(dir: string, pathspecs: string[]): Promise<string[]> {
-  return zList(await git(dir, ['ls-files', '--others', '--exclude-standard', '-z', '--', ...pathspecs]));
+async function untracked(dir: string, pathspecs: string[], on: GitPlace): Promise<string[]> {
+  return zList(await git(dir, ['ls-files', '--others', '--exclude-standard', '-z', '--', ...pathspecs], {}, on));
 }
 
 function secretIn(content: Buffer, secrets: Map<string, string>): string | undefined {
@@ -41,25 +42,25 @@ function secretIn(content: Buffer, secrets: Map<string, string>): string | undef
  * Untracked, not ignored, not excluded files a checkpoint would commit that look like secrets
  * (by name, or because they hold a declared secret's value) or are larger than 10 MB. Read-only.
  */
-export async function riskyUntrackedFiles(dir: string, files: CheckpointFiles): Promise<RiskyFile[]> {
-  const candidates = await untracked(dir, allExcept(files.exclude));
+export async function riskyUntrackedFiles(dir: string, files: CheckpointFiles, on: GitPlace = gitHere()): Promise<RiskyFile[]> {
+  const candidates = await untracked(dir, allExcept(files.exclude), on);
   if (candidates.length === 0) return [];
-  const allowed = new Set(files.include.length ? await untracked(dir, files.include) : []);
+  const allowed = new Set(files.include.length ? await untracked(dir, files.include, on) : []);
+  const verdict = async (path: string): Promise<RiskyFile | undefined> => {
+    if (allowed.has(path) || path.endsWith('/')) return undefined;
+    if (SECRET_NAMES.some((pattern) => pattern.test(posix.basename(path)))) return { path, why: 'the name looks like a secret' };
+    const full = on.target.resolve(dir, path);
+    const info = await on.target.info(full, false);
+    if (info?.kind !== 'file' || info.size === undefined) return undefined;
+    if (info.size > LARGE_FILE_BYTES) return { path, why: `${formatBytes(info.size)}, over ${formatBytes(LARGE_FILE_BYTES)}` };
+    const bytes = files.secrets.size ? await on.target.readFile(full) : undefined;
+    const secret = bytes ? secretIn(bytes, files.secrets) : undefined;
+    return secret ? { path, why: `holds the value of secret ${secret}` } : undefined;
+  };
   const risky: RiskyFile[] = [];
-  for (const path of candidates) {
-    if (allowed.has(path) || path.endsWith('/')) continue;
-    if (SECRET_NAMES.some((pattern) => pattern.test(basename(path)))) {
-      risky.push({ path, why: 'the name looks like a secret' });
-      continue;
-    }
-    const stat = lstatSync(resolve(dir, path), { throwIfNoEntry: false });
-    if (!stat?.isFile()) continue;
-    if (stat.size > LARGE_FILE_BYTES) {
-      risky.push({ path, why: `${formatBytes(stat.size)}, over ${formatBytes(LARGE_FILE_BYTES)}` });
-      continue;
-    }
-    const secret = files.secrets.size ? secretIn(readFileSync(resolve(dir, path)), files.secrets) : undefined;
-    if (secret) risky.push({ path, why: `holds the value of secret ${secret}` });
+  // A few at a time: each look is a session on a host, and up to 10 MB read when secrets are declared.
+  for (let i = 0; i < candidates.length; i += LOOKS_AT_ONCE) {
+    for (const found of await Promise.all(candidates.slice(i, i + LOOKS_AT_ONCE).map(verdict))) if (found) risky.push(found);
   }
   return risky;
 }
@@ -68,11 +69,11 @@ export async function riskyUntrackedFiles(dir: string, files: CheckpointFiles): 
  * Why a checkpoint of `dir` must not be taken now, or undefined. `advice` says how to proceed
  * with the risky files (it differs between the runbook's checkpoint and the git step).
  */
-export async function checkpointRefusal(dir: string, files: CheckpointFiles, advice: string): Promise<string | undefined> {
-  const checkout = await openCheckout(dir);
+export async function checkpointRefusal(dir: string, files: CheckpointFiles, advice: string, on: GitPlace = gitHere()): Promise<string | undefined> {
+  const checkout = await openCheckout(dir, on);
   const busy = await operationInProgress(checkout);
   if (busy) return `${dir} is in the middle of ${busy}: finish or abort it first (a checkpoint now would record a half-done state)`;
-  const risky = await riskyUntrackedFiles(dir, files);
+  const risky = await riskyUntrackedFiles(dir, files, on);
   if (risky.length === 0) return undefined;
   const shown = risky.slice(0, 10).map((f) => `${f.path} (${f.why})`);
   if (risky.length > shown.length) shown.push(`and ${risky.length - shown.length} more`);

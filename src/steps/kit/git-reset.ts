@@ -1,8 +1,6 @@
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { StepFailedError } from '../contract.js';
-import { git, gitCommandText, gitTry, zList } from './git-cli.js';
-import { headCommit, openCheckout, topRelative, worktreeTree, type Checkout } from './git-repo.js';
+import { git, gitCommandText, gitHere, gitTry, zList, type GitPlace } from './git-cli.js';
+import { headCommit, openCheckout, topRelative, withScratchIndex, worktreeTree, type Checkout } from './git-repo.js';
 
 /** How the checkout differs from a checkpoint commit. Paths are relative to the top of the work tree. */
 export interface CheckpointDiff {
@@ -29,9 +27,9 @@ export interface ResetOptions {
 
 async function diffFrom(c: Checkout, commit: string, opts: ResetOptions): Promise<CheckpointDiff> {
   const now = await worktreeTree(c, opts.exclude ?? []);
-  const own = new Set(opts.ownPaths.map((p) => topRelative(c, p)));
+  const own = new Set(await topRelative(c, opts.ownPaths));
   const d: CheckpointDiff = { changed: [], commits: [], created: [], restore: [], ownCreated: [] };
-  const fields = zList(await git(c.dir, ['diff', '--name-status', '--no-renames', '-z', commit, now]));
+  const fields = zList(await git(c.dir, ['diff', '--name-status', '--no-renames', '-z', commit, now], {}, c.on));
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const [status, path] = [fields[i]!, fields[i + 1]!];
     if (status === 'A') (own.has(path) ? d.ownCreated : d.created).push(path);
@@ -40,9 +38,9 @@ async function diffFrom(c: Checkout, commit: string, opts: ResetOptions): Promis
       if (!own.has(path)) d.changed.push(`${status === 'D' ? 'deleted' : 'changed'}: ${path}`);
     }
   }
-  const head = await headCommit(c.dir);
+  const head = await headCommit(c.dir, c.on);
   if (!opts.keepHead && head && head !== commit) {
-    d.commits = (await git(c.dir, ['log', '--format=%H %s', `${commit}..${head}`]))
+    d.commits = (await git(c.dir, ['log', '--format=%H %s', `${commit}..${head}`], {}, c.on))
       .split('\n')
       .filter(Boolean)
       .map((l) => `commit:  ${l.slice(0, 12)}${l.slice(40)}`);
@@ -51,13 +49,13 @@ async function diffFrom(c: Checkout, commit: string, opts: ResetOptions): Promis
 }
 
 /** How the checkout differs from `commit`, the run's own changes told apart. Read-only (writes git objects only). */
-export async function diffFromCheckpoint(dir: string, commit: string, opts: ResetOptions): Promise<CheckpointDiff> {
-  return diffFrom(await openCheckout(dir), commit, opts);
+export async function diffFromCheckpoint(dir: string, commit: string, opts: ResetOptions, on: GitPlace = gitHere()): Promise<CheckpointDiff> {
+  return diffFrom(await openCheckout(dir, on), commit, opts);
 }
 
 /** What resetting to `commit` would discard that the run did not do itself: changed files and commits since. */
-export async function foreignChanges(dir: string, commit: string, ownPaths: string[], exclude: string[] = []): Promise<string[]> {
-  const d = await diffFromCheckpoint(dir, commit, { ownPaths, exclude });
+export async function foreignChanges(dir: string, commit: string, ownPaths: string[], exclude: string[] = [], on: GitPlace = gitHere()): Promise<string[]> {
+  const d = await diffFromCheckpoint(dir, commit, { ownPaths, exclude }, on);
   return [...d.changed, ...d.commits];
 }
 
@@ -67,8 +65,8 @@ export async function foreignChanges(dir: string, commit: string, ownPaths: stri
  * created since by anyone else are never deleted: they are returned as `kept`. Refuses when
  * files or commits that are not the run's own would be discarded, unless `force`.
  */
-export async function resetToCheckpoint(dir: string, commit: string, opts: ResetOptions & { force: boolean }): Promise<{ foreign: string[]; kept: string[] }> {
-  const c = await openCheckout(dir);
+export async function resetToCheckpoint(dir: string, commit: string, opts: ResetOptions & { force: boolean }, on: GitPlace = gitHere()): Promise<{ foreign: string[]; kept: string[] }> {
+  const c = await openCheckout(dir, on);
   const d = await diffFrom(c, commit, opts);
   const foreign = [...d.changed, ...d.commits];
   if (!opts.force && foreign.length > 0) {
@@ -77,21 +75,17 @@ export async function resetToCheckpoint(dir: string, commit: string, opts: Reset
     });
   }
   if (!opts.keepHead) {
-    const head = await headCommit(dir);
-    if (head !== commit) await git(dir, ['update-ref', '-m', 'runbook: reset to the checkpoint', 'HEAD', commit, head ?? '0'.repeat(commit.length)]);
-    await git(dir, ['read-tree', commit]);
+    const head = await headCommit(dir, on);
+    if (head !== commit) await git(dir, ['update-ref', '-m', 'runbook: reset to the checkpoint', 'HEAD', commit, head ?? '0'.repeat(commit.length)], {}, on);
+    await git(dir, ['read-tree', commit], {}, on);
   }
   if (d.restore.length > 0) {
-    const [scratch] = (await c.gitPaths('runbook-scratch.index')) as [string];
-    rmSync(scratch, { force: true });
-    try {
-      await git(c.top, ['read-tree', commit], { indexFile: scratch });
-      await git(c.top, ['checkout-index', '-f', '-z', '--stdin'], { indexFile: scratch, input: d.restore.join('\0') });
-    } finally {
-      rmSync(scratch, { force: true });
-    }
+    await withScratchIndex(c, false, async (scratch) => {
+      await git(c.top, ['read-tree', commit], { indexFile: scratch }, on);
+      await git(c.top, ['checkout-index', '-f', '-z', '--stdin'], { indexFile: scratch, input: d.restore.join('\0') }, on);
+    });
   }
-  for (const path of d.ownCreated) rmSync(join(c.top, path), { force: true });
-  await gitTry(dir, ['update-index', '-q', '--refresh']);
+  for (const path of d.ownCreated) await on.target.remove(on.target.resolve(c.top, path));
+  await gitTry(dir, ['update-index', '-q', '--refresh'], {}, on);
   return { foreign, kept: d.created };
 }

@@ -35,7 +35,7 @@ export function localTarget(runbookDir: string): Target {
       try {
         const st = follow ? await stat(path) : await lstat(path);
         const kind = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : st.isFile() ? 'file' : 'other';
-        return { kind, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+        return { kind, ...(kind === 'file' ? { size: st.size } : {}), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw new StepFailedError(`cannot read ${path}: ${(error as Error).message}`);

@@ -15,15 +15,16 @@ export class OutputCollector {
   stderr = '';
   private readonly decoders = { out: new StringDecoder('utf8'), err: new StringDecoder('utf8') };
 
-  constructor(private readonly req: Pick<ProcessRequest, 'capture' | 'onOutput'>) {}
+  constructor(private readonly req: Pick<ProcessRequest, 'capture' | 'captureLimit' | 'onOutput'>) {}
 
   push(which: 'out' | 'err', data: Buffer): void {
     const chunk = this.decoders[which].write(data);
     if (chunk === '') return;
     this.tail.push(chunk);
     if (this.req.capture) {
-      if (which === 'out' && this.stdout.length < CAPTURE_LIMIT) this.stdout += chunk;
-      if (which === 'err' && this.stderr.length < CAPTURE_LIMIT) this.stderr += chunk;
+      const limit = this.req.captureLimit ?? CAPTURE_LIMIT;
+      if (which === 'out' && this.stdout.length < limit) this.stdout += chunk;
+      if (which === 'err' && this.stderr.length < limit) this.stderr += chunk;
     }
     this.req.onOutput?.(chunk);
   }

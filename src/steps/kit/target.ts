@@ -12,6 +12,8 @@ export interface ProcessRequest {
   input?: string;
   /** Keep full stdout/stderr (for expectations); otherwise only the tail. */
   capture?: boolean;
+  /** With `capture`: how many characters of each stream to keep (default 1 MiB); the rest is dropped. */
+  captureLimit?: number;
   /**
    * Called once the local child has started, with its pid (the command here; the ssh client
    * for a host), so a journal can record it and a later rollback can kill an orphan of a killed run.
@@ -41,6 +43,8 @@ export interface Owner {
 /** A path's type and metadata, without its content; undefined when nothing is there. */
 export interface PathInfo {
   kind: 'file' | 'directory' | 'symlink' | 'other';
+  /** A regular file's size in bytes (nothing else has one). */
+  size?: number;
   mode: number;
   uid: number;
   gid: number;
