@@ -103,6 +103,20 @@ describe('exec on a host over ssh', () => {
     expect(nextPid).toBe(clientPid);
   });
 
+  it('an abort that comes as the step starts still ends it with TERM, not only the KILL 2 s later', async () => {
+    const { target } = await connect('exec-1');
+    for (let i = 0; i < 3; i++) {
+      const ac = new AbortController();
+      const t0 = Date.now();
+      // Aborted as the request leaves: the abort follows it on the channel at once.
+      const running = target.exec(req({ command: 'sleep 307', signal: ac.signal, onSpawn: () => ac.abort(new Error('interrupted')) }));
+      await expect(running).rejects.toThrow(StepFailedError);
+      expect(Date.now() - t0).toBeLessThan(1800);
+    }
+    expect(await untilNothing('exec-1', 'pgrep -f "sleep 307"')).toBe('');
+    expect((await target.exec(req({ command: 'echo still here' }))).stdout).toBe('still here\n');
+  });
+
   it('steps of one host run one after another on one shell session, without an ssh session each', async () => {
     const { target } = await connect('exec-1');
     const pids = new Set<number>();

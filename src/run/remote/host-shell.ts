@@ -104,10 +104,12 @@ export class HostShell {
   run(req: ShellRequest): Promise<SessionEnd> {
     if (this.pending) throw new Error('a host shell runs one request at a time');
     if (this.ended) return Promise.resolve(this.ended);
+    if (req.kind === 'step' && req.signal?.aborted) return Promise.resolve({ exitCode: null, signal: null });
     return new Promise((resolve) => {
-      this.expect(req, resolve);
       if (req.kind === 'step' && this.child.pid !== undefined) req.onSpawn?.(this.child.pid);
       this.child.stdin!.write(req.kind === 'step' ? stepRequest(req.script, req.input ?? Buffer.alloc(0)) : fileRequest(req.script, req.input));
+      // After the request: an abort is a line the step's watcher reads.
+      this.expect(req, resolve);
     });
   }
 

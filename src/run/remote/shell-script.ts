@@ -13,6 +13,8 @@
  * - `f` (a file operation): the script runs in a subshell of the session. `input`: how many
  *   bytes follow the script, read from the channel by `head -c` whatever the script does with
  *   them (its stdin is a pipe from that `head`), so a script that fails early leaves none behind.
+ * `term` retries the TERM while the step's `setsid` has not made its group yet (an abort or an EOF
+ * that comes right as the step starts must not be lost).
  * Each request ends with a marker on both streams — RS, the session's random nonce, and on
  *   stdout `:<exit code>` — written after everything of the request, so our side knows where
  *   the request's output ends on each stream. Nothing a step prints can forge it: the nonce
@@ -32,25 +34,29 @@ N=${nonce}
 B='${BOOTSTRAP}'
 nl='
 '
-e() { printf '\\036%s\\n' "$N" >&5; printf '\\036%s:%s\\n' "$N" "$1"; }
-w() {
+end() { printf '\\036%s\\n' "$N" >&5; printf '\\036%s:%s\\n' "$N" "$1"; }
+term() {
+  a=0
+  until kill -TERM -$p || ! kill -0 $p || [ $a = 100 ]; do a=$((a+1)); sleep 0.01; done
+}
+watch() {
   z=
   while IFS= read -r m; do
     case $m in
     .) [ -z "$z" ] || kill $z; exit 0 ;;
-    k) kill -TERM -$p; { sleep 2; kill -KILL -$p; } & z=$! ;;
+    k) term; { sleep 2; kill -KILL -$p; } & z=$! ;;
     esac
   done
-  kill -TERM -$p $$; sleep 2; kill -KILL -$p
+  term; kill -TERM $$; sleep 2; kill -KILL -$p
 }
-g() {
+sweep() {
   kill -TERM -$1 || return 0
   t=0
   while kill -0 -$1; do
     t=$((t+1)); [ $t = 40 ] && kill -KILL -$1; [ $t -ge 60 ] && return 0; sleep 0.05
   done
 }
-e 0
+end 0
 while IFS= read -r h <&3; do
   set -- $h
   case $1 in x|f) ;; *) continue ;; esac
@@ -62,16 +68,16 @@ while IFS= read -r h <&3; do
     i=; [ "$3" = 0 ] || IFS= read -r i <&3 || exit 0
     { printf '%s\\n%s' "$2" "$s"; [ -z "$i" ] || printf '%s' "$i" | base64 -d; } | setsid sh -c "$B" 2>&5 3<&- 5>&- &
     p=$!
-    w <&3 >/dev/null 5>&- &
+    watch <&3 >/dev/null 5>&- &
     r=$!
     wait $p; c=$?
-    g $p
-    e $c
+    sweep $p
+    end $c
     wait $r ;;
   f)
     if [ "$3" = 0 ]; then (eval "$s") 2>&5 3<&-
     else head -c "$3" <&3 | { (eval "$s"); c=$?; cat >/dev/null; exit $c; } 2>&5 3<&-; fi
-    e $? ;;
+    end $? ;;
   esac
 done
 `;
