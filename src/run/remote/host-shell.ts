@@ -56,6 +56,7 @@ export class HostShell {
   private ended: SessionEnd | undefined;
   private readonly out: MarkerSplit;
   private readonly err: MarkerSplit;
+  private readonly exited: Promise<void>;
 
   private constructor(
     private readonly link: ShellLink,
@@ -67,6 +68,7 @@ export class HostShell {
     child.stdout!.on('data', (d: Buffer) => this.pending?.out(d));
     child.stderr!.on('data', (d: Buffer) => this.pending?.err(d));
     child.stdin!.on('error', () => {});
+    this.exited = new Promise((resolve) => child.once('close', () => resolve()));
     child.once('close', (exitCode, signal) => void this.onClose(exitCode, signal));
   }
 
@@ -116,7 +118,7 @@ export class HostShell {
   /** Ends the session (EOF on its stdin); settles when the ssh client has exited. */
   async close(): Promise<void> {
     this.child.stdin!.end();
-    if (this.ended === undefined) await new Promise<void>((resolve) => this.child.once('close', () => resolve()));
+    await this.exited;
   }
 
   private expect(req: ShellRequest, resolve: (end: SessionEnd) => void): void {
