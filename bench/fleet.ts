@@ -1,5 +1,5 @@
 /**
- * `npm run bench:fleet`: the engine on real sshd hosts (tools/ssh-hosts.ts, 127.0.0.230 on),
+ * `npm run bench:fleet`: the engine on real sshd hosts (tools/ssh-hosts.ts, 127.0.0.204 on),
  * side by side with its baselines in one run, each comparison interleaved (A, B, A, B …):
  *
  * 1. 5 hosts × 20 `run: "true"` steps (one change, rollout canary 0, batch 5) vs ansible-playbook
@@ -28,8 +28,8 @@ import { benchSshExec, rawSsh } from './ssh-exec.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'bin', 'runbook.js');
-/** Hosts on 127.0.0.230–245: clear of the test suites' addresses. */
-const FIRST_OCTET = 230;
+/** Hosts on 127.0.0.204–219: clear of the test suites' addresses (and of 240–252). */
+const FIRST_OCTET = 204;
 const STEPS = 20;
 
 interface Row {

@@ -81,7 +81,7 @@ describe('exec on a host over ssh', () => {
     expect((await running).stdout).toBe('same\n');
   });
 
-  it('a timeout kills the ssh client and the remote process group: nothing is left on the host', async () => {
+  it('a timeout kills the remote process group, and the host`s shell session runs the next step: nothing is left on the host', async () => {
     const { target } = await connect('exec-1');
     const ac = new AbortController();
     let clientPid = 0;
@@ -94,9 +94,63 @@ describe('exec on a host over ssh', () => {
     expect(error).toBeInstanceOf(StepFailedError);
     expect((error as StepFailedError).timedOut).toBe(true);
     expect(Date.now() - t0).toBeLessThan(4000);
-    expect(clientPid).toBeGreaterThan(0);
-    expect(() => process.kill(clientPid, 0)).toThrow();
     expect(await untilNothing('exec-1', 'pgrep -f "sleep 30[123]"')).toBe('');
+    // The session lives on: the next step runs over the same ssh client.
+    let nextPid = 0;
+    const next = await target.exec(req({ command: 'echo next', onSpawn: (pid) => (nextPid = pid) }));
+    expect([next.exitCode, next.stdout]).toEqual([0, 'next\n']);
+    expect(clientPid).toBeGreaterThan(0);
+    expect(nextPid).toBe(clientPid);
+  });
+
+  it('an abort that comes as the step starts still ends it with TERM, not only the KILL 2 s later', async () => {
+    const { target } = await connect('exec-1');
+    for (let i = 0; i < 3; i++) {
+      const ac = new AbortController();
+      const t0 = Date.now();
+      // Aborted as the request leaves: the abort follows it on the channel at once.
+      const running = target.exec(req({ command: 'sleep 307', signal: ac.signal, onSpawn: () => ac.abort(new Error('interrupted')) }));
+      await expect(running).rejects.toThrow(StepFailedError);
+      expect(Date.now() - t0).toBeLessThan(1800);
+    }
+    expect(await untilNothing('exec-1', 'pgrep -f "sleep 307"')).toBe('');
+    expect((await target.exec(req({ command: 'echo still here' }))).stdout).toBe('still here\n');
+  });
+
+  it('steps of one host run one after another on one shell session, without an ssh session each', async () => {
+    const { target } = await connect('exec-1');
+    const pids = new Set<number>();
+    for (let i = 0; i < 20; i++) expect((await target.exec(req({ argv: ['printf', '%s', `${i}`], onSpawn: (pid) => pids.add(pid) }))).stdout).toBe(`${i}`);
+    expect(pids.size).toBe(1);
+    // Each step still has a process group of its own, led by its command.
+    const r = await target.exec(req({ command: 'ps -o pgid= -p $$; echo $$' }));
+    const [pgid, pid] = r.stdout.trim().split(/\s+/);
+    expect(pgid).toBe(pid);
+  });
+
+  it('two operations on one host at once each get a shell: outputs, exit codes and files stay apart', async () => {
+    const { target } = await connect('exec-1');
+    const [a, b, file] = await Promise.all([
+      target.exec(req({ command: 'sleep 0.3; echo a; echo a-err >&2; exit 3' })),
+      target.exec(req({ command: 'echo b; echo b-err >&2; exit 4' })),
+      target.writeFile('/srv/concurrent.txt', Buffer.from('c\n')).then(() => target.readFile('/srv/concurrent.txt')),
+    ]);
+    expect([a.exitCode, a.stdout, a.stderr]).toEqual([3, 'a\n', 'a-err\n']);
+    expect([b.exitCode, b.stdout, b.stderr]).toEqual([4, 'b\n', 'b-err\n']);
+    expect(file?.toString()).toBe('c\n');
+  });
+
+  it('a step cannot forge the end of its output: marker-like bytes, a record separator, exit code 255 are its own', async () => {
+    const { target } = await connect('exec-1');
+    const fake = "printf '\\036%s:0\\n\\036%s\\n' 0123456789abcdef0123456789abcdef 0123456789abcdef0123456789abcdef";
+    const r = await target.exec(req({ command: `${fake}; ${fake} >&2; printf 'x\\036'; exit 255` }));
+    const marker = '\x1e0123456789abcdef0123456789abcdef:0\n\x1e0123456789abcdef0123456789abcdef\n';
+    expect(r.exitCode).toBe(255);
+    expect(r.stdout).toBe(`${marker}x\x1e`);
+    expect(r.stderr).toBe(marker);
+    const killed = await target.exec(req({ command: 'kill -KILL $$' }));
+    expect(killed.exitCode).toBe(137);
+    expect((await target.exec(req({ command: 'echo alive' }))).stdout).toBe('alive\n');
   });
 
   it('a session ends as soon as its command does (no watchdog left holding the channel)', async () => {

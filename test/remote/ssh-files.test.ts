@@ -90,6 +90,9 @@ describe('files on a host over ssh', () => {
     const error = await target.writeFile('/srv/no/such/dir/x', Buffer.from('x')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StepFailedError);
     expect((error as Error).message).toMatch(/^files-1: cannot write \/srv\/no\/such\/dir\/x: /);
+    // The bytes of the failed write were not left for the next operation to read as a request.
+    await target.writeFile('/srv/after-failure', Buffer.from('fine'));
+    expect(await target.readFile('/srv/after-failure')).toEqual(Buffer.from('fine'));
   });
 
   it('chmod, chown, free space, programs and the environment as a command there sees it', async () => {

@@ -1,5 +1,5 @@
 /**
- * Target's file operations on a host, each one session over the master running coreutils
+ * Target's file operations on a host, each one request to a shell session of the host running coreutils
  * (stat, cat, readlink, mktemp, head, chmod, chown, sync, mv, ln, rm, df, env). Paths and
  * bytes travel in the script and on stdin, so any byte of a file and any character of a path
  * arrive as data. Failures are StepFailedError naming the host.
@@ -9,7 +9,6 @@ import { StepFailedError } from '../../steps/contract.js';
 import type { Entry, Owner, PathInfo, Target } from '../../steps/kit/target.js';
 import type { Channel } from './channel.js';
 import { exports } from './remote-command.js';
-import { runSession, wrapScript } from './remote-exec.js';
 import { shellQuote } from './shell-quote.js';
 
 interface Reply {
@@ -25,8 +24,9 @@ const ABSENT = 3;
 async function call(ch: Channel, payload: string, input?: Buffer, preamble = ''): Promise<Reply> {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  const end = await runSession(ch, {
-    script: wrapScript(preamble, payload, input?.length ?? 0),
+  const end = await ch.run({
+    kind: 'file',
+    script: preamble ? `${preamble}\n${payload}` : payload,
     ...(input ? { input } : {}),
     onData: (which, data) => (which === 'out' ? out : err).push(data),
   });
@@ -130,7 +130,7 @@ else t=$(readlink -f -- "$p" && echo x) && t=\${t%x} && t=\${t%"$nl"} || t=$p; f
 ${subst('d', 'dirname -- "$t"')}
 ${subst('tmp', 'mktemp -- "$d/.runbook-write-XXXXXX"')}
 trap 'rm -f -- "$tmp"' EXIT
-head -c ${bytes.length} >"$tmp" || exit ${FAILED}
+head -c ${bytes.length} >"$tmp" && [ "$(stat -c %s -- "$tmp")" = ${bytes.length} ] || exit ${FAILED}
 if [ -n "$O" ]; then chown -- "$O" "$tmp" 2>/dev/null || [ "$(id -u)" != 0 ] || exit ${FAILED}
 elif [ -e "$t" ]; then chown --reference="$t" -- "$tmp" 2>/dev/null || :; fi
 if [ -n "$M" ]; then chmod -- "$M" "$tmp" || exit ${FAILED}

@@ -31,6 +31,7 @@ export interface Master {
 }
 
 const STOP_GRACE_MS = 3000;
+const SELF_EXIT_MS = 300;
 
 function primaryScript(lock: boolean, reclaimPid?: number): string {
   return [
@@ -73,6 +74,9 @@ export function startMaster(host: string, o: SshOptions, lock: HostLockRequest |
   const stop = async () => {
     closing = true;
     child.stdin!.destroy();
+    // Its primary session ends with our pipe, and with it the master once its shells are closed:
+    // `ssh -O exit` (one more process) only for a master still there a moment later.
+    if (child.exitCode === null && child.signalCode === null) await Promise.race([exited, new Promise((r) => setTimeout(r, SELF_EXIT_MS))]);
     if (child.exitCode === null && child.signalCode === null) {
       execFile('ssh', controlArgs(host, o, 'exit'), { timeout: STOP_GRACE_MS }, () => {});
       const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);

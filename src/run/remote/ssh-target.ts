@@ -1,6 +1,6 @@
 /**
  * A host as a Target: one ssh master (with the host lock), and every exec and file operation
- * a session multiplexed over it.
+ * a request to a long-lived shell session multiplexed over it (shell-pool.ts).
  */
 import type { Target } from '../../steps/kit/target.js';
 import type { Channel } from './channel.js';
@@ -10,7 +10,7 @@ import type { HostLockRequest } from './host-lock.js';
 import { forwardPort } from './port-forward.js';
 import { remoteExec } from './remote-command.js';
 import { remoteFs, resolveRemote } from './remote-fs.js';
-import { SessionSlots } from './session-slots.js';
+import { ShellPool } from './shell-pool.js';
 import { startMaster } from './ssh-master.js';
 import { checkDestination, clientArgs, type SshOptions } from './ssh-options.js';
 
@@ -60,14 +60,12 @@ export async function connectHost(host: string, options: ConnectOptions): Promis
     }
     throw error;
   });
-  const slots = new SessionSlots();
+  const shells = new ShellPool({ host, clientArgs: (command) => clientArgs(host, ssh, command), lost: master.lost, masterExited: master.exited });
+  shells.warm();
   const channel: Channel = {
     host,
-    clientArgs: (command) => clientArgs(host, ssh, command),
     ...(master.hello.bash ? { bash: master.hello.bash } : {}),
-    lost: master.lost,
-    masterExited: master.exited,
-    takeSlot: () => slots.take(),
+    run: (req) => shells.run(req),
   };
   const target: Target = {
     name: host,
@@ -84,6 +82,8 @@ export async function connectHost(host: string, options: ConnectOptions): Promis
     controlPath: ssh.controlPath,
     masterPid: master.pid,
     lost: master.lost,
-    close: master.stop,
+    close: async () => {
+      await Promise.all([shells.close(), master.stop()]);
+    },
   };
 }
