@@ -15,8 +15,9 @@ export interface ProcessRequest {
   /**
    * Called once the local child has started, with its pid (the command here; the ssh client
    * for a host), so a journal can record it and a later rollback can kill an orphan of a killed run.
+   * Here a command started by the fork server waits for the returned promise before it runs.
    */
-  onSpawn?: (pid: number) => void;
+  onSpawn?: (pid: number) => unknown;
 }
 
 export interface ProcessResult {
