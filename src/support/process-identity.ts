@@ -47,10 +47,9 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
-/** What a lock record says about its own process, for the record: boot and start time. */
-export function holderIdentity(pid: number): { boot?: string; startTime?: string } {
+/** What a lock record says about its own process, for the record: boot and start time (read unless given). */
+export function holderIdentity(pid: number, startTime = processStartTime(pid)): { boot?: string; startTime?: string } {
   const boot = bootId();
-  const startTime = processStartTime(pid);
   return { ...(boot ? { boot } : {}), ...(startTime ? { startTime } : {}) };
 }
 

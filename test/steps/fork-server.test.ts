@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runLocally } from '../../src/steps/kit/fork-server.js';
 import type { ProcessRequest } from '../../src/steps/kit/target.js';
-import { pidAlive } from '../../src/support/process-identity.js';
+import { pidAlive, processStartTime } from '../../src/support/process-identity.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'runbook-fork-server-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -40,9 +40,17 @@ describe('commands started by the fork server', () => {
     expect([segv.exitCode, segv.signal]).toEqual([null, 'SIGSEGV']);
   });
 
-  it('run each in a session and process group of its own, with the pid told to onSpawn', async () => {
+  it('run each in a session and process group of its own, with the pid and its start time told to onSpawn', async () => {
     const pids: number[] = [];
-    const r = await runLocally(request({ command: 'echo $$ $(ps -o pgid= -o sid= -p $$)', onSpawn: (pid) => pids.push(pid) }));
+    const r = await runLocally(
+      request({
+        command: 'echo $$ $(ps -o pgid= -o sid= -p $$)',
+        onSpawn: (pid, startTime) => {
+          pids.push(pid);
+          expect(startTime).toBe(processStartTime(pid));
+        },
+      }),
+    );
     const [pid, pgid, sid] = r.stdout.trim().split(/\s+/).map(Number);
     expect(pids).toEqual([pid]);
     expect([pgid, sid]).toEqual([pid, pid]);

@@ -4,14 +4,15 @@
  *
  * It keeps one child forked ahead: a session and process group of its own, waiting for its
  * command. Its pid is known before the step starts, so runbook journals it (with the step's
- * start, one fsync) before sending the command. The next child is forked as soon as a command
- * has ended, while runbook journals that and the next step's start: the fork is off the path.
+ * start, one fsync) before sending the command. The next child is forked while that command
+ * runs: the fork is off the steps' path.
  *
  * Frames both ways are a type byte, a 4-byte big-endian length and the payload.
  * From runbook on stdin:
  *   r  run, in the child forked ahead: cwd NUL argc NUL argv… NUL NAME=value… (NUL-separated, as exec takes them)
  * To runbook on stdout:
- *   p  the pid of the child forked ahead (after it has its own session)
+ *   p  "<pid> <start time>" of the child forked ahead (after it has its own session); the
+ *      start time is /proc/PID/stat's, empty where there is no /proc
  *   o  / e  the running command's stdout / stderr bytes, as they come
  *   x  "<wait status> <errno>": the command ended (errno set when chdir or exec failed: nothing
  *      ran); sent once its output is closed, or GRACE seconds after its exit when a process it
@@ -50,25 +51,30 @@ sub prefork {
   return put('f', "fork: $!") unless defined $pid;
   if ($pid == 0) { POSIX::setsid(); close $rw; syswrite($sw, 'R'); child($rr, $ow, $ew, $sw) }
   close $rr; close $ow; close $ew; close $sw;
-  readall($sr, 1);
-  %next = (pid => $pid, req => $rw, out => $or, err => $er, st => $sr);
-  put('p', $pid) }
+  %next = (pid => $pid, req => $rw, out => $or, err => $er, st => $sr) }
+# Said once the child has its own session (its 'R'), so that a kill of the group reaches all it runs.
+sub ready { readall($next{st}, 1); $next{ready} = 1;
+  # Its start time (field 22 of /proc/PID/stat) names it for the journal, read here, off the step's path.
+  my $start = '';
+  if (open(my $stat, '<', "/proc/$next{pid}/stat")) { my $s = <$stat> // ''; $s =~ s/.*\) //s; $start = (split / /, $s)[19] // '' }
+  put('p', "$next{pid} $start") }
 sub run { my $body = $_[0];
-  return put('f', 'no child ready') unless $next{pid};
+  return put('f', 'no child ready') unless $next{ready};
   my $b = pack('N', length $body) . $body;
   while (length $b) { my $w = syswrite($next{req}, $b); if (!defined $w) { next if $!{EINTR}; last } substr($b, 0, $w) = '' }
   close delete $next{req};
-  %c = %next; %next = () }
+  %c = %next; %next = ();
+  prefork() }
 sub reap { return unless $c{pid} && !defined $c{status};
   if (waitpid($c{pid}, POSIX::WNOHANG()) == $c{pid}) { $c{status} = $?; $c{ended} = Time::HiRes::time() } }
 sub finish { my $errno = '';
   while (1) { my $r = sysread($c{st}, $errno, 16, length $errno); last if defined $r ? $r == 0 : !$!{EINTR} }
-  put('x', "$c{status} $errno"); close $_ for grep { defined } @c{qw(out err st)}; %c = ();
-  prefork() }
+  put('x', "$c{status} $errno"); close $_ for grep { defined } @c{qw(out err st)}; %c = () }
 prefork();
 while (1) {
   my $rin = ''; vec($rin, 0, 1) = 1;
   for my $s (qw(out err)) { vec($rin, fileno $c{$s}, 1) = 1 if $c{$s} }
+  vec($rin, fileno $next{st}, 1) = 1 if $next{st} && !$next{ready};
   # A SIGCHLD before select is seen in $chld; one in the instant before the call itself waits for the timeout.
   my $wait = !$c{pid} ? undef : defined $c{status} ? Time::HiRes::time() < $c{ended} + $GRACE ? $c{ended} + $GRACE - Time::HiRes::time() : 0 : $c{out} || $c{err} ? 0.05 : 0.005;
   $wait = 0 if $chld; $chld = 0;
@@ -85,6 +91,7 @@ while (1) {
         run($body) if $t eq 'r';
       }
     }
+    ready() if $next{st} && !$next{ready} && vec($rout, fileno $next{st}, 1);
     for my $s (qw(out err)) {
       next unless $c{$s} && vec($rout, fileno $c{$s}, 1);
       my $r = sysread($c{$s}, my $b, 65536);

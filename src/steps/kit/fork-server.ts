@@ -11,6 +11,17 @@ import type { ProcessRequest, ProcessResult } from './target.js';
 
 const PERL = '/usr/bin/perl';
 
+/** A child forked ahead: its pid, and its start time when the server could read it. */
+interface Child {
+  pid: number;
+  startTime?: string;
+}
+
+function childOf(body: Buffer): Child {
+  const [pid, startTime] = body.toString('latin1').split(' ');
+  return { pid: Number(pid), ...(startTime ? { startTime } : {}) };
+}
+
 interface Exchange {
   frame(type: string, body: Buffer): void;
   gone(reason: string): void;
@@ -28,9 +39,9 @@ class ForkServer {
   private readonly stdout: Readable;
   private pending: Buffer = Buffer.alloc(0);
   private exchange: Exchange | undefined;
-  /** The child forked ahead: its pid once the server has said it, undefined when a fork failed. */
-  private ready: Promise<number | undefined>;
-  private readyNow: ((pid: number | undefined) => void) | undefined;
+  /** The child forked ahead once the server has said it; undefined when a fork failed. */
+  private ready: Promise<Child | undefined>;
+  private readyNow: ((child: Child | undefined) => void) | undefined;
   busy = false;
 
   constructor() {
@@ -46,19 +57,19 @@ class ForkServer {
     this.idle();
   }
 
-  private nextReady(): Promise<number | undefined> {
+  private nextReady(): Promise<Child | undefined> {
     return new Promise((resolve) => (this.readyNow = resolve));
   }
 
-  /** Takes the server for one command: the pid it will run as, or undefined (then nothing is held). */
-  async claim(): Promise<number | undefined> {
+  /** Takes the server for one command: the child it will run in, or undefined (then nothing is held). */
+  async claim(): Promise<Child | undefined> {
     this.busy = true;
     // While a command runs, this process must stay alive for it; idle, the server must not keep it alive.
     this.child.ref();
     (this.stdout as Readable & { ref(): void }).ref();
-    const pid = await this.ready;
-    if (pid === undefined) this.release();
-    return pid;
+    const child = await this.ready;
+    if (child === undefined) this.release();
+    return child;
   }
 
   /** Runs the command in the child claimed; the server forks the next one ahead meanwhile. */
@@ -91,7 +102,7 @@ class ForkServer {
       const type = String.fromCharCode(this.pending[0]!);
       const body = this.pending.subarray(5, 5 + length);
       this.pending = this.pending.subarray(5 + length);
-      if (type === 'p' || (type === 'f' && !this.exchange)) this.readyNow?.(type === 'p' ? Number(body.toString('latin1')) : undefined);
+      if (type === 'p' || (type === 'f' && !this.exchange)) this.readyNow?.(type === 'p' ? childOf(body) : undefined);
       else this.exchange?.frame(type, body);
     }
   }
@@ -125,11 +136,22 @@ function executable(path: string): boolean {
   }
 }
 
+/** Steps mostly share one environment object: it is encoded once. */
+const encodedEnvs = new WeakMap<NodeJS.ProcessEnv, string>();
+
+function encodedEnv(env: NodeJS.ProcessEnv): string {
+  let text = encodedEnvs.get(env);
+  if (text === undefined) {
+    text = '';
+    for (const [name, value] of Object.entries(env)) if (value !== undefined) text += `\0${name}=${value}`;
+    encodedEnvs.set(env, text);
+  }
+  return text;
+}
+
 /** The request frame: cwd, argc, argv, then the whole environment, NUL-separated as exec takes them. */
 function requestOf(file: string, args: string[], req: ProcessRequest): Buffer {
-  const env: string[] = [];
-  for (const [name, value] of Object.entries(req.env)) if (value !== undefined) env.push(`${name}=${value}`);
-  return Buffer.from([req.cwd, String(args.length + 1), file, ...args, ...env].join('\0'), 'utf8');
+  return Buffer.from([req.cwd, String(args.length + 1), file, ...args].join('\0') + encodedEnv(req.env), 'utf8');
 }
 
 const signalNames = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
@@ -144,8 +166,9 @@ const errnoNames = new Map(Object.entries(constants.errno).map(([name, n]) => [n
  */
 export async function runLocally(req: ProcessRequest): Promise<ProcessResult> {
   const forkServer = req.input === undefined ? idleServer() : undefined;
-  const pid = await forkServer?.claim();
-  if (!forkServer || pid === undefined) return runProcess(req);
+  const child = await forkServer?.claim();
+  if (!forkServer || child === undefined) return runProcess(req);
+  const { pid } = child;
   const [file, args] = req.command !== undefined ? ['/bin/bash', ['-o', 'pipefail', '-c', req.command]] : [req.argv![0]!, req.argv!.slice(1)];
   const shown = commandText(req);
   const failed = (message: string, tail = '') => new StepFailedError(message, { command: shown, exitCode: null, outputTail: tail });
@@ -154,7 +177,7 @@ export async function runLocally(req: ProcessRequest): Promise<ProcessResult> {
     throw abortError(req.signal, shown, '');
   }
   try {
-    await req.onSpawn?.(pid);
+    await req.onSpawn?.(pid, child.startTime);
   } catch (error) {
     forkServer.release();
     throw failed(`the command was not run: ${error instanceof Error ? error.message : String(error)}`);
