@@ -127,6 +127,11 @@ function idleServer(): ForkServer | undefined {
   return server.busy ? undefined : server;
 }
 
+/** Starts the fork server now (Perl compiling its program while the runbook loads), so that it is ready by the first step. */
+export function prestartForkServer(): void {
+  idleServer();
+}
+
 function executable(path: string): boolean {
   try {
     accessSync(path, fsConstants.X_OK);
