@@ -56,7 +56,7 @@ export async function benchStepParts(calls = 200, rounds = 5): Promise<StepParts
       parts.bash.push((performance.now() - start) / calls);
       parts.forkServer.push(await time(() => runLocally(request)));
       parts.childProcess.push(await time(viaChildProcess));
-      parts.execa.push(await time(() => execa('/bin/bash', ['-o', 'pipefail', '-c', 'true'], { detached: true, reject: false })));
+      parts.execa.push(await time(() => execa('/bin/bash', ['-o', 'pipefail', '-c', 'true'], { detached: true, reject: false, stdin: 'ignore' })));
       const fd = openSync(join(dir, 'journal.jsonl'), 'a');
       const line = JSON.stringify({ type: 'step.started', phase: 'apply', changeId: 'many-steps', index: 0, label: 'true', attempt: 1, seq: 3, at: new Date().toISOString() }) + '\n';
       parts.fdatasync.push(

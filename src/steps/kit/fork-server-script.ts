@@ -76,7 +76,7 @@ while (1) {
   for my $s (qw(out err)) { vec($rin, fileno $c{$s}, 1) = 1 if $c{$s} }
   vec($rin, fileno $next{st}, 1) = 1 if $next{st} && !$next{ready};
   # A SIGCHLD before select is seen in $chld; one in the instant before the call itself waits for the timeout.
-  my $wait = !$c{pid} ? undef : defined $c{status} ? Time::HiRes::time() < $c{ended} + $GRACE ? $c{ended} + $GRACE - Time::HiRes::time() : 0 : $c{out} || $c{err} ? 0.05 : 0.005;
+  my $wait = !$c{pid} ? undef : defined $c{status} ? Time::HiRes::time() < $c{ended} + $GRACE ? $c{ended} + $GRACE - Time::HiRes::time() : 0 : $c{out} || $c{err} ? 0.05 : 0.0005;
   $wait = 0 if $chld; $chld = 0;
   my $n = select(my $rout = $rin, undef, undef, $wait);
   reap();
