@@ -17,7 +17,8 @@
  *   x  "<wait status> <errno>": the command ended (errno set when chdir or exec failed: nothing
  *      ran); sent once its output is closed, or GRACE seconds after its exit when a process it
  *      left in the background still holds the output open (that output is then closed)
- *   f  a fork failed (message); no child is ready
+ *   f  forking the next child failed (message): no child is ready; runbook starts commands itself
+ *   n  a command was sent with no child ready (message); it did not run
  * End of stdin (runbook gone): the server exits at once; the child forked ahead sees its
  * request pipe close and exits without running anything; a running command is an orphan, as
  * after a kill -9 of runbook (journaled, stopped by `runbook rollback`).
@@ -59,7 +60,7 @@ sub ready { readall($next{st}, 1); $next{ready} = 1;
   if (open(my $stat, '<', "/proc/$next{pid}/stat")) { my $s = <$stat> // ''; $s =~ s/.*\) //s; $start = (split / /, $s)[19] // '' }
   put('p', "$next{pid} $start") }
 sub run { my $body = $_[0];
-  return put('f', 'no child ready') unless $next{ready};
+  return put('n', 'no child was ready to run it') unless $next{ready};
   my $b = pack('N', length $body) . $body;
   while (length $b) { my $w = syswrite($next{req}, $b); if (!defined $w) { next if $!{EINTR}; last } substr($b, 0, $w) = '' }
   close delete $next{req};

@@ -102,7 +102,7 @@ class ForkServer {
       const type = String.fromCharCode(this.pending[0]!);
       const body = this.pending.subarray(5, 5 + length);
       this.pending = this.pending.subarray(5 + length);
-      if (type === 'p' || (type === 'f' && !this.exchange)) this.readyNow?.(type === 'p' ? childOf(body) : undefined);
+      if (type === 'p' || type === 'f') this.readyNow?.(type === 'p' ? childOf(body) : undefined);
       else this.exchange?.frame(type, body);
     }
   }
@@ -217,7 +217,7 @@ export async function runLocally(req: ProcessRequest): Promise<ProcessResult> {
           else if (type === 'x') {
             const [status, errno] = body.toString('latin1').split(' ');
             ended(Number(status), errno ? Number(errno) : undefined);
-          } else if (type === 'f') {
+          } else if (type === 'n') {
             forkServer.release();
             stopWatching();
             reject(failed(body.toString('utf8')));
