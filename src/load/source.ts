@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node, type Pair } from 'yaml';
 import type { Diagnostic, SourcePos } from '../model/diagnostic.js';
+import { fastYaml } from './fast-yaml.js';
 import { isMergeKey, openerOf, structureDiagnostics } from './yaml-structure.js';
 
 export const MAX_RUNBOOK_BYTES = 10 * 1024 * 1024;
@@ -23,10 +24,13 @@ export interface YamlSource {
   /** The path as the operator gave it: what messages show. */
   file: string;
   text: string;
-  doc: Document.Parsed;
-  lines: LineCounter;
+  /** yaml's document, with positions; after the fast parse, parsed on first use (a diagnostic needs it). */
+  readonly doc: Document.Parsed;
+  readonly lines: LineCounter;
   /** The document as plain data (aliases expanded, bounded). */
   data: unknown;
+  /** Set when the data came from the fast parse: where its aliases stand (see `fastYaml`). */
+  aliasPaths?: (string | number)[][];
 }
 
 export function posAt(src: { file: string; lines: LineCounter }, offset: number): SourcePos {
@@ -34,11 +38,76 @@ export function posAt(src: { file: string; lines: LineCounter }, offset: number)
   return { file: src.file, line, col };
 }
 
+type Path = (string | number)[];
+/** Where in the text the thing at `path` starts, from the document. */
+export type Locate = (src: YamlSource, path: Path) => number;
+
+const LOCATION = Symbol('location');
+interface Location {
+  src: YamlSource;
+  path: Path;
+  locate: Locate;
+  found?: SourcePos;
+}
+
+function settle(pos: object): SourcePos {
+  const location = (pos as { [LOCATION]: Location })[LOCATION];
+  return (location.found ??= posAt(location.src, location.locate(location.src, location.path)));
+}
+
+/** Shared by every lazy position: one getter pair for all, the lookup kept on the position itself. */
+const LAZY_LINE_COL: PropertyDescriptorMap = {
+  line: {
+    enumerable: true,
+    get(this: object) {
+      return settle(this).line;
+    },
+  },
+  col: {
+    enumerable: true,
+    get(this: object) {
+      return settle(this).col;
+    },
+  },
+};
+
+/**
+ * A position whose line and column are looked up when first read: after the fast parse they
+ * cost yaml's full parse of the file, which only a diagnostic should pay for. It reads, compares
+ * and serialises like `{ file, line, col }`.
+ */
+export function lazyPos(src: YamlSource, path: Path, locate: Locate): SourcePos {
+  const pos = { file: src.file };
+  Object.defineProperties(pos, LAZY_LINE_COL);
+  Object.defineProperty(pos, LOCATION, { value: { src, path, locate } satisfies Location });
+  return pos as SourcePos;
+}
+
+const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: false, strict: true, merge: true, logLevel: 'error' } as const;
+
+/** A source whose document and line table are made on first use, for data from the fast parse. */
+function lazySource(file: string, text: string, data: unknown, aliasPaths: (string | number)[][]): YamlSource {
+  let doc: Document.Parsed | undefined;
+  let lines: LineCounter | undefined;
+  return {
+    file,
+    text,
+    data,
+    aliasPaths,
+    get doc() {
+      return (doc ??= parseDocument(text, PARSE_OPTIONS));
+    },
+    get lines() {
+      return (lines ??= lineStarts(text));
+    },
+  };
+}
+
 export interface ReadYaml {
   /** The parsed file; absent when it could not be read or parsed into data. */
   source?: YamlSource;
-  /** The document even when it has errors (secrets' names are read from it to redact code frames). */
-  doc?: Document.Parsed;
+  /** The document even when it has errors (secrets' names are read from it to redact code frames); from the fast parse, made when read. */
+  readonly doc?: Document.Parsed;
   diagnostics: Diagnostic[];
   text?: string;
 }
@@ -47,8 +116,12 @@ export interface ReadYaml {
  * Reads and parses a YAML file; problems come back as diagnostics, never as a thrown error.
  * Duplicate keys are reported and the data is still built, so the other problems of the file
  * are reported in the same pass. YAML merge keys (`<<: *anchor`) are expanded.
+ *
+ * With `fast`, a file the fast parse reads exactly as yaml does (see `fastYaml`) is read by it
+ * alone: its source's document is parsed only if something asks for a position. Any file it
+ * declines, or cannot read, is parsed by yaml as before, and so reported as before.
  */
-export async function readYaml(file: string, what = 'runbook'): Promise<ReadYaml> {
+export async function readYaml(file: string, what = 'runbook', options: { fast?: boolean } = {}): Promise<ReadYaml> {
   if (file === '') return { diagnostics: [{ code: 'read', message: `cannot read ${what}: the file name is empty` }] };
   let bytes: Buffer;
   try {
@@ -73,12 +146,24 @@ export async function readYaml(file: string, what = 'runbook'): Promise<ReadYaml
     return { diagnostics: [{ code: 'encoding', message: `${what} is not valid UTF-8 (byte 0x${bytes[bad]?.toString(16)} at offset ${bad})`, pos: at(line, col) }], text: bytes.toString('utf8') };
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const fast = options.fast ? fastYaml(text) : undefined;
+  if (fast) {
+    const source = lazySource(file, text, fast.data, fast.aliasPaths);
+    return {
+      source,
+      get doc() {
+        return source.doc;
+      },
+      diagnostics: [],
+      text,
+    };
+  }
   const lines = lineStarts(text);
   let doc: Document.Parsed;
   try {
     // logLevel 'error': the parser's warnings (e.g. a list used as a key) would otherwise be
     // printed by Node; structureDiagnostics reports them with a position instead.
-    doc = parseDocument(text, { prettyErrors: false, uniqueKeys: false, strict: true, merge: true, logLevel: 'error' });
+    doc = parseDocument(text, PARSE_OPTIONS);
   } catch (error) {
     const message = error instanceof RangeError ? 'the document nests too deeply to read' : `cannot parse: ${(error as Error).message}`;
     return { diagnostics: [{ code: 'yaml-syntax', message, pos: at(1, 1) }], text };

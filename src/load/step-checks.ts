@@ -92,7 +92,7 @@ export function templatePositions(src: YamlSource, stepNode: Node | undefined, t
 }
 
 /** Whether a `{{` appears in any string of the value (most steps have none: their positions need no walk). */
-function hasTemplate(value: unknown, depth = 0): boolean {
+export function hasTemplate(value: unknown, depth = 0): boolean {
   if (typeof value === 'string') return value.includes('{{');
   if (value === null || typeof value !== 'object' || depth > 50) return false;
   return (Array.isArray(value) ? value : Object.values(value)).some((v) => hasTemplate(v, depth + 1));
@@ -101,11 +101,11 @@ function hasTemplate(value: unknown, depth = 0): boolean {
 /** The step type's checks on a step whose templates are now filled: problems at templated values only (the others were reported at load). */
 export async function checkResolvedStep(spec: StepSpec, filled: unknown): Promise<Diagnostic[]> {
   const check = stepType(spec.type)?.check;
-  if (!check || !spec.templatePos) return [];
-  const problems = await check(filled);
-  return problems
-    .filter((p) => templated(valueAt(spec.params, p.path)))
-    .map((p) => ({
+  if (!check || !hasTemplate(spec.params)) return [];
+  const problems = (await check(filled)).filter((p) => templated(valueAt(spec.params, p.path)));
+  // Read only now: the positions of templated values may cost a parse of the file for positions.
+  if (problems.length === 0 || !spec.templatePos) return [];
+  return problems.map((p) => ({
       code: 'invalid-param',
       message: `${[spec.type, ...p.path].join('.')} ${p.message} (with its templates filled)`,
       pos: spec.templatePos?.[p.path.join('/')] ?? spec.pos,

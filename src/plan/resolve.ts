@@ -92,6 +92,13 @@ function resolveVars(vars: Record<string, unknown>, scope: Omit<TemplateScope, '
   return { vars: done, failed };
 }
 
+/** A copy without `pos` and `templatePos`, which are not read: a step's template positions are looked up in the document when read. */
+function withoutPositions<T extends object>(value: T): Omit<T, 'pos' | 'templatePos'> {
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) if (key !== 'pos' && key !== 'templatePos') copy[key] = (value as Record<string, unknown>)[key];
+  return copy as Omit<T, 'pos' | 'templatePos'>;
+}
+
 /**
  * A change's definition as applied: its normalised text and its steps as resolved (so a `--var`
  * or vars file that changes what a step does changes the checksum). Secret values are masked
@@ -101,8 +108,8 @@ function checksum(change: Change, resolved: { apply: ResolvedStep[]; verify: Res
   // Where a change runs is not what it does on a host: `on` stays out (a local change's checksum is what it always was).
   // `rehearse` checks are left out too: they check the system without the change, not what is applied.
   const { pos: _pos, on: _on, rehearse: _rehearse, ...definition } = change;
-  const strip = (steps: StepSpec[] | undefined) => steps?.map(({ pos: _p, templatePos: _t, ...s }) => s);
-  const stripResolved = (steps: ResolvedStep[] | null) => steps?.map(({ pos: _p, ...s }) => s) ?? null;
+  const strip = (steps: StepSpec[] | undefined) => steps?.map(withoutPositions);
+  const stripResolved = (steps: ResolvedStep[] | null) => steps?.map(withoutPositions) ?? null;
   const normalised = { ...definition, apply: strip(change.apply), verify: strip(change.verify), rollback: strip(change.rollback) };
   let text = JSON.stringify({ definition: normalised, resolved: { apply: stripResolved(resolved.apply), verify: stripResolved(resolved.verify), rollback: stripResolved(resolved.rollback) } });
   for (const secret of [...secrets].sort((a, b) => b.length - a.length)) text = text.split(JSON.stringify(secret).slice(1, -1)).join('\u0000secret');
