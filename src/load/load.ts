@@ -1,7 +1,7 @@
 import type { Diagnostic } from '../model/diagnostic.js';
 import type { Change, HostRef, Runbook, StepSpec } from '../model/runbook.js';
 import { parseDuration } from '../model/units.js';
-import { runbookValidator } from '../schema/validator.js';
+import { runbookCheck, runbookValidator } from '../schema/validator.js';
 import { changeDiagnostics, stepTypeOf } from './change-rules.js';
 import { fleetDiagnostics } from './fleet-rules.js';
 import { hostGroups, rolloutOf, targetGroups } from './hosts.js';
@@ -10,21 +10,21 @@ import { hasTemplate, stepCheckDiagnostics, templatePositions } from './step-che
 import { templateDiagnostics } from './template-checks.js';
 
 type Raw = Record<string, unknown>;
-type Path = (string | number)[];
 
 function durationMs(value: unknown): number | undefined {
   return typeof value === 'string' ? parseDuration(value) : undefined;
 }
 
-const nodeStart: Locate = (src, path) => nodeOffset(nodeAt(src.doc, path).node) ?? 0;
+/** `key`: the node's path, its segments joined with dots (fixed words and indexes only). */
+const nodeStart: Locate = (src, key) => nodeOffset(nodeAt(src.doc, key.split('.')).node) ?? 0;
 const fileStart: Locate = () => 0;
 
-/** Where the node at `path` starts, looked up in the document only when the position is read. */
-function posOf(src: YamlSource, path: Path) {
-  return lazyPos(src, path, nodeStart);
+/** Where the node at `key` (a dotted path) starts, looked up in the document only when the position is read. */
+function posOf(src: YamlSource, key: string) {
+  return lazyPos(src, key, nodeStart);
 }
 
-function toStep(src: YamlSource, raw: Raw, path: Path): StepSpec {
+function toStep(src: YamlSource, raw: Raw, key: string): StepSpec {
   const type = stepTypeOf(raw)!;
   const spec: StepSpec = {
     type,
@@ -38,15 +38,16 @@ function toStep(src: YamlSource, raw: Raw, path: Path): StepSpec {
     settle: durationMs(raw.settle),
     cwd: raw.cwd as string | undefined,
     env: type === 'env' ? undefined : (raw.env as Record<string, string> | undefined),
-    pos: posOf(src, path),
+    pos: posOf(src, key),
   };
   // Positions of its templated values: walked in the document when a filled value is found wrong.
   if (hasTemplate(raw[type])) {
+    const located = src.located ?? src;
     Object.defineProperty(spec, 'templatePos', {
       enumerable: true,
       configurable: true,
       get() {
-        const value = templatePositions(src, nodeAt(src.doc, path).node, type, raw[type]);
+        const value = templatePositions(located, nodeAt(located.doc, key.split('.')).node, type, raw[type]);
         Object.defineProperty(spec, 'templatePos', { value, enumerable: true, configurable: true, writable: true });
         return value;
       },
@@ -55,9 +56,9 @@ function toStep(src: YamlSource, raw: Raw, path: Path): StepSpec {
   return spec;
 }
 
-/** The steps of the list at `path`. */
-function steps(src: YamlSource, list: unknown, path: Path): StepSpec[] {
-  return Array.isArray(list) ? list.map((s, i) => toStep(src, s as Raw, [...path, i])) : [];
+/** The steps of the list at `key` (a dotted path). */
+function steps(src: YamlSource, list: unknown, key: string): StepSpec[] {
+  return Array.isArray(list) ? list.map((s, i) => toStep(src, s as Raw, `${key}.${i}`)) : [];
 }
 
 function strings(value: unknown): string[] {
@@ -69,7 +70,7 @@ function toRunbook(src: YamlSource, file: string, data: Raw, inventory: Inventor
   const watch = data.watch as Raw | undefined;
   const git = (data.checkpoint as Raw | undefined)?.git as Raw | undefined;
   const changes: Change[] = ((data.changes as Raw[]) ?? []).map((c, i) => {
-    const listPath = (key: string) => ['changes', i, key];
+    const listPath = (key: string) => `changes.${i}.${key}`;
     const none = c.rollback !== undefined && !Array.isArray(c.rollback) ? ((c.rollback as Raw).none as string) : undefined;
     return {
       id: c.id as string,
@@ -88,7 +89,7 @@ function toRunbook(src: YamlSource, file: string, data: Raw, inventory: Inventor
       ...(c.rehearse !== undefined ? { rehearse: steps(src, c.rehearse, listPath('rehearse')) } : {}),
       ...(none !== undefined ? { irreversible: none } : {}),
       on: targetGroups(c.on),
-      pos: posOf(src, ['changes', i]),
+      pos: posOf(src, `changes.${i}`),
     };
   });
   return {
@@ -105,7 +106,7 @@ function toRunbook(src: YamlSource, file: string, data: Raw, inventory: Inventor
       ...(policy.planMaxAge !== undefined ? { planMaxAge: durationMs(policy.planMaxAge) } : {}),
     },
     checkpoint: git ? { git: { dir: git.dir as string, message: (git.message as string | undefined) ?? 'checkpoint: before {{ name }}', exclude: strings(git.exclude), include: strings(git.include) } } : undefined,
-    preflight: steps(src, data.preflight, ['preflight']),
+    preflight: steps(src, data.preflight, 'preflight'),
     changes,
     hosts: inventory ? inventory.hosts : hostGroups(data.hosts),
     ...(data.rollout !== undefined ? { rollout: rolloutOf(data.rollout) } : {}),
@@ -114,7 +115,7 @@ function toRunbook(src: YamlSource, file: string, data: Raw, inventory: Inventor
     troubleshooting: (data.troubleshooting as Runbook['troubleshooting'] | undefined) ?? [],
     expected: (data.expected as Runbook['expected'] | undefined) ?? [],
     verdict: data.verdict as string | undefined,
-    pos: lazyPos(src, [], fileStart),
+    pos: lazyPos(src, '', fileStart),
   };
 }
 
@@ -144,10 +145,11 @@ export interface Inventory {
 export async function checkRunbook(src: YamlSource, file: string, declared: Set<string>, inventory?: Inventory | null): Promise<{ runbook?: Runbook; diagnostics: Diagnostic[] }> {
   const data = src.data;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) return { diagnostics: [notARunbook(src)] };
-  const validate = await runbookValidator();
   const diagnostics: Diagnostic[] = [];
   const invalid: string[] = [];
-  if (!validate(data)) {
+  const valid = (await runbookCheck())(data);
+  const validate = valid ? undefined : await runbookValidator();
+  if (validate && !validate(data)) {
     const errors = validate.errors ?? [];
     // Only an invalid runbook pays for loading the error explainer.
     const { schemaDiagnostics } = await import('./schema-errors.js');

@@ -31,6 +31,15 @@ export interface YamlSource {
   data: unknown;
   /** Set when the data came from the fast parse: where its aliases stand (see `fastYaml`). */
   aliasPaths?: (string | number)[][];
+  /** After the fast parse: the file's document and lines without its data, what lazy positions hold on to. */
+  located?: Located;
+}
+
+/** What positions are looked up in. */
+export interface Located {
+  file: string;
+  readonly doc: Document.Parsed;
+  readonly lines: LineCounter;
 }
 
 export function posAt(src: { file: string; lines: LineCounter }, offset: number): SourcePos {
@@ -38,49 +47,58 @@ export function posAt(src: { file: string; lines: LineCounter }, offset: number)
   return { file: src.file, line, col };
 }
 
-type Path = (string | number)[];
-/** Where in the text the thing at `path` starts, from the document. */
-export type Locate = (src: YamlSource, path: Path) => number;
-
-const LOCATION = Symbol('location');
-interface Location {
-  src: YamlSource;
-  path: Path;
-  locate: Locate;
-  found?: SourcePos;
-}
-
-function settle(pos: object): SourcePos {
-  const location = (pos as { [LOCATION]: Location })[LOCATION];
-  return (location.found ??= posAt(location.src, location.locate(location.src, location.path)));
-}
-
-/** Shared by every lazy position: one getter pair for all, the lookup kept on the position itself. */
-const LAZY_LINE_COL: PropertyDescriptorMap = {
-  line: {
-    enumerable: true,
-    get(this: object) {
-      return settle(this).line;
-    },
-  },
-  col: {
-    enumerable: true,
-    get(this: object) {
-      return settle(this).col;
-    },
-  },
-};
+/**
+ * Where in the text the thing named by `key` starts, from the document (`key` is what the
+ * position was made with: a dotted path of fixed words and indexes, or a name).
+ */
+export type Locate = (src: Located, key: string) => number;
 
 /**
  * A position whose line and column are looked up when first read: after the fast parse they
- * cost yaml's full parse of the file, which only a diagnostic should pay for. It reads, compares
- * and serialises like `{ file, line, col }`.
+ * cost yaml's full parse of the file, which only a diagnostic should pay for. It reads and
+ * serialises like `{ file, line, col }` (line and column are getters: a diagnostic copies them,
+ * see `plainPos`). A plain class, not per-object accessors: a runbook of 10,000 changes makes
+ * 70,000 of them.
  */
-export function lazyPos(src: YamlSource, path: Path, locate: Locate): SourcePos {
-  const pos = { file: src.file };
-  Object.defineProperties(pos, LAZY_LINE_COL);
-  Object.defineProperty(pos, LOCATION, { value: { src, path, locate } satisfies Location });
-  return pos as SourcePos;
+class LazyPos implements SourcePos {
+  readonly file: string;
+  readonly #src: Located;
+  readonly #key: string;
+  readonly #locate: Locate;
+  #found: SourcePos | undefined;
+
+  constructor(src: Located, key: string, locate: Locate) {
+    this.file = src.file;
+    this.#src = src;
+    this.#key = key;
+    this.#locate = locate;
+  }
+
+  #settle(): SourcePos {
+    return (this.#found ??= posAt(this.#src, this.#locate(this.#src, this.#key)));
+  }
+
+  get line(): number {
+    return this.#settle().line;
+  }
+
+  get col(): number {
+    return this.#settle().col;
+  }
+
+  toJSON(): SourcePos {
+    return plainPos(this);
+  }
+}
+
+/** A position in `src` looked up when first read (see LazyPos): it keeps the document, not the data. */
+export function lazyPos(src: YamlSource, key: string, locate: Locate): SourcePos {
+  return new LazyPos(src.located ?? src, key, locate);
+}
+
+/** `{ file, line, col }` as plain data, from any position (a lazy one is looked up now). */
+export function plainPos(pos: SourcePos): SourcePos {
+  return { file: pos.file, line: pos.line, col: pos.col };
 }
 
 const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: false, strict: true, merge: true, logLevel: 'error' } as const;
@@ -89,16 +107,26 @@ const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: false, strict: true, me
 function lazySource(file: string, text: string, data: unknown, aliasPaths: (string | number)[][]): YamlSource {
   let doc: Document.Parsed | undefined;
   let lines: LineCounter | undefined;
-  return {
+  const located: Located = {
     file,
-    text,
-    data,
-    aliasPaths,
     get doc() {
       return (doc ??= parseDocument(text, PARSE_OPTIONS));
     },
     get lines() {
       return (lines ??= lineStarts(text));
+    },
+  };
+  return {
+    file,
+    text,
+    data,
+    aliasPaths,
+    located,
+    get doc() {
+      return located.doc;
+    },
+    get lines() {
+      return located.lines;
     },
   };
 }

@@ -6,7 +6,7 @@ import type { ParamProblem } from '../steps/contract.js';
 import { stepType } from '../steps/registry.js';
 import { stepTypeOf } from './change-rules.js';
 import { where } from './schema-messages.js';
-import { aliasTarget, nodeAt, nodeBelow, nodeOffset, posAt, type YamlSource } from './source.js';
+import { aliasTarget, nodeAt, nodeBelow, nodeOffset, posAt, type Located, type YamlSource } from './source.js';
 
 type Raw = Record<string, unknown>;
 type Path = (string | number)[];
@@ -77,7 +77,7 @@ export async function stepCheckDiagnostics(src: YamlSource, data: Raw, invalid: 
 }
 
 /** Positions of the templated strings under a step's type key, for `checkResolvedStep`. */
-export function templatePositions(src: YamlSource, stepNode: Node | undefined, type: string, params: unknown): Record<string, SourcePos> | undefined {
+export function templatePositions(src: Located, stepNode: Node | undefined, type: string, params: unknown): Record<string, SourcePos> | undefined {
   if (!hasTemplate(params)) return undefined;
   const out: Record<string, SourcePos> = {};
   const walk = (node: unknown, path: string[], depth: number) => {

@@ -6,6 +6,7 @@ import { fieldProblems } from '../template/fill.js';
 import { parseTemplate } from '../template/template.js';
 import { posAt, type YamlSource } from './source.js';
 import { stepTypeOf } from './change-rules.js';
+import { hasTemplate } from './step-checks.js';
 import { eachNode } from './yaml-structure.js';
 
 /** Offsets of every "{{" in `text` (overlapping runs counted one by one). */
@@ -152,7 +153,7 @@ function placedScalars(src: YamlSource): Map<Scalar, TemplateField> {
  */
 export function templateDiagnostics(src: YamlSource, known: Set<string>): Diagnostic[] {
   // After the fast parse, the walk below (and the document it walks) is needed only for a problem.
-  if (src.aliasPaths && !dataMayHaveTemplateProblems(src.data, src.aliasPaths, known)) return [];
+  if (src.aliasPaths && !(mayHoldTemplates(src.text) && dataMayHaveTemplateProblems(src.data, src.aliasPaths, known))) return [];
   const diagnostics: Diagnostic[] = [];
   const placed = placedScalars(src);
   const onHosts = src.text.includes('host') ? hostScalars(src) : new Set<Scalar>();
@@ -166,6 +167,9 @@ export function templateDiagnostics(src: YamlSource, known: Set<string>): Diagno
   });
   return diagnostics;
 }
+
+/** A value holds "{{" only if its source does, or a backslash escape or line join in a double-quoted string makes one. */
+const mayHoldTemplates = (text: string) => text.includes('{{') || text.includes('\\');
 
 const isMapData = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
 
@@ -192,7 +196,7 @@ export function dataMayHaveTemplateProblems(data: unknown, aliasPaths: (string |
     return list.some((step) => {
       if (!isMapData(step)) return visit(step, places);
       const type = stepTypeOf(step);
-      const fields = type ? stepType(type)?.templateFields : undefined;
+      const fields = type && hasTemplate(step[type]) ? stepType(type)?.templateFields : undefined;
       const placed = Object.entries(fields ?? {}).some(([path, field]) => {
         let value: unknown = step[type!];
         for (const key of path === '' ? [] : path.split('.')) value = isMapData(value) ? value[key] : undefined;
@@ -203,7 +207,7 @@ export function dataMayHaveTemplateProblems(data: unknown, aliasPaths: (string |
   };
   const aliasIn = (prefix: (string | number)[]) => aliasPaths.some((path) => prefix.every((segment, i) => path[i] === segment));
   const changePlaces = (change: Record<string, unknown>, index: number): HostPlace[] => {
-    if (aliasIn(['changes', index, 'on'])) return ['host-step', 'elsewhere'];
+    if (aliasPaths.length > 0 && aliasIn(['changes', index, 'on'])) return ['host-step', 'elsewhere'];
     const on = change.on;
     const local = on === undefined || on === 'local' || (Array.isArray(on) && on.every((g) => g === 'local'));
     return [local ? 'elsewhere' : 'host-step'];

@@ -3,7 +3,7 @@ import { resolve as resolvePath } from 'node:path';
 import { isMap, isScalar } from 'yaml';
 import { readInventory } from '../load/inventory.js';
 import { checkRunbook, type Inventory } from '../load/load.js';
-import { lazyPos, nodeAt, nodeOffset, posAt, readYaml, type Locate, type ReadYaml, type YamlSource } from '../load/source.js';
+import { lazyPos, nodeAt, nodeOffset, plainPos, posAt, readYaml, type Locate, type ReadYaml, type YamlSource } from '../load/source.js';
 import { checkVarFlags, effectiveVars, externalTemplateProblems, parseVarFlag, readVarsFiles, undeclaredWarnings, varCycleDiagnostics, type VarDef } from '../load/vars.js';
 import { RunbookInvalidError, UsageError, type Concealed, type Diagnostic } from '../model/diagnostic.js';
 import type { Plan } from '../model/plan.js';
@@ -54,12 +54,12 @@ function sshConfigPath(file: string | undefined): string | undefined {
 /** Values shorter than this cannot be hidden from output without masking unrelated text. */
 const MIN_SECRET_LENGTH = 3;
 
-function varPair(src: YamlSource, name: string | number) {
+function varPair(src: Pick<YamlSource, 'doc'>, name: string) {
   const map = nodeAt(src.doc, ['vars']).node;
   return isMap(map) ? map.items.find((p) => isScalar(p.key) && String(p.key.value) === name) : undefined;
 }
 
-const varNameStart: Locate = (src, [name]) => nodeOffset(varPair(src, name!)) ?? 0;
+const varNameStart: Locate = (src, name) => nodeOffset(varPair(src, name)) ?? 0;
 
 /** The variables declared under the runbook's `vars:`, with where each name is written. */
 function runbookVarDefs(src: YamlSource): VarDef[] {
@@ -68,7 +68,7 @@ function runbookVarDefs(src: YamlSource): VarDef[] {
   if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) return [];
   return Object.entries(vars as Record<string, unknown>).map(([name, value]) => {
     // After the fast parse every name has its pair (its keys are plain text), found when the position is read.
-    if (src.aliasPaths) return { name, value, origin: 'runbook', pos: lazyPos(src, [name], varNameStart) };
+    if (src.aliasPaths) return { name, value, origin: 'runbook', pos: lazyPos(src, name, varNameStart) };
     const pair = varPair(src, name);
     return { name, value, origin: 'runbook', pos: pair ? posAt(src, nodeOffset(pair) ?? 0) : undefined };
   });
@@ -96,7 +96,9 @@ export async function loadPlan(file: string, options: LoadPlanOptions = {}): Pro
   let secrets: string[] = [];
   const invalid = (diagnostics: Diagnostic[]) => {
     for (const { file, read } of concealFrom) concealKeys(concealed, file, read.doc, secrets);
-    return new RunbookInvalidError(sorted(diagnostics, [file, ...inventoryFiles, ...varsFiles]), sources, concealed);
+    // Positions of steps, changes and vars are looked up when read: a diagnostic holds plain ones.
+    const plain = diagnostics.map((d) => (d.pos ? { ...d, pos: plainPos(d.pos) } : d));
+    return new RunbookInvalidError(sorted(plain, [file, ...inventoryFiles, ...varsFiles]), sources, concealed);
   };
   const sshConfig = sshConfigPath(options.sshConfig);
   const long = (value: unknown) => typeof value === 'string' && value.length >= MIN_SECRET_LENGTH;
