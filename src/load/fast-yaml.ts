@@ -16,6 +16,15 @@ const MAX_ALIASES = 100;
 const MAX_KEY_LENGTH = 1000;
 const NULL_TEXT = /^(?:~|[Nn]ull|NULL)?$/;
 
+const DIGITS = [...'0123456789'];
+/** The characters each of yaml's core tests can start with (the fast-parse test checks every resolution against yaml). */
+const FIRST_CHARS: Record<string, string[]> = {
+  'tag:yaml.org,2002:null': ['', '~', 'n', 'N'],
+  'tag:yaml.org,2002:bool': ['t', 'T', 'f', 'F'],
+  'tag:yaml.org,2002:int': ['-', '+', ...DIGITS],
+  'tag:yaml.org,2002:float': ['-', '+', '.', ...DIGITS],
+};
+
 let schema: JsYamlSchema | undefined;
 
 /**
@@ -36,7 +45,8 @@ function coreSchema(): JsYamlSchema {
   const tags = [...byTag].map(([name, candidates]) =>
     defineScalarTag(name, {
       implicit: true,
-      implicitFirstChars: null,
+      // Only where one of yaml's tests can match: js-yaml then tries no resolver on most text.
+      implicitFirstChars: FIRST_CHARS[name] ?? null,
       identify: () => false,
       resolve: (source: string) => {
         for (const tag of candidates) {
