@@ -183,7 +183,15 @@ const isMapData = (value: unknown): value is Record<string, unknown> => value !=
  * stands in it (the walk takes an alias there for hosts).
  */
 export function dataMayHaveTemplateProblems(data: unknown, aliasPaths: (string | number)[][], known: Set<string>): boolean {
-  const problem = (text: string, places: HostPlace[], field?: TemplateField) => text.includes('{{') && places.some((place) => templateProblems(text, known, () => undefined, field, place).length > 0);
+  // The same text in the same place has the same problems: aliased steps, and a placed value seen again with its step, are read once.
+  const seen = new Map<string, boolean>();
+  const problemAt = (text: string, place: HostPlace, field?: TemplateField) => {
+    const key = `${place} ${field ?? ''} ${text}`;
+    let found = seen.get(key);
+    if (found === undefined) seen.set(key, (found = templateProblems(text, known, () => undefined, field, place).length > 0));
+    return found;
+  };
+  const problem = (text: string, places: HostPlace[], field?: TemplateField) => text.includes('{{') && places.some((place) => problemAt(text, place, field));
   const visit = (value: unknown, places: HostPlace[], depth = 0): boolean => {
     if (typeof value === 'string') return problem(value, places);
     if (value === null || typeof value !== 'object') return false;
