@@ -133,8 +133,9 @@ function aliasPathsIfPlain(events: Event[], text: string): Path[] | undefined {
  * tests hold the two to the same data.
  */
 export function fastYaml(text: string): FastYaml | undefined {
-  // Keys yaml and js-yaml would store differently, and merge keys, which yaml expands with its own rules.
-  if (text.includes('__proto__') || text.includes('<<')) return undefined;
+  // Keys yaml and js-yaml would store differently, merge keys, which yaml expands with its own
+  // rules, and a carriage return alone, which js-yaml takes for a line break and yaml does not.
+  if (text.includes('__proto__') || text.includes('<<') || /\r(?!\n)/.test(text)) return undefined;
   try {
     const events = parseEvents(text, { maxDepth: 100 });
     const aliasPaths = aliasPathsIfPlain(events, text);
