@@ -57,13 +57,30 @@ export type Locate = (src: Located, key: string) => number;
 
 /**
  * A position whose line and column are looked up when first read: after the fast parse they
- * cost yaml's full parse of the file, which only a diagnostic should pay for. It reads and
- * serialises like `{ file, line, col }` (line and column are getters: a diagnostic copies them,
- * see `plainPos`). A plain class, not per-object accessors: a runbook of 10,000 changes makes
- * 70,000 of them.
+ * cost yaml's full parse of the file, which only a diagnostic (or a journal record) should pay
+ * for. Its own properties are `file`, `line` and `col`, like any position's, so it copies,
+ * compares and serialises as one (events copy their values with Object.entries); the getters
+ * are shared by every instance (a runbook of 10,000 changes makes 70,000 of them).
  */
 class LazyPos implements SourcePos {
+  static readonly #lineCol: PropertyDescriptorMap = {
+    line: {
+      enumerable: true,
+      get(this: LazyPos) {
+        return this.#settle().line;
+      },
+    },
+    col: {
+      enumerable: true,
+      get(this: LazyPos) {
+        return this.#settle().col;
+      },
+    },
+  };
+
   readonly file: string;
+  declare readonly line: number;
+  declare readonly col: number;
   readonly #src: Located;
   readonly #key: string;
   readonly #locate: Locate;
@@ -74,22 +91,11 @@ class LazyPos implements SourcePos {
     this.#src = src;
     this.#key = key;
     this.#locate = locate;
+    Object.defineProperties(this, LazyPos.#lineCol);
   }
 
   #settle(): SourcePos {
     return (this.#found ??= posAt(this.#src, this.#locate(this.#src, this.#key)));
-  }
-
-  get line(): number {
-    return this.#settle().line;
-  }
-
-  get col(): number {
-    return this.#settle().col;
-  }
-
-  toJSON(): SourcePos {
-    return plainPos(this);
   }
 }
 

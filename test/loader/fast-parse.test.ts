@@ -9,6 +9,7 @@ import { fastYaml } from '../../src/load/fast-yaml.js';
 import { structureDiagnostics } from '../../src/load/yaml-structure.js';
 import { RunbookInvalidError, UsageError } from '../../src/model/diagnostic.js';
 import { loadPlan, type LoadPlanOptions } from '../../src/plan/load-plan.js';
+import { redactDeep } from '../../src/secrets/redact.js';
 import { repoRoot } from '../support/cli.js';
 import { mutate, mutation, SMALL } from '../support/runbook-mutations.js';
 
@@ -28,7 +29,10 @@ const TOO_DEEP = 'the document nests too deeply to read';
 async function outcome(file: string, fastParse: boolean, options: LoadPlanOptions = {}): Promise<unknown> {
   try {
     const plan = await loadPlan(file, { env: { PATH: process.env.PATH, HOME: '/nonexistent' }, ...options, fastParse });
-    return { plan: JSON.parse(JSON.stringify(plan)) as unknown };
+    const json = JSON.parse(JSON.stringify(plan)) as unknown;
+    // Events copy a plan's steps with Object.entries (redactDeep) before the journal and --json: a position copies whole.
+    expect(redactDeep(plan, (text) => text), file).toEqual(json);
+    return { plan: json };
   } catch (error) {
     if (error instanceof RunbookInvalidError) {
       return {
