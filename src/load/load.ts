@@ -5,7 +5,8 @@ import { runbookCheck, runbookValidator } from '../schema/validator.js';
 import { changeDiagnostics, stepTypeOf } from './change-rules.js';
 import { fleetDiagnostics } from './fleet-rules.js';
 import { hostGroups, rolloutOf, targetGroups } from './hosts.js';
-import { lazyPos, nodeAt, nodeOffset, posAt, type Locate, type YamlSource } from './source.js';
+import { lazyPos, type Locate } from './lazy-pos.js';
+import { nodeAt, nodeOffset, posAt, type YamlSource } from './source.js';
 import { hasTemplate, stepCheckDiagnostics, templatePositions } from './step-checks.js';
 import { templateDiagnostics } from './template-checks.js';
 
