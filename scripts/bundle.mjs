@@ -92,10 +92,15 @@ changes:
       - postgres: { url: "{{ db }}", exec: "select 1" }
       - wait: 10ms
     verify:
-      - http: { url: "{{ url }}/health", contains: ok }
+      # Block scalars, single quotes, anchors and aliases, as real runbooks have them.
+      - &health
+        http: { url: "{{ url }}/health", contains: 'ok' }
       - postgres: { url: "{{ db }}", query: "select $1::int", params: [1], expect: 1 }
     rollback:
-      - run: "true"
+      - run: |
+          true
+          echo "{{ n }}" > /dev/null
+      - *health
 `,
 );
 for (const format of ['table', 'markdown', 'json']) {

@@ -1,13 +1,13 @@
-import type { Node } from 'yaml';
 import type { Diagnostic } from '../model/diagnostic.js';
 import type { Change, HostRef, Runbook, StepSpec } from '../model/runbook.js';
 import { parseDuration } from '../model/units.js';
-import { runbookValidator } from '../schema/validator.js';
+import { runbookCheck, runbookValidator } from '../schema/validator.js';
 import { changeDiagnostics, stepTypeOf } from './change-rules.js';
 import { fleetDiagnostics } from './fleet-rules.js';
 import { hostGroups, rolloutOf, targetGroups } from './hosts.js';
-import { nodeAt, nodeBelow, nodeOffset, posAt, type YamlSource } from './source.js';
-import { stepCheckDiagnostics, templatePositions } from './step-checks.js';
+import { lazyPos, type Locate } from './lazy-pos.js';
+import { nodeAt, nodeOffset, posAt, type YamlSource } from './source.js';
+import { hasTemplate, stepCheckDiagnostics, templatePositions } from './step-checks.js';
 import { templateDiagnostics } from './template-checks.js';
 
 type Raw = Record<string, unknown>;
@@ -16,11 +16,18 @@ function durationMs(value: unknown): number | undefined {
   return typeof value === 'string' ? parseDuration(value) : undefined;
 }
 
-function toStep(src: YamlSource, raw: Raw, node: Node | undefined): StepSpec {
+/** `key`: the node's path, its segments joined with dots (fixed words and indexes only). */
+const nodeStart: Locate = (src, key) => nodeOffset(nodeAt(src.doc, key.split('.')).node) ?? 0;
+const fileStart: Locate = () => 0;
+
+/** Where the node at `key` (a dotted path) starts, looked up in the document only when the position is read. */
+function posOf(src: YamlSource, key: string) {
+  return lazyPos(src, key, nodeStart);
+}
+
+function toStep(src: YamlSource, raw: Raw, key: string): StepSpec {
   const type = stepTypeOf(raw)!;
-  const offset = nodeOffset(node) ?? 0;
-  const templatePos = templatePositions(src, node, type, raw[type]);
-  return {
+  const spec: StepSpec = {
     type,
     params: raw[type],
     name: raw.name as string | undefined,
@@ -32,14 +39,27 @@ function toStep(src: YamlSource, raw: Raw, node: Node | undefined): StepSpec {
     settle: durationMs(raw.settle),
     cwd: raw.cwd as string | undefined,
     env: type === 'env' ? undefined : (raw.env as Record<string, string> | undefined),
-    pos: posAt(src, offset),
-    ...(templatePos ? { templatePos } : {}),
+    pos: posOf(src, key),
   };
+  // Positions of its templated values: walked in the document when a filled value is found wrong.
+  if (hasTemplate(raw[type])) {
+    const located = src.located ?? src;
+    Object.defineProperty(spec, 'templatePos', {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const value = templatePositions(located, nodeAt(located.doc, key.split('.')).node, type, raw[type]);
+        Object.defineProperty(spec, 'templatePos', { value, enumerable: true, configurable: true, writable: true });
+        return value;
+      },
+    });
+  }
+  return spec;
 }
 
-/** The steps of a list; `listNode` is the list's YAML node (each step's node is looked up below it, not from the root). */
-function steps(src: YamlSource, list: unknown, listNode: Node | undefined): StepSpec[] {
-  return Array.isArray(list) ? list.map((s, i) => toStep(src, s as Raw, nodeBelow(src.doc, listNode, [i]).node)) : [];
+/** The steps of the list at `key` (a dotted path). */
+function steps(src: YamlSource, list: unknown, key: string): StepSpec[] {
+  return Array.isArray(list) ? list.map((s, i) => toStep(src, s as Raw, `${key}.${i}`)) : [];
 }
 
 function strings(value: unknown): string[] {
@@ -50,10 +70,8 @@ function toRunbook(src: YamlSource, file: string, data: Raw, inventory: Inventor
   const policy = (data.policy ?? {}) as Raw;
   const watch = data.watch as Raw | undefined;
   const git = (data.checkpoint as Raw | undefined)?.git as Raw | undefined;
-  const changesNode = nodeAt(src.doc, ['changes']).node;
   const changes: Change[] = ((data.changes as Raw[]) ?? []).map((c, i) => {
-    const changeNode = nodeBelow(src.doc, changesNode, [i]).node;
-    const listNode = (key: string) => nodeBelow(src.doc, changeNode, [key]).node;
+    const listPath = (key: string) => `changes.${i}.${key}`;
     const none = c.rollback !== undefined && !Array.isArray(c.rollback) ? ((c.rollback as Raw).none as string) : undefined;
     return {
       id: c.id as string,
@@ -66,13 +84,13 @@ function toRunbook(src: YamlSource, file: string, data: Raw, inventory: Inventor
       breaks: (c.breaks as Change['breaks'] | undefined) ?? [],
       protections: strings(c.protections),
       benefits: strings(c.benefits),
-      apply: steps(src, c.apply, listNode('apply')),
-      verify: steps(src, c.verify, listNode('verify')),
-      rollback: c.rollback === undefined ? undefined : steps(src, c.rollback, listNode('rollback')),
-      ...(c.rehearse !== undefined ? { rehearse: steps(src, c.rehearse, listNode('rehearse')) } : {}),
+      apply: steps(src, c.apply, listPath('apply')),
+      verify: steps(src, c.verify, listPath('verify')),
+      rollback: c.rollback === undefined ? undefined : steps(src, c.rollback, listPath('rollback')),
+      ...(c.rehearse !== undefined ? { rehearse: steps(src, c.rehearse, listPath('rehearse')) } : {}),
       ...(none !== undefined ? { irreversible: none } : {}),
       on: targetGroups(c.on),
-      pos: posAt(src, nodeOffset(changeNode) ?? 0),
+      pos: posOf(src, `changes.${i}`),
     };
   });
   return {
@@ -89,7 +107,7 @@ function toRunbook(src: YamlSource, file: string, data: Raw, inventory: Inventor
       ...(policy.planMaxAge !== undefined ? { planMaxAge: durationMs(policy.planMaxAge) } : {}),
     },
     checkpoint: git ? { git: { dir: git.dir as string, message: (git.message as string | undefined) ?? 'checkpoint: before {{ name }}', exclude: strings(git.exclude), include: strings(git.include) } } : undefined,
-    preflight: steps(src, data.preflight, nodeAt(src.doc, ['preflight']).node),
+    preflight: steps(src, data.preflight, 'preflight'),
     changes,
     hosts: inventory ? inventory.hosts : hostGroups(data.hosts),
     ...(data.rollout !== undefined ? { rollout: rolloutOf(data.rollout) } : {}),
@@ -98,7 +116,7 @@ function toRunbook(src: YamlSource, file: string, data: Raw, inventory: Inventor
     troubleshooting: (data.troubleshooting as Runbook['troubleshooting'] | undefined) ?? [],
     expected: (data.expected as Runbook['expected'] | undefined) ?? [],
     verdict: data.verdict as string | undefined,
-    pos: posAt(src, 0),
+    pos: lazyPos(src, '', fileStart),
   };
 }
 
@@ -128,10 +146,11 @@ export interface Inventory {
 export async function checkRunbook(src: YamlSource, file: string, declared: Set<string>, inventory?: Inventory | null): Promise<{ runbook?: Runbook; diagnostics: Diagnostic[] }> {
   const data = src.data;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) return { diagnostics: [notARunbook(src)] };
-  const validate = await runbookValidator();
   const diagnostics: Diagnostic[] = [];
   const invalid: string[] = [];
-  if (!validate(data)) {
+  const valid = (await runbookCheck())(data);
+  const validate = valid ? undefined : await runbookValidator();
+  if (validate && !validate(data)) {
     const errors = validate.errors ?? [];
     // Only an invalid runbook pays for loading the error explainer.
     const { schemaDiagnostics } = await import('./schema-errors.js');

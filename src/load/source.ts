@@ -1,15 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node, type Pair } from 'yaml';
 import type { Diagnostic, SourcePos } from '../model/diagnostic.js';
+import { fastYaml } from './fast-yaml.js';
 import { isMergeKey, openerOf, structureDiagnostics } from './yaml-structure.js';
 
 export const MAX_RUNBOOK_BYTES = 10 * 1024 * 1024;
 const LARGE_FILE_BYTES = 512 * 1024;
 
 /**
- * The YAML parser's token tree is ~100x the file's size and garbage once the document is
- * built; for large runbooks, collect it now rather than let the heap grow past it (peak RSS
- * of a 10,000-change plan: 324 MB without, 262 MB with).
+ * A parser's intermediate structures are many times the file's size and garbage once the data
+ * is built (yaml's token tree ~100x; js-yaml's event list for the fast parse ~20x): for large
+ * runbooks, collect them now, so the rest of the run reuses that memory instead of growing the
+ * heap past it (peak RSS of a 10,000-change plan: 215 MB without, 173 MB with, after the fast
+ * parse; 324 MB without, 262 MB with, after yaml's).
  */
 async function collectGarbage(): Promise<void> {
   const [{ setFlagsFromString }, { runInNewContext }] = await Promise.all([import('node:v8'), import('node:vm')]);
@@ -23,10 +26,22 @@ export interface YamlSource {
   /** The path as the operator gave it: what messages show. */
   file: string;
   text: string;
-  doc: Document.Parsed;
-  lines: LineCounter;
+  /** yaml's document, with positions; after the fast parse, parsed on first use (a diagnostic needs it). */
+  readonly doc: Document.Parsed;
+  readonly lines: LineCounter;
   /** The document as plain data (aliases expanded, bounded). */
   data: unknown;
+  /** Set when the data came from the fast parse: where its aliases stand (see `fastYaml`). */
+  aliasPaths?: (string | number)[][];
+  /** After the fast parse: the file's document and lines without its data, what lazy positions hold on to. */
+  located?: Located;
+}
+
+/** What positions are looked up in. */
+export interface Located {
+  file: string;
+  readonly doc: Document.Parsed;
+  readonly lines: LineCounter;
 }
 
 export function posAt(src: { file: string; lines: LineCounter }, offset: number): SourcePos {
@@ -34,11 +49,41 @@ export function posAt(src: { file: string; lines: LineCounter }, offset: number)
   return { file: src.file, line, col };
 }
 
+const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: false, strict: true, merge: true, logLevel: 'error' } as const;
+
+/** A source whose document and line table are made on first use, for data from the fast parse. */
+function lazySource(file: string, text: string, data: unknown, aliasPaths: (string | number)[][]): YamlSource {
+  let doc: Document.Parsed | undefined;
+  let lines: LineCounter | undefined;
+  const located: Located = {
+    file,
+    get doc() {
+      return (doc ??= parseDocument(text, PARSE_OPTIONS));
+    },
+    get lines() {
+      return (lines ??= lineStarts(text));
+    },
+  };
+  return {
+    file,
+    text,
+    data,
+    aliasPaths,
+    located,
+    get doc() {
+      return located.doc;
+    },
+    get lines() {
+      return located.lines;
+    },
+  };
+}
+
 export interface ReadYaml {
   /** The parsed file; absent when it could not be read or parsed into data. */
   source?: YamlSource;
-  /** The document even when it has errors (secrets' names are read from it to redact code frames). */
-  doc?: Document.Parsed;
+  /** The document even when it has errors (secrets' names are read from it to redact code frames); from the fast parse, made when read. */
+  readonly doc?: Document.Parsed;
   diagnostics: Diagnostic[];
   text?: string;
 }
@@ -47,8 +92,12 @@ export interface ReadYaml {
  * Reads and parses a YAML file; problems come back as diagnostics, never as a thrown error.
  * Duplicate keys are reported and the data is still built, so the other problems of the file
  * are reported in the same pass. YAML merge keys (`<<: *anchor`) are expanded.
+ *
+ * With `fast`, a file the fast parse reads exactly as yaml does (see `fastYaml`) is read by it
+ * alone: its source's document is parsed only if something asks for a position. Any file it
+ * declines, or cannot read, is parsed by yaml as before, and so reported as before.
  */
-export async function readYaml(file: string, what = 'runbook'): Promise<ReadYaml> {
+export async function readYaml(file: string, what = 'runbook', options: { fast?: boolean } = {}): Promise<ReadYaml> {
   if (file === '') return { diagnostics: [{ code: 'read', message: `cannot read ${what}: the file name is empty` }] };
   let bytes: Buffer;
   try {
@@ -73,12 +122,25 @@ export async function readYaml(file: string, what = 'runbook'): Promise<ReadYaml
     return { diagnostics: [{ code: 'encoding', message: `${what} is not valid UTF-8 (byte 0x${bytes[bad]?.toString(16)} at offset ${bad})`, pos: at(line, col) }], text: bytes.toString('utf8') };
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const fast = options.fast ? fastYaml(text) : undefined;
+  if (fast) {
+    const source = lazySource(file, text, fast.data, fast.aliasPaths);
+    if (bytes.length > LARGE_FILE_BYTES) await collectGarbage();
+    return {
+      source,
+      get doc() {
+        return source.doc;
+      },
+      diagnostics: [],
+      text,
+    };
+  }
   const lines = lineStarts(text);
   let doc: Document.Parsed;
   try {
     // logLevel 'error': the parser's warnings (e.g. a list used as a key) would otherwise be
     // printed by Node; structureDiagnostics reports them with a position instead.
-    doc = parseDocument(text, { prettyErrors: false, uniqueKeys: false, strict: true, merge: true, logLevel: 'error' });
+    doc = parseDocument(text, PARSE_OPTIONS);
   } catch (error) {
     const message = error instanceof RangeError ? 'the document nests too deeply to read' : `cannot parse: ${(error as Error).message}`;
     return { diagnostics: [{ code: 'yaml-syntax', message, pos: at(1, 1) }], text };

@@ -6,7 +6,7 @@ import type { ParamProblem } from '../steps/contract.js';
 import { stepType } from '../steps/registry.js';
 import { stepTypeOf } from './change-rules.js';
 import { where } from './schema-messages.js';
-import { aliasTarget, nodeAt, nodeBelow, nodeOffset, posAt, type YamlSource } from './source.js';
+import { aliasTarget, nodeAt, nodeBelow, nodeOffset, posAt, type Located, type YamlSource } from './source.js';
 
 type Raw = Record<string, unknown>;
 type Path = (string | number)[];
@@ -17,17 +17,27 @@ function valueAt(value: unknown, path: Path): unknown {
   return path.reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), value);
 }
 
-/** Every step of the runbook with its path: preflight, and each change's apply, verify, rollback and rehearse. */
-function stepsOf(data: Raw): { path: Path; raw: Raw }[] {
-  const out: { path: Path; raw: Raw }[] = [];
-  const add = (list: unknown, path: Path) => {
-    if (Array.isArray(list)) list.forEach((s, i) => s !== null && typeof s === 'object' && !Array.isArray(s) && out.push({ path: [...path, i], raw: s as Raw }));
+interface StepAt {
+  raw: Raw;
+  /** The change's index, or -1 for preflight. */
+  change: number;
+  phase: string;
+  index: number;
+}
+
+const pathOf = (step: StepAt): Path => (step.change === -1 ? ['preflight', step.index] : ['changes', step.change, step.phase, step.index]);
+
+/** Every step of the runbook with where it is: preflight, and each change's apply, verify, rollback and rehearse. */
+function stepsOf(data: Raw): StepAt[] {
+  const out: StepAt[] = [];
+  const add = (list: unknown, change: number, phase: string) => {
+    if (Array.isArray(list)) list.forEach((s, index) => s !== null && typeof s === 'object' && !Array.isArray(s) && out.push({ raw: s as Raw, change, phase, index }));
   };
-  add(data.preflight, ['preflight']);
+  add(data.preflight, -1, 'preflight');
   if (Array.isArray(data.changes)) {
     data.changes.forEach((c, i) => {
       if (c === null || typeof c !== 'object') return;
-      for (const phase of ['apply', 'verify', 'rollback', 'rehearse']) add((c as Raw)[phase], ['changes', i, phase]);
+      for (const phase of ['apply', 'verify', 'rollback', 'rehearse']) add((c as Raw)[phase], i, phase);
     });
   }
   return out;
@@ -63,21 +73,25 @@ export async function stepCheckDiagnostics(src: YamlSource, data: Raw, invalid: 
     const limit = ms === undefined ? undefined : durationLimitProblem(ms);
     if (limit) report(['watch', key], limit);
   }
-  for (const { path, raw } of stepsOf(data)) {
-    const pointer = `/${path.join('/')}`;
-    if (invalid.some((p) => p === pointer || p.startsWith(`${pointer}/`))) continue;
-    for (const p of commonDurationProblems(raw)) report([...path, ...p.path], p.message);
+  for (const step of stepsOf(data)) {
+    const { raw } = step;
+    // The path is made only for a step the schema rejected somewhere, or one with a problem.
+    if (invalid.length > 0) {
+      const pointer = `/${pathOf(step).join('/')}`;
+      if (invalid.some((p) => p === pointer || p.startsWith(`${pointer}/`))) continue;
+    }
+    for (const p of commonDurationProblems(raw)) report([...pathOf(step), ...p.path], p.message);
     const type = stepTypeOf(raw);
     const def = type ? stepType(type) : undefined;
     if (!def?.check) continue;
     const params = raw[type!];
-    for (const p of await def.check(params)) if (!templated(valueAt(params, p.path))) report([...path, type!, ...p.path], p.message);
+    for (const p of await def.check(params)) if (!templated(valueAt(params, p.path))) report([...pathOf(step), type!, ...p.path], p.message);
   }
   return diagnostics;
 }
 
 /** Positions of the templated strings under a step's type key, for `checkResolvedStep`. */
-export function templatePositions(src: YamlSource, stepNode: Node | undefined, type: string, params: unknown): Record<string, SourcePos> | undefined {
+export function templatePositions(src: Located, stepNode: Node | undefined, type: string, params: unknown): Record<string, SourcePos> | undefined {
   if (!hasTemplate(params)) return undefined;
   const out: Record<string, SourcePos> = {};
   const walk = (node: unknown, path: string[], depth: number) => {
@@ -92,7 +106,7 @@ export function templatePositions(src: YamlSource, stepNode: Node | undefined, t
 }
 
 /** Whether a `{{` appears in any string of the value (most steps have none: their positions need no walk). */
-function hasTemplate(value: unknown, depth = 0): boolean {
+export function hasTemplate(value: unknown, depth = 0): boolean {
   if (typeof value === 'string') return value.includes('{{');
   if (value === null || typeof value !== 'object' || depth > 50) return false;
   return (Array.isArray(value) ? value : Object.values(value)).some((v) => hasTemplate(v, depth + 1));
@@ -101,11 +115,11 @@ function hasTemplate(value: unknown, depth = 0): boolean {
 /** The step type's checks on a step whose templates are now filled: problems at templated values only (the others were reported at load). */
 export async function checkResolvedStep(spec: StepSpec, filled: unknown): Promise<Diagnostic[]> {
   const check = stepType(spec.type)?.check;
-  if (!check || !spec.templatePos) return [];
-  const problems = await check(filled);
-  return problems
-    .filter((p) => templated(valueAt(spec.params, p.path)))
-    .map((p) => ({
+  if (!check || !hasTemplate(spec.params)) return [];
+  const problems = (await check(filled)).filter((p) => templated(valueAt(spec.params, p.path)));
+  // Read only now: the positions of templated values may cost a parse of the file for positions.
+  if (problems.length === 0 || !spec.templatePos) return [];
+  return problems.map((p) => ({
       code: 'invalid-param',
       message: `${[spec.type, ...p.path].join('.')} ${p.message} (with its templates filled)`,
       pos: spec.templatePos?.[p.path.join('/')] ?? spec.pos,

@@ -5,6 +5,8 @@ import { stepType, stepTypeNames } from '../steps/registry.js';
 import { fieldProblems } from '../template/fill.js';
 import { parseTemplate } from '../template/template.js';
 import { posAt, type YamlSource } from './source.js';
+import { stepTypeOf } from './change-rules.js';
+import { hasTemplate } from './step-checks.js';
 import { eachNode } from './yaml-structure.js';
 
 /** Offsets of every "{{" in `text` (overlapping runs counted one by one). */
@@ -150,6 +152,8 @@ function placedScalars(src: YamlSource): Map<Scalar, TemplateField> {
  * passed safely. `known` holds the top-level variable names.
  */
 export function templateDiagnostics(src: YamlSource, known: Set<string>): Diagnostic[] {
+  // After the fast parse, the walk below (and the document it walks) is needed only for a problem.
+  if (src.aliasPaths && !(mayHoldTemplates(src.text) && dataMayHaveTemplateProblems(src.data, src.aliasPaths, known))) return [];
   const diagnostics: Diagnostic[] = [];
   const placed = placedScalars(src);
   const onHosts = src.text.includes('host') ? hostScalars(src) : new Set<Scalar>();
@@ -162,4 +166,75 @@ export function templateDiagnostics(src: YamlSource, known: Set<string>): Diagno
     },
   });
   return diagnostics;
+}
+
+/** A value holds "{{" only if its source does, or a backslash escape or line join in a double-quoted string makes one. */
+const mayHoldTemplates = (text: string) => text.includes('{{') || text.includes('\\');
+
+const isMapData = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * Whether `templateDiagnostics` could find a problem, answered from the data: each string (key or
+ * value) is checked wherever it is reached — through aliases too — and, where the document walk
+ * could take it as a host step's or as a command, SQL or URL, as such. The answer may be yes
+ * where the walk finds nothing (then the walk decides), never no where it finds something: on
+ * a path without aliases the data and the walk see the same strings in the same places, and
+ * the one place decided beside the path, a change's `on:`, counts both ways when an alias
+ * stands in it (the walk takes an alias there for hosts).
+ */
+export function dataMayHaveTemplateProblems(data: unknown, aliasPaths: (string | number)[][], known: Set<string>): boolean {
+  // The same text in the same place has the same problems: aliased steps, and a placed value seen again with its step, are read once.
+  const seen = new Map<string, boolean>();
+  const problemAt = (text: string, place: HostPlace, field?: TemplateField) => {
+    const key = `${place} ${field ?? ''} ${text}`;
+    let found = seen.get(key);
+    if (found === undefined) seen.set(key, (found = templateProblems(text, known, () => undefined, field, place).length > 0));
+    return found;
+  };
+  const problem = (text: string, places: HostPlace[], field?: TemplateField) => text.includes('{{') && places.some((place) => problemAt(text, place, field));
+  const visit = (value: unknown, places: HostPlace[], depth = 0): boolean => {
+    if (typeof value === 'string') return problem(value, places);
+    if (value === null || typeof value !== 'object') return false;
+    if (depth > 200) return true;
+    if (Array.isArray(value)) return value.some((item) => visit(item, places, depth + 1));
+    return Object.entries(value).some(([key, item]) => problem(key, places) || visit(item, places, depth + 1));
+  };
+  const steps = (list: unknown, places: HostPlace[]): boolean => {
+    if (!Array.isArray(list)) return visit(list, places);
+    return list.some((step) => {
+      if (!isMapData(step)) return visit(step, places);
+      const type = stepTypeOf(step);
+      const fields = type && hasTemplate(step[type]) ? stepType(type)?.templateFields : undefined;
+      const placed = Object.entries(fields ?? {}).some(([path, field]) => {
+        let value: unknown = step[type!];
+        for (const key of path === '' ? [] : path.split('.')) value = isMapData(value) ? value[key] : undefined;
+        return typeof value === 'string' && problem(value, places, field);
+      });
+      return placed || visit(step, places);
+    });
+  };
+  const aliasIn = (prefix: (string | number)[]) => aliasPaths.some((path) => prefix.every((segment, i) => path[i] === segment));
+  const changePlaces = (change: Record<string, unknown>, index: number): HostPlace[] => {
+    if (aliasPaths.length > 0 && aliasIn(['changes', index, 'on'])) return ['host-step', 'elsewhere'];
+    const on = change.on;
+    const local = on === undefined || on === 'local' || (Array.isArray(on) && on.every((g) => g === 'local'));
+    return [local ? 'elsewhere' : 'host-step'];
+  };
+  if (!isMapData(data)) return visit(data, ['elsewhere']);
+  return Object.entries(data).some(([key, value]) => {
+    if (problem(key, ['elsewhere'])) return true;
+    if (key === 'hosts') return false;
+    if (key.startsWith('x-')) return visit(value, ['host-step']);
+    if (key === 'preflight') return steps(value, ['elsewhere']);
+    if (key !== 'changes' || !Array.isArray(value)) return visit(value, ['elsewhere']);
+    return value.some((change, i) => {
+      if (!isMapData(change)) return visit(change, ['elsewhere']);
+      const places = changePlaces(change, i);
+      return Object.entries(change).some(([k, v]) => {
+        if (problem(k, ['elsewhere'])) return true;
+        if (k === 'apply' || k === 'verify' || k === 'rollback') return steps(v, places);
+        return k === 'rehearse' ? steps(v, ['elsewhere']) : visit(v, ['elsewhere']);
+      });
+    });
+  });
 }

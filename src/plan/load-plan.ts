@@ -3,11 +3,12 @@ import { resolve as resolvePath } from 'node:path';
 import { isMap, isScalar } from 'yaml';
 import { readInventory } from '../load/inventory.js';
 import { checkRunbook, type Inventory } from '../load/load.js';
-import { nodeAt, nodeOffset, posAt, readYaml, type YamlSource } from '../load/source.js';
+import { lazyPos, plainPos, type Locate } from '../load/lazy-pos.js';
+import { nodeAt, nodeOffset, posAt, readYaml, type ReadYaml, type YamlSource } from '../load/source.js';
 import { checkVarFlags, effectiveVars, externalTemplateProblems, parseVarFlag, readVarsFiles, undeclaredWarnings, varCycleDiagnostics, type VarDef } from '../load/vars.js';
 import { RunbookInvalidError, UsageError, type Concealed, type Diagnostic } from '../model/diagnostic.js';
 import type { Plan } from '../model/plan.js';
-import { concealKeys, concealValues, secretNamesIn } from '../secrets/concealed.js';
+import { concealKeys, concealValues, secretNamesIn, secretNamesInData } from '../secrets/concealed.js';
 import { resolvePlan } from './resolve.js';
 
 export interface LoadPlanOptions {
@@ -32,6 +33,8 @@ export interface LoadPlanOptions {
   limit?: string;
   /** `--ssh-config FILE`: must exist; kept (absolute) in `plan.fleet.sshConfig`. */
   sshConfig?: string;
+  /** false: read the runbook with yaml's full parse only, never the fast parse (differential tests hold both to the same result). */
+  fastParse?: boolean;
 }
 
 /** `--ssh-config FILE` as an absolute path; a usage error when it is not a readable file. */
@@ -52,14 +55,22 @@ function sshConfigPath(file: string | undefined): string | undefined {
 /** Values shorter than this cannot be hidden from output without masking unrelated text. */
 const MIN_SECRET_LENGTH = 3;
 
+function varPair(src: Pick<YamlSource, 'doc'>, name: string) {
+  const map = nodeAt(src.doc, ['vars']).node;
+  return isMap(map) ? map.items.find((p) => isScalar(p.key) && String(p.key.value) === name) : undefined;
+}
+
+const varNameStart: Locate = (src, name) => nodeOffset(varPair(src, name)) ?? 0;
+
 /** The variables declared under the runbook's `vars:`, with where each name is written. */
 function runbookVarDefs(src: YamlSource): VarDef[] {
   const data = src.data as Record<string, unknown> | null;
   const vars = data !== null && typeof data === 'object' ? data.vars : undefined;
   if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) return [];
-  const map = nodeAt(src.doc, ['vars']).node;
   return Object.entries(vars as Record<string, unknown>).map(([name, value]) => {
-    const pair = isMap(map) ? map.items.find((p) => isScalar(p.key) && String(p.key.value) === name) : undefined;
+    // After the fast parse every name has its pair (its keys are plain text), found when the position is read.
+    if (src.aliasPaths) return { name, value, origin: 'runbook', pos: lazyPos(src, name, varNameStart) };
+    const pair = varPair(src, name);
     return { name, value, origin: 'runbook', pos: pair ? posAt(src, nodeOffset(pair) ?? 0) : undefined };
   });
 }
@@ -81,18 +92,27 @@ export async function loadPlan(file: string, options: LoadPlanOptions = {}): Pro
   const concealed: Concealed = { values: [], spans: new Map() };
   const varsFiles = options.varsFiles ?? [];
   const inventoryFiles = options.inventory !== undefined ? [options.inventory] : [];
-  const invalid = (diagnostics: Diagnostic[]) => new RunbookInvalidError(sorted(diagnostics, [file, ...inventoryFiles, ...varsFiles]), sources, concealed);
+  /** The files whose secret keys' values code frames hide: their spans are looked up only for an error (they need the documents). */
+  const concealFrom: { file: string; read: ReadYaml }[] = [];
+  let secrets: string[] = [];
+  const invalid = (diagnostics: Diagnostic[]) => {
+    for (const { file, read } of concealFrom) concealKeys(concealed, file, read.doc, secrets);
+    // Positions of steps, changes and vars are looked up when read: a diagnostic holds plain ones.
+    const plain = diagnostics.map((d) => (d.pos ? { ...d, pos: plainPos(d.pos) } : d));
+    return new RunbookInvalidError(sorted(plain, [file, ...inventoryFiles, ...varsFiles]), sources, concealed);
+  };
   const sshConfig = sshConfigPath(options.sshConfig);
   const long = (value: unknown) => typeof value === 'string' && value.length >= MIN_SECRET_LENGTH;
 
   const flags = (options.vars ?? []).map(parseVarFlag);
-  const read = await readYaml(file);
+  const read = await readYaml(file, 'runbook', { fast: options.fastParse ?? true });
   if (read.text !== undefined) sources.set(file, read.text);
-  const secrets = secretNamesIn(read.doc);
-  concealKeys(concealed, file, read.doc, secrets);
+  const aliasPaths = read.source?.aliasPaths;
+  secrets = aliasPaths && !aliasPaths.some((path) => path[0] === 'secrets') ? secretNamesInData(read.source!.data) : secretNamesIn(read.doc);
+  concealFrom.push({ file, read });
   concealValues(concealed, [...flags.filter(([name]) => secrets.includes(name)).map(([, value]) => value), ...secrets.map((name) => env[name])].filter(long));
   const fromFiles = await readVarsFiles(varsFiles, sources);
-  for (const f of fromFiles.files) concealKeys(concealed, f.file, f.read.doc, secrets);
+  concealFrom.push(...fromFiles.files);
   const inventoryRead = options.inventory !== undefined ? await readInventory(options.inventory) : undefined;
   if (inventoryRead?.text !== undefined) sources.set(options.inventory!, inventoryRead.text);
   const inventoryDiagnostics = inventoryRead?.diagnostics ?? [];

@@ -10,6 +10,12 @@ export function secretNamesIn(doc: Document.Parsed | undefined): string[] {
   return isSeq(list) ? list.items.filter(isScalar).map((s) => String(s.value)) : [];
 }
 
+/** The same names, from a runbook's data: for data from the fast parse with no alias under `secrets:` (an alias there is no scalar to the document). */
+export function secretNamesInData(data: unknown): string[] {
+  const list = data !== null && typeof data === 'object' && !Array.isArray(data) ? (data as Record<string, unknown>).secrets : undefined;
+  return Array.isArray(list) ? list.filter((s) => s === null || typeof s !== 'object').map(String) : [];
+}
+
 /** Records, for code frames, the source spans of the values of every key named in `secrets` anywhere in a file. */
 export function concealKeys(concealed: Concealed, file: string, doc: Document.Parsed | undefined, names: string[]): void {
   if (!doc || names.length === 0) return;

@@ -199,6 +199,8 @@ function isUrlBase(value: string, protocols: string[]): boolean {
 
 /** Fills the templates of one string param, for the place `field` says it goes (plain text when undefined). */
 export function fillField(text: string, field: TemplateField | undefined, ctx: FillContext): Filled {
+  // Text without a template goes in as it is, whatever the field (what the scans below would make of it).
+  if (!text.includes('{{')) return { exec: text, shown: text };
   const { parts } = parseTemplate(text);
   const values = new Map<TemplateRef, { value: string; missing: boolean }>();
   for (const p of parts) {

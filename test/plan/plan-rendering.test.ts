@@ -166,3 +166,16 @@ describe('plan exit codes', () => {
     expect(md.stdout).toMatch(/\*\*Preflight against the live system\*\* \(`plan --check`, run just now\):\n\n- ✅ bash installed[^\n]*\n- ❌ A tool that is missing — [^\n]*no-such-tool-here/);
   });
 });
+
+describe('plan --format json written one change at a time', () => {
+  it('is the text of one JSON.stringify of the whole document, for a plan with and without hosts, secrets redacted', async () => {
+    const { planJson } = await import('../../src/render/plan/plan-json.js');
+    for (const file of [phase1, join(repoRoot, 'test', 'fixtures', 'fleet', 'web.yaml'), fixture('cyrillic.yaml')]) {
+      const plan = await loadPlan(file, { env: { PATH: process.env.PATH, POSTGRES_PASSWORD: 'pw-secret-value' } });
+      const redact = createRedactor(['pw-secret-value', ...plan.secretValues]);
+      const text = planJson(plan, redact);
+      expect(text, file).toBe(JSON.stringify(JSON.parse(text), null, 2) + '\n');
+      expect((JSON.parse(text) as { changes: unknown[] }).changes).toHaveLength(plan.changes.length);
+    }
+  });
+});

@@ -58,8 +58,16 @@ export async function run(file: string | undefined, options: PlanOptions): Promi
       const live = options.check ? await liveChecks(plan) : undefined;
       if (live) checked = live.every((r) => r.ok);
       if (options.format === 'json') {
-        const { planJson } = await import('../../render/plan/plan-json.js');
-        process.stdout.write(planJson(plan, redact, live, rehearsals));
+        const { planJsonPieces } = await import('../../render/plan/plan-json.js');
+        // Written ~1 MB at a time: a large plan's document and text are never all in memory.
+        let text = '';
+        for (const piece of planJsonPieces(plan, redact, live, rehearsals)) {
+          text += piece;
+          if (text.length < 1 << 20) continue;
+          process.stdout.write(text);
+          text = '';
+        }
+        process.stdout.write(text);
       } else {
         const { renderPlanMarkdown } = await import('../../render/plan/plan-markdown.js');
         process.stdout.write(renderPlanMarkdown(plan, redact, live, rehearsals));
