@@ -26,5 +26,16 @@ if (process.env.RUNBOOK_CODE_CACHE === 'write') process.once('exit', () => write
 const module_ = { exports: {} };
 script.runInThisContext()(module_.exports, createRequire(file), module_, file, dirname(file));
 // Exit explicitly: a step the engine stopped waiting for (see step-runner) must not keep the
-// process alive after the run is over and journaled.
-module_.exports.main(process.argv.slice(2)).then((code) => process.exit(code));
+// process alive after the run is over and journaled. But only once stdout and stderr have
+// handed every byte to the system: into a pipe (`| jq`) writes are asynchronous, and exiting
+// at once cut what the reader had not taken yet (the first 64 KB arrived). A reader that
+// left early (`| head`) is no error of ours, and must not stop an apply between two steps:
+// what it was shown is lost, the run goes on to its end and its journal.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+module_.exports.main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+  let open = 2;
+  const flushed = () => --open === 0 && process.exit(code);
+  process.stdout.write('', flushed);
+  process.stderr.write('', flushed);
+});
