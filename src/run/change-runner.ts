@@ -43,7 +43,7 @@ export class ChangeRunner {
       env,
       recorded: this.ctx.recorded,
       output: (chunk) => void emitter.emit({ type: 'step.output', ...lane.current, chunk }),
-      spawned: (pid, _phase, _step, startTime) => emitter.emit({ type: 'step.process', ...lane.current, pid, ...holderIdentity(pid, startTime) }, true),
+      spawned: (pid) => void emitter.emit({ type: 'step.process', ...lane.current, pid, ...holderIdentity(pid) }, true),
     };
     return lane;
   }

@@ -87,7 +87,7 @@ export async function rollbackChanges(
         failure = { message: abortReason(signals.kill.aborted ? signals.kill : signals.stop) };
       } else {
         try {
-          const spawned = (pid: number, _phase: unknown, _step: unknown, startTime?: string) => emitter.emit({ type: 'step.process', ...ref, pid, ...holderIdentity(pid, startTime) }, true);
+          const spawned = (pid: number) => void emitter.emit({ type: 'step.process', ...ref, pid, ...holderIdentity(pid) }, true);
           await runWithRetries(step, phase, { ...base, output: (chunk) => void emitter.emit({ type: 'step.output', ...ref, chunk }), spawned }, signals.kill, {
             started: (attempt) => emitter.emit({ type: 'step.started', ...ref, attempt }),
             finished: (attempt, r) =>

@@ -24,8 +24,8 @@ export interface StepEnvironment {
   output: (chunk: string) => void;
   /** `runbook rollback --force`. */
   force?: boolean;
-  /** Told the pid of every process a step starts (journaled for orphan clean-up); a command may wait for the promise before it runs. */
-  spawned?: (pid: number, phase: Phase, step: ResolvedStep, startTime?: string) => void | Promise<void>;
+  /** Told the pid of every process a step starts (journaled for orphan clean-up). */
+  spawned?: (pid: number, phase: Phase, step: ResolvedStep) => void;
 }
 
 /** The target as one step sees it: every process it starts is reported to `spawned`. */
@@ -37,9 +37,9 @@ function reportingTarget(base: StepEnvironment, phase: Phase, step: ResolvedStep
     exec: (req: Parameters<Target['exec']>[0]) =>
       base.target.exec({
         ...req,
-        onSpawn: async (pid, startTime) => {
-          await req.onSpawn?.(pid, startTime);
-          await spawned(pid, phase, step, startTime);
+        onSpawn: (pid) => {
+          req.onSpawn?.(pid);
+          spawned(pid, phase, step);
         },
       }),
   });

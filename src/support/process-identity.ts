@@ -20,15 +20,8 @@ function isZombie(pid: number): boolean {
   }
 }
 
-let thisBoot: { id: string | undefined } | undefined;
-
-/** This machine's boot id (Linux); undefined where there is none. Read once: it does not change while we run. */
+/** This machine's boot id (Linux); undefined where there is none. */
 export function bootId(): string | undefined {
-  thisBoot ??= { id: readBootId() };
-  return thisBoot.id;
-}
-
-function readBootId(): string | undefined {
   try {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
   } catch {
@@ -47,9 +40,10 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
-/** What a lock record says about its own process, for the record: boot and start time (read unless given). */
-export function holderIdentity(pid: number, startTime = processStartTime(pid)): { boot?: string; startTime?: string } {
+/** What a lock record says about its own process, for the record: boot and start time. */
+export function holderIdentity(pid: number): { boot?: string; startTime?: string } {
   const boot = bootId();
+  const startTime = processStartTime(pid);
   return { ...(boot ? { boot } : {}), ...(startTime ? { startTime } : {}) };
 }
 

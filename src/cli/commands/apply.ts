@@ -14,7 +14,6 @@ import { renderReport } from '../../render/report.js';
 import { previewChanges } from '../../run/dry-run.js';
 import { runPreflightOnly } from '../../run/preflight.js';
 import { createRedactor } from '../../secrets/redact.js';
-import { prestartForkServer } from '../../steps/kit/fork-server.js';
 import type { StateStore } from '../../state/contract.js';
 import { deadHolder, describeHolder } from '../../state/file/lock-file.js';
 import { confirm, interactive } from '../kit/confirm.js';
@@ -180,7 +179,6 @@ async function renderers(plan: Plan, options: ApplyOptions, total: number): Prom
 
 export async function run(planOrRunbook: string | undefined, given: ApplyOptions): Promise<number> {
   let options = given;
-  if (!given.dryRun) prestartForkServer();
   try {
     // A saved plan (plan --out) names its runbook and vars files: checked before anything else, then applied as that runbook.
     const saved = readSavedPlan(planOrRunbook!);

@@ -3,7 +3,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { removeFileDurably, writeFileAtomic } from '../../support/atomic-write.js';
 import { StepFailedError } from '../contract.js';
 import { placeSymlink, readEntry } from './file-snapshot.js';
-import { runLocally } from './fork-server.js';
+import { runProcess } from './process.js';
 import { readRegularFile } from './read-regular-file.js';
 import type { Owner, PathInfo, Target } from './target.js';
 
@@ -28,7 +28,7 @@ export function localTarget(runbookDir: string): Target {
     remote: false,
     workdir: async () => runbookDir,
     resolve: (dir, path) => resolve(dir, path),
-    exec: runLocally,
+    exec: runProcess,
     readFile: readRegularFile,
     readEntry,
     async info(path, follow): Promise<PathInfo | undefined> {

@@ -33,7 +33,7 @@ export function runProcess(req: ProcessRequest): Promise<ProcessResult> {
       stdio: [req.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     const stopWatching = killGroupOnAbort(req.signal, () => child.pid);
-    if (child.pid !== undefined) void req.onSpawn?.(child.pid);
+    if (child.pid !== undefined) req.onSpawn?.(child.pid);
     child.stdout!.on('data', (data: Buffer) => output.push('out', data));
     child.stderr!.on('data', (data: Buffer) => output.push('err', data));
     if (req.input !== undefined) {

@@ -17,10 +17,8 @@ export interface ProcessRequest {
   /**
    * Called once the local child has started, with its pid (the command here; the ssh client
    * for a host), so a journal can record it and a later rollback can kill an orphan of a killed run.
-   * Here a command started by the fork server waits for the returned promise before it runs;
-   * `startTime` is the process's start time (/proc/PID/stat) when the starter knows it.
    */
-  onSpawn?: (pid: number, startTime?: string) => unknown;
+  onSpawn?: (pid: number) => void;
 }
 
 export interface ProcessResult {
