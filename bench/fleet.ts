@@ -16,14 +16,14 @@
  *   npm run bench:fleet            # BENCH_FLEET_RUNS=N rounds per comparison (default 5)
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectHost } from '../src/run/remote/ssh-target.js';
 import { startSshHosts, type SshHosts } from '../tools/ssh-hosts.js';
 import { fleetAnsibleCfg, fleetAnsibleInventory, fleetAnsiblePlaybook, fleetRunbook } from './generate.js';
-import { median } from './measure.js';
+import { machine, median, reportResults, type Row } from './measure.js';
 import { benchSshExec, rawSsh } from './ssh-exec.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,15 +31,6 @@ const cli = join(root, 'bin', 'runbook.js');
 /** Hosts on 127.0.0.204–219: clear of the test suites' addresses (and of 240–252). */
 const FIRST_OCTET = 204;
 const STEPS = 20;
-
-interface Row {
-  figure: string;
-  engine: string;
-  baseline: string;
-  ratio: string;
-  target: string;
-  runs: number;
-}
 
 interface JournalEvent {
   type: string;
@@ -349,16 +340,5 @@ export async function benchFleet(rounds: number): Promise<{ rows: Row[]; json: R
 if (import.meta.url === `file://${process.argv[1]}`) {
   const rounds = Number(process.env.BENCH_FLEET_RUNS ?? 5);
   const { rows, json } = await benchFleet(rounds);
-  const machine = `${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`;
-  const table = [
-    `Machine: ${machine}; load average ${json.loadBefore as string} before, ${json.loadAfter as string} after; medians of interleaved rounds (last column).`,
-    '',
-    '| Figure | runbook | Baseline | Ratio | Target | Runs |',
-    '|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.figure} | ${r.engine} | ${r.baseline} | ${r.ratio} | ${r.target} | ${r.runs} |`),
-  ].join('\n');
-  process.stdout.write(table + '\n');
-  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-  writeFileSync(join(root, 'bench', 'results', 'fleet.json'), JSON.stringify({ machine, date: new Date().toISOString(), ...json, table: rows }, null, 2) + '\n');
-  writeFileSync(join(root, 'bench', 'results', 'fleet.md'), table + '\n');
+  reportResults('fleet', `Machine: ${machine()}; load average ${json.loadBefore as string} before, ${json.loadAfter as string} after; medians of interleaved rounds (last column).`, rows, { machine: machine(), date: new Date().toISOString(), ...json });
 }

@@ -1,7 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpus, tmpdir, totalmem } from 'node:os';
 
 export interface Timing {
   name: string;
@@ -62,4 +63,38 @@ export function timeAndRss(command: string[]): { ms: number; rssMb: number; exit
 export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
+}
+
+/** The machine a table was measured on: CPU model and count, memory, Node. */
+export function machine(): string {
+  return `${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`;
+}
+
+/** One figure of a bench table. */
+export interface Row {
+  figure: string;
+  engine: string;
+  baseline: string;
+  ratio: string;
+  target: string;
+  runs: number;
+}
+
+/**
+ * Prints the rows as a markdown table under `machineLine`, and writes the same table and the
+ * figures to bench/results/<name>.md and <name>.json.
+ */
+export function reportResults(name: string, machineLine: string, rows: Row[], json: Record<string, unknown>): void {
+  const table = [
+    machineLine,
+    '',
+    '| Figure | runbook | Baseline | Ratio | Target | Runs |',
+    '|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.figure} | ${r.engine} | ${r.baseline} | ${r.ratio} | ${r.target} | ${r.runs} |`),
+  ].join('\n');
+  process.stdout.write(table + '\n');
+  const results = join(resolve(dirname(fileURLToPath(import.meta.url))), 'results');
+  mkdirSync(results, { recursive: true });
+  writeFileSync(join(results, `${name}.json`), JSON.stringify({ ...json, table: rows }, null, 2) + '\n');
+  writeFileSync(join(results, `${name}.md`), table + '\n');
 }

@@ -3,24 +3,21 @@
  * Prints a markdown table and writes the same figures to bench/results/latest.json.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ansiblePlaybook, bashScript, changesRunbook, failingRunbook, stepsRunbook } from './generate.js';
 import { benchFleetRollout } from './fleet-rollout.js';
-import { compare, hasHyperfine, median, timeAndRss } from './measure.js';
+import { compare, hasHyperfine, machine, median, reportResults, timeAndRss, type Row } from './measure.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'bin', 'runbook.js');
 const work = mkdtempSync(join(tmpdir(), 'runbook-bench-'));
 const runs = Number(process.env.BENCH_RUNS ?? 10);
-const rows: { figure: string; engine: string; baseline: string; ratio: string; target: string; runs: number }[] = [];
+const rows: Row[] = [];
 const json: Record<string, unknown> = { machine: machine(), date: new Date().toISOString(), runsPerTimedFigure: runs };
 
-function machine(): string {
-  return `${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`;
-}
 function fmt(ms: number): string {
   return ms >= 100 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`;
 }
@@ -201,15 +198,5 @@ if (spawnSync('sh', ['-c', 'command -v sshd || test -x /usr/sbin/sshd'], { stdio
   rows.push({ figure: 'Rollout on 4, 8, 16 hosts', engine: '—', baseline: 'sshd not installed', ratio: 'skipped', target: 'linear in batches', runs: 0 });
 }
 
-const table = [
-  `Machine: ${json.machine as string}; medians of the runs counted in the last column (${hasHyperfine() ? 'hyperfine' : 'in-script loop'}).`,
-  '',
-  '| Figure | runbook | Baseline | Ratio | Target | Runs |',
-  '|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.figure} | ${r.engine} | ${r.baseline} | ${r.ratio} | ${r.target} | ${r.runs} |`),
-].join('\n');
-process.stdout.write(table + '\n');
-mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-writeFileSync(join(root, 'bench', 'results', 'latest.json'), JSON.stringify({ ...json, table: rows }, null, 2) + '\n');
-writeFileSync(join(root, 'bench', 'results', 'latest.md'), table + '\n');
+reportResults('latest', `Machine: ${json.machine as string}; medians of the runs counted in the last column (${hasHyperfine() ? 'hyperfine' : 'in-script loop'}).`, rows, json);
 rmSync(work, { recursive: true, force: true });

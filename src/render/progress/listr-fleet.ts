@@ -4,7 +4,7 @@ import type { EngineEvent, EventListener } from '../../model/events.js';
 import type { Plan } from '../../model/plan.js';
 import { formatMs } from '../../model/units.js';
 import { selectChanges } from '../../plan/select.js';
-import { apply, Gates, runTasks, type ListrRendererOptions } from './listr.js';
+import { apply, betweenGates, Gates, runTasks, type ListrRendererOptions } from './listr.js';
 
 /** What a host's row shows: which of its changes runs, and the step running now. */
 interface HostRow {
@@ -55,16 +55,14 @@ export function fleetListrRenderer(plan: Plan, options: ListrRendererOptions): E
                   hosts.map((host) => ({
                     title: host,
                     rendererOptions: { outputBar: 1 },
-                    task: async (_h, hostTask) => {
-                      const started = await gates.get(`host:${host}`);
-                      if (started.kind !== 'done') return apply(started, hostTask);
-                      outputs.set(`host:${host}`, (text) => (hostTask.output = text));
-                      showRow(host);
-                      const outcome = await gates.get(`hostDone:${host}`);
-                      outputs.delete(`host:${host}`);
-                      if (outcome.kind === 'done') hostTask.title = `${host} — ${rows.get(host)!.changes} change(s) verified in ${outcome.note}`;
-                      else apply(outcome, hostTask);
-                    },
+                    task: (_h, hostTask) =>
+                      betweenGates(
+                        hostTask,
+                        gates,
+                        outputs,
+                        { start: `host:${host}`, end: `hostDone:${host}`, outputKey: `host:${host}` },
+                        { started: () => showRow(host), done: (outcome) => `${host} — ${rows.get(host)!.changes} change(s) verified in ${outcome.note}` },
+                      ),
                   })),
                   { concurrent: true, exitOnError: false },
                 ),
@@ -89,14 +87,7 @@ export function fleetListrRenderer(plan: Plan, options: ListrRendererOptions): E
   tasks.push({
     title: 'Rollback',
     rendererOptions: { outputBar: 1 },
-    task: async (_ctx, task) => {
-      const started = await gates.get('rollback');
-      if (started.kind !== 'done') return apply(started, task);
-      outputs.set('rollback', (text) => (task.output = text));
-      const outcome = await gates.get('rollbackDone');
-      outputs.delete('rollback');
-      apply(outcome, task);
-    },
+    task: (_ctx, task) => betweenGates(task, gates, outputs, { start: 'rollback', end: 'rollbackDone', outputKey: 'rollback' }),
   });
 
   const finished = runTasks(tasks, options.output);

@@ -49,6 +49,30 @@ export function apply(outcome: Outcome, task: { skip(m?: string): void; title: s
   else if (outcome.note) task.title = `${task.title} (${outcome.note})`;
 }
 
+type GatedTask = { skip(m?: string): void; title: string; output: string };
+
+/**
+ * A task's life between two gates: it waits for `start` (skipped or failed there, it ends so),
+ * shows what is sent to `outputs` under `outputKey` as its output while it runs, and settles
+ * on `end` — `done` sets the title of a finished task.
+ */
+export async function betweenGates(
+  task: GatedTask,
+  gates: Gates,
+  outputs: Map<string, (text: string) => void>,
+  keys: { start: string; end: string; outputKey: string },
+  hooks: { started?(): void; done?(outcome: Outcome & { kind: 'done' }): string } = {},
+): Promise<void> {
+  const started = await gates.get(keys.start);
+  if (started.kind !== 'done') return apply(started, task);
+  outputs.set(keys.outputKey, (text) => (task.output = text));
+  hooks.started?.();
+  const outcome = await gates.get(keys.end);
+  outputs.delete(keys.outputKey);
+  if (outcome.kind === 'done' && hooks.done) task.title = hooks.done(outcome);
+  else apply(outcome, task);
+}
+
 /** At most one redraw per frame, however fast events come: a step costs the same whatever the step count. */
 const FRAME_MS = 100;
 
@@ -187,17 +211,18 @@ export function listrRenderer(plan: Plan, _total: number, options: ListrRenderer
       title: `${c.number}. ${c.change.title} [risk ${c.change.risk}/10]`,
       // The last output only: the change's progress block, redrawn whole each time.
       rendererOptions: { outputBar: 1 },
-      task: async (_ctx, task) => {
-        const started = await gates.get(`change:${id}`);
-        if (started.kind !== 'done') return apply(started, task);
-        outputs.set(`change:${id}`, (text) => (task.output = text));
-        show(id);
-        const outcome = await gates.get(`verified:${id}`);
-        outputs.delete(`change:${id}`);
-        const stepsText = `${steps} step${steps === 1 ? '' : 's'}`;
-        if (outcome.kind === 'done') task.title = `${task.title} — ${rehearse && c.irreversible === undefined ? 'rehearsed (undo exact), then ' : ''}${c.verify.length ? 'verified' : 'applied (no verify steps)'} in ${outcome.note} (${stepsText})`;
-        else apply(outcome, task);
-      },
+      task: (_ctx, task) =>
+        betweenGates(
+          task,
+          gates,
+          outputs,
+          { start: `change:${id}`, end: `verified:${id}`, outputKey: `change:${id}` },
+          {
+            started: () => show(id),
+            done: (outcome) =>
+              `${task.title} — ${rehearse && c.irreversible === undefined ? 'rehearsed (undo exact), then ' : ''}${c.verify.length ? 'verified' : 'applied (no verify steps)'} in ${outcome.note} (${steps} step${steps === 1 ? '' : 's'})`,
+          },
+        ),
     });
   }
   if (plan.runbook.watch) tasks.push({ title: `Watch window (${formatMs(plan.runbook.watch.duration)})`, task: async (_ctx, task) => apply(await gates.get('watch'), task) });
