@@ -13,7 +13,9 @@ const { Script } = require('node:vm');
 
 const file = join(__dirname, '..', 'dist', 'runbook.cjs');
 const cacheFile = `${file}.cache`;
-const source = readFileSync(file, 'utf8');
+// The build keeps the script ASCII-only (scripts/bundle.mjs checks it), so it is read as latin1: the same
+// string as utf8 would give, ~2.5 ms sooner (no UTF-8 decoding of 1.2 MB).
+const source = readFileSync(file, 'latin1');
 let cachedData;
 try {
   if (statSync(cacheFile).mtimeMs >= statSync(file).mtimeMs) cachedData = readFileSync(cacheFile);

@@ -43,6 +43,9 @@ const problems = [...result.errors, ...result.warnings].map((m) => `${m.location
 // An import() left in the bundle would fail at run time inside the vm.Script.
 const text = readFileSync(outfile, 'utf8');
 for (const m of text.matchAll(/\bimport\(/g)) problems.push(`dist/runbook.cjs:${text.slice(0, m.index).split('\n').length}: import() is left in the bundle`);
+// bin/runbook.js reads the script as latin1 (faster than utf8): that is the same text only while it is all ASCII.
+const nonAscii = /[\u0080-\uffff]/.exec(text);
+if (nonAscii) problems.push(`dist/runbook.cjs:${text.slice(0, nonAscii.index).split('\n').length}: a non-ASCII character (bin/runbook.js reads the script as latin1)`);
 if (problems.length > 0) {
   rmSync(outfile, { force: true });
   process.stderr.write(`bundle: ${problems.length} problem(s):\n${problems.map((p) => `  ${p}`).join('\n')}\n`);

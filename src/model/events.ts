@@ -28,7 +28,7 @@ export type RehearsalResult = 'passed' | 'failed' | 'skipped';
 
 export type RunOutcome = 'applied' | 'rolled-back' | 'stopped' | 'rollback-failed' | 'interrupted' | 'dry-run' | 'preflight-failed';
 
-interface StepRef {
+export interface StepRef {
   phase: Phase;
   /** Absent for preflight/checkpoint steps. */
   changeId?: string;

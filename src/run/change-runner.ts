@@ -5,9 +5,9 @@ import { protectSecrets, type SecretValues } from '../secrets/secrets.js';
 import type { StepContext } from '../steps/contract.js';
 import type { Target } from '../steps/kit/target.js';
 import { stepType } from '../steps/registry.js';
-import { holderIdentity } from '../support/process-identity.js';
 import type { Emitter } from './emitter.js';
 import { ChangeFailed, type Lane } from './lane.js';
+import { journalProcess } from './orphans.js';
 import { abortReason, failureOf, retryFields, runWithRetries, stepContext, withinLimits } from './step-runner.js';
 
 export interface ChangeRunnerContext {
@@ -43,7 +43,7 @@ export class ChangeRunner {
       env,
       recorded: this.ctx.recorded,
       output: (chunk) => void emitter.emit({ type: 'step.output', ...lane.current, chunk }),
-      spawned: (pid) => void emitter.emit({ type: 'step.process', ...lane.current, pid, ...holderIdentity(pid) }, true),
+      spawned: (pid) => journalProcess(emitter, lane.current, pid),
     };
     return lane;
   }

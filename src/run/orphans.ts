@@ -1,8 +1,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunState } from '../history/applied-state.js';
-import { sameProcessAlive } from '../support/process-identity.js';
+import type { StepRef } from '../model/events.js';
+import { holderIdentity, sameProcessAlive } from '../support/process-identity.js';
+import type { Emitter } from './emitter.js';
 
 const GRACE_MS = 2000;
+
+/**
+ * Journals a process a step started, for stopOrphans. Written, not fsynced: the record matters
+ * only while the process outlives this run, and a process outlives only the death of this one
+ * (kill -9), never the machine's (a power loss or a kernel crash ends it, and its boot id
+ * says so). Written records survive a process's death: they are in the page cache, where
+ * the rollback reads them. The step's start, fsynced before the step when it must be, stays so.
+ */
+export function journalProcess(emitter: Emitter, ref: StepRef, pid: number): void {
+  void emitter.emit({ type: 'step.process', ...ref, pid, ...holderIdentity(pid) });
+}
 
 /**
  * A run that died (kill -9, power loss) may have left steps running: their process groups are

@@ -2,8 +2,8 @@ import { changeKey, undoSteps, type ChangeState } from '../history/applied-state
 import type { Phase, StepFailure } from '../model/events.js';
 import { fillSecrets, type SecretValues } from '../secrets/secrets.js';
 import type { ResolvedStep } from '../model/runbook.js';
-import { holderIdentity } from '../support/process-identity.js';
 import type { Emitter } from './emitter.js';
+import { journalProcess } from './orphans.js';
 import { readSnapshots, SnapshotNotReadableError } from './snapshots.js';
 import { abortReason, failureOf, retryFields, runWithRetries, type StepEnvironment } from './step-runner.js';
 
@@ -87,7 +87,7 @@ export async function rollbackChanges(
         failure = { message: abortReason(signals.kill.aborted ? signals.kill : signals.stop) };
       } else {
         try {
-          const spawned = (pid: number) => void emitter.emit({ type: 'step.process', ...ref, pid, ...holderIdentity(pid) }, true);
+          const spawned = (pid: number) => journalProcess(emitter, ref, pid);
           await runWithRetries(step, phase, { ...base, output: (chunk) => void emitter.emit({ type: 'step.output', ...ref, chunk }), spawned }, signals.kill, {
             started: (attempt) => emitter.emit({ type: 'step.started', ...ref, attempt }),
             finished: (attempt, r) =>

@@ -20,8 +20,15 @@ function isZombie(pid: number): boolean {
   }
 }
 
-/** This machine's boot id (Linux); undefined where there is none. */
+let thisBoot: { id: string | undefined } | undefined;
+
+/** This machine's boot id (Linux); undefined where there is none. Read once: a process never outlives its boot. */
 export function bootId(): string | undefined {
+  thisBoot ??= { id: readBootId() };
+  return thisBoot.id;
+}
+
+function readBootId(): string | undefined {
   try {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
   } catch {
