@@ -102,7 +102,9 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
       ...(options.skipped?.length ? { skipped: options.skipped } : {}),
       ...(plan.fleet ? { fleet: { hosts: plan.fleet.hosts.map((h) => h.name), batches: plan.fleet.batches, maxFailures: plan.fleet.maxFailures, ...(plan.fleet.sshConfig ? { sshConfig: plan.fleet.sshConfig } : {}) } } : {}),
     },
-    true,
+    // Written, not fsynced: preflight changes nothing, and the first record before a change
+    // (checkpoint.started, change.started) is fsynced, which makes everything before it durable too.
+    false,
   );
 
   const finish = async (outcome: RunOutcome, exitCode: number, extra: Partial<ExecuteResult> = {}): Promise<ExecuteResult> => {

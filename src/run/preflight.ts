@@ -32,7 +32,8 @@ export async function runPreflight(plan: Plan, emitter: Emitter, base: Omit<Step
   }
   if (!signal.aborted) failures.push(...(await checkCheckpoint(plan, emitter, base.env)));
   if (!signal.aborted && more) failures.push(...(await more()));
-  await emitter.emit({ type: 'preflight.finished', ok: failures.length === 0, failures: failures.map((f) => `${f.step}: ${f.failure.message}`) }, true);
+  // Not fsynced by itself: the next durable record (a change's start, the run's end) carries it.
+  await emitter.emit({ type: 'preflight.finished', ok: failures.length === 0, failures: failures.map((f) => `${f.step}: ${f.failure.message}`) });
   return failures;
 }
 
