@@ -33,6 +33,8 @@ export interface Rollout {
   done: number;
   failed: string[];
   watching?: number;
+  /** The pause between batches (ms). */
+  pause: number;
   /** Why it stopped before its last batch (": host-3 failed", ": interrupted"). */
   stopped?: string;
   over: boolean;
@@ -81,7 +83,7 @@ function rolloutOver(plan: Plan, changes: PlannedChange[], index: number): Rollo
   }
   const batches = fleet.batches.map((b) => b.filter((h) => rows.has(h))).filter((b) => b.length > 0);
   const canary = hasCanary(plan.runbook.rollout) && fleet.batches[0]!.some((h) => rows.has(h));
-  return { index, batches, canary, hosts: batches.flat(), rows, batch: 0, done: 0, failed: [], over: false };
+  return { index, batches, canary, hosts: batches.flat(), rows, batch: 0, done: 0, failed: [], pause: fleet.pause, over: false };
 }
 
 /** The rollout's one-line counter: "Rollout: batch 2/3 · 1/4 hosts done · 0 failed". */
@@ -90,7 +92,9 @@ export function counterOf(r: Rollout): string {
   if (r.stopped !== undefined) return `Rollout stopped${r.stopped}${tail}`;
   const n = r.batches.length;
   if (r.batch === 0) return `Rollout: ${n} batch${n === 1 ? '' : 'es'}${r.canary ? ', the canary first' : ''}${tail}`;
-  return `Rollout: batch ${r.batch}/${n}${r.canary && r.batch === 1 ? ' (canary)' : ''}${tail}`;
+  const running = r.batches[r.batch - 1]!.some((h) => ['waiting', 'running', 'failed'].includes(r.rows.get(h)!.state));
+  const pausing = !running && r.batch < n && r.pause > 0 ? ` · pause ${formatMs(r.pause)} before batch ${r.batch + 1}` : '';
+  return `Rollout: batch ${r.batch}/${n}${r.canary && r.batch === 1 ? ' (canary)' : ''}${tail}${pausing}`;
 }
 
 /** A batch's title: "batch 1/3 (canary): host-1". */

@@ -247,7 +247,7 @@ export function fleetListrRenderer(plan: Plan, options: ListrRendererOptions): E
           row.state = 'failed';
           row.failure = e.reason;
           row.progress.started('');
-          row.progress.problem(`failed: ${e.reason}`);
+          row.progress.problem(e.reason);
           showRow(r, row);
         }
         retitle(r);
@@ -283,6 +283,7 @@ export function fleetListrRenderer(plan: Plan, options: ListrRendererOptions): E
           if (--at.row.undoing === 0) {
             const undone = at.row.undoFailure !== undefined ? `rollback FAILED: ${at.row.undoFailure}` : 'rolled back';
             endRow(at.r, at.row, { kind: 'fail', message: `${at.row.failure}; ${undone}` });
+            retitle(at.r);
           }
         }
         break;
