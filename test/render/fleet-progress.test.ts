@@ -62,7 +62,7 @@ afterEach(() => {
 });
 
 /** A terminal `width` columns wide; `screen()` is what it shows now. */
-async function rollout(width = 120) {
+async function rollout(width = 120, runbook = RUNBOOK) {
   // listr2 wraps its lines at the width of the process's stdout; the CLI draws into that one.
   Object.defineProperty(process.stdout, 'columns', { value: width, configurable: true, writable: true });
   const writes: string[] = [];
@@ -74,7 +74,7 @@ async function rollout(width = 120) {
   }) as unknown as NodeJS.WriteStream;
   Object.assign(stream, { isTTY: true, columns: width, rows: 40 });
   const file = join(dir, 'fleet.yaml');
-  writeFileSync(file, RUNBOOK);
+  writeFileSync(file, runbook);
   const plan = await loadPlan(file);
   const render = fleetListrRenderer(plan, { verbose: false, output: stream });
   const label = (changeId: string, phase: 'apply' | 'verify', index: number) => plan.changes.find((c) => c.change.id === changeId)![phase][index]!.label;
@@ -209,6 +209,53 @@ describe('fleet progress on a terminal', () => {
     expect(screen).toMatch(/Rollout: batch 2\/3 · 0\/4 hosts done · 1 failed/);
     expect(rowOf(screen, 'host-2')).toBe('› ✔ 0/6  ▸ motd: prepare the directory');
     await r.finish('applied', 1);
+  });
+
+  it('says the rollout pauses once a batch is done, before the next one starts', async () => {
+    const r = await rollout(120, RUNBOOK.replace('maxFailures: 0 }', 'maxFailures: 0, pause: 30s }'));
+    r.send({ type: 'batch.started', batch: 1, of: 3, hosts: ['host-1'] });
+    r.allOf('host-1', 1);
+    await frames();
+    expect(r.screen()).toMatch(/Rollout: batch 1\/3 \(canary\) · 1\/4 hosts done · 0 failed · pause 30.0s before batch 2/);
+    r.send({ type: 'batch.started', batch: 2, of: 3, hosts: ['host-2', 'host-3'] });
+    await frames();
+    expect(r.screen()).toMatch(/Rollout: batch 2\/3 · 1\/4 hosts done · 0 failed\n/);
+    await r.finish('applied', 0);
+  });
+
+  it('draws one rollout per run of changes on hosts, each named, with the change on this machine between them', async () => {
+    const between = `  - id: note
+    title: A note on this machine
+    risk: 0
+    apply: [{ name: write the note, run: "true" }]
+    rollback: [{ run: "true" }]
+`;
+    const r = await rollout(120, RUNBOOK.replace('  - id: cron', `${between}  - id: cron`));
+    for (const [i, hosts] of [['host-1'], ['host-2', 'host-3'], ['host-4']].entries()) {
+      r.send({ type: 'batch.started', batch: i + 1, of: 3, hosts });
+      for (const host of hosts) {
+        r.started(host, 'motd', i + 1);
+        for (let s = 0; s < 3; s++) r.step(host, 'motd', 'apply', s);
+        r.step(host, 'motd', 'verify', 0);
+        r.send({ type: 'change.verified', changeId: 'motd', durationMs: 20, verifySteps: 1, host });
+      }
+    }
+    r.send({ type: 'change.started', changeId: 'note', number: 2, title: 'A note on this machine', checksum: 'x', rollback: null });
+    r.send({ type: 'step.started', phase: 'apply', changeId: 'note', index: 0, label: 'write the note', attempt: 1 });
+    await frames();
+    let screen = r.screen();
+    expect(screen).toMatch(/✔ Rollout \(motd\): batch 3\/3 · 4\/4 hosts done · 0 failed\n/);
+    expect(screen).toMatch(/A note on this machine \[risk 0\/10\]\n +› ✔ 0\/1 {2}▸ note: write the note\n/);
+    expect(screen).toMatch(/◼ Rollout \(cron\): 3 batches, the canary first · 0\/4 hosts done · 0 failed/);
+    r.send({ type: 'change.verified', changeId: 'note', durationMs: 20, verifySteps: 0 });
+    r.send({ type: 'batch.started', batch: 1, of: 3, hosts: ['host-1'] });
+    r.started('host-1', 'cron', 1);
+    r.stepStarted('host-1', 'cron', 'apply', 0);
+    await frames();
+    screen = r.screen();
+    expect(screen).toMatch(/Rollout \(cron\): batch 1\/3 \(canary\) · 0\/4 hosts done · 0 failed/);
+    expect(rowOf(screen, 'host-1')).toBe('› ✔ 0/2  ▸ cron: install the job');
+    await r.finish('applied', 0);
   });
 
   it('fits a terminal 40 columns wide', async () => {

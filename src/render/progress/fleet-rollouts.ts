@@ -24,6 +24,7 @@ export interface HostRow {
 /** One rollout: consecutive changes on hosts, run batch by batch (the executor's stages). */
 export interface Rollout {
   index: number;
+  changeIds: string[];
   batches: string[][];
   canary: boolean;
   hosts: string[];
@@ -38,6 +39,8 @@ export interface Rollout {
   /** Why it stopped before its last batch (": host-3 failed", ": interrupted"). */
   stopped?: string;
   over: boolean;
+  /** " (motd, cron)": which rollout this is, when a run has more than one. */
+  name?: string;
 }
 
 /**
@@ -66,6 +69,7 @@ export function rolloutsOf(plan: Plan): { rollouts: Rollout[]; rolloutOf: Map<st
     } else changes.push(c);
   }
   close();
+  if (rollouts.length > 1) for (const r of rollouts) r.name = ` (${r.changeIds.join(', ')})`;
   return { rollouts, rolloutOf, stages };
 }
 
@@ -83,18 +87,19 @@ function rolloutOver(plan: Plan, changes: PlannedChange[], index: number): Rollo
   }
   const batches = fleet.batches.map((b) => b.filter((h) => rows.has(h))).filter((b) => b.length > 0);
   const canary = hasCanary(plan.runbook.rollout) && fleet.batches[0]!.some((h) => rows.has(h));
-  return { index, batches, canary, hosts: batches.flat(), rows, batch: 0, done: 0, failed: [], pause: fleet.pause, over: false };
+  return { index, changeIds: changes.map((c) => c.change.id), batches, canary, hosts: batches.flat(), rows, batch: 0, done: 0, failed: [], pause: fleet.pause, over: false };
 }
 
 /** The rollout's one-line counter: "Rollout: batch 2/3 · 1/4 hosts done · 0 failed". */
 export function counterOf(r: Rollout): string {
   const tail = ` · ${r.done}/${r.hosts.length} hosts done · ${r.failed.length} failed${r.watching !== undefined ? ` · watching ${formatMs(r.watching)}` : ''}`;
-  if (r.stopped !== undefined) return `Rollout stopped${r.stopped}${tail}`;
+  const name = r.name ?? '';
+  if (r.stopped !== undefined) return `Rollout${name} stopped${r.stopped}${tail}`;
   const n = r.batches.length;
-  if (r.batch === 0) return `Rollout: ${n} batch${n === 1 ? '' : 'es'}${r.canary ? ', the canary first' : ''}${tail}`;
+  if (r.batch === 0) return `Rollout${name}: ${n} batch${n === 1 ? '' : 'es'}${r.canary ? ', the canary first' : ''}${tail}`;
   const running = r.batches[r.batch - 1]!.some((h) => ['waiting', 'running', 'failed'].includes(r.rows.get(h)!.state));
   const pausing = !running && r.batch < n && r.pause > 0 ? ` · pause ${formatMs(r.pause)} before batch ${r.batch + 1}` : '';
-  return `Rollout: batch ${r.batch}/${n}${r.canary && r.batch === 1 ? ' (canary)' : ''}${tail}${pausing}`;
+  return `Rollout${name}: batch ${r.batch}/${n}${r.canary && r.batch === 1 ? ' (canary)' : ''}${tail}${pausing}`;
 }
 
 /** A batch's title: "batch 1/3 (canary): host-1". */
