@@ -188,7 +188,7 @@ describe('fleet progress on a terminal', () => {
   });
 
   it('rolls back a host that failed within maxFailures in its own row, and the rollout goes on', async () => {
-    const r = await rollout();
+    const r = await rollout(120, RUNBOOK.replace('maxFailures: 0', 'maxFailures: 1'));
     r.send({ type: 'batch.started', batch: 1, of: 3, hosts: ['host-1'] });
     r.started('host-1', 'motd', 1);
     r.step('host-1', 'motd', 'apply', 0);
@@ -209,6 +209,27 @@ describe('fleet progress on a terminal', () => {
     expect(screen).toMatch(/Rollout: batch 2\/3 · 0\/4 hosts done · 1 failed/);
     expect(rowOf(screen, 'host-2')).toBe('› ✔ 0/6  ▸ motd: prepare the directory');
     await r.finish('applied', 1);
+  });
+
+  it('goes on after a finished host fails during the pause within maxFailures: its rollback does not end the rollout', async () => {
+    const r = await rollout(120, RUNBOOK.replace('maxFailures: 0', 'maxFailures: 1'));
+    r.send({ type: 'batch.started', batch: 1, of: 3, hosts: ['host-1'] });
+    r.allOf('host-1', 1);
+    r.send({ type: 'change.failed', changeId: 'motd', phase: 'watch', failure: { message: 'command exited with code 1' }, host: 'host-1' });
+    r.send({ type: 'host.failed', host: 'host-1', reason: 'motd failed its verify during the pause: command exited with code 1', changeId: 'motd' });
+    r.send({ type: 'rollback.started', changeIds: ['cron@host-1', 'motd@host-1'], reason: 'host host-1 failed (…); within maxFailures 1, the rollout goes on', pid: 1, host: 'host-1' });
+    r.send({ type: 'change.rolledBack', changeId: 'cron', ok: true, durationMs: 5, host: 'host-1' });
+    r.send({ type: 'change.rolledBack', changeId: 'motd', ok: true, durationMs: 5, host: 'host-1' });
+    r.send({ type: 'batch.started', batch: 2, of: 3, hosts: ['host-2', 'host-3'] });
+    r.started('host-2', 'motd', 2);
+    r.stepStarted('host-2', 'motd', 'apply', 0);
+    await frames();
+    const screen = r.screen();
+    expect(screen).toMatch(/❯ Rollout: batch 2\/3 · 0\/4 hosts done · 1 failed\n/);
+    expect(rowOf(screen, 'host-2')).toBe('› ✔ 0/6  ▸ motd: prepare the directory');
+    expect(screen).not.toContain('not run');
+    await r.finish('applied', 1);
+    expect(r.screen()).toMatch(/✔ Rollback — 2 changes undone/);
   });
 
   it('says the rollout pauses once a batch is done, before the next one starts', async () => {

@@ -33,6 +33,8 @@ export interface Rollout {
   batch: number;
   done: number;
   failed: string[];
+  /** Failed hosts it tolerates (more stop it). */
+  maxFailures: number;
   watching?: number;
   /** The pause between batches (ms). */
   pause: number;
@@ -87,7 +89,7 @@ function rolloutOver(plan: Plan, changes: PlannedChange[], index: number): Rollo
   }
   const batches = fleet.batches.map((b) => b.filter((h) => rows.has(h))).filter((b) => b.length > 0);
   const canary = hasCanary(plan.runbook.rollout) && fleet.batches[0]!.some((h) => rows.has(h));
-  return { index, changeIds: changes.map((c) => c.change.id), batches, canary, hosts: batches.flat(), rows, batch: 0, done: 0, failed: [], pause: fleet.pause, over: false };
+  return { index, changeIds: changes.map((c) => c.change.id), batches, canary, hosts: batches.flat(), rows, batch: 0, done: 0, failed: [], maxFailures: fleet.maxFailures, pause: fleet.pause, over: false };
 }
 
 /** The rollout's one-line counter: "Rollout: batch 2/3 · 1/4 hosts done · 0 failed". */

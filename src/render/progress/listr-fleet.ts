@@ -3,7 +3,7 @@ import type { EngineEvent, EventListener, Phase } from '../../model/events.js';
 import type { Plan, PlannedChange } from '../../model/plan.js';
 import { formatMs } from '../../model/units.js';
 import { batchTitle, counterOf, rolloutsOf, type HostRow, type Rollout } from './fleet-rollouts.js';
-import { apply, betweenGates, Gates, runTasks, type ListrRendererOptions } from './listr.js';
+import { apply, betweenGates, Gates, runTasks, type ListrRendererOptions, type Outcome } from './listr.js';
 import { ChangeProgress } from './step-progress.js';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -39,7 +39,7 @@ export function fleetListrRenderer(plan: Plan, options: ListrRendererOptions): E
     const row = host !== undefined ? r?.rows.get(host) : undefined;
     return r && row ? { r, row } : undefined;
   };
-  const endRow = (r: Rollout, row: HostRow, outcome: Parameters<Gates['settle']>[1]) => {
+  const endRow = (r: Rollout, row: HostRow, outcome: Outcome) => {
     row.state = row.state === 'running' && outcome.kind === 'done' ? 'done' : 'closed';
     gates.settle(`${rowKey(r, row.host)}:end`, outcome);
   };
@@ -256,12 +256,13 @@ export function fleetListrRenderer(plan: Plan, options: ListrRendererOptions): E
       case 'rollback.started': {
         undo.progress.total += e.changeIds.length;
         const at = rowOf(e.changeIds[0]?.split('@')[0], e.host);
-        if (at && at.row.state === 'failed') {
-          // The failed host's own rollback (the rollout goes on without it, or it is the first undone): shown in its row.
+        // A host that failed within maxFailures is rolled back alone and the rollout goes on; any other rollback is the run's.
+        const alone = at !== undefined && !at.r.over && at.r.failed.includes(at.row.host) && at.r.failed.length <= at.r.maxFailures && e.reason !== 'interrupted';
+        if (alone && at.row.state === 'failed') {
           at.row.undoing += e.changeIds.length;
           at.row.progress.started(`↩ rolling back ${e.changeIds.map((k) => k.split('@')[0]).join(', ')}`);
           showRow(at.r, at.row);
-        } else if (!undo.started) {
+        } else if (!alone && !undo.started) {
           undo.started = true;
           gates.settleAll('change:', { kind: 'skip', note: 'not applied' });
           endRollouts(e.reason === 'interrupted' ? 'interrupted' : 'stopped');
