@@ -67,6 +67,11 @@ function countFor(c: Count, n: number, round: 'up' | 'down'): number {
   return round === 'up' ? Math.ceil(exact - 1e-9) : Math.floor(exact + 1e-9);
 }
 
+/** Whether fleetOf cuts a canary batch (the first one) for this rollout. */
+export function hasCanary(rollout: Rollout = DEFAULT_ROLLOUT): boolean {
+  return 'count' in rollout.canary ? rollout.canary.count > 0 : rollout.canary.percent > 0;
+}
+
 /** The rollout over `hosts`: the canary batch first (when canary > 0), then chunks of `batch`. */
 export function fleetOf(hosts: HostRef[], rollout: Rollout = DEFAULT_ROLLOUT, sshConfig?: string): Fleet {
   const names = hosts.map((h) => h.name);

@@ -1,99 +1,182 @@
 import type { ListrTask } from 'listr2';
-import { changeKey } from '../../history/applied-state.js';
-import type { EngineEvent, EventListener } from '../../model/events.js';
-import type { Plan } from '../../model/plan.js';
+import type { EngineEvent, EventListener, Phase } from '../../model/events.js';
+import type { Plan, PlannedChange } from '../../model/plan.js';
 import { formatMs } from '../../model/units.js';
-import { selectChanges } from '../../plan/select.js';
-import { apply, betweenGates, Gates, runTasks, type ListrRendererOptions } from './listr.js';
+import { batchTitle, counterOf, rolloutsOf, type HostRow, type Rollout } from './fleet-rollouts.js';
+import { apply, betweenGates, Gates, runTasks, type ListrRendererOptions, type Outcome } from './listr.js';
+import { ChangeProgress } from './step-progress.js';
 
-/** What a host's row shows: which of its changes runs, and the step running now. */
-interface HostRow {
-  changes: number;
-  done: number;
-  now: string;
-}
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+const stepLabel = (e: { phase: Phase; changeId?: string; label: string; attempt: number }) =>
+  `${e.changeId}: ${e.phase === 'verify' ? 'verify: ' : ''}${e.label}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`;
+const lastLine = (chunk: string) => chunk.replace(/\s+$/, '').split('\n').pop() ?? '';
 
 /**
- * listr2 progress of a rollout on a terminal: the rollout's counter ("batch 2/5 · 6/20 hosts
- * done · 0 failed"), the running batch with one row per host (its change and step), finished
- * batches collapsed; changes on this machine and the rollback as in the single-machine view.
- * Drawn at most once a frame; driven by engine events only.
+ * listr2 progress of a run with changes on hosts, on a terminal. Each rollout has its counter
+ * ("batch 2/3 · 1/4 hosts done · 0 failed"), its running batch with one row per host (a counter
+ * of the host's finished steps, the step running now, its last output and failed attempts),
+ * finished batches collapsed; a host that fails keeps its row, with its own rollback when the
+ * rollout goes on without it. Changes on this machine and the run's rollback show the same
+ * counter. Rows keep their state, so what happened before listr2 started a row is drawn when it
+ * starts. Drawn at most once a frame; driven by engine events only.
  */
 export function fleetListrRenderer(plan: Plan, options: ListrRendererOptions): EventListener & { finished: Promise<void> } {
   const gates = new Gates();
   const outputs = new Map<string, (text: string) => void>();
-  const rows = new Map<string, HostRow>();
-  const selected = selectChanges(plan);
-  const involved = new Set(selected.flatMap((c) => (c.targets ?? []).map((t) => t.host)));
-  const batches = (plan.fleet?.batches ?? []).map((b) => b.filter((h) => involved.has(h))).filter((b) => b.length);
-  for (const host of involved) rows.set(host, { changes: selected.filter((c) => c.targets?.some((t) => t.host === host)).length, done: 0, now: '' });
-  const count = { done: 0, failed: 0, batch: 0 };
-  let setRolloutTitle: (() => void) | undefined;
-  const rolloutTitle = () => `Rollout: batch ${count.batch}/${batches.length} · ${count.done}/${involved.size} hosts done · ${count.failed} failed`;
-  const showRow = (host: string) => {
-    const r = rows.get(host);
-    if (r) outputs.get(`host:${host}`)?.(`change ${Math.min(r.done + 1, r.changes)}/${r.changes}${r.now ? `  ▸ ${r.now}` : ''}`);
+  const { rollouts, rolloutOf, stages } = rolloutsOf(plan);
+  const localProgress = new Map<string, ChangeProgress>();
+  const undo = { progress: new ChangeProgress(0, '↩', ' undone'), failed: 0, started: false };
+  const titles = new Map<Rollout, () => void>();
+  let current = -1;
+
+  const rowKey = (r: Rollout, host: string) => `host:${r.index}:${host}`;
+  const showRow = (r: Rollout, row: HostRow) => outputs.get(rowKey(r, row.host))?.(row.progress.text());
+  const showLocal = (id: string) => outputs.get(`change:${id}`)?.(localProgress.get(id)!.text());
+  const showUndo = () => outputs.get('rollback')?.(undo.progress.text());
+  const retitle = (r: Rollout) => titles.get(r)?.();
+  const rowOf = (changeId: string | undefined, host: string | undefined) => {
+    const r = changeId !== undefined ? rolloutOf.get(changeId) : undefined;
+    const row = host !== undefined ? r?.rows.get(host) : undefined;
+    return r && row ? { r, row } : undefined;
+  };
+  const endRow = (r: Rollout, row: HostRow, outcome: Outcome) => {
+    row.state = row.state === 'running' && outcome.kind === 'done' ? 'done' : 'closed';
+    gates.settle(`${rowKey(r, row.host)}:end`, outcome);
+  };
+  /** A failed host's row ends once the rollout goes on: its rollback is then the run's. */
+  const endFailedRows = (r: Rollout) => {
+    for (const row of r.rows.values()) if (row.state === 'failed') endRow(r, row, { kind: 'fail', message: row.failure ?? 'failed' });
+  };
+  /** The rollout is over: what never started was not run; it failed if any host did. */
+  const endRollout = (r: Rollout, why: string) => {
+    if (r.over) return;
+    r.over = true;
+    r.watching = undefined;
+    endFailedRows(r);
+    for (const row of r.rows.values()) {
+      if (row.state === 'running') endRow(r, row, { kind: 'fail', message: why });
+      else if (row.state === 'waiting') gates.settle(rowKey(r, row.host), { kind: 'skip', note: 'not run' });
+    }
+    if (r.batch > 0 && r.batch < r.batches.length) r.stopped = r.failed.length ? `: ${r.failed.join(', ')} failed` : `: ${why}`;
+    for (let i = r.batch + 1; i <= r.batches.length; i++) gates.settle(`batch:${r.index}:${i}`, { kind: 'skip', note: 'not run' });
+    gates.settle(`rollout:${r.index}`, r.batch === 0 ? { kind: 'skip', note: 'not run' } : { kind: 'done' });
+    gates.settle(`rollout:${r.index}:end`, r.failed.length || r.stopped !== undefined ? { kind: 'fail', message: counterOf(r) } : { kind: 'done' });
+    retitle(r);
+  };
+  const endRollouts = (why: string) => {
+    for (const r of rollouts) endRollout(r, why);
   };
 
+  const hostRow = (r: Rollout, host: string): ListrTask => ({
+    title: host,
+    rendererOptions: { outputBar: 1 },
+    task: (_c, task) => {
+      const row = r.rows.get(host)!;
+      return betweenGates(
+        task,
+        gates,
+        outputs,
+        { start: rowKey(r, host), end: `${rowKey(r, host)}:end`, outputKey: rowKey(r, host) },
+        {
+          started: () => showRow(r, row),
+          done: (outcome) =>
+            `${host} — ${plural(row.changes, 'change')} ${row.verifies ? 'verified' : 'applied'} in ${outcome.note} (${plural(row.progress.total, 'step')})`,
+        },
+      );
+    },
+  });
+  const rolloutTask = (r: Rollout): ListrTask => ({
+    title: counterOf(r),
+    task: async (_ctx, task) => {
+      titles.set(r, () => (task.title = counterOf(r)));
+      retitle(r);
+      const started = await gates.get(`rollout:${r.index}`);
+      if (started.kind !== 'done') return apply(started, task);
+      return task.newListr(
+        [
+          ...r.batches.map(
+            (hosts, i): ListrTask => ({
+              title: batchTitle(r, i + 1),
+              task: async (_c, batchTask) => {
+                const begun = await gates.get(`batch:${r.index}:${i + 1}`);
+                if (begun.kind !== 'done') return apply(begun, batchTask);
+                return batchTask.newListr(
+                  hosts.map((host) => hostRow(r, host)),
+                  { concurrent: true, exitOnError: false },
+                );
+              },
+            }),
+          ),
+          // No title: it only fails the rollout (which then keeps its batches on screen) when a host failed.
+          {
+            task: async () => {
+              const outcome = await gates.get(`rollout:${r.index}:end`);
+              if (outcome.kind === 'fail') throw new Error(outcome.message);
+            },
+          },
+        ],
+        { exitOnError: true },
+      );
+    },
+  });
+  const localTask = (c: PlannedChange): ListrTask => {
+    const id = c.change.id;
+    const steps = c.apply.length + c.verify.length;
+    localProgress.set(id, new ChangeProgress(steps));
+    return {
+      title: `${c.number}. ${c.change.title} [risk ${c.change.risk}/10]`,
+      rendererOptions: { outputBar: 1 },
+      task: (_ctx, task) =>
+        betweenGates(
+          task,
+          gates,
+          outputs,
+          { start: `change:${id}`, end: `verified:${id}`, outputKey: `change:${id}` },
+          { started: () => showLocal(id), done: (o) => `${task.title} — ${c.verify.length ? 'verified' : 'applied (no verify steps)'} in ${o.note} (${plural(steps, 'step')})` },
+        ),
+    };
+  };
   const tasks: ListrTask[] = [];
   if (plan.preflight.length) tasks.push({ title: `Preflight (${plan.preflight.length} checks)`, task: async (_ctx, task) => apply(await gates.get('preflight'), task) });
   if (plan.checkpoint) tasks.push({ title: `Checkpoint (git, ${plan.checkpoint.dir})`, task: async (_ctx, task) => apply(await gates.get('checkpoint'), task) });
-  let rolloutAdded = false;
-  for (const c of selected) {
-    if (c.targets) {
-      if (rolloutAdded) continue;
-      rolloutAdded = true;
-      tasks.push({
-        title: rolloutTitle(),
-        task: (_ctx, task) => {
-          setRolloutTitle = () => (task.title = rolloutTitle());
-          return task.newListr(
-            batches.map((hosts, i) => ({
-              title: `batch ${i + 1}/${batches.length}${i === 0 && plan.fleet!.batches[0]!.length === hosts.length ? ' (canary)' : ''}: ${hosts.join(', ')}`,
-              task: (_c, batchTask) =>
-                batchTask.newListr(
-                  hosts.map((host) => ({
-                    title: host,
-                    rendererOptions: { outputBar: 1 },
-                    task: (_h, hostTask) =>
-                      betweenGates(
-                        hostTask,
-                        gates,
-                        outputs,
-                        { start: `host:${host}`, end: `hostDone:${host}`, outputKey: `host:${host}` },
-                        { started: () => showRow(host), done: (outcome) => `${host} — ${rows.get(host)!.changes} change(s) verified in ${outcome.note}` },
-                      ),
-                  })),
-                  { concurrent: true, exitOnError: false },
-                ),
-            })),
-            { exitOnError: true },
-          );
-        },
-      });
-      continue;
-    }
-    tasks.push({
-      title: `${c.number}. ${c.change.title} [risk ${c.change.risk}/10]`,
-      task: async (_ctx, task) => {
-        const started = await gates.get(`change:${c.change.id}`);
-        if (started.kind !== 'done') return apply(started, task);
-        const outcome = await gates.get(`verified:${c.change.id}`);
-        if (outcome.kind === 'done') task.title = `${task.title} — verified in ${outcome.note}`;
-        else apply(outcome, task);
-      },
-    });
-  }
+  for (const stage of stages) tasks.push('batches' in stage ? rolloutTask(stage) : localTask(stage));
   tasks.push({
     title: 'Rollback',
     rendererOptions: { outputBar: 1 },
-    task: (_ctx, task) => betweenGates(task, gates, outputs, { start: 'rollback', end: 'rollbackDone', outputKey: 'rollback' }),
+    task: (_ctx, task) =>
+      betweenGates(task, gates, outputs, { start: 'rollback', end: 'rollbackDone', outputKey: 'rollback' }, { started: showUndo, done: () => `Rollback — ${plural(undo.progress.finished, 'change')} undone` }),
   });
-
   const finished = runTasks(tasks, options.output);
-  const hostStarted = new Map<string, number>();
-  let undone = 0;
-  let undoFailed = 0;
+
+  /** A step of a change: its host's row (or the local change's), and while a rollback runs, the rollback's counter. */
+  const onStep = (e: Extract<EngineEvent, { type: 'step.started' | 'step.output' | 'step.finished' }>) => {
+    const at = rowOf(e.changeId, e.host);
+    const progress = at ? at.row.progress : e.changeId !== undefined && e.host === undefined ? localProgress.get(e.changeId) : undefined;
+    const show = () => (at ? showRow(at.r, at.row) : e.changeId !== undefined && showLocal(e.changeId));
+    if (e.phase === 'rollback') {
+      const where = `${e.host !== undefined ? `${e.host}: ` : ''}${e.changeId}: `;
+      const inRow = at?.row.state === 'failed' && at.row.undoing > 0 ? at.row.progress : undefined;
+      if (e.type === 'step.started') {
+        undo.progress.started(`${where}${e.label}`);
+        inRow?.started(`↩ ${e.changeId}: ${e.label}`);
+      } else if (e.type === 'step.output') {
+        undo.progress.output(lastLine(e.chunk));
+        inRow?.output(lastLine(e.chunk));
+      } else if (!e.ok) {
+        undo.progress.problem(`${where}${e.label}: ${e.failure?.message ?? 'failed'}`);
+        inRow?.problem(`↩ ${e.changeId}: ${e.label}: ${e.failure?.message ?? 'failed'}`);
+      }
+      showUndo();
+      if (inRow) show();
+      return;
+    }
+    if (!progress || (e.phase !== 'apply' && e.phase !== 'verify')) return;
+    if (e.type === 'step.started') progress.started(stepLabel(e));
+    else if (e.type === 'step.output') progress.output(lastLine(e.chunk));
+    else if (e.ok) progress.finished++;
+    else progress.problem(`${e.phase === 'verify' ? 'verify: ' : ''}${e.label}: attempt ${e.attempt} failed: ${e.failure?.message ?? ''}`);
+    show();
+  };
 
   const listener = (e: EngineEvent) => {
     switch (e.type) {
@@ -103,59 +186,131 @@ export function fleetListrRenderer(plan: Plan, options: ListrRendererOptions): E
       case 'checkpoint.taken':
         gates.settle('checkpoint', { kind: 'done', note: e.commit.slice(0, 12) });
         break;
-      case 'batch.started':
-        count.batch = e.batch;
-        setRolloutTitle?.();
+      case 'batch.started': {
+        if (e.batch === 1) {
+          if (current >= 0) endRollout(rollouts[current]!, 'over');
+          current++;
+          if (rollouts[current]) gates.settle(`rollout:${current}`, { kind: 'done' });
+        }
+        const r = rollouts[current];
+        if (!r) break;
+        endFailedRows(r);
+        r.batch = e.batch;
+        gates.settle(`batch:${r.index}:${e.batch}`, { kind: 'done' });
+        retitle(r);
         break;
-      case 'change.started':
-        if (e.host === undefined) gates.settle(`change:${e.changeId}`, { kind: 'done' });
-        else if (!hostStarted.has(e.host)) {
-          hostStarted.set(e.host, performance.now());
-          gates.settle(`host:${e.host}`, { kind: 'done' });
+      }
+      case 'change.started': {
+        if (e.host === undefined) {
+          if (current >= 0) endRollout(rollouts[current]!, 'over');
+          gates.settle(`change:${e.changeId}`, { kind: 'done' });
+          break;
+        }
+        const at = rowOf(e.changeId, e.host);
+        if (at && at.row.state === 'waiting') {
+          at.row.state = 'running';
+          at.row.startedAt = performance.now();
+          gates.settle(rowKey(at.r, e.host), { kind: 'done' });
         }
         break;
+      }
       case 'step.started':
-        if (e.host !== undefined && (e.phase === 'apply' || e.phase === 'verify')) {
-          const r = rows.get(e.host);
-          if (r) r.now = `${e.changeId}: ${e.phase === 'verify' ? 'verify: ' : ''}${e.label}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`;
-          showRow(e.host);
-        }
-        break;
-      case 'change.verified':
-        if (e.host === undefined) gates.settle(`verified:${e.changeId}`, { kind: 'done', note: formatMs(e.durationMs) });
-        else {
-          const r = rows.get(e.host);
-          if (r && ++r.done >= r.changes) {
-            count.done++;
-            setRolloutTitle?.();
-            gates.settle(`hostDone:${e.host}`, { kind: 'done', note: formatMs(performance.now() - (hostStarted.get(e.host) ?? performance.now())) });
-          } else showRow(e.host);
-        }
-        break;
-      case 'change.failed':
-        if (e.host === undefined) gates.settle(`verified:${e.changeId}`, { kind: 'fail', message: `${e.phase} failed: ${e.failure.message}` });
-        break;
-      case 'host.failed':
-        count.failed++;
-        setRolloutTitle?.();
-        gates.settle(`host:${e.host}`, { kind: 'done' });
-        gates.settle(`hostDone:${e.host}`, { kind: 'fail', message: e.reason });
-        break;
-      case 'rollback.started':
-        gates.settleAll('change:', { kind: 'skip', note: 'not applied' });
-        gates.settle('rollback', { kind: 'done' });
-        outputs.get('rollback')?.(`↩ ${e.changeIds.join(', ')}`);
-        break;
+      case 'step.output':
       case 'step.finished':
-        if (e.phase === 'rollback') outputs.get('rollback')?.(`${e.ok ? '✔' : '✖'} ${e.host !== undefined ? `${e.host}: ` : ''}${e.label}`);
+        onStep(e);
         break;
-      case 'change.rolledBack':
-        if (e.ok) undone++;
-        else undoFailed++;
-        outputs.get('rollback')?.(`${e.ok ? '↩' : '✖'} ${changeKey({ id: e.changeId, ...(e.host !== undefined ? { host: e.host } : {}) })} ${e.ok ? 'rolled back' : `FAILED: ${e.failure?.message ?? ''}`} (${undone} undone${undoFailed ? `, ${undoFailed} failed` : ''})`);
+      case 'change.verified': {
+        if (e.host === undefined) {
+          gates.settle(`verified:${e.changeId}`, { kind: 'done', note: formatMs(e.durationMs) });
+          break;
+        }
+        const at = rowOf(e.changeId, e.host);
+        if (at && at.row.state === 'running' && ++at.row.verified >= at.row.changes) {
+          at.r.done++;
+          endRow(at.r, at.row, { kind: 'done', note: formatMs(performance.now() - (at.row.startedAt ?? performance.now())) });
+          retitle(at.r);
+        }
         break;
+      }
+      case 'change.failed':
+        if (e.host === undefined && e.phase !== 'watch') gates.settle(`verified:${e.changeId}`, { kind: 'fail', message: `${e.phase} failed: ${e.failure.message}` });
+        break;
+      case 'host.failed': {
+        const r = (e.changeId !== undefined ? rolloutOf.get(e.changeId) : undefined) ?? rollouts[current];
+        const row = r?.rows.get(e.host);
+        if (!r || !row) break;
+        r.failed.push(e.host);
+        // Failed in a pause or the watch window: it was done.
+        if (row.state === 'done') r.done--;
+        if (row.state === 'waiting') gates.settle(rowKey(r, e.host), { kind: 'done' });
+        if (row.state === 'waiting' || row.state === 'running') {
+          row.state = 'failed';
+          row.failure = e.reason;
+          row.progress.started('');
+          row.progress.problem(e.reason);
+          showRow(r, row);
+        }
+        retitle(r);
+        break;
+      }
+      case 'rollback.started': {
+        undo.progress.total += e.changeIds.length;
+        const at = rowOf(e.changeIds[0]?.split('@')[0], e.host);
+        // A host that failed within maxFailures is rolled back alone and the rollout goes on; any other rollback is the run's.
+        const alone = at !== undefined && !at.r.over && at.r.failed.includes(at.row.host) && at.r.failed.length <= at.r.maxFailures && e.reason !== 'interrupted';
+        if (alone && at.row.state === 'failed') {
+          at.row.undoing += e.changeIds.length;
+          at.row.progress.started(`↩ rolling back ${e.changeIds.map((k) => k.split('@')[0]).join(', ')}`);
+          showRow(at.r, at.row);
+        } else if (!alone && !undo.started) {
+          undo.started = true;
+          gates.settleAll('change:', { kind: 'skip', note: 'not applied' });
+          endRollouts(e.reason === 'interrupted' ? 'interrupted' : 'stopped');
+          gates.settle('rollback', { kind: 'done' });
+        }
+        showUndo();
+        break;
+      }
+      case 'change.rolledBack': {
+        if (e.ok) undo.progress.finished++;
+        else {
+          undo.failed++;
+          undo.progress.problem(`${e.host !== undefined ? `${e.host}: ` : ''}${e.changeId}: rollback FAILED: ${e.failure?.message ?? ''}`);
+        }
+        showUndo();
+        const at = rowOf(e.changeId, e.host);
+        if (at && at.row.state === 'failed' && at.row.undoing > 0) {
+          if (!e.ok) at.row.undoFailure ??= e.failure?.message ?? 'failed';
+          if (--at.row.undoing === 0) {
+            const undone = at.row.undoFailure !== undefined ? `rollback FAILED: ${at.row.undoFailure}` : 'rolled back';
+            endRow(at.r, at.row, { kind: 'fail', message: `${at.row.failure}; ${undone}` });
+            retitle(at.r);
+          }
+        }
+        break;
+      }
+      case 'watch.started': {
+        const r = rollouts[current];
+        if (r && !r.over) {
+          r.watching = e.durationMs;
+          retitle(r);
+        }
+        break;
+      }
+      case 'watch.finished': {
+        const r = rollouts[current];
+        if (r && !r.over) {
+          r.watching = undefined;
+          retitle(r);
+        }
+        break;
+      }
       case 'run.finished':
-        gates.settle('rollbackDone', undoFailed ? { kind: 'fail', message: `${undoFailed} change(s) could not be rolled back` } : { kind: 'done', note: `${undone} undone` });
+        endRollouts(e.outcome === 'interrupted' ? 'interrupted' : 'stopped');
+        if (undo.progress.total > 0) {
+          gates.settle('rollback', { kind: 'done' });
+          gates.settle('rollbackDone', undo.failed ? { kind: 'fail', message: `${plural(undo.failed, 'change')} could not be rolled back` } : { kind: 'done' });
+        }
         gates.end({ kind: 'skip', note: 'not run' });
         return finished;
       default:

@@ -1,8 +1,20 @@
-import { DefaultRenderer, Listr, ListrLogger, ProcessOutput, type ListrTask } from 'listr2';
+import {
+  DefaultRenderer,
+  figures,
+  Listr,
+  ListrDefaultRendererLogLevels,
+  ListrLogger,
+  ProcessOutput,
+  type ListrDefaultRendererOptions,
+  type ListrDefaultRendererTask,
+  type ListrEventManager,
+  type ListrTask,
+} from 'listr2';
 import type { EngineEvent, EventListener } from '../../model/events.js';
 import type { Plan } from '../../model/plan.js';
 import { formatMs } from '../../model/units.js';
 import { selectChanges } from '../../plan/select.js';
+import { ChangeProgress } from './step-progress.js';
 
 export type Outcome = { kind: 'done'; note?: string } | { kind: 'skip'; note: string } | { kind: 'fail'; message: string };
 
@@ -84,14 +96,20 @@ export class FrameRenderer extends DefaultRenderer {
   // The CLI picks this renderer only for a terminal (cli/commands/apply.ts); told to draw into
   // a given stream, it must not fall back because the process's own stdout is not one.
   static override nonTTY = true;
+  private readonly roots: ListrDefaultRendererTask[];
+  /** Running tasks drawn at least once. */
+  private readonly drawn = new WeakSet<ListrDefaultRendererTask>();
   private timer: NodeJS.Timeout | undefined;
   private due = false;
+  constructor(tasks: ListrDefaultRendererTask[], options: ListrDefaultRendererOptions, events: ListrEventManager) {
+    super(tasks, options, events);
+    this.roots = tasks;
+  }
   override update(): void {
     if (this.timer) {
       this.due = true;
       return;
     }
-    super.update();
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.due) {
@@ -99,11 +117,36 @@ export class FrameRenderer extends DefaultRenderer {
         this.update();
       }
     }, FRAME_MS);
+    super.update();
+    if (this.resendEarlyOutput(this.roots)) {
+      super.update();
+      this.due = false;
+    }
   }
   override end(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     super.end();
+  }
+  /**
+   * listr2 takes a task's output from the first frame that draws the task: what a task was told
+   * before (a subtask started and given its row between two frames, the common case with a
+   * frame a tenth of a second long) would never be shown. Once drawn, it is told again.
+   */
+  private resendEarlyOutput(tasks: ListrDefaultRendererTask[]): boolean {
+    let resent = false;
+    for (const task of tasks) {
+      if (task.hasFinalized()) continue;
+      if (task.isStarted() && !this.drawn.has(task)) {
+        this.drawn.add(task);
+        if (task.output) {
+          task.output$ = task.output;
+          resent = true;
+        }
+      }
+      if (task.hasSubtasks() && this.resendEarlyOutput(task.subtasks)) resent = true;
+    }
+    return resent;
   }
 }
 
@@ -119,42 +162,19 @@ export function runTasks(tasks: ListrTask[], output?: NodeJS.WriteStream): Promi
     renderer: FrameRenderer,
     exitOnError: false,
     registerSignalListeners: false,
-    rendererOptions: { collapseSubtasks: true, showErrorMessage: true, ...(logger ? { logger } : {}) },
+    rendererOptions: {
+      collapseSubtasks: true,
+      showErrorMessage: true,
+      // listr2 marks a failed task that has subtasks with its running pointer (in red): a failure reads as one.
+      icon: { [ListrDefaultRendererLogLevels.FAILED_WITH_FAILED_SUBTASKS]: figures.cross },
+      ...(logger ? { logger } : {}),
+    },
     collectErrors: false,
   });
   return listr.run().then(
     () => undefined,
     () => undefined,
   );
-}
-
-/** Failures and retries shown under a running change (the newest ones). */
-const KEPT_PROBLEMS = 3;
-
-/** What the running change shows: a counter, the current step, its live output, the last problems. */
-class ChangeProgress {
-  finished = 0;
-  private current = '';
-  private tail = '';
-  private readonly problems: string[] = [];
-  constructor(readonly total: number) {}
-  started(label: string): void {
-    this.current = label;
-    this.tail = '';
-  }
-  output(line: string): void {
-    this.tail = line;
-  }
-  problem(line: string): void {
-    this.problems.push(line);
-    if (this.problems.length > KEPT_PROBLEMS) this.problems.shift();
-  }
-  text(): string {
-    const lines = [`✔ ${this.finished}/${this.total}${this.current ? `  ▸ ${this.current}` : ''}`];
-    if (this.tail) lines.push(`  ${this.tail}`);
-    for (const p of this.problems) lines.push(`✖ ${p}`);
-    return lines.join('\n');
-  }
 }
 
 export interface ListrRendererOptions {
