@@ -106,18 +106,72 @@ changes:
       - *health
 `,
 );
-for (const format of ['table', 'markdown', 'json']) {
-  const r = spawnSync(process.execPath, [join(root, 'bin', 'runbook.js'), 'plan', training, '--format', format], {
-    env: { ...process.env, RUNBOOK_CODE_CACHE: format === 'table' ? 'write' : '' },
-    encoding: 'utf8',
-  });
-  // Exit 2 is the training runbook falling behind the format: the cache is then poorer, the CLI fine.
-  if (r.status === 2) process.stderr.write(`bundle: warning: the code-cache training runbook is no longer valid; update it in scripts/bundle.mjs:\n${r.stderr}\n`);
-  else if (r.status !== 0) {
-    process.stderr.write(`bundle: the bundled CLI failed to plan the training runbook (exit ${r.status}):\n${r.stdout}${r.stderr}\n`);
-    process.exit(1);
-  }
+// An apply that succeeds, then one whose verify fails and rolls back: the code cache then holds
+// what every apply runs (load, lock, journal, steps, rollback), not only what plan does.
+const applyTraining = join(work, 'apply-training.yaml');
+writeFileSync(
+  applyTraining,
+  `runbook: 1
+name: code-cache-apply-training
+policy: { maxRisk: 10, confirmFrom: 11 }
+changes:
+  - id: write
+    title: Write a file
+    risk: 1
+    apply:
+      - run: "true"
+      - file: { path: "${work}/b.txt", content: "b" }
+    verify:
+      - run: "test -f ${work}/b.txt"
+    rollback:
+      - run: "rm -f ${work}/b.txt"
+  - id: fails
+    title: Fails its verify
+    risk: 1
+    apply:
+      - file: { path: "${work}/c.txt", content: "c" }
+    verify:
+      - run: "false"
+    rollback:
+      - undo: apply
+`,
+);
+// One process runs every training command, loading the script as bin/runbook.js does, and
+// writes the cache once at the end: V8 puts in it every function compiled so far.
+const trainer = `
+const { readFileSync, writeFileSync } = require('node:fs');
+const { createRequire, wrap } = require('node:module');
+const { dirname } = require('node:path');
+const { Script } = require('node:vm');
+const [file, cacheFile, commands] = process.argv.slice(1);
+const script = new Script(wrap(readFileSync(file, 'latin1')), { filename: file });
+const module_ = { exports: {} };
+script.runInThisContext()(module_.exports, createRequire(file), module_, file, dirname(file));
+(async () => {
+  const codes = [];
+  for (const argv of JSON.parse(commands)) codes.push(await module_.exports.main(argv));
+  writeFileSync(cacheFile, script.createCachedData());
+  process.stderr.write('exit codes: ' + codes.join(' ') + '\\n');
+  process.exit(0);
+})();
+`;
+const state = ['--state-dir', join(work, 'state')];
+const commands = [
+  ['plan', training],
+  ['plan', training, '--format', 'markdown'],
+  ['plan', training, '--format', 'json'],
+  ['apply', applyTraining, '--yes', ...state],
+  ['rollback', applyTraining, '--yes', ...state],
+];
+const r = spawnSync(process.execPath, ['-e', trainer, outfile, cacheFile, JSON.stringify(commands)], { encoding: 'utf8', cwd: work });
+// The exit codes of the training commands: plan 0 (2: the training runbook fell behind the format,
+// and the cache is then poorer, the CLI fine), the failing apply 1 (rolled back), the rollback 0.
+const codes = /exit codes: ([\d ]+)/.exec(r.stderr)?.[1]?.trim();
+if (r.status !== 0 || codes === undefined) {
+  process.stderr.write(`bundle: the bundled CLI failed its code-cache training (exit ${r.status}):\n${r.stdout}${r.stderr}\n`);
+  process.exit(1);
 }
+if (codes !== '0 0 0 1 0') process.stderr.write(`bundle: warning: the code-cache training did not run as expected (exit codes ${codes}, expected 0 0 0 1 0); update it in scripts/bundle.mjs:\n${r.stdout.slice(-2000)}${r.stderr}\n`);
 rmSync(work, { recursive: true, force: true });
 const kb = (file) => `${(statSync(file).size / 1024).toFixed(0)} KB`;
 process.stdout.write(`bundle: dist/runbook.cjs ${kb(outfile)}, code cache ${kb(cacheFile)}\n`);
