@@ -50,27 +50,46 @@ function write(name: string, text: string): string {
     coldStart.push({ environment: label, planMs: plan!.medianMs, nodeMs: node!.medianMs, ratio, runs: plan!.runs });
   }
   json.coldStart = coldStart;
+
+  // What no Node CLI gets below: loading our CLI and doing nothing (`--version`), and Node
+  // loading js-yaml and parsing the same runbook, nothing else (bench/floors/yaml-parse.cjs).
+  const [version, yamlOnly, node] = compare(
+    [
+      { name: 'runbook --version', command: `env -u NODE_EXTRA_CA_CERTS node ${cli} --version` },
+      { name: 'node + js-yaml parse of phase1', command: `env -u NODE_EXTRA_CA_CERTS node ${join(root, 'bench', 'floors', 'yaml-parse.cjs')} ${phase1}` },
+      { name: 'node -e 0', command: 'env -u NODE_EXTRA_CA_CERTS node -e 0' },
+    ],
+    runs,
+  );
+  const floorRatio = (t: { medianMs: number }) => `${(t.medianMs / node!.medianMs).toFixed(2)}x`;
+  rows.push({ figure: 'Floor under a cold start: `runbook --version` (loading the CLI only); Node parsing phase1 with js-yaml and nothing else', engine: `${fmt(version!.medianMs)}; ${fmt(yamlOnly!.medianMs)}`, baseline: `node -e 0: ${fmt(node!.medianMs)}`, ratio: `${floorRatio(version!)}; ${floorRatio(yamlOnly!)}`, target: '—', runs: version!.runs });
+  json.coldStartFloor = { versionMs: version!.medianMs, yamlParseOnlyMs: yamlOnly!.medianMs, nodeMs: node!.medianMs };
 }
 
 // 2. Per-step overhead: 200 steps, and 50 changes × (3 apply + 1 verify), vs bash
 const stateDir = join(work, 'state');
+// Without NODE_EXTRA_CA_CERTS, as the cold start: these machines set it, Node then reads ~220 KB
+// of certificates at every start, and neither bash nor Ansible reads it.
 function applyCommand(file: string): string {
-  return `node ${cli} apply ${file} --yes --state-dir ${stateDir}`;
+  return `env -u NODE_EXTRA_CA_CERTS node ${cli} apply ${file} --yes --state-dir ${stateDir}`;
 }
 {
   const steps = write('steps200.yaml', stepsRunbook(200));
   const bash200 = write('steps200.sh', bashScript(200));
-  const [engine, bash] = compare(
+  const [engine, floor, bash] = compare(
     [
       { name: 'runbook apply 200 steps', command: applyCommand(steps), prepare: `rm -rf ${stateDir}` },
+      { name: 'node: 200 × spawn, nothing else', command: `env -u NODE_EXTRA_CA_CERTS node ${join(root, 'bench', 'floors', 'spawn-loop.cjs')} 200` },
       { name: 'bash 200 × bash -c true', command: `bash ${bash200}` },
     ],
     Math.max(3, Math.round(runs / 2)),
   );
   const perStep = (engine!.medianMs - bash!.medianMs) / 200;
   const ratio = engine!.medianMs / bash!.medianMs;
+  const aboveFloor = (engine!.medianMs - floor!.medianMs) / 200;
   rows.push({ figure: '200 `run: "true"` steps', engine: fmt(engine!.medianMs), baseline: `bash: ${fmt(bash!.medianMs)}`, ratio: `${ratio.toFixed(2)}x (+${perStep.toFixed(2)} ms/step)`, target: '≤ 2x', runs: engine!.runs });
-  json.steps200 = { engineMs: engine!.medianMs, bashMs: bash!.medianMs, ratio, overheadMsPerStep: perStep };
+  rows.push({ figure: 'Floor under the 200 steps: a bare Node script spawning them as the engine does (bench/floors/spawn-loop.cjs)', engine: `runbook: +${aboveFloor.toFixed(2)} ms/step above it`, baseline: `node: ${fmt(floor!.medianMs)}; bash: ${fmt(bash!.medianMs)}`, ratio: `floor ${(floor!.medianMs / bash!.medianMs).toFixed(2)}x bash`, target: '≤ 1 ms/step above spawn', runs: floor!.runs });
+  json.steps200 = { engineMs: engine!.medianMs, bashMs: bash!.medianMs, ratio, overheadMsPerStep: perStep, nodeSpawnFloorMs: floor!.medianMs, engineMsPerStepAboveFloor: aboveFloor };
 
   // The same 200 steps on a real pseudo-terminal of a real size (util-linux `script`, 120×40):
   // the listr2 progress an operator watches, against the same apply piped and the bash loop.
