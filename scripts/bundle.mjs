@@ -1,8 +1,9 @@
 // Run by `npm run build` after tsc and build-validator: bundles the CLI (dist/cli/main.js and
 // everything it imports, the precompiled validator included) into one CommonJS script,
-// dist/runbook.cjs, then runs `plan` once on a runbook using every step type to write a V8
-// code cache for it (dist/runbook.cjs.cache). bin/runbook.js loads the script with that cache:
-// start-up then skips resolving ~200 module files and compiling the code plan runs.
+// dist/runbook.cjs, then trains two V8 code caches for it: `plan` of a runbook using every step
+// type (dist/runbook.cjs.plan.cache), then also an apply that rolls back and a rollback
+// (dist/runbook.cjs.run.cache). bin/runbook.js loads the script with the one its command needs:
+// start-up then skips resolving ~200 module files and compiling the code the command runs.
 // Why CommonJS: Node 20 can hand a code cache only to a vm.Script, and a vm.Script cannot
 // import() without an experimental flag; so the bundle must hold no import() at all.
 import { spawnSync } from 'node:child_process';
@@ -14,11 +15,13 @@ import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'dist', 'runbook.cjs');
-const cacheFile = `${outfile}.cache`;
+// Two caches (bin/runbook.js picks one by command): what plan runs, and what apply and rollback run too.
+const planCache = `${outfile}.plan.cache`;
+const runCache = `${outfile}.run.cache`;
 
 // A cache is only ever valid for the exact script it was made from (V8 checks little more
 // than the script's length): the old one goes before a new script is written.
-rmSync(cacheFile, { force: true });
+for (const cache of [planCache, runCache, `${outfile}.cache`]) rmSync(cache, { force: true });
 const result = await build({
   entryPoints: [join(root, 'dist', 'cli', 'main.js')],
   outfile,
@@ -136,34 +139,34 @@ changes:
       - undo: apply
 `,
 );
-// One process runs every training command, loading the script as bin/runbook.js does, and
-// writes the cache once at the end: V8 puts in it every function compiled so far.
+// One process runs the training commands, loading the script as bin/runbook.js does, and writes
+// each cache after its commands: V8 puts in it every function compiled so far.
 const trainer = `
 const { readFileSync, writeFileSync } = require('node:fs');
 const { createRequire, wrap } = require('node:module');
 const { dirname } = require('node:path');
 const { Script } = require('node:vm');
-const [file, cacheFile, commands] = process.argv.slice(1);
+const [file, stages] = process.argv.slice(1);
 const script = new Script(wrap(readFileSync(file, 'latin1')), { filename: file });
 const module_ = { exports: {} };
 script.runInThisContext()(module_.exports, createRequire(file), module_, file, dirname(file));
 (async () => {
   const codes = [];
-  for (const argv of JSON.parse(commands)) codes.push(await module_.exports.main(argv));
-  writeFileSync(cacheFile, script.createCachedData());
+  for (const { commands, cache } of JSON.parse(stages)) {
+    for (const argv of commands) codes.push(await module_.exports.main(argv));
+    writeFileSync(cache, script.createCachedData());
+  }
   process.stderr.write('exit codes: ' + codes.join(' ') + '\\n');
   process.exit(0);
 })();
 `;
 const state = ['--state-dir', join(work, 'state')];
-const commands = [
-  ['plan', training],
-  ['plan', training, '--format', 'markdown'],
-  ['plan', training, '--format', 'json'],
-  ['apply', applyTraining, '--yes', ...state],
-  ['rollback', applyTraining, '--yes', ...state],
+const stages = [
+  // The plan cache holds the table plan only: each function more is more to load at every start.
+  { cache: planCache, commands: [['plan', training]] },
+  { cache: runCache, commands: [['plan', training, '--format', 'markdown'], ['plan', training, '--format', 'json'], ['apply', applyTraining, '--yes', ...state], ['rollback', applyTraining, '--yes', ...state]] },
 ];
-const r = spawnSync(process.execPath, ['-e', trainer, outfile, cacheFile, JSON.stringify(commands)], { encoding: 'utf8', cwd: work });
+const r = spawnSync(process.execPath, ['-e', trainer, outfile, JSON.stringify(stages)], { encoding: 'utf8', cwd: work });
 // The exit codes of the training commands: plan 0 (2: the training runbook fell behind the format,
 // and the cache is then poorer, the CLI fine), the failing apply 1 (rolled back), the rollback 0.
 const codes = /exit codes: ([\d ]+)/.exec(r.stderr)?.[1]?.trim();
@@ -174,4 +177,4 @@ if (r.status !== 0 || codes === undefined) {
 if (codes !== '0 0 0 1 0') process.stderr.write(`bundle: warning: the code-cache training did not run as expected (exit codes ${codes}, expected 0 0 0 1 0); update it in scripts/bundle.mjs:\n${r.stdout.slice(-2000)}${r.stderr}\n`);
 rmSync(work, { recursive: true, force: true });
 const kb = (file) => `${(statSync(file).size / 1024).toFixed(0)} KB`;
-process.stdout.write(`bundle: dist/runbook.cjs ${kb(outfile)}, code cache ${kb(cacheFile)}\n`);
+process.stdout.write(`bundle: dist/runbook.cjs ${kb(outfile)}, code caches: plan ${kb(planCache)}, apply and rollback ${kb(runCache)}\n`);
