@@ -6,12 +6,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { stripVTControlCharacters } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../src/model/events.js';
 import { loadPlan } from '../../src/plan/load-plan.js';
 import { fleetListrRenderer } from '../../src/render/progress/listr-fleet.js';
+import { fakeTerminal } from '../support/fake-terminal.js';
 
 const RUNBOOK = `runbook: 1
 name: fleet-progress
@@ -65,14 +65,7 @@ afterEach(() => {
 async function rollout(width = 120, runbook = RUNBOOK) {
   // listr2 wraps its lines at the width of the process's stdout; the CLI draws into that one.
   Object.defineProperty(process.stdout, 'columns', { value: width, configurable: true, writable: true });
-  const writes: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      writes.push(chunk.toString());
-      done();
-    },
-  }) as unknown as NodeJS.WriteStream;
-  Object.assign(stream, { isTTY: true, columns: width, rows: 40 });
+  const { stream, writes } = fakeTerminal(width);
   const file = join(dir, 'fleet.yaml');
   writeFileSync(file, runbook);
   const plan = await loadPlan(file);

@@ -1,24 +1,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { loadPlan } from '../../src/plan/load-plan.js';
 import type { EngineEvent } from '../../src/model/events.js';
 import { listrRenderer } from '../../src/render/progress/listr.js';
-
-/** A terminal of a real size that keeps every write. */
-function fakeTerminal(columns: number) {
-  const writes: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      writes.push(chunk.toString());
-      done();
-    },
-  }) as unknown as NodeJS.WriteStream;
-  Object.assign(stream, { isTTY: true, columns, rows: 40 });
-  return { stream, writes };
-}
+import { fakeTerminal } from '../support/fake-terminal.js';
 
 /** Draws one change of `steps` steps, a step every millisecond (so many frames are drawn), through the terminal renderer. */
 async function drawRun(steps: number, columns = 120) {

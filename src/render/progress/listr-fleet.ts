@@ -3,7 +3,7 @@ import type { EngineEvent, EventListener, Phase } from '../../model/events.js';
 import type { Plan, PlannedChange } from '../../model/plan.js';
 import { formatMs } from '../../model/units.js';
 import { batchTitle, counterOf, rolloutsOf, type HostRow, type Rollout } from './fleet-rollouts.js';
-import { apply, betweenGates, Gates, runTasks, type ListrRendererOptions, type Outcome } from './listr.js';
+import { apply, betweenGates, changeTask, Gates, runTasks, type ListrRendererOptions, type Outcome } from './listr.js';
 import { ChangeProgress } from './step-progress.js';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -123,18 +123,7 @@ export function fleetListrRenderer(plan: Plan, options: ListrRendererOptions): E
     const id = c.change.id;
     const steps = c.apply.length + c.verify.length;
     localProgress.set(id, new ChangeProgress(steps));
-    return {
-      title: `${c.number}. ${c.change.title} [risk ${c.change.risk}/10]`,
-      rendererOptions: { outputBar: 1 },
-      task: (_ctx, task) =>
-        betweenGates(
-          task,
-          gates,
-          outputs,
-          { start: `change:${id}`, end: `verified:${id}`, outputKey: `change:${id}` },
-          { started: () => showLocal(id), done: (o) => `${task.title} — ${c.verify.length ? 'verified' : 'applied (no verify steps)'} in ${o.note} (${plural(steps, 'step')})` },
-        ),
-    };
+    return changeTask(c, steps, { gates, outputs, show: () => showLocal(id) });
   };
   const tasks: ListrTask[] = [];
   if (plan.preflight.length) tasks.push({ title: `Preflight (${plan.preflight.length} checks)`, task: async (_ctx, task) => apply(await gates.get('preflight'), task) });

@@ -11,7 +11,7 @@ import {
   type ListrTask,
 } from 'listr2';
 import type { EngineEvent, EventListener } from '../../model/events.js';
-import type { Plan } from '../../model/plan.js';
+import type { Plan, PlannedChange } from '../../model/plan.js';
 import { formatMs } from '../../model/units.js';
 import { selectChanges } from '../../plan/select.js';
 import { ChangeProgress } from './step-progress.js';
@@ -83,6 +83,30 @@ export async function betweenGates(
   outputs.delete(keys.outputKey);
   if (outcome.kind === 'done' && hooks.done) task.title = hooks.done(outcome);
   else apply(outcome, task);
+}
+
+/**
+ * A change on this machine as a task: its progress block (`show` draws it) while it runs
+ * between its gates, then one line: `how` it ended, in how long, in how many steps.
+ */
+export function changeTask(c: PlannedChange, steps: number, on: { gates: Gates; outputs: Map<string, (text: string) => void>; show: () => void }, how = ''): ListrTask {
+  const id = c.change.id;
+  return {
+    title: `${c.number}. ${c.change.title} [risk ${c.change.risk}/10]`,
+    // The last output only: the change's progress block, redrawn whole each time.
+    rendererOptions: { outputBar: 1 },
+    task: (_ctx, task) =>
+      betweenGates(
+        task,
+        on.gates,
+        on.outputs,
+        { start: `change:${id}`, end: `verified:${id}`, outputKey: `change:${id}` },
+        {
+          started: on.show,
+          done: (outcome) => `${task.title} — ${how}${c.verify.length ? 'verified' : 'applied (no verify steps)'} in ${outcome.note} (${steps} step${steps === 1 ? '' : 's'})`,
+        },
+      ),
+  };
 }
 
 /** At most one redraw per frame, however fast events come: a step costs the same whatever the step count. */
@@ -227,23 +251,7 @@ export function listrRenderer(plan: Plan, _total: number, options: ListrRenderer
     const steps = (c.apply.length + c.verify.length) * (rehearse ? 2 : 1) + (rehearse ? (c.rehearse?.length ?? 0) : 0);
     // Counted from the first event: listr2 starts the task a moment after the change's first steps may have finished.
     progress.set(id, new ChangeProgress(steps));
-    tasks.push({
-      title: `${c.number}. ${c.change.title} [risk ${c.change.risk}/10]`,
-      // The last output only: the change's progress block, redrawn whole each time.
-      rendererOptions: { outputBar: 1 },
-      task: (_ctx, task) =>
-        betweenGates(
-          task,
-          gates,
-          outputs,
-          { start: `change:${id}`, end: `verified:${id}`, outputKey: `change:${id}` },
-          {
-            started: () => show(id),
-            done: (outcome) =>
-              `${task.title} — ${rehearse && c.irreversible === undefined ? 'rehearsed (undo exact), then ' : ''}${c.verify.length ? 'verified' : 'applied (no verify steps)'} in ${outcome.note} (${steps} step${steps === 1 ? '' : 's'})`,
-          },
-        ),
-    });
+    tasks.push(changeTask(c, steps, { gates, outputs, show: () => show(id) }, rehearse && c.irreversible === undefined ? 'rehearsed (undo exact), then ' : ''));
   }
   if (plan.runbook.watch) tasks.push({ title: `Watch window (${formatMs(plan.runbook.watch.duration)})`, task: async (_ctx, task) => apply(await gates.get('watch'), task) });
   tasks.push({
