@@ -20,21 +20,23 @@ async function compiled(which: 'ajvOptions' | 'quickAjvOptions'): Promise<Valida
   return new Ajv.default(options[which]).compile(buildRunbookSchema()) as Validate;
 }
 
+/** The validator `npm run build` precompiled (its module as `load` imports it), otherwise ajv compiled now with `which`. */
+async function precompiledOr(load: () => Promise<unknown>, which: 'ajvOptions' | 'quickAjvOptions'): Promise<Validate> {
+  try {
+    return ((await load()) as { default: Validate }).default;
+  } catch {
+    return compiled(which);
+  }
+}
+
 /**
  * The runbook validator, every error with the schema that raised it: the standalone one
  * precompiled by `npm run build` when present (fast start-up), otherwise compiled now.
  */
 export async function runbookValidator(): Promise<Validate> {
-  if (cached) return cached;
-  try {
-    // A literal path, so the build's bundler (scripts/bundle.mjs) includes the generated file.
-    // @ts-expect-error -- written by `npm run build` into dist/generated; absent when running from source
-    const mod = (await import('../generated/validate-runbook.js')) as { default: Validate };
-    cached = mod.default;
-  } catch {
-    cached = await compiled('ajvOptions');
-  }
-  return cached;
+  // Literal paths, so the build's bundler (scripts/bundle.mjs) includes the generated files.
+  // @ts-expect-error -- written by `npm run build` into dist/generated; absent when running from source
+  return (cached ??= await precompiledOr(() => import('../generated/validate-runbook.js'), 'ajvOptions'));
 }
 
 /**
@@ -42,13 +44,6 @@ export async function runbookValidator(): Promise<Validate> {
  * `runbookValidator` on a large valid runbook, which is then called only for an invalid one.
  */
 export async function runbookCheck(): Promise<Validate> {
-  if (cachedCheck) return cachedCheck;
-  try {
-    // @ts-expect-error -- written by `npm run build` into dist/generated; absent when running from source
-    const mod = (await import('../generated/check-runbook.js')) as { default: Validate };
-    cachedCheck = mod.default;
-  } catch {
-    cachedCheck = await compiled('quickAjvOptions');
-  }
-  return cachedCheck;
+  // @ts-expect-error -- written by `npm run build` into dist/generated; absent when running from source
+  return (cachedCheck ??= await precompiledOr(() => import('../generated/check-runbook.js'), 'quickAjvOptions'));
 }
